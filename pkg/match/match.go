@@ -1,0 +1,304 @@
+// Package match joins an image's inventory with the vulnerability database.
+// There is one Matcher per kind of package (Alpine apk, Debian/Ubuntu dpkg,
+// RHEL-family rpm, and the language ecosystems), each with its version scheme;
+// Matchers lists them all.
+package match
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"sort"
+	"strings"
+
+	"github.com/wardensec/warden/pkg/inventory"
+	"github.com/wardensec/warden/pkg/vulndb"
+)
+
+// Finding is one advisory affecting one installed package.
+type Finding struct {
+	Package  inventory.Package
+	Advisory vulndb.Advisory // ID, aliases, severity and its source, title, URLs, ...
+	// Status is vulndb.StatusFixed (a fix exists: FixedVersion), StatusUnfixed,
+	// StatusWontFix or StatusEndOfLife.
+	Status       string
+	FixedVersion string
+	// Linked is set for Go findings when the binary's symbols are known: true
+	// when a vulnerable symbol is linked into the binary, false when not.
+	Linked *bool
+	// Suppressed is set by the ignore file or a VEX statement (pkg/ignore).
+	Suppressed *Suppression
+}
+
+// Suppression says why a finding does not count.
+type Suppression struct {
+	Kind   string // "ignore-file" or "vex"
+	Reason string // the rule's reason, or the VEX justification and impact statement
+	Source string // the file that said so
+}
+
+// IDs returns the finding's advisory id followed by its aliases.
+func (f *Finding) IDs() []string {
+	return append([]string{f.Advisory.ID}, f.Advisory.Aliases...)
+}
+
+// HasID reports whether id is the advisory's id or one of its aliases.
+func (f *Finding) HasID(id string) bool {
+	for _, x := range f.IDs() {
+		if strings.EqualFold(x, id) {
+			return true
+		}
+	}
+	return false
+}
+
+// Options tune Match.
+type Options struct {
+	// OSOnly skips language packages.
+	OSOnly bool
+	// Logger gets debug messages (unparseable versions, skipped packages); nil = silent.
+	Logger *slog.Logger
+	// Matchers replaces the default list (tests); nil = Matchers().
+	Matchers []Matcher
+}
+
+// Matcher matches the packages of one kind.
+type Matcher interface {
+	Name() string
+	// Handles reports whether the matcher judges this package in this image.
+	Handles(distro *inventory.Distro, pkg *inventory.Package) bool
+	// Match returns the advisories affecting pkg.
+	Match(ctx context.Context, db vulndb.Reader, distro *inventory.Distro, pkg *inventory.Package, log *slog.Logger) ([]Finding, error)
+}
+
+// Matchers is the one list of matchers, OS first.
+func Matchers() []Matcher {
+	return []Matcher{
+		apkMatcher{},
+		dpkgMatcher{},
+		rpmMatcher{},
+		goMatcher{},
+		langMatcher{},
+	}
+}
+
+// Match returns the findings for every package of inv, deduplicated (the same
+// advisory, by id or alias, on the same package, once) and sorted by package
+// then advisory id. Language packages owned by an OS package (OwnedBy) are
+// not matched against upstream advisories: the distro's data judges them.
+func Match(ctx context.Context, db vulndb.Reader, inv *inventory.Inventory, opt Options) ([]Finding, error) {
+	if db == nil || inv == nil {
+		return nil, fmt.Errorf("match: nil database or inventory")
+	}
+	log := opt.Logger
+	if log == nil {
+		log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	matchers := opt.Matchers
+	if matchers == nil {
+		matchers = Matchers()
+	}
+	var out []Finding
+	for i := range inv.Packages {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		p := &inv.Packages[i]
+		if !IsOS(p.Ecosystem) {
+			if opt.OSOnly {
+				continue
+			}
+			if p.OwnedBy != "" {
+				log.Debug("not matching a distro-owned language package against upstream advisories", "package", p.Name, "version", p.Version, "owned_by", p.OwnedBy)
+				continue
+			}
+		}
+		for _, m := range matchers {
+			if !m.Handles(inv.Distro, p) {
+				continue
+			}
+			fs, err := m.Match(ctx, db, inv.Distro, p, log)
+			if err != nil {
+				return nil, fmt.Errorf("matching %s package %s %s: %w", p.Ecosystem, p.Name, p.Version, err)
+			}
+			out = append(out, dedupe(fs)...)
+			break
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool {
+		a, b := &out[i], &out[j]
+		if ka, kb := a.Package.Key(), b.Package.Key(); ka != kb {
+			return ka < kb
+		}
+		return a.Advisory.ID < b.Advisory.ID
+	})
+	return out, nil
+}
+
+// IsOS reports whether an ecosystem is an OS package manager's.
+func IsOS(ecosystem string) bool {
+	switch ecosystem {
+	case inventory.Apk, inventory.Dpkg, inventory.Rpm:
+		return true
+	}
+	return false
+}
+
+// dedupe merges findings on one package that name the same vulnerability (by
+// id or alias), keeping the first and joining the aliases.
+func dedupe(fs []Finding) []Finding {
+	var out []Finding
+	seen := map[string]int{} // upper-cased id or alias -> index in out
+	for _, f := range fs {
+		idx := -1
+		for _, id := range f.IDs() {
+			if i, ok := seen[strings.ToUpper(id)]; ok {
+				idx = i
+				break
+			}
+		}
+		if idx < 0 {
+			out = append(out, f)
+			idx = len(out) - 1
+		} else {
+			kept := &out[idx]
+			for _, id := range f.IDs() {
+				if !kept.HasID(id) {
+					kept.Advisory.Aliases = append(kept.Advisory.Aliases, id)
+				}
+			}
+		}
+		for _, id := range out[idx].IDs() {
+			seen[strings.ToUpper(id)] = idx
+		}
+	}
+	return out
+}
+
+// judge decides whether version v of a package is affected by adv under
+// scheme s, and with which fixed version. ok is false when not affected.
+func judge(s Scheme, adv *vulndb.Advisory, v string) (status, fixed string, ok bool, err error) {
+	if adv.Status == vulndb.StatusNotAffected {
+		return "", "", false, nil
+	}
+	for _, x := range adv.Versions {
+		if x == v || strings.TrimPrefix(x, "v") == strings.TrimPrefix(v, "v") {
+			return statusOf(adv, adv.FixedVersion), adv.FixedVersion, true, nil
+		}
+	}
+	if len(adv.Ranges) > 0 {
+		for _, r := range adv.Ranges {
+			in, err := inRange(s, r, v)
+			if err != nil {
+				return "", "", false, err
+			}
+			if in {
+				fixed := r.Fixed
+				if fixed == "" {
+					fixed = adv.FixedVersion
+				}
+				return statusOf(adv, fixed), fixed, true, nil
+			}
+		}
+		return "", "", false, nil
+	}
+	if len(adv.Versions) > 0 {
+		return "", "", false, nil // only the listed versions are affected
+	}
+	switch adv.Status {
+	case vulndb.StatusFixed, "":
+		if adv.FixedVersion == "" {
+			return vulndb.StatusUnfixed, "", true, nil
+		}
+		c, err := s.Compare(v, adv.FixedVersion)
+		if err != nil {
+			return "", "", false, err
+		}
+		if c < 0 {
+			return vulndb.StatusFixed, adv.FixedVersion, true, nil
+		}
+		return "", "", false, nil
+	default: // unfixed, wont-fix, end-of-life: every version is affected
+		return adv.Status, "", true, nil
+	}
+}
+
+func statusOf(adv *vulndb.Advisory, fixed string) string {
+	if fixed != "" {
+		return vulndb.StatusFixed
+	}
+	if adv.Status == "" || adv.Status == vulndb.StatusFixed {
+		return vulndb.StatusUnfixed
+	}
+	return adv.Status
+}
+
+// inRange applies one OSV range: introduced <= v, and v < fixed or v <= last_affected.
+func inRange(s Scheme, r vulndb.Range, v string) (bool, error) {
+	if r.Type == "SEMVER" && s != GoMod {
+		s = Npm // plain semver
+	}
+	if r.Introduced != "" && r.Introduced != "0" {
+		c, err := s.Compare(v, r.Introduced)
+		if err != nil {
+			return false, err
+		}
+		if c < 0 {
+			return false, nil
+		}
+	}
+	if r.Fixed != "" {
+		c, err := s.Compare(v, r.Fixed)
+		if err != nil {
+			return false, err
+		}
+		return c < 0, nil
+	}
+	if r.LastAffected != "" {
+		c, err := s.Compare(v, r.LastAffected)
+		if err != nil {
+			return false, err
+		}
+		return c <= 0, nil
+	}
+	return true, nil
+}
+
+// lookupAll looks names up in one namespace and judges every advisory,
+// skipping the same advisory id met under another name.
+func lookupAll(ctx context.Context, db vulndb.Reader, s Scheme, ns string, names []string, version string, pkg *inventory.Package, log *slog.Logger) ([]Finding, error) {
+	var out []Finding
+	seen := map[string]bool{}
+	for _, name := range names {
+		if name == "" {
+			continue
+		}
+		key := normalizeName(ns, name)
+		if seen["name:"+key] {
+			continue
+		}
+		seen["name:"+key] = true
+		advs, err := db.Lookup(ctx, ns, key)
+		if err != nil {
+			return nil, fmt.Errorf("looking up %q in %s: %w", key, ns, err)
+		}
+		for i := range advs {
+			adv := &advs[i]
+			if seen["id:"+adv.ID] {
+				continue
+			}
+			status, fixed, ok, err := judge(s, adv, version)
+			if err != nil {
+				log.Debug("skipping advisory: version not comparable", "advisory", adv.ID, "namespace", ns, "package", name, "version", version, "err", err)
+				continue
+			}
+			if !ok {
+				continue
+			}
+			seen["id:"+adv.ID] = true
+			out = append(out, Finding{Package: *pkg, Advisory: *adv, Status: status, FixedVersion: fixed})
+		}
+	}
+	return out, nil
+}

@@ -1,0 +1,122 @@
+package match
+
+import (
+	"context"
+	"log/slog"
+	"strconv"
+	"strings"
+
+	"github.com/wardensec/warden/pkg/inventory"
+	"github.com/wardensec/warden/pkg/vulndb"
+)
+
+// Namespace returns the vulnerability-database namespace of an image's OS
+// release ("alpine:3.19", "alpine:edge", "debian:12", "ubuntu:24.04",
+// "rocky:9"), or "" when the distro is unknown.
+func Namespace(d *inventory.Distro) string {
+	if d == nil || d.ID == "" {
+		return ""
+	}
+	id := strings.ToLower(d.ID)
+	v := d.VersionID
+	switch id {
+	case "alpine":
+		// Edge reports a pre-release VERSION_ID ("3.21.0_alpha20240807") and "edge" in its name.
+		if strings.Contains(v, "_alpha") || strings.Contains(strings.ToLower(d.PrettyName), "edge") || v == "" {
+			return "alpine:edge"
+		}
+		return "alpine:" + majorMinor(v)
+	case "wolfi", "chainguard":
+		return id + ":rolling"
+	case "debian":
+		if v == "" {
+			if n, ok := debianCodenames[strings.ToLower(d.Codename)]; ok {
+				return "debian:" + n
+			}
+			if d.Codename != "" {
+				return "debian:" + strings.ToLower(d.Codename)
+			}
+			return ""
+		}
+		return "debian:" + major(v)
+	case "ubuntu":
+		return "ubuntu:" + majorMinor(v)
+	default:
+		if v == "" {
+			return ""
+		}
+		return id + ":" + major(v)
+	}
+}
+
+var debianCodenames = map[string]string{
+	"buster": "10", "bullseye": "11", "bookworm": "12", "trixie": "13", "forky": "14",
+}
+
+func major(v string) string {
+	if i := strings.IndexByte(v, '.'); i >= 0 {
+		return v[:i]
+	}
+	return v
+}
+
+func majorMinor(v string) string {
+	parts := strings.SplitN(v, ".", 3)
+	if len(parts) >= 2 {
+		return parts[0] + "." + parts[1]
+	}
+	return v
+}
+
+// apkMatcher: Alpine (and Wolfi/Chainguard) packages by origin against the release's secdb.
+type apkMatcher struct{}
+
+func (apkMatcher) Name() string { return "apk" }
+func (apkMatcher) Handles(d *inventory.Distro, p *inventory.Package) bool {
+	return p.Ecosystem == inventory.Apk
+}
+func (apkMatcher) Match(ctx context.Context, db vulndb.Reader, d *inventory.Distro, p *inventory.Package, log *slog.Logger) ([]Finding, error) {
+	ns := Namespace(d)
+	if ns == "" {
+		log.Debug("apk package in an image of unknown distro: not matched", "package", p.Name)
+		return nil, nil
+	}
+	return lookupAll(ctx, db, Apk, ns, []string{p.Source()}, p.Version, p, log)
+}
+
+// dpkgMatcher: Debian and Ubuntu packages by source package and source version.
+type dpkgMatcher struct{}
+
+func (dpkgMatcher) Name() string { return "dpkg" }
+func (dpkgMatcher) Handles(d *inventory.Distro, p *inventory.Package) bool {
+	return p.Ecosystem == inventory.Dpkg
+}
+func (dpkgMatcher) Match(ctx context.Context, db vulndb.Reader, d *inventory.Distro, p *inventory.Package, log *slog.Logger) ([]Finding, error) {
+	ns := Namespace(d)
+	if ns == "" {
+		log.Debug("dpkg package in an image of unknown distro: not matched", "package", p.Name)
+		return nil, nil
+	}
+	return lookupAll(ctx, db, Dpkg, ns, []string{p.Source()}, p.SourceVer(), p, log)
+}
+
+// rpmMatcher: RHEL-family packages by binary name and by source RPM name,
+// against "<id>:<major>", comparing the installed EVR.
+type rpmMatcher struct{}
+
+func (rpmMatcher) Name() string { return "rpm" }
+func (rpmMatcher) Handles(d *inventory.Distro, p *inventory.Package) bool {
+	return p.Ecosystem == inventory.Rpm
+}
+func (rpmMatcher) Match(ctx context.Context, db vulndb.Reader, d *inventory.Distro, p *inventory.Package, log *slog.Logger) ([]Finding, error) {
+	ns := Namespace(d)
+	if ns == "" {
+		log.Debug("rpm package in an image of unknown distro: not matched", "package", p.Name)
+		return nil, nil
+	}
+	v := p.Version
+	if p.Epoch > 0 && !strings.Contains(v, ":") {
+		v = strconv.Itoa(p.Epoch) + ":" + v
+	}
+	return lookupAll(ctx, db, RPM, ns, []string{p.Name, p.SourceName}, v, p, log)
+}
