@@ -1,0 +1,167 @@
+package sbom
+
+import (
+	"fmt"
+	"io"
+	"strconv"
+	"time"
+
+	cdx "github.com/CycloneDX/cyclonedx-go"
+
+	"github.com/wardensec/warden/pkg/inventory"
+)
+
+// WriteCycloneDX writes a CycloneDX 1.6 JSON document. The image is the
+// metadata component (type container, its layers as properties), the distro an
+// operating-system component, each package a library component with its PURL,
+// properties (warden:layer, warden:layer:index, warden:location, ...) and its
+// owned files as nested components of type "file".
+func WriteCycloneDX(w io.Writer, inv *inventory.Inventory, img Image, opt Options) error {
+	p, err := prepare(inv, img, opt)
+	if err != nil {
+		return err
+	}
+	bom := cdx.NewBOM()
+	bom.SerialNumber = "urn:uuid:" + p.uuid()
+
+	imageRef := "image:" + img.Name
+	imageComp := &cdx.Component{
+		BOMRef:  imageRef,
+		Type:    cdx.ComponentTypeContainer,
+		Name:    img.Name,
+		Version: p.imageVersion(),
+	}
+	var iprops []cdx.Property
+	if img.ConfigDigest != "" {
+		iprops = append(iprops, cdx.Property{Name: "warden:image:config_digest", Value: img.ConfigDigest})
+	}
+	if img.Platform != "" {
+		iprops = append(iprops, cdx.Property{Name: "warden:image:platform", Value: img.Platform})
+	}
+	for _, t := range img.RepoTags {
+		iprops = append(iprops, cdx.Property{Name: "warden:image:repo_tag", Value: t})
+	}
+	for i, l := range img.Layers {
+		iprops = append(iprops, cdx.Property{Name: "warden:image:layer:" + strconv.Itoa(i), Value: l.DiffID})
+	}
+	if len(iprops) > 0 {
+		imageComp.Properties = &iprops
+	}
+
+	bom.Metadata = &cdx.Metadata{
+		Timestamp: p.created.Format(time.RFC3339),
+		Tools: &cdx.ToolsChoice{Components: &[]cdx.Component{{
+			Type:    cdx.ComponentTypeApplication,
+			Name:    "warden",
+			Version: p.tool,
+		}}},
+		Component: imageComp,
+	}
+
+	var comps []cdx.Component
+	var deps []string
+	if d := inv.Distro; d != nil && d.ID != "" {
+		ref := "os:" + d.ID
+		if d.VersionID != "" {
+			ref += "@" + d.VersionID
+		}
+		osc := cdx.Component{
+			BOMRef:      ref,
+			Type:        cdx.ComponentTypeOS,
+			Name:        d.ID,
+			Version:     d.VersionID,
+			Description: d.PrettyName,
+		}
+		var props []cdx.Property
+		if d.Codename != "" {
+			props = append(props, cdx.Property{Name: "warden:distro:codename", Value: d.Codename})
+		}
+		for _, l := range d.IDLike {
+			props = append(props, cdx.Property{Name: "warden:distro:id_like", Value: l})
+		}
+		if d.Distroless {
+			props = append(props, cdx.Property{Name: "warden:distro:distroless", Value: "true"})
+		}
+		if len(props) > 0 {
+			osc.Properties = &props
+		}
+		comps = append(comps, osc)
+		deps = append(deps, ref)
+	}
+
+	used := map[string]bool{imageRef: true}
+	for i := range p.pkgs {
+		pk := &p.pkgs[i]
+		ref := pk.PURL
+		if ref == "" {
+			ref = "pkg:" + pk.Ecosystem + "/" + pk.Name + "@" + pk.Version
+		}
+		for n := 2; used[ref]; n++ {
+			ref = fmt.Sprintf("%s#%d", pk.PURL, n)
+		}
+		used[ref] = true
+		c := cdx.Component{
+			BOMRef:     ref,
+			Type:       cdx.ComponentTypeLibrary,
+			Name:       pk.Name,
+			Version:    pk.Version,
+			PackageURL: pk.PURL,
+		}
+		if len(pk.Licenses) > 0 {
+			lic := make(cdx.Licenses, 0, len(pk.Licenses))
+			for _, l := range pk.Licenses {
+				// Names, not SPDX ids: a package's own licence string is not always a valid id.
+				lic = append(lic, cdx.LicenseChoice{License: &cdx.License{Name: l}})
+			}
+			c.Licenses = &lic
+		}
+		props := []cdx.Property{{Name: PropEcosystem, Value: pk.Ecosystem}}
+		if pk.Layer != "" {
+			props = append(props, cdx.Property{Name: PropLayer, Value: pk.Layer})
+			if li := p.layerIndex(pk.Layer); li >= 0 {
+				props = append(props, cdx.Property{Name: PropLayerIndex, Value: strconv.Itoa(li)})
+			}
+		}
+		for _, l := range pk.Locations {
+			props = append(props, cdx.Property{Name: PropLocation, Value: l})
+		}
+		if pk.SourceName != "" {
+			props = append(props, cdx.Property{Name: PropSource, Value: pk.SourceName})
+		}
+		if pk.SourceVersion != "" {
+			props = append(props, cdx.Property{Name: PropSourceVer, Value: pk.SourceVersion})
+		}
+		if pk.Arch != "" {
+			props = append(props, cdx.Property{Name: PropArch, Value: pk.Arch})
+		}
+		if pk.OwnedBy != "" {
+			props = append(props, cdx.Property{Name: "warden:owned_by", Value: pk.OwnedBy})
+		}
+		c.Properties = &props
+		if len(pk.Locations) > 0 {
+			occ := make([]cdx.EvidenceOccurrence, 0, len(pk.Locations))
+			for _, l := range pk.Locations {
+				occ = append(occ, cdx.EvidenceOccurrence{Location: l})
+			}
+			c.Evidence = &cdx.Evidence{Occurrences: &occ}
+		}
+		if len(pk.Files) > 0 {
+			files := make([]cdx.Component, 0, len(pk.Files))
+			for _, f := range pk.Files {
+				files = append(files, cdx.Component{Type: cdx.ComponentTypeFile, Name: f})
+			}
+			c.Components = &files
+		}
+		comps = append(comps, c)
+		deps = append(deps, ref)
+	}
+	if len(comps) > 0 {
+		bom.Components = &comps
+		bom.Dependencies = &[]cdx.Dependency{{Ref: imageRef, Dependencies: &deps}}
+	}
+	enc := cdx.NewBOMEncoder(w, cdx.BOMFileFormatJSON).SetPretty(true).SetEscapeHTML(false)
+	if err := enc.EncodeVersion(bom, cdx.SpecVersion1_6); err != nil {
+		return fmt.Errorf("image %q: writing CycloneDX: %w", img.Name, err)
+	}
+	return nil
+}
