@@ -1,0 +1,185 @@
+package source
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"strings"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
+)
+
+// openPath opens a file or directory source of a known kind.
+func openPath(ctx context.Context, kind, p, tag string, plat platformReq, opt Options) (*Image, error) {
+	fi, err := os.Stat(p)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrNotFound, err)
+	}
+	wantDir := kind == KindOCILayout || kind == KindDir
+	if fi.IsDir() != wantDir {
+		if wantDir {
+			return nil, fmt.Errorf("%w: %s: %s is not a directory", ErrNotImage, kind, p)
+		}
+		return nil, fmt.Errorf("%w: %s: %s is a directory", ErrNotImage, kind, p)
+	}
+	switch kind {
+	case KindOCILayout:
+		return openOCILayout(p, tag, plat)
+	case KindDir:
+		return openDir(ctx, p, plat, opt)
+	}
+	f, err := os.Open(p)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrNotFound, err)
+	}
+	img, err := openArchive(f, fi.Size(), kind, tag, plat)
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	img.onClose(f.Close)
+	return img, nil
+}
+
+func openOCILayout(dir, tag string, plat platformReq) (*Image, error) {
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrNotFound, err)
+	}
+	img, err := fromLayout(root.FS(), KindOCILayout, tag, plat)
+	if err != nil {
+		root.Close()
+		return nil, err
+	}
+	img.onClose(root.Close)
+	return img, nil
+}
+
+// fromLayout opens the image named tag (or the only one, or the one for the
+// platform) in an OCI layout.
+func fromLayout(fsys fs.FS, kind, tag string, plat platformReq) (*Image, error) {
+	idx, err := openLayout(fsys)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", kind, err)
+	}
+	img, index, err := pick(idx, tag, plat)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", kind, err)
+	}
+	out := &Image{Image: img, Kind: kind, Index: index}
+	if tag != "" {
+		out.RepoTags = []string{tag}
+	} else if im, err := idx.IndexManifest(); err == nil && len(im.Manifests) == 1 {
+		out.RepoTags = tagsOf(im.Manifests[0])
+	}
+	return out, nil
+}
+
+// openArchive reads an uncompressed image tarball of the given kind in place.
+func openArchive(r io.ReaderAt, size int64, kind, tag string, plat platformReq) (*Image, error) {
+	var magic [2]byte
+	if n, _ := r.ReadAt(magic[:], 0); n == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
+		return nil, fmt.Errorf("%w: %s: a gzip-compressed file; decompress it first (an image archive is an uncompressed tar)", ErrNotImage, kind)
+	}
+	t, err := indexTar(r, size)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s: %w", ErrNotImage, kind, err)
+	}
+	found, err := t.kind()
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", kind, err)
+	}
+	switch kind {
+	case KindOCIArchive:
+		if !t.has("oci-layout") {
+			return nil, fmt.Errorf("%w: %s: no oci-layout file in the tar (it looks like a %s)", ErrNotImage, kind, found)
+		}
+		return fromLayout(t, KindOCIArchive, tag, plat)
+	case KindDockerArchive:
+		if found != KindDockerArchive {
+			return nil, fmt.Errorf("%w: %s: no manifest.json in the tar (it looks like a %s)", ErrNotImage, kind, found)
+		}
+		return fromDockerArchive(r, size, t, tag)
+	}
+	return nil, fmt.Errorf("%w %q", ErrUnknownScheme, kind)
+}
+
+// fromDockerArchive reads a `docker save` tarball with go-containerregistry's
+// tarball package, after checking manifest.json and choosing the image.
+func fromDockerArchive(r io.ReaderAt, size int64, t *tarFS, tag string) (*Image, error) {
+	raw, err := readSmall(t, "manifest.json")
+	if err != nil {
+		return nil, fmt.Errorf("%w: docker-archive: manifest.json: %w", ErrNotImage, err)
+	}
+	var m tarball.Manifest
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return nil, fmt.Errorf("%w: docker-archive: manifest.json: %w", ErrNotImage, err)
+	}
+	var chosen *tarball.Descriptor
+	var all []string
+	for i, d := range m {
+		all = append(all, d.RepoTags...)
+		if tag != "" && repoTagMatches(d.RepoTags, tag) {
+			chosen = &m[i]
+			break
+		}
+	}
+	switch {
+	case len(m) == 0:
+		return nil, fmt.Errorf("%w: docker-archive: manifest.json lists no image", ErrNotImage)
+	case tag != "" && chosen == nil:
+		return nil, fmt.Errorf("%w: docker-archive: no image named %q (names: %s)", ErrNotFound, tag, listOrNone(all))
+	case tag == "" && len(m) > 1:
+		return nil, fmt.Errorf("%w: docker-archive: %d images; choose one with :NAME (names: %s)", ErrAmbiguous, len(m), listOrNone(all))
+	case chosen == nil:
+		chosen = &m[0]
+	}
+	// Bound what tarball.Image reads into memory, and name what is missing.
+	for _, f := range append([]string{chosen.Config}, chosen.Layers...) {
+		e, err := t.resolve(cleanName(f))
+		if err != nil {
+			return nil, fmt.Errorf("%w: docker-archive: %q (listed in manifest.json): %w", ErrNotImage, f, err)
+		}
+		if f == chosen.Config && e.size > maxManifestSize {
+			return nil, fmt.Errorf("%w: docker-archive: config %q is larger than %d bytes", ErrNotImage, f, maxManifestSize)
+		}
+	}
+	if len(chosen.Layers) == 0 {
+		return nil, fmt.Errorf("%w: docker-archive: the image has no layers", ErrNotImage)
+	}
+	var tg *name.Tag
+	if len(m) > 1 {
+		for _, rt := range chosen.RepoTags {
+			if tt, err := name.NewTag(rt); err == nil {
+				tg = &tt
+				break
+			}
+		}
+	}
+	opener := func() (io.ReadCloser, error) { return io.NopCloser(io.NewSectionReader(r, 0, size)), nil }
+	img, err := tarball.Image(opener, tg)
+	if err != nil {
+		return nil, fmt.Errorf("%w: docker-archive: %w", ErrNotImage, err)
+	}
+	return &Image{Image: img, Kind: KindDockerArchive, RepoTags: chosen.RepoTags}, nil
+}
+
+// repoTagMatches compares a user's name with an archive's repo tags, exactly
+// or as references ("alpine:3" matches "docker.io/library/alpine:3").
+func repoTagMatches(tags []string, want string) bool {
+	wt, werr := name.NewTag(want)
+	for _, t := range tags {
+		if t == want || strings.HasSuffix(t, "/"+want) {
+			return true
+		}
+		if tt, err := name.NewTag(t); err == nil && werr == nil && tt.Name() == wt.Name() {
+			return true
+		}
+	}
+	return false
+}
+

@@ -1,0 +1,257 @@
+// Package source opens a container image, wherever it lives, as a
+// go-containerregistry v1.Image.
+//
+// A reference is "SCHEME:WHERE" or a bare reference:
+//
+//	docker-archive:PATH[:NAME]  a `docker save` / `crane pull` tarball
+//	oci-layout:DIR[:NAME]       an OCI image layout directory
+//	oci-archive:PATH[:NAME]     a tar of an OCI image layout (read in place)
+//	registry:REF                a registry (plain HTTP for localhost and 127.0.0.1)
+//	docker:REF                  the local Docker Engine
+//	dir:PATH                    an unpacked root filesystem, as a one-layer image
+//	REF                         an existing path (sniffed), else the Docker
+//	                            Engine if it has REF, else the registry
+//
+// NAME selects an image by its org.opencontainers.image.ref.name annotation
+// (OCI) or its repo tag (docker-archive). A multi-platform index is resolved
+// with Options.Platform (default linux/amd64).
+package source
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+)
+
+// Kinds of source, as found in Image.Kind and as scheme prefixes.
+const (
+	KindDockerArchive = "docker-archive"
+	KindOCILayout     = "oci-layout"
+	KindOCIArchive    = "oci-archive"
+	KindRegistry      = "registry"
+	KindDocker        = "docker"
+	KindDir           = "dir"
+)
+
+// Kinds lists every scheme Open understands.
+var Kinds = []string{KindDockerArchive, KindOCILayout, KindOCIArchive, KindRegistry, KindDocker, KindDir}
+
+// Errors Open wraps, for callers that choose an exit code or a message.
+var (
+	ErrNotImage      = errors.New("not an image")
+	ErrNotFound      = errors.New("not found")
+	ErrUnknownScheme = errors.New("unknown scheme")
+	ErrNoPlatform    = errors.New("no matching platform")
+	ErrAmbiguous     = errors.New("several images")
+)
+
+// Options tune Open. The zero value is ready to use.
+type Options struct {
+	// Platform selects from a multi-platform index: "os/arch[/variant]";
+	// "" means linux/amd64. A single-platform image is checked against it only
+	// when it is set explicitly.
+	Platform string
+	// Insecure allows plain HTTP and unverified TLS to any registry (localhost
+	// and 127.0.0.1 are always allowed plain HTTP).
+	Insecure bool
+	// Keychain provides registry credentials; nil means the Docker config
+	// (authn.DefaultKeychain: ~/.docker/config.json, $DOCKER_CONFIG, helpers).
+	Keychain authn.Keychain
+	// DockerHost is the Docker Engine address; "" means $DOCKER_HOST or
+	// unix:///var/run/docker.sock.
+	DockerHost string
+	// TempDir holds the temporary copies some sources need (a Docker Engine
+	// export); "" means os.TempDir(). They are removed by Image.Close.
+	TempDir string
+	// Logger receives debug messages; nil is silent.
+	Logger *slog.Logger
+}
+
+// Image is an opened image. Close it when done: some sources hold files.
+type Image struct {
+	v1.Image
+	// Name is what the user typed.
+	Name string
+	// Kind is the source kind (KindDockerArchive, ...).
+	Kind string
+	// RepoTags are the image's names where the source records them
+	// (docker-archive, docker, registry, OCI ref names).
+	RepoTags []string
+	// Ref is the registry or Docker Engine reference (nil for files).
+	Ref name.Reference
+	// Index is the multi-platform index the image was selected from, or nil.
+	Index v1.ImageIndex
+
+	closers []func() error
+}
+
+// Close releases what the source holds (open files, temporary copies).
+func (i *Image) Close() error {
+	var errs []error
+	for j := len(i.closers) - 1; j >= 0; j-- {
+		errs = append(errs, i.closers[j]())
+	}
+	i.closers = nil
+	return errors.Join(errs...)
+}
+
+func (i *Image) onClose(f func() error) { i.closers = append(i.closers, f) }
+
+// Open opens ref (see the package comment) as an image.
+func Open(ctx context.Context, ref string, opt Options) (*Image, error) {
+	if opt.Logger == nil {
+		opt.Logger = slog.New(slog.DiscardHandler)
+	}
+	img, err := open(ctx, ref, opt)
+	if err != nil {
+		return nil, fmt.Errorf("image %q: %w", ref, err)
+	}
+	img.Name = ref
+	return img, nil
+}
+
+func open(ctx context.Context, ref string, opt Options) (*Image, error) {
+	plat, err := parsePlatform(opt.Platform)
+	if err != nil {
+		return nil, err
+	}
+	if strings.TrimSpace(ref) == "" {
+		return nil, fmt.Errorf("%w: empty reference", ErrNotFound)
+	}
+	scheme, rest, ok := strings.Cut(ref, ":")
+	if ok {
+		switch scheme {
+		case KindDockerArchive, KindOCILayout, KindOCIArchive, KindDir:
+			p, tag, err := splitPathTag(rest, scheme == KindDir)
+			if err != nil {
+				return nil, err
+			}
+			return openPath(ctx, scheme, p, tag, plat, opt)
+		case KindRegistry:
+			return openRegistry(ctx, rest, plat, opt)
+		case KindDocker:
+			return openDaemon(ctx, rest, opt)
+		}
+		if isForeignScheme(scheme, rest) {
+			return nil, fmt.Errorf("%w %q (known: %s)", ErrUnknownScheme, scheme, strings.Join(Kinds, ", "))
+		}
+	}
+	return openBare(ctx, ref, plat, opt)
+}
+
+// Transports of other tools (skopeo, podman, URLs) that would otherwise be
+// read as "repository:tag".
+var foreignSchemes = map[string]bool{
+	"docker-daemon": true, "containers-storage": true, "podman": true, "oci": true, "tarball": true,
+	"file": true, "http": true, "https": true, "sif": true, "ostree": true, "archive": true, "image": true,
+}
+
+func isForeignScheme(scheme, rest string) bool {
+	if foreignSchemes[scheme] || strings.HasPrefix(rest, "//") {
+		return true
+	}
+	// Not a valid "name:tag" or "host:port/name" either: call it a scheme.
+	_, err := name.ParseReference(scheme + ":" + rest)
+	return err != nil && isWord(scheme)
+}
+
+func isWord(s string) bool {
+	for _, r := range s {
+		if (r < 'a' || r > 'z') && (r < '0' || r > '9') && r != '-' {
+			return false
+		}
+	}
+	return s != ""
+}
+
+// splitPathTag splits "PATH[:NAME]": the longest prefix that exists is the path.
+func splitPathTag(s string, noTag bool) (string, string, error) {
+	if s == "" {
+		return "", "", fmt.Errorf("%w: no path given", ErrNotFound)
+	}
+	if _, err := os.Stat(s); err == nil || noTag {
+		return s, "", nil
+	}
+	for i := len(s) - 1; i > 0; i-- {
+		if s[i] != ':' {
+			continue
+		}
+		if _, err := os.Stat(s[:i]); err == nil {
+			return s[:i], s[i+1:], nil
+		}
+	}
+	_, err := os.Stat(s)
+	return "", "", fmt.Errorf("%w: %w", ErrNotFound, err)
+}
+
+// openBare detects what a scheme-less reference is.
+func openBare(ctx context.Context, ref string, plat platformReq, opt Options) (*Image, error) {
+	if p, tag, err := splitPathTag(ref, false); err == nil {
+		kind, err := sniffPath(p)
+		if err != nil {
+			return nil, err
+		}
+		opt.Logger.Debug("detected source", "ref", ref, "kind", kind)
+		return openPath(ctx, kind, p, tag, plat, opt)
+	}
+	if _, err := name.ParseReference(ref); err != nil {
+		return nil, fmt.Errorf("%w: not an existing path nor an image reference: %w", ErrNotFound, err)
+	}
+	img, err := openDaemon(ctx, ref, opt)
+	if err == nil {
+		return img, nil
+	}
+	opt.Logger.Debug("not in the Docker Engine, trying the registry", "ref", ref, "err", err)
+	return openRegistry(ctx, ref, plat, opt)
+}
+
+// sniffPath says which kind of source a path holds, by its content.
+func sniffPath(p string) (string, error) {
+	fi, err := os.Stat(p)
+	if err != nil {
+		return "", fmt.Errorf("%w: %w", ErrNotFound, err)
+	}
+	if fi.IsDir() {
+		if _, err := os.Stat(p + "/oci-layout"); err == nil {
+			return KindOCILayout, nil
+		}
+		return KindDir, nil
+	}
+	f, err := os.Open(p)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	return sniffArchive(f, fi.Size())
+}
+
+// sniffArchive tells a docker-archive from an oci-archive by the files it holds.
+func sniffArchive(r io.ReaderAt, size int64) (string, error) {
+	var magic [4]byte
+	if n, _ := r.ReadAt(magic[:], 0); n >= 2 && magic[0] == 0x1f && magic[1] == 0x8b {
+		return "", fmt.Errorf("%w: a gzip-compressed file; decompress it first (an image archive is an uncompressed tar)", ErrNotImage)
+	}
+	t, err := indexTar(r, size)
+	if err != nil {
+		return "", fmt.Errorf("%w: %w", ErrNotImage, err)
+	}
+	return t.kind()
+}
+
+func (t *tarFS) kind() (string, error) {
+	switch {
+	case t.has("manifest.json"):
+		return KindDockerArchive, nil
+	case t.has("oci-layout") && t.has("index.json"):
+		return KindOCIArchive, nil
+	}
+	return "", fmt.Errorf("%w: the tar holds neither manifest.json (docker-archive) nor oci-layout and index.json (oci-archive)", ErrNotImage)
+}
