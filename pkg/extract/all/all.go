@@ -4,12 +4,18 @@ package all
 
 import (
 	"github.com/wardensec/warden/pkg/extract"
+	"github.com/wardensec/warden/pkg/extract/os/apk"
+	"github.com/wardensec/warden/pkg/extract/os/dpkg"
+	"github.com/wardensec/warden/pkg/extract/os/rpm"
 )
 
 // OS returns the OS package extractors.
 func OS() []extract.Extractor {
 	return []extract.Extractor{
-		// os/apk, os/dpkg, os/rpm, os/distro (os-release) go here.
+		apk.New(),
+		dpkg.New(),
+		rpm.New(),
+		// The distro (os-release) is detected by pkg/walk through pkg/extract/os/distro.
 	}
 }
 

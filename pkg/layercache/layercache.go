@@ -1,0 +1,162 @@
+// Package layercache stores per-layer scan results in an embedded bbolt file
+// under the state directory (cachedir.LayerCachePath). Keys are chosen by the
+// caller (pkg/walk uses the layer diff ID plus a hash of the extractor names and
+// versions); values are opaque bytes.
+//
+// The bbolt file is opened for each operation and closed right after, so the
+// file lock is held only for milliseconds: several warden processes can share
+// one cache. Reads take a shared lock, writes an exclusive one; a lock that
+// cannot be had within Options.Timeout is a clear error wrapping ErrLocked.
+package layercache
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
+)
+
+// FileName is the bbolt file inside the cache directory.
+const FileName = "layers.bolt"
+
+var bucket = []byte("layers")
+
+// ErrLocked is wrapped by errors returned when another process holds the cache's lock too long.
+var ErrLocked = errors.New("layer cache is locked by another process")
+
+// Options tune Open.
+type Options struct {
+	// Timeout is how long an operation waits for the file lock (default 10s).
+	Timeout time.Duration
+}
+
+// Cache is a per-layer result store. It is safe for concurrent use.
+type Cache struct {
+	path    string
+	timeout time.Duration
+	mu      sync.RWMutex // bbolt's flock is per open file: serialise writers against readers in-process
+}
+
+// Open creates (if needed) and opens the cache in dir, typically
+// cachedir.LayerCachePath(stateDir).
+func Open(dir string) (*Cache, error) { return OpenWith(dir, Options{}) }
+
+// OpenWith is Open with options.
+func OpenWith(dir string, opt Options) (*Cache, error) {
+	if opt.Timeout <= 0 {
+		opt.Timeout = 10 * time.Second
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("creating layer cache directory %s: %w", dir, err)
+	}
+	c := &Cache{path: filepath.Join(dir, FileName), timeout: opt.Timeout}
+	err := c.update(func(tx *bolt.Tx) error {
+		_, err := tx.CreateBucketIfNotExists(bucket)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// Path is the bbolt file.
+func (c *Cache) Path() string { return c.path }
+
+// Close releases the cache. Operations after Close fail.
+func (c *Cache) Close() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.path = ""
+	return nil
+}
+
+// Get returns the value stored under key, or nil and no error when there is none.
+func (c *Cache) Get(key string) ([]byte, error) {
+	var out []byte
+	err := c.view(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucket)
+		if b == nil {
+			return nil
+		}
+		if v := b.Get([]byte(key)); v != nil {
+			out = append([]byte(nil), v...)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("reading key %q: %w", key, err)
+	}
+	return out, nil
+}
+
+// Put stores val under key, replacing what was there.
+func (c *Cache) Put(key string, val []byte) error {
+	err := c.update(func(tx *bolt.Tx) error {
+		b, err := tx.CreateBucketIfNotExists(bucket)
+		if err != nil {
+			return err
+		}
+		return b.Put([]byte(key), val)
+	})
+	if err != nil {
+		return fmt.Errorf("writing key %q: %w", key, err)
+	}
+	return nil
+}
+
+// Len returns the number of entries.
+func (c *Cache) Len() (int, error) {
+	n := 0
+	err := c.view(func(tx *bolt.Tx) error {
+		if b := tx.Bucket(bucket); b != nil {
+			n = b.Stats().KeyN
+		}
+		return nil
+	})
+	return n, err
+}
+
+func (c *Cache) view(fn func(*bolt.Tx) error) error {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	db, err := c.open(true)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	return db.View(fn)
+}
+
+func (c *Cache) update(fn func(*bolt.Tx) error) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	db, err := c.open(false)
+	if err != nil {
+		return err
+	}
+	err = db.Update(fn)
+	if cerr := db.Close(); err == nil && cerr != nil {
+		err = fmt.Errorf("closing layer cache %s: %w", c.path, cerr)
+	}
+	return err
+}
+
+func (c *Cache) open(readOnly bool) (*bolt.DB, error) {
+	if c.path == "" {
+		return nil, errors.New("layer cache is closed")
+	}
+	db, err := bolt.Open(c.path, 0o644, &bolt.Options{Timeout: c.timeout, ReadOnly: readOnly, NoFreelistSync: true})
+	if err != nil {
+		if errors.Is(err, bolterrors.ErrTimeout) {
+			return nil, fmt.Errorf("opening layer cache %s: waited %s: %w (use --no-cache or another --cache-dir)", c.path, c.timeout, ErrLocked)
+		}
+		return nil, fmt.Errorf("opening layer cache %s: %w", c.path, err)
+	}
+	return db, nil
+}

@@ -1,0 +1,327 @@
+package walk
+
+import (
+	"archive/tar"
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"reflect"
+	"strings"
+
+	"github.com/klauspost/compress/gzip"
+	"github.com/klauspost/compress/zstd"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/wardensec/warden/pkg/extract"
+	"github.com/wardensec/warden/pkg/extract/os/distro"
+	"github.com/wardensec/warden/pkg/inventory"
+)
+
+const (
+	whiteoutPrefix = ".wh."
+	opaqueMarker   = ".wh..wh..opq"
+)
+
+// scanLayer streams one layer and extracts what the extractors ask for.
+func scanLayer(ctx context.Context, l v1.Layer, idx int, diffID string, opt *Options) (*layerResult, error) {
+	rc, err := openLayer(l)
+	if err != nil {
+		return nil, fmt.Errorf("image %s: layer %d (%s): opening: %w", opt.ImageName, idx, diffID, err)
+	}
+	defer rc.Close()
+	r, err := readLayer(ctx, rc, diffID, opt)
+	if err != nil {
+		return nil, fmt.Errorf("image %s: layer %d (%s): %w", opt.ImageName, idx, diffID, err)
+	}
+	return r, nil
+}
+
+// openLayer returns the layer's bytes as stored, without a round of
+// recompression: layers that go-containerregistry holds uncompressed (docker
+// save, the Docker Engine) are read through Uncompressed, which for them is a
+// plain read; the others through Compressed, which readLayer inflates itself
+// with a faster inflater than go-containerregistry's.
+func openLayer(l v1.Layer) (io.ReadCloser, error) {
+	mt, _ := l.MediaType()
+	if mt == types.OCIUncompressedLayer || mt == types.DockerUncompressedLayer || mt == types.OCIUncompressedRestrictedLayer ||
+		strings.Contains(strings.ToLower(reflect.TypeOf(l).String()), "uncompressed") {
+		return l.Uncompressed()
+	}
+	return l.Compressed()
+}
+
+// readLayer reads one layer's bytes (gzip, zstd or plain tar, detected by
+// magic) and returns the per-layer result. It is exported for the fuzz target
+// and for tools; most callers use Inventory.
+func readLayer(ctx context.Context, r io.Reader, diffID string, opt *Options) (*layerResult, error) {
+	if opt == nil {
+		opt = &Options{}
+	}
+	o := *opt
+	o.defaults()
+	br := bufio.NewReaderSize(r, 256<<10)
+	magic, _ := br.Peek(4)
+	var stream io.Reader = br
+	switch {
+	case len(magic) >= 2 && magic[0] == 0x1f && magic[1] == 0x8b:
+		gz, err := gzip.NewReader(br)
+		if err != nil {
+			return nil, fmt.Errorf("gzip: %w", err)
+		}
+		defer gz.Close()
+		stream = gz
+	case len(magic) == 4 && bytes.Equal(magic, []byte{0x28, 0xb5, 0x2f, 0xfd}):
+		zr, err := zstd.NewReader(br, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(256<<20))
+		if err != nil {
+			return nil, fmt.Errorf("zstd: %w", err)
+		}
+		defer zr.Close()
+		stream = zr
+	}
+	lim := &limitReader{r: stream, left: o.MaxLayerSize}
+	res := &layerResult{DiffID: diffID, Files: map[string]*fileResult{}}
+	tr := tar.NewReader(lim)
+	var spool spooler
+	defer spool.close()
+	for n := 0; ; n++ {
+		if n&255 == 0 {
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+		}
+		hdr, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("reading tar entry %d: %w", n, layerErr(err, lim, o.MaxLayerSize))
+		}
+		p := cleanPath(hdr.Name)
+		if p == "" {
+			continue
+		}
+		dir, base := path.Split(p)
+		dir = strings.TrimSuffix(dir, "/")
+		if strings.HasPrefix(base, whiteoutPrefix) {
+			switch {
+			case base == opaqueMarker:
+				res.Opaque = append(res.Opaque, dir)
+			case strings.HasPrefix(base, whiteoutPrefix+whiteoutPrefix):
+				// other AUFS metadata (.wh..wh.plnk, .wh..wh.aufs): not files
+			default:
+				res.Whiteouts = append(res.Whiteouts, path.Join(dir, base[len(whiteoutPrefix):]))
+			}
+			continue
+		}
+		if err := scanEntry(ctx, tr, hdr, p, res, &o, &spool, lim); err != nil {
+			return nil, err
+		}
+	}
+	// Read to the end so that a truncated or corrupt compressed stream is
+	// noticed even when the tar's end-of-archive blocks came through.
+	if _, err := io.Copy(io.Discard, lim); err != nil {
+		return nil, fmt.Errorf("reading past the end of the tar: %w", layerErr(err, lim, o.MaxLayerSize))
+	}
+	return res, nil
+}
+
+func layerErr(err error, lim *limitReader, max int64) error {
+	if lim.exceeded {
+		return fmt.Errorf("layer is larger than %d bytes uncompressed: %w", max, ErrTooLarge)
+	}
+	if errors.Is(err, io.ErrUnexpectedEOF) {
+		return fmt.Errorf("truncated layer (unexpected end of data): %w", err)
+	}
+	return err
+}
+
+// scanEntry handles one tar entry: it records paths that matter and runs the
+// extractors that want the file.
+func scanEntry(ctx context.Context, tr *tar.Reader, hdr *tar.Header, p string, res *layerResult, o *Options, spool *spooler, lim *limitReader) error {
+	mode := hdr.FileInfo().Mode()
+	regular := hdr.Typeflag == tar.TypeReg || hdr.Typeflag == tar.TypeRegA //nolint:staticcheck // old tars use TypeRegA
+	var wanted []extract.Extractor
+	touched := false
+	for _, e := range o.Extractors {
+		if regular {
+			if e.Required(p, mode, hdr.Size) {
+				wanted = append(wanted, e)
+			}
+		} else if e.Required(p, mode.Perm(), hdr.Size) { // asked as if it were a regular file
+			// A symlink, directory or hard link where a wanted file could be:
+			// it replaces whatever an earlier layer had there.
+			touched = true
+		}
+	}
+	wantDistro := distro.Required(p)
+	marker := distro.Marker(p)
+	if len(wanted) == 0 && !wantDistro && !marker && !touched {
+		return nil
+	}
+	fr := &fileResult{}
+	res.Files[p] = fr // a later entry for the same path in the same layer wins
+	if !regular || (len(wanted) == 0 && !wantDistro) {
+		return nil
+	}
+	if hdr.Size > o.MaxFileSize && len(wanted) > 0 {
+		return fmt.Errorf("file %q is %d bytes, over the %d-byte limit for a file an extractor reads: %w", "/"+p, hdr.Size, o.MaxFileSize, ErrTooLarge)
+	}
+	if len(wanted) == 0 && hdr.Size > distro.MaxFileSize {
+		return nil // an os-release of megabytes is not one
+	}
+	content, err := spool.read(tr, hdr.Size, o)
+	if err != nil {
+		return fmt.Errorf("reading %q: %w", "/"+p, layerErr(err, lim, o.MaxLayerSize))
+	}
+	if wantDistro && hdr.Size <= distro.MaxFileSize {
+		fr.Distro = content.bytes()
+	}
+	for _, e := range wanted {
+		in := &extract.Input{
+			Path:   p,
+			Mode:   mode,
+			Size:   hdr.Size,
+			Layer:  res.DiffID,
+			Reader: content.reader(),
+			At:     content.at(),
+		}
+		var warns []string
+		in.Warn = func(msg string) { warns = append(warns, msg) }
+		pkgs, err := runExtractor(ctx, e, in)
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			warns = append(warns, fmt.Sprintf("%s: %v", e.Name(), err))
+			pkgs = nil
+		}
+		if fr.Results == nil {
+			fr.Results = map[string][]inventory.Package{}
+		}
+		fr.Results[e.Name()] = pkgs
+		fr.Warnings = append(fr.Warnings, warns...)
+	}
+	return nil
+}
+
+// runExtractor calls an extractor, turning a panic on hostile input into an error.
+func runExtractor(ctx context.Context, e extract.Extractor, in *extract.Input) (pkgs []inventory.Package, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			pkgs, err = nil, fmt.Errorf("extractor panicked: %v", r)
+		}
+	}()
+	return e.Extract(ctx, in)
+}
+
+// cleanPath normalises a tar entry name inside the layer root: "./a/../b",
+// "/b" and "../../b" all become "b". "" means the root itself.
+func cleanPath(name string) string {
+	p := path.Clean("/" + strings.ReplaceAll(name, "\\", "/"))
+	return strings.TrimPrefix(p, "/")
+}
+
+// limitReader fails once more than left bytes have been read.
+type limitReader struct {
+	r        io.Reader
+	left     int64
+	exceeded bool
+}
+
+func (l *limitReader) Read(p []byte) (int, error) {
+	if l.left <= 0 {
+		// Allow a probe to see EOF exactly at the limit.
+		var one [1]byte
+		n, err := l.r.Read(one[:])
+		if n > 0 {
+			l.exceeded = true
+			return 0, ErrTooLarge
+		}
+		return 0, err
+	}
+	if int64(len(p)) > l.left {
+		p = p[:l.left]
+	}
+	n, err := l.r.Read(p)
+	l.left -= int64(n)
+	return n, err
+}
+
+// content is one wanted file, in memory or spooled to a temp file.
+type content struct {
+	mem  []byte
+	file *os.File
+	size int64
+}
+
+func (c *content) reader() io.Reader {
+	if c.file != nil {
+		return io.NewSectionReader(c.file, 0, c.size)
+	}
+	return bytes.NewReader(c.mem)
+}
+
+func (c *content) at() io.ReaderAt {
+	if c.file != nil {
+		return io.NewSectionReader(c.file, 0, c.size)
+	}
+	return bytes.NewReader(c.mem)
+}
+
+func (c *content) bytes() []byte {
+	if c.file != nil {
+		b := make([]byte, c.size)
+		if _, err := c.file.ReadAt(b, 0); err != nil {
+			return nil
+		}
+		return b
+	}
+	return c.mem
+}
+
+// spooler reuses one temp file per layer for large wanted files.
+type spooler struct {
+	f *os.File
+}
+
+func (s *spooler) read(r io.Reader, size int64, o *Options) (*content, error) {
+	if size <= o.SpoolThreshold {
+		b := make([]byte, size)
+		if _, err := io.ReadFull(r, b); err != nil {
+			return nil, err
+		}
+		return &content{mem: b, size: size}, nil
+	}
+	if s.f == nil {
+		f, err := os.CreateTemp(o.TempDir, "warden-spool-")
+		if err != nil {
+			return nil, fmt.Errorf("spooling: %w", err)
+		}
+		os.Remove(f.Name()) // unlinked: gone when closed, even on a crash
+		s.f = f
+	}
+	if err := s.f.Truncate(0); err != nil {
+		return nil, fmt.Errorf("spooling: %w", err)
+	}
+	n, err := io.Copy(io.NewOffsetWriter(s.f, 0), io.LimitReader(r, size))
+	if err != nil {
+		return nil, err
+	}
+	if n != size {
+		return nil, io.ErrUnexpectedEOF
+	}
+	return &content{file: s.f, size: size}, nil
+}
+
+func (s *spooler) close() {
+	if s.f != nil {
+		s.f.Close()
+	}
+}

@@ -1,0 +1,193 @@
+// Package walk builds the inventory of an image: it streams each layer once
+// (layers in parallel, never unpacked to disk), hands the files that some
+// extractor asked for to that extractor, and merges the per-layer results in
+// layer order with the OCI whiteout rules, so that only the final filesystem
+// counts. Per-layer results are cached by layer diff ID and extractor versions.
+package walk
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"runtime"
+	"sort"
+	"strconv"
+	"sync"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/wardensec/warden/pkg/extract"
+	"github.com/wardensec/warden/pkg/extract/os/distro"
+	"github.com/wardensec/warden/pkg/inventory"
+	"github.com/wardensec/warden/pkg/layercache"
+)
+
+// FormatVersion changes whenever the walk's per-layer result can change for
+// the same layer and extractors; it is part of the cache key.
+const FormatVersion = 1
+
+// Defaults for Options.
+const (
+	DefaultMaxLayerSize   int64 = 8 << 30   // decompressed bytes of one layer
+	DefaultMaxFileSize    int64 = 512 << 20 // one file an extractor reads
+	DefaultSpoolThreshold int64 = 8 << 20   // larger wanted files go to a temp file
+)
+
+// ErrTooLarge is wrapped by the error returned when a layer or a wanted file
+// is larger than the configured limit (a decompression bomb, or a limit too small).
+var ErrTooLarge = errors.New("decompression bomb: size limit exceeded")
+
+// Options configure Inventory. The zero value of every field is a sane default.
+type Options struct {
+	// Extractors are run on every layer; nil means none (only the distro is detected).
+	Extractors []extract.Extractor
+	// Cache stores per-layer results; nil means no cache.
+	Cache *layercache.Cache
+	// Logger receives debug messages; nil is silent.
+	Logger *slog.Logger
+	// ImageName names the image in errors and warnings ("alpine:3.19", "oci-layout:dir").
+	ImageName string
+	// Parallel bounds how many layers are read at once (default GOMAXPROCS).
+	Parallel int
+	// MaxLayerSize bounds the decompressed size of one layer (default 8 GiB).
+	MaxLayerSize int64
+	// MaxFileSize bounds the size of one file an extractor reads (default 512 MiB).
+	MaxFileSize int64
+	// SpoolThreshold: wanted files larger than this are spooled to a temp file
+	// instead of memory (default 8 MiB).
+	SpoolThreshold int64
+	// TempDir is where large files are spooled ("" is os.TempDir()).
+	TempDir string
+}
+
+func (o *Options) defaults() {
+	if o.Parallel <= 0 {
+		o.Parallel = runtime.GOMAXPROCS(0)
+	}
+	if o.MaxLayerSize <= 0 {
+		o.MaxLayerSize = DefaultMaxLayerSize
+	}
+	if o.MaxFileSize <= 0 {
+		o.MaxFileSize = DefaultMaxFileSize
+	}
+	if o.SpoolThreshold <= 0 {
+		o.SpoolThreshold = DefaultSpoolThreshold
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.ImageName == "" {
+		o.ImageName = "image"
+	}
+}
+
+// CacheKey is the per-layer cache key for a layer diff ID and a set of extractors.
+func CacheKey(diffID string, exts []extract.Extractor) string {
+	return diffID + "/" + extractorsHash(exts)
+}
+
+func extractorsHash(exts []extract.Extractor) string {
+	names := make([]string, 0, len(exts)+2)
+	for _, e := range exts {
+		names = append(names, e.Name()+"@"+strconv.Itoa(e.Version()))
+	}
+	sort.Strings(names)
+	h := sha256.New()
+	fmt.Fprintf(h, "walk@%d\ndistro@%d\n", FormatVersion, distro.Version)
+	for _, n := range names {
+		io.WriteString(h, n+"\n")
+	}
+	return hex.EncodeToString(h.Sum(nil))[:32]
+}
+
+// Inventory walks img and returns its final-state inventory.
+func Inventory(ctx context.Context, img v1.Image, opt Options) (*inventory.Inventory, error) {
+	opt.defaults()
+	layers, err := img.Layers()
+	if err != nil {
+		return nil, fmt.Errorf("image %s: listing layers: %w", opt.ImageName, err)
+	}
+	results := make([]*layerResult, len(layers))
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		wg       sync.WaitGroup
+		mu       sync.Mutex
+		firstErr error
+		sem      = make(chan struct{}, opt.Parallel)
+	)
+	hash := extractorsHash(opt.Extractors)
+	for i, l := range layers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			select {
+			case sem <- struct{}{}:
+			case <-ctx.Done():
+				return
+			}
+			defer func() { <-sem }()
+			r, err := layerWithCache(ctx, l, i, hash, &opt)
+			if err != nil {
+				mu.Lock()
+				if firstErr == nil {
+					firstErr = err
+					cancel()
+				}
+				mu.Unlock()
+				return
+			}
+			results[i] = r
+		}()
+	}
+	wg.Wait()
+	if firstErr != nil {
+		return nil, firstErr
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return merge(results, &opt), nil
+}
+
+func layerWithCache(ctx context.Context, l v1.Layer, idx int, hash string, opt *Options) (*layerResult, error) {
+	d, err := l.DiffID()
+	if err != nil {
+		return nil, fmt.Errorf("image %s: layer %d: reading diff ID: %w", opt.ImageName, idx, err)
+	}
+	diffID := d.String()
+	key := diffID + "/" + hash
+	if opt.Cache != nil {
+		b, err := opt.Cache.Get(key)
+		switch {
+		case err != nil:
+			opt.Logger.Warn("layer cache unavailable; reading the layer", "layer", diffID, "err", err)
+		case b != nil:
+			r, err := decodeResult(b)
+			if err == nil {
+				opt.Logger.Debug("layer cache hit", "layer", diffID)
+				r.DiffID = diffID
+				return r, nil
+			}
+			opt.Logger.Warn("layer cache entry unreadable; reading the layer", "layer", diffID, "err", err)
+		}
+	}
+	r, err := scanLayer(ctx, l, idx, diffID, opt)
+	if err != nil {
+		return nil, err
+	}
+	if opt.Cache != nil {
+		b, err := encodeResult(r)
+		if err == nil {
+			err = opt.Cache.Put(key, b)
+		}
+		if err != nil {
+			opt.Logger.Warn("layer cache not updated", "layer", diffID, "err", err)
+		}
+	}
+	return r, nil
+}
