@@ -16,3 +16,4 @@ inst crane github.com/google/go-containerregistry/cmd/crane@v0.22.1
 inst govulncheck golang.org/x/vuln/cmd/govulncheck@v1.9.0
 inst conformance github.com/opencontainers/distribution-spec/conformance@v0.0.0-20260831232431-97274622c111
 inst cosign github.com/sigstore/cosign/v3/cmd/cosign@v3.1.3
+inst indexdb golang.org/x/vulndb/cmd/indexdb@v0.0.0-20261105234957-e22db6528018

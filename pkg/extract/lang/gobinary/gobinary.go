@@ -1,0 +1,565 @@
+// Package gobinary reads the modules compiled into Go executables (ELF, Mach-O,
+// PE) from their build information (debug/buildinfo), the Go toolchain as the
+// "stdlib" package, and the functions linked into the binary from its pclntab,
+// so that the matcher can tell whether a vulnerable symbol is present.
+package gobinary
+
+import (
+	"bytes"
+	"context"
+	"debug/buildinfo"
+	"debug/elf"
+	"debug/gosym"
+	"debug/macho"
+	"debug/pe"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"runtime/debug"
+	"sort"
+	"strings"
+
+	"github.com/package-url/packageurl-go"
+
+	"github.com/wardensec/warden/pkg/extract"
+	"github.com/wardensec/warden/pkg/extract/lang/internal/langutil"
+	"github.com/wardensec/warden/pkg/inventory"
+)
+
+const (
+	// MinSize and MaxSize bound the executables looked at: the smallest Go
+	// binary the gc toolchain links is well over 512 KiB (hello world is ~1.5 MB,
+	// ~1 MB stripped); over 200 MiB is not read.
+	MinSize = 512 << 10
+	MaxSize = 200 << 20
+	// maxInMemory bounds the copy made when the walk gives no random access.
+	maxInMemory = 64 << 20
+	// maxPclntab bounds the function table read for symbols.
+	maxPclntab = 64 << 20
+)
+
+// Extractor is the Go binary extractor.
+type Extractor struct{}
+
+// New returns the extractor.
+func New() *Extractor { return &Extractor{} }
+
+// Name implements extract.Extractor.
+func (*Extractor) Name() string { return "lang/gobinary" }
+
+// Version implements extract.Extractor.
+func (*Extractor) Version() int { return 1 }
+
+// Required implements extract.Extractor: regular files of plausible size that
+// are executable or sit where executables live.
+func (*Extractor) Required(path string, mode fs.FileMode, size int64) bool {
+	if !mode.IsRegular() || size < MinSize || size > MaxSize {
+		return false
+	}
+	if mode&0o111 != 0 {
+		return true
+	}
+	if strings.HasSuffix(path, ".exe") {
+		return true
+	}
+	dir := path
+	if i := strings.LastIndexByte(path, '/'); i >= 0 {
+		dir = path[:i]
+	} else {
+		return false
+	}
+	return dir == "bin" || dir == "sbin" || strings.HasSuffix(dir, "/bin") || strings.HasSuffix(dir, "/sbin")
+}
+
+// isExecutable reports whether the first bytes are an ELF, Mach-O or PE header.
+func isExecutable(b []byte) bool {
+	switch {
+	case bytes.HasPrefix(b, []byte("\x7fELF")):
+		return true
+	case bytes.HasPrefix(b, []byte("MZ")):
+		return true
+	case bytes.HasPrefix(b, []byte("\xfe\xed\xfa")) || (len(b) >= 4 && bytes.Equal(b[1:4], []byte("\xfa\xed\xfe"))):
+		return true
+	case bytes.HasPrefix(b, []byte("\xca\xfe\xba\xbe")) || bytes.HasPrefix(b, []byte("\xca\xfe\xba\xbf")):
+		// Mach-O fat binary (or a Java class file, which buildinfo rejects quickly).
+		return true
+	}
+	return false
+}
+
+// Extract implements extract.Extractor.
+func (e *Extractor) Extract(ctx context.Context, in *extract.Input) ([]inventory.Package, error) {
+	at := in.At
+	size := in.Size
+	if at == nil {
+		// No random access: look at the magic first, then copy a bounded file.
+		if in.Reader == nil {
+			return nil, nil
+		}
+		head := make([]byte, 16)
+		n, _ := io.ReadFull(in.Reader, head)
+		if !isExecutable(head[:n]) {
+			return nil, nil
+		}
+		if in.Size > maxInMemory {
+			langutil.Warn(in, "executable of %d bytes skipped: no random access and over %d bytes", in.Size, maxInMemory)
+			return nil, nil
+		}
+		rest, err := io.ReadAll(io.LimitReader(in.Reader, maxInMemory))
+		if err != nil {
+			return nil, fmt.Errorf("reading %s: %w", langutil.Location(in.Path), err)
+		}
+		b := append(head[:n], rest...)
+		at, size = bytes.NewReader(b), int64(len(b))
+	} else {
+		head := make([]byte, 16)
+		n, _ := at.ReadAt(head, 0)
+		if !isExecutable(head[:n]) {
+			return nil, nil
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return extractAt(in, at, size)
+}
+
+func extractAt(in *extract.Input, at io.ReaderAt, size int64) ([]inventory.Package, error) {
+	bi, err := buildinfo.Read(at)
+	if err != nil {
+		switch err.Error() {
+		case "not a Go executable":
+			if looksLikeGo(at) {
+				langutil.Warn(in, "looks like a Go binary (Go sections present) but has no readable build info")
+			}
+			return nil, nil
+		case "unrecognized file format":
+			if looksLikeGo(at) {
+				langutil.Warn(in, "looks like a Go binary but is not a valid executable")
+			}
+			return nil, nil
+		}
+		langutil.Warn(in, "Go build info unreadable: %v", err)
+		return nil, nil
+	}
+	pkgs := packages(in, bi)
+	syms, err := symbols(at, size, bi.GoVersion)
+	switch {
+	case err != nil:
+		langutil.Warn(in, "Go symbol table unreadable, reachability unknown: %v", err)
+	case syms != nil:
+		assignSymbols(pkgs, bi, syms)
+	}
+	goos, goarch := platform(bi, at)
+	for i := range pkgs {
+		pkgs[i].GOOS, pkgs[i].GOARCH = goos, goarch
+	}
+	return pkgs, nil
+}
+
+// looksLikeGo reports whether an executable carries Go's own sections.
+func looksLikeGo(at io.ReaderAt) bool {
+	if f, err := elf.NewFile(at); err == nil {
+		for _, s := range f.Sections {
+			switch s.Name {
+			case ".go.buildinfo", ".gopclntab", ".note.go.buildid", ".data.rel.ro.gopclntab":
+				return true
+			}
+		}
+		return false
+	}
+	if f, err := macho.NewFile(at); err == nil {
+		return f.Section("__go_buildinfo") != nil || f.Section("__gopclntab") != nil
+	}
+	// Fallback for headers the debug packages reject: the build info magic
+	// in the first MiB.
+	buf := make([]byte, 1<<20)
+	n, _ := at.ReadAt(buf, 0)
+	return bytes.Contains(buf[:n], []byte("\xff Go buildinf:"))
+}
+
+// StdlibVersion turns a toolchain version ("go1.26.8", "go1.21rc2",
+// "go1.20", "go1.22.1 X:boringcrypto") into the version the Go vulndb uses
+// for stdlib ("1.26.8", "1.21.0-rc.2", "1.20.0"); "" when it is not a release.
+func StdlibVersion(v string) string {
+	v, _, _ = strings.Cut(v, " ")
+	if !strings.HasPrefix(v, "go1") {
+		return ""
+	}
+	v = strings.TrimPrefix(v, "go")
+	pre := ""
+	for _, tag := range []string{"rc", "beta"} {
+		if i := strings.Index(v, tag); i > 0 {
+			pre = "-" + tag + "." + v[i+len(tag):]
+			v = v[:i]
+			break
+		}
+	}
+	if strings.Count(v, ".") == 1 {
+		v += ".0"
+	}
+	return v + pre
+}
+
+func purl(path, version string) string {
+	ns, name := "", path
+	if i := strings.LastIndexByte(path, '/'); i >= 0 {
+		ns, name = path[:i], path[i+1:]
+	}
+	return langutil.PURL(packageurl.TypeGolang, ns, name, version, nil)
+}
+
+func packages(in *extract.Input, bi *buildinfo.BuildInfo) []inventory.Package {
+	var pkgs []inventory.Package
+	add := func(m *debug.Module, main bool) {
+		path, version := m.Path, m.Version
+		meta := map[string]string{}
+		if m.Replace != nil {
+			meta["replaces"] = m.Path + "@" + m.Version
+			if m.Replace.Version != "" {
+				path, version = m.Replace.Path, m.Replace.Version
+			} else {
+				// Replaced by a local directory: the code is not the
+				// published module; keep the path, the version is unknown.
+				meta["replace_dir"] = m.Replace.Path
+				version = ""
+			}
+		}
+		if main {
+			meta["main_module"] = "true"
+		}
+		if len(meta) == 0 {
+			meta = nil
+		}
+		if path == "" {
+			return
+		}
+		p := langutil.Package(in, inventory.Go, path, version, purl(path, version))
+		p.Meta = meta
+		pkgs = append(pkgs, p)
+	}
+	if bi.Main.Path != "" {
+		add(&bi.Main, true)
+	}
+	for _, d := range bi.Deps {
+		add(d, false)
+	}
+	if v := StdlibVersion(bi.GoVersion); v != "" {
+		p := langutil.Package(in, inventory.Go, "stdlib", v, purl("stdlib", v))
+		p.Meta = map[string]string{"go_version": bi.GoVersion}
+		pkgs = append(pkgs, p)
+	}
+	return pkgs
+}
+
+func platform(bi *buildinfo.BuildInfo, at io.ReaderAt) (goos, goarch string) {
+	for _, s := range bi.Settings {
+		switch s.Key {
+		case "GOOS":
+			goos = s.Value
+		case "GOARCH":
+			goarch = s.Value
+		}
+	}
+	if goos != "" && goarch != "" {
+		return goos, goarch
+	}
+	if f, err := elf.NewFile(at); err == nil {
+		if goos == "" {
+			goos = "linux"
+		}
+		if goarch == "" {
+			goarch = elfArch[f.Machine]
+		}
+	} else if f, err := pe.NewFile(at); err == nil {
+		if goos == "" {
+			goos = "windows"
+		}
+		if goarch == "" {
+			goarch = peArch[f.Machine]
+		}
+	} else if f, err := macho.NewFile(at); err == nil {
+		if goos == "" {
+			goos = "darwin"
+		}
+		if goarch == "" {
+			goarch = machoArch[f.Cpu]
+		}
+	}
+	return goos, goarch
+}
+
+var elfArch = map[elf.Machine]string{
+	elf.EM_X86_64: "amd64", elf.EM_386: "386", elf.EM_AARCH64: "arm64", elf.EM_ARM: "arm",
+	elf.EM_PPC64: "ppc64le", elf.EM_S390: "s390x", elf.EM_RISCV: "riscv64", elf.EM_MIPS: "mips",
+	elf.EM_LOONGARCH: "loong64",
+}
+var peArch = map[uint16]string{
+	pe.IMAGE_FILE_MACHINE_AMD64: "amd64", pe.IMAGE_FILE_MACHINE_I386: "386",
+	pe.IMAGE_FILE_MACHINE_ARM64: "arm64", pe.IMAGE_FILE_MACHINE_ARMNT: "arm",
+}
+var machoArch = map[macho.Cpu]string{macho.CpuAmd64: "amd64", macho.CpuArm64: "arm64", macho.Cpu386: "386"}
+
+// symbols returns the linked functions as import path -> set of symbols, or
+// nil (no error) when the binary has no function table to read.
+func symbols(at io.ReaderAt, size int64, goVersion string) (map[string]map[string]bool, error) {
+	tab, textAddr, gf, guess, err := findPclntab(at, goVersion)
+	if err != nil || tab == nil {
+		return nil, err
+	}
+	out := map[string]map[string]bool{}
+	add := func(name string) {
+		pkg, sym, ok := splitSymbol(name)
+		if !ok {
+			return
+		}
+		if out[pkg] == nil {
+			out[pkg] = map[string]bool{}
+		}
+		out[pkg][sym] = true
+	}
+	t, perr := parsePclntab(tab)
+	if perr == nil {
+		if gf == nil && guess != nil {
+			gf = guess(t)
+		}
+		if gf == nil {
+			// Without the inline trees, functions inlined into others
+			// would look absent: say nothing rather than "not linked".
+			return nil, nil
+		}
+		if err := t.funcNames(gf, add); err != nil {
+			return nil, err
+		}
+		return out, nil
+	}
+	// Before Go 1.18: the standard library's reader (no inline trees).
+	lt := gosym.NewLineTable(tab, textAddr)
+	st, err := gosym.NewTable(nil, lt)
+	if err != nil {
+		return nil, fmt.Errorf("reading pclntab: %w", err)
+	}
+	for _, f := range st.Funcs {
+		add(f.Name)
+	}
+	return out, nil
+}
+
+func funcSymName(goVersion string) string {
+	v := StdlibVersion(goVersion)
+	if v == "" {
+		return "go:func.*"
+	}
+	parts := strings.SplitN(v, ".", 3)
+	if len(parts) >= 2 && parts[0] == "1" {
+		var minor int
+		fmt.Sscanf(parts[1], "%d", &minor)
+		if minor < 20 {
+			return "go.func.*"
+		}
+	}
+	return "go:func.*"
+}
+
+func readSection(r io.ReaderAt, off, n int64) ([]byte, error) {
+	if n < 0 || n > maxPclntab {
+		return nil, fmt.Errorf("pclntab of %d bytes is over the %d-byte limit", n, maxPclntab)
+	}
+	b := make([]byte, n)
+	if _, err := r.ReadAt(b, off); err != nil && !errors.Is(err, io.EOF) {
+		return nil, err
+	}
+	return b, nil
+}
+
+// findPclntab returns the function table, the text start (for old tables)
+// and, when the symbol table has go:func.*, where inline trees live; for
+// stripped ELF binaries, guess finds go:func.* through the runtime's moduledata.
+func findPclntab(at io.ReaderAt, goVersion string) (tab []byte, textAddr uint64, gf *goFunc, guess func(*pclntab) *goFunc, err error) {
+	fsym := funcSymName(goVersion)
+	if f, err := elf.NewFile(at); err == nil {
+		s := f.Section(".gopclntab")
+		if s == nil {
+			s = f.Section(".data.rel.ro.gopclntab")
+		}
+		if s == nil || s.Type == elf.SHT_NOBITS {
+			return nil, 0, nil, nil, nil
+		}
+		if tab, err = readSection(s, 0, int64(s.Size)); err != nil {
+			return nil, 0, nil, nil, err
+		}
+		if t := f.Section(".text"); t != nil {
+			textAddr = t.Addr
+		}
+		if syms, err := f.Symbols(); err == nil {
+			for _, sym := range syms {
+				if sym.Name != fsym {
+					continue
+				}
+				for _, p := range f.Progs {
+					if p.Type == elf.PT_LOAD && p.Vaddr <= sym.Value && sym.Value < p.Vaddr+p.Memsz {
+						gf = &goFunc{value: sym.Value, base: p.Vaddr, r: p.ReaderAt}
+					}
+				}
+				break
+			}
+		}
+		if gf == nil {
+			addr := s.Addr
+			guess = func(t *pclntab) *goFunc { return guessELFGoFunc(f, t, addr) }
+		}
+		return tab, textAddr, gf, guess, nil
+	}
+	if f, err := macho.NewFile(at); err == nil {
+		s := f.Section("__gopclntab")
+		if s == nil {
+			return nil, 0, nil, nil, nil
+		}
+		if tab, err = readSection(s, 0, int64(s.Size)); err != nil {
+			return nil, 0, nil, nil, err
+		}
+		if t := f.Section("__text"); t != nil {
+			textAddr = t.Addr
+		}
+		if f.Symtab != nil {
+			for _, sym := range f.Symtab.Syms {
+				if sym.Name != fsym || sym.Sect == 0 || int(sym.Sect) > len(f.Sections) {
+					continue
+				}
+				sect := f.Sections[sym.Sect-1]
+				gf = &goFunc{value: sym.Value, base: sect.Addr, r: sect}
+				break
+			}
+		}
+		return tab, textAddr, gf, nil, nil
+	}
+	if f, err := pe.NewFile(at); err == nil {
+		var start, end *pe.Symbol
+		for _, s := range f.Symbols {
+			switch s.Name {
+			case "runtime.pclntab":
+				start = s
+			case "runtime.epclntab":
+				end = s
+			}
+		}
+		if start == nil || end == nil || start.SectionNumber != end.SectionNumber ||
+			start.SectionNumber < 1 || int(start.SectionNumber) > len(f.Sections) || end.Value < start.Value {
+			return nil, 0, nil, nil, nil
+		}
+		sect := f.Sections[start.SectionNumber-1]
+		if tab, err = readSection(sect, int64(start.Value), int64(end.Value-start.Value)); err != nil {
+			return nil, 0, nil, nil, err
+		}
+		for _, s := range f.Symbols {
+			if s.Name == fsym && s.SectionNumber >= 1 && int(s.SectionNumber) <= len(f.Sections) {
+				gf = &goFunc{value: uint64(s.Value), base: 0, r: f.Sections[s.SectionNumber-1]}
+				break
+			}
+		}
+		return tab, 0, gf, nil, nil
+	}
+	return nil, 0, nil, nil, nil
+}
+
+// assignSymbols puts each linked symbol on the module that holds its package:
+// the longest module path that is a prefix of the import path; packages
+// whose first path element has no dot belong to the standard library.
+func assignSymbols(pkgs []inventory.Package, bi *buildinfo.BuildInfo, syms map[string]map[string]bool) {
+	// Import paths keep the original module path even when replaced.
+	byModule := map[string]int{}
+	for i := range pkgs {
+		p := &pkgs[i]
+		p.SymbolsKnown = true
+		mod := p.Name
+		if r := p.Meta["replaces"]; r != "" {
+			mod, _, _ = strings.Cut(r, "@")
+		}
+		if p.Name == "stdlib" && p.Meta["go_version"] != "" {
+			mod = "std"
+		}
+		byModule[mod] = i
+	}
+	lists := make([][]string, len(pkgs))
+	for pkg, set := range syms {
+		idx := -1
+		first, _, _ := strings.Cut(pkg, "/")
+		if pkg == "main" {
+			continue // the main package: never in advisories
+		}
+		if !strings.Contains(first, ".") {
+			if i, ok := byModule["std"]; ok {
+				idx = i
+			}
+		} else {
+			best := -1
+			for mod, i := range byModule {
+				if (pkg == mod || strings.HasPrefix(pkg, mod+"/")) && len(mod) > best {
+					best, idx = len(mod), i
+				}
+			}
+		}
+		if idx < 0 {
+			continue
+		}
+		for s := range set {
+			lists[idx] = append(lists[idx], pkg+"."+s)
+		}
+	}
+	for i := range pkgs {
+		sort.Strings(lists[i])
+		pkgs[i].Symbols = lists[i]
+	}
+}
+
+// guessELFGoFunc finds go:func.* in a stripped ELF binary: the runtime's
+// firstmoduledata (in a data section) starts with a pointer to the pclntab
+// header, and one of the words after it is go:func.* (runtime/symtab.go,
+// moduledata.gofunc, the 41st word in Go 1.26; the section is .go.module in
+// recent toolchains, .noptrdata before). Each candidate is
+// checked against the inline trees before it is used.
+func guessELFGoFunc(f *elf.File, t *pclntab, pclnAddr uint64) *goFunc {
+	word := func(b []byte) uint64 {
+		if t.ptrSize == 8 {
+			return t.order.Uint64(b)
+		}
+		return uint64(t.order.Uint32(b))
+	}
+	prog := func(v uint64) *goFunc {
+		for _, p := range f.Progs {
+			if p.Type == elf.PT_LOAD && p.Vaddr <= v && v < p.Vaddr+p.Filesz {
+				return &goFunc{value: v, base: p.Vaddr, r: p.ReaderAt}
+			}
+		}
+		return nil
+	}
+	for _, name := range []string{".go.module", ".noptrdata", ".data", ".data.rel.ro"} {
+		s := f.Section(name)
+		if s == nil || s.Type == elf.SHT_NOBITS || s.Size > maxPclntab {
+			continue
+		}
+		data, err := s.Data()
+		if err != nil {
+			continue
+		}
+		ps := t.ptrSize
+		for off := 0; off+64*ps <= len(data); off += ps {
+			if word(data[off:]) != pclnAddr {
+				continue
+			}
+			order := []int{40}
+			for k := 1; k < 64; k++ {
+				if k != 40 {
+					order = append(order, k)
+				}
+			}
+			for _, k := range order {
+				if gf := prog(word(data[off+k*ps:])); gf != nil && t.validGoFunc(gf) {
+					return gf
+				}
+			}
+		}
+	}
+	return nil
+}

@@ -1,0 +1,175 @@
+package gobinary
+
+import (
+	"bytes"
+	"context"
+	"debug/elf"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/wardensec/warden/pkg/extract"
+)
+
+func TestRequired(t *testing.T) {
+	for _, tc := range []struct {
+		path string
+		mode fs.FileMode
+		size int64
+		want bool
+	}{
+		{"usr/local/bin/app", 0o755, 5 << 20, true},
+		{"app/server", 0o700, 5 << 20, true},
+		{"usr/local/bin/app", 0o644, 5 << 20, true}, // bin dir without the exec bit
+		{"opt/tool.exe", 0o644, 5 << 20, true},
+		{"etc/passwd", 0o644, 5 << 20, false},
+		{"usr/bin/sh", 0o755, 100 << 10, false},   // too small for a Go binary
+		{"usr/bin/huge", 0o755, 300 << 20, false}, // over the limit
+		{"usr/bin/link", fs.ModeSymlink | 0o777, 5 << 20, false},
+		{"usr/bin", fs.ModeDir | 0o755, 5 << 20, false},
+	} {
+		if got := New().Required(tc.path, tc.mode, tc.size); got != tc.want {
+			t.Errorf("Required(%q, %v, %d) = %v, want %v", tc.path, tc.mode, tc.size, got, tc.want)
+		}
+	}
+}
+
+func TestStdlibVersion(t *testing.T) {
+	for in, want := range map[string]string{
+		"go1.26.8":                "1.26.8",
+		"go1.20":                  "1.20.0",
+		"go1.21rc2":               "1.21.0-rc.2",
+		"go1.22.1 X:boringcrypto": "1.22.1",
+		"devel go1.27-abcdef":     "",
+		"":                        "",
+		"go1.19beta1":             "1.19.0-beta.1",
+	} {
+		if got := StdlibVersion(in); got != want {
+			t.Errorf("StdlibVersion(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestSplitSymbol(t *testing.T) {
+	for _, tc := range []struct{ in, pkg, sym string }{
+		{"golang.org/x/net/html.Parse", "golang.org/x/net/html", "Parse"},
+		{"golang.org/x/net/html.(*Tokenizer).Next", "golang.org/x/net/html", "Tokenizer.Next"},
+		{"gopkg.in/yaml%2ev2.Unmarshal", "gopkg.in/yaml.v2", "Unmarshal"},
+		{"gopkg.in/yaml%2ev2.(*parser).parse", "gopkg.in/yaml.v2", "parser.parse"},
+		{"slices.pdqsortOrdered[go.shape.int]", "slices", "pdqsortOrdered"},
+		{"internal/sync.(*HashTrieMap[go.shape.interface {},go.shape.interface {}]).LoadOrStore", "internal/sync", "HashTrieMap.LoadOrStore"},
+		{"fmt.Println", "fmt", "Println"},
+		{"type:.eq.runtime.pcHeader", "", ""},
+		{"go:buildid", "", ""},
+	} {
+		pkg, sym, ok := splitSymbol(tc.in)
+		if pkg != tc.pkg || sym != tc.sym || ok != (tc.pkg != "") {
+			t.Errorf("splitSymbol(%q) = %q, %q, %v; want %q, %q", tc.in, pkg, sym, ok, tc.pkg, tc.sym)
+		}
+	}
+}
+
+func run(t testing.TB, path string, data []byte) ([]string, error) {
+	var warns []string
+	in := &extract.Input{Path: path, Mode: 0o755, Size: int64(len(data)), Reader: bytes.NewReader(data),
+		At: bytes.NewReader(data), Warn: func(m string) { warns = append(warns, m) }}
+	_, err := New().Extract(context.Background(), in)
+	return warns, err
+}
+
+// TestBadInput: non-Go files give nothing quietly; files that look like Go
+// but are not readable give a warning naming the file; nothing panics.
+func TestBadInput(t *testing.T) {
+	dir := vulnApp(t)
+	good, err := os.ReadFile(filepath.Join(dir, "vulnapp"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A Go binary whose build info blob is overwritten: Go sections, no build info.
+	fake := bytes.Clone(good)
+	f, err := elf.NewFile(bytes.NewReader(fake))
+	if err != nil {
+		t.Fatal(err)
+	}
+	bi := f.Section(".go.buildinfo")
+	for i := bi.Offset; i < bi.Offset+bi.Size; i++ {
+		fake[i] = 0
+	}
+	warns, err := run(t, "app/fake", fake)
+	if err != nil || len(warns) != 1 || !strings.Contains(warns[0], "/app/fake") {
+		t.Errorf("fake Go binary: err %v, warnings %q; want one warning naming /app/fake", err, warns)
+	}
+	// Only the Go build info magic after an ELF header.
+	lookalike := append([]byte("\x7fELF\x02\x01\x01\x00"), make([]byte, 4096)...)
+	copy(lookalike[1024:], "\xff Go buildinf:")
+	warns, err = run(t, "bin/lookalike", lookalike)
+	if err != nil || len(warns) != 1 || !strings.Contains(warns[0], "/bin/lookalike") {
+		t.Errorf("look-alike: err %v, warnings %q", err, warns)
+	}
+	// Truncated real binary: no panic, and it says so or says nothing.
+	if _, err := run(t, "bin/truncated", good[:len(good)/3]); err != nil {
+		t.Errorf("truncated: %v", err)
+	}
+	// Not executables, and a non-Go ELF: nothing, no warning.
+	for name, data := range map[string][]byte{
+		"script":  []byte("#!/bin/sh\necho hi\n"),
+		"empty":   nil,
+		"text.go": []byte("package main"),
+	} {
+		if warns, err := run(t, name, data); err != nil || len(warns) != 0 {
+			t.Errorf("%s: err %v, warnings %q", name, err, warns)
+		}
+	}
+	if sh, err := os.ReadFile("/bin/sh"); err == nil {
+		sh, _ = os.ReadFile("/bin/sh")
+		if warns, err := run(t, "bin/sh", sh); err != nil || len(warns) != 0 {
+			t.Errorf("/bin/sh: err %v, warnings %q", err, warns)
+		}
+	}
+}
+
+// FuzzExtract seeds with the head of a real Go binary (this test binary) and
+// of its pclntab.
+func FuzzExtract(f *testing.F) {
+	exe, err := os.Executable()
+	if err != nil {
+		f.Fatal(err)
+	}
+	b, err := os.ReadFile(exe)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(b[:64<<10])
+	f.Add([]byte("\x7fELF"))
+	f.Add([]byte("MZ\x90\x00"))
+	f.Add([]byte("\xca\xfe\xba\xbe\x00\x00\x00\x02"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		_, _ = run(t, "bin/fuzz", data)
+	})
+}
+
+func FuzzPclntab(f *testing.F) {
+	exe, err := os.Executable()
+	if err != nil {
+		f.Fatal(err)
+	}
+	ef, err := elf.Open(exe)
+	if err != nil {
+		f.Skip("test binary is not ELF")
+	}
+	defer ef.Close()
+	if s := ef.Section(".gopclntab"); s != nil {
+		d, _ := s.Data()
+		f.Add(d[:min(len(d), 32<<10)])
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		tab, err := parsePclntab(data)
+		if err != nil {
+			return
+		}
+		_ = tab.funcNames(nil, func(string) {})
+		_ = tab.funcNames(&goFunc{r: bytes.NewReader(data)}, func(string) {})
+	})
+}

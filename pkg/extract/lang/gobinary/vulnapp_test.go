@@ -1,0 +1,189 @@
+package gobinary
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/wardensec/warden/internal/testutil"
+	"github.com/wardensec/warden/pkg/extract"
+	"github.com/wardensec/warden/pkg/inventory"
+)
+
+var (
+	buildOnce sync.Once
+	buildDir  string
+	buildErr  error
+)
+
+// VulnApp builds ../shared/corpus/lang/go-vulnapp (plain and stripped) once
+// per test binary and returns the directory holding "vulnapp" and "vulnapp-stripped".
+func vulnApp(t *testing.T) string {
+	t.Helper()
+	src := filepath.Join(testutil.Corpus(t), "lang", "go-vulnapp")
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "warden-vulnapp-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		buildDir = dir
+		for _, f := range []string{"go.mod", "go.sum", "main.go"} {
+			b, err := os.ReadFile(filepath.Join(src, f))
+			if err != nil {
+				buildErr = err
+				return
+			}
+			if err := os.WriteFile(filepath.Join(dir, f), b, 0o644); err != nil {
+				buildErr = err
+				return
+			}
+		}
+		for _, b := range []struct{ out, ldflags string }{
+			{"vulnapp", "-buildid="},
+			{"vulnapp-stripped", "-buildid= -s -w"},
+		} {
+			cmd := exec.Command("go", "build", "-trimpath", "-ldflags="+b.ldflags, "-o", b.out, ".")
+			cmd.Dir = dir
+			cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH=amd64", "GOFLAGS=-mod=mod")
+			if out, err := cmd.CombinedOutput(); err != nil {
+				buildErr = &buildError{string(out), err}
+				return
+			}
+		}
+	})
+	if buildErr != nil {
+		t.Fatalf("building go-vulnapp: %v", buildErr)
+	}
+	return buildDir
+}
+
+type buildError struct {
+	out string
+	err error
+}
+
+func (e *buildError) Error() string { return e.err.Error() + ": " + e.out }
+
+func extractFile(t *testing.T, path, rel string) ([]inventory.Package, []string) {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	fi, _ := f.Stat()
+	var warns []string
+	in := &extract.Input{Path: rel, Mode: fi.Mode(), Size: fi.Size(), Reader: f, At: f, Layer: "sha256:test",
+		Warn: func(m string) { warns = append(warns, m) }}
+	pkgs, err := New().Extract(context.Background(), in)
+	if err != nil {
+		t.Fatalf("Extract(%s): %v", rel, err)
+	}
+	return pkgs, warns
+}
+
+func byName(pkgs []inventory.Package) map[string]inventory.Package {
+	m := map[string]inventory.Package{}
+	for _, p := range pkgs {
+		m[p.Name] = p
+	}
+	return m
+}
+
+func TestVulnApp(t *testing.T) {
+	dir := vulnApp(t)
+	for _, bin := range []string{"vulnapp", "vulnapp-stripped"} {
+		t.Run(bin, func(t *testing.T) {
+			pkgs, warns := extractFile(t, filepath.Join(dir, bin), "app/"+bin)
+			if len(warns) > 0 {
+				t.Errorf("warnings: %v", warns)
+			}
+			m := byName(pkgs)
+			want := map[string]string{
+				"example.com/vulnapp": "(devel)",
+				"golang.org/x/net":    "v0.0.0-20210226172049-e18ecbb05110",
+				"golang.org/x/text":   "v0.3.5",
+				"gopkg.in/yaml.v2":    "v2.2.2",
+				"stdlib":              StdlibVersion(goVersion(t)),
+			}
+			if len(m) != len(want) {
+				t.Errorf("got %d packages %v, want %d", len(m), pkgs, len(want))
+			}
+			for name, v := range want {
+				p, ok := m[name]
+				if !ok {
+					t.Errorf("missing %s", name)
+					continue
+				}
+				if p.Version != v {
+					t.Errorf("%s: version %q, want %q", name, p.Version, v)
+				}
+				if p.Ecosystem != inventory.Go || p.GOOS != "linux" || p.GOARCH != "amd64" {
+					t.Errorf("%s: ecosystem/platform %q %s/%s", name, p.Ecosystem, p.GOOS, p.GOARCH)
+				}
+				if len(p.Locations) != 1 || p.Locations[0] != "/app/"+bin {
+					t.Errorf("%s: locations %v", name, p.Locations)
+				}
+				if !p.SymbolsKnown {
+					t.Errorf("%s: symbols not known", name)
+				}
+			}
+			if got := m["golang.org/x/net"].PURL; got != "pkg:golang/golang.org/x/net@v0.0.0-20210226172049-e18ecbb05110" {
+				t.Errorf("purl %q", got)
+			}
+			if got := m["stdlib"].PURL; !strings.HasPrefix(got, "pkg:golang/stdlib@1.") {
+				t.Errorf("stdlib purl %q", got)
+			}
+			net := set(m["golang.org/x/net"].Symbols)
+			for _, s := range []string{"golang.org/x/net/html.Parse", "golang.org/x/net/html.Tokenizer.Next"} {
+				if !net[s] {
+					t.Errorf("x/net symbols lack %s", s)
+				}
+			}
+			for s := range net {
+				if strings.HasPrefix(s, "golang.org/x/net/http2") {
+					t.Errorf("x/net symbols hold %s, but http2 is not linked", s)
+				}
+				if !strings.HasPrefix(s, "golang.org/x/net/") {
+					t.Errorf("x/net symbols hold a foreign %s", s)
+				}
+			}
+			if !set(m["gopkg.in/yaml.v2"].Symbols)["gopkg.in/yaml.v2.Unmarshal"] {
+				t.Errorf("yaml.v2 symbols lack Unmarshal")
+			}
+			if !set(m["golang.org/x/text"].Symbols)["golang.org/x/text/language.Parse"] {
+				t.Errorf("x/text symbols lack language.Parse")
+			}
+			std := set(m["stdlib"].Symbols)
+			if !std["fmt.Println"] || !std["os.File.Read"] {
+				t.Errorf("stdlib symbols lack fmt.Println or os.File.Read (%d symbols)", len(std))
+			}
+			for s := range std {
+				if strings.HasPrefix(s, "main.") || strings.Contains(s, "[") || strings.Contains(s, "(*") {
+					t.Errorf("stdlib symbol %q not normalised", s)
+				}
+			}
+		})
+	}
+}
+
+func goVersion(t *testing.T) string {
+	out, err := exec.Command("go", "env", "GOVERSION").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+func set(s []string) map[string]bool {
+	m := map[string]bool{}
+	for _, x := range s {
+		m[x] = true
+	}
+	return m
+}
