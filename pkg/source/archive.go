@@ -182,4 +182,3 @@ func repoTagMatches(tags []string, want string) bool {
 	}
 	return false
 }
-
