@@ -3,7 +3,6 @@ package match
 import (
 	"context"
 	"log/slog"
-	"regexp"
 	"slices"
 	"strings"
 
@@ -100,20 +99,5 @@ func linkedIn(imps []vulndb.GoImport, symbols []string) bool {
 	return false
 }
 
-var (
-	pypiSep = regexp.MustCompile(`[-_.]+`)
-	// normalizeName is the database's name normalisation; vulndb.NormalizeName once it exists.
-	normalizeName = defaultNormalizeName
-)
-
-// defaultNormalizeName: PyPI names per PEP 503, npm/NuGet/Packagist lower-cased,
-// everything else as is.
-func defaultNormalizeName(ns, name string) string {
-	switch ns {
-	case inventory.PyPI:
-		return strings.ToLower(pypiSep.ReplaceAllString(name, "-"))
-	case inventory.Npm, inventory.NuGet, inventory.Composer:
-		return strings.ToLower(name)
-	}
-	return name
-}
+// normalizeName is the database's name normalisation.
+var normalizeName = vulndb.NormalizeName
