@@ -1,18 +1,84 @@
 package main
 
 import (
+	"encoding/json"
 	"errors"
+	"fmt"
+	"os"
+	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/wardensec/warden/pkg/sign"
 )
 
-// newAttestCmd is a placeholder until the command is built; it fails loudly.
 func newAttestCmd(g *globals) *cobra.Command {
-	return &cobra.Command{
-		Use:    "attest",
-		Hidden: true,
+	var keyPath, format, typ, predicatePath string
+	var ann []string
+	var reg sigRegistryFlags
+	cmd := &cobra.Command{
+		Use:   "attest --key KEY --type cyclonedx|spdx|vuln|custom|URI --predicate FILE IMAGE",
+		Short: "Attach a signed in-toto attestation (DSSE) to an image, where cosign stores them",
+		Long: `Wraps the predicate in an in-toto Statement v1 whose subject is the image digest, signs it
+in a DSSE envelope and stores it as a layer of the sha256-<hex>.att manifest and/or as a Sigstore
+bundle referrer (--format legacy|bundle|both, default both).
+
+--type cyclonedx (https://cyclonedx.org/bom), spdx (https://spdx.dev/Document),
+vuln (https://cosign.sigstore.dev/attestation/vuln/v1), custom
+(https://cosign.sigstore.dev/attestation/v1; the file is wrapped as {"Data": ..., "Timestamp": ...}
+as cosign does), or any predicate type URI. For all but custom the file must be JSON.`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return errors.New("attest: not implemented yet")
+			if keyPath == "" {
+				return errors.New("attest: --key is required")
+			}
+			if predicatePath == "" {
+				return errors.New("attest: --predicate is required")
+			}
+			f, err := sign.ParseFormat(format)
+			if err != nil {
+				return fmt.Errorf("attest: %w", err)
+			}
+			uri, err := sign.PredicateTypeURI(typ)
+			if err != nil {
+				return fmt.Errorf("attest: %w", err)
+			}
+			data, err := os.ReadFile(predicatePath)
+			if err != nil {
+				return fmt.Errorf("attest: reading predicate: %w", err)
+			}
+			if uri == sign.PredicateCosignCustom {
+				data = sign.CustomPredicate(data, time.Now())
+			} else if !json.Valid(data) {
+				return fmt.Errorf("attest: predicate %s is not JSON (a %s predicate must be)", predicatePath, typ)
+			}
+			annotations, err := sigAnnotations(ann)
+			if err != nil {
+				return fmt.Errorf("attest: %w", err)
+			}
+			ref, err := reg.parse(args[0])
+			if err != nil {
+				return fmt.Errorf("attest: %w", err)
+			}
+			key, err := sigLoadPrivateKey(cmd, keyPath)
+			if err != nil {
+				return fmt.Errorf("attest: %w", err)
+			}
+			res, err := sign.Attest(cmd.Context(), ref, key, uri, data, sign.Options{
+				Format: f, Annotations: annotations, RemoteOptions: reg.remote(cmd), Logger: g.logger,
+			})
+			if err != nil {
+				return fmt.Errorf("attest: %w", err)
+			}
+			printSigned(cmd, res, args[0], "Attested")
+			return nil
 		},
 	}
+	cmd.Flags().StringVar(&keyPath, "key", "", "private key file")
+	cmd.Flags().StringVar(&typ, "type", "custom", "predicate type: cyclonedx, spdx, vuln, custom or a URI")
+	cmd.Flags().StringVar(&predicatePath, "predicate", "", "predicate file")
+	cmd.Flags().StringVar(&format, "format", "both", "where to store the attestation: legacy, bundle or both")
+	cmd.Flags().StringArrayVarP(&ann, "annotations", "a", nil, "key=value to put on the statement's subject (repeatable)")
+	reg.add(cmd)
+	return cmd
 }

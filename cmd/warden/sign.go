@@ -2,17 +2,82 @@ package main
 
 import (
 	"errors"
+	"fmt"
 
+	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/spf13/cobra"
+
+	"github.com/wardensec/warden/pkg/sign"
 )
 
-// newSignCmd is a placeholder until the command is built; it fails loudly.
 func newSignCmd(g *globals) *cobra.Command {
-	return &cobra.Command{
-		Use:    "sign",
-		Hidden: true,
+	var keyPath, format string
+	var ann []string
+	var reg sigRegistryFlags
+	cmd := &cobra.Command{
+		Use:   "sign --key KEY IMAGE",
+		Short: "Sign an image's digest as cosign does (.sig tag and Sigstore bundle referrer)",
+		Long: `Signs the manifest digest of IMAGE with a private key (cosign's encrypted format, or a plain
+PEM key). A tag is resolved to its digest first: the digest, not the tag, is what gets signed.
+
+--format legacy: the simple-signing payload as a layer of the sha256-<hex>.sig manifest
+                 (appended to the signatures already there);
+--format bundle: a Sigstore bundle v0.3 (DSSE in-toto statement) as an OCI 1.1 referrer,
+                 with the referrers tag fallback when the registry has no referrers API;
+--format both:   both (default). No transparency log or certificate authority is used.`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return errors.New("sign: not implemented yet")
+			if keyPath == "" {
+				return errors.New("sign: --key is required")
+			}
+			f, err := sign.ParseFormat(format)
+			if err != nil {
+				return fmt.Errorf("sign: %w", err)
+			}
+			annotations, err := sigAnnotations(ann)
+			if err != nil {
+				return fmt.Errorf("sign: %w", err)
+			}
+			ref, err := reg.parse(args[0])
+			if err != nil {
+				return fmt.Errorf("sign: %w", err)
+			}
+			key, err := sigLoadPrivateKey(cmd, keyPath)
+			if err != nil {
+				return fmt.Errorf("sign: %w", err)
+			}
+			res, err := sign.Image(cmd.Context(), ref, key, sign.Options{
+				Format: f, Annotations: annotations, RemoteOptions: reg.remote(cmd), Logger: g.logger,
+			})
+			if err != nil {
+				return fmt.Errorf("sign: %w", err)
+			}
+			printSigned(cmd, res, args[0], "Signed")
+			return nil
 		},
+	}
+	cmd.Flags().StringVar(&keyPath, "key", "", "private key file")
+	cmd.Flags().StringVar(&format, "format", "both", "where to store the signature: legacy, bundle or both")
+	cmd.Flags().StringArrayVarP(&ann, "annotations", "a", nil, "key=value to sign into the payload (repeatable)")
+	reg.add(cmd)
+	return cmd
+}
+
+func printSigned(cmd *cobra.Command, res *sign.Result, typed, verb string) {
+	if res.FromTag {
+		fmt.Fprintf(cmd.ErrOrStderr(), "WARNING: %s is a tag; %s the digest it points to now, %s (a tag can be moved, the digest cannot)\n",
+			typed, map[string]string{"Signed": "signing", "Attested": "attesting"}[verb], res.Digest.DigestStr())
+	}
+	out := cmd.OutOrStdout()
+	fmt.Fprintf(out, "%s %s\n", verb, res.Digest)
+	if res.SigTag != (name.Tag{}) {
+		note := ""
+		if res.Duplicated {
+			note = " (already there; nothing appended)"
+		}
+		fmt.Fprintf(out, "  legacy: %s%s\n", res.SigTag, note)
+	}
+	if res.Referrer.DigestStr() != "" {
+		fmt.Fprintf(out, "  bundle: %s\n", res.Referrer)
 	}
 }

@@ -1,18 +1,119 @@
 package main
 
 import (
+	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
 
 	"github.com/spf13/cobra"
+
+	"github.com/wardensec/warden/pkg/verify"
 )
 
-// newVerifyCmd is a placeholder until the command is built; it fails loudly.
+// sigVerifyFlags are the flags verify and verify-attestation share.
+type sigVerifyFlags struct {
+	keys      []string
+	threshold int
+	ann       []string
+	output    string
+	reg       sigRegistryFlags
+}
+
+func (f *sigVerifyFlags) add(cmd *cobra.Command) {
+	cmd.Flags().StringArrayVar(&f.keys, "key", nil, "trusted public key file (repeatable)")
+	cmd.Flags().IntVar(&f.threshold, "threshold", 1, "how many distinct keys must have signed")
+	cmd.Flags().StringArrayVarP(&f.ann, "annotations", "a", nil, "key=value that must be in the signed payload (repeatable)")
+	cmd.Flags().StringVarP(&f.output, "output", "o", "text", "output: text or json")
+	f.reg.add(cmd)
+}
+
+func (f *sigVerifyFlags) options(cmd *cobra.Command, g *globals) (verify.Options, error) {
+	if len(f.keys) == 0 {
+		return verify.Options{}, errors.New("--key is required")
+	}
+	if f.output != "text" && f.output != "json" {
+		return verify.Options{}, fmt.Errorf("unknown output %q (want text or json)", f.output)
+	}
+	if f.threshold < 1 {
+		return verify.Options{}, fmt.Errorf("--threshold %d: must be at least 1", f.threshold)
+	}
+	keys, err := verify.LoadKeys(f.keys...)
+	if err != nil {
+		return verify.Options{}, err
+	}
+	ann, err := sigAnnotations(f.ann)
+	if err != nil {
+		return verify.Options{}, err
+	}
+	return verify.Options{Keys: keys, Threshold: f.threshold, Annotations: ann, RemoteOptions: f.reg.remote(cmd), Logger: g.logger}, nil
+}
+
+// sigExit maps a verification error to the documented exit status and message.
+func sigExit(typed, what string, err error) error {
+	switch {
+	case errors.Is(err, verify.ErrUnsigned):
+		return withCode(exitUnsigned, fmt.Errorf("no %s found for %s: the image is not signed", what, typed))
+	case errors.Is(err, verify.ErrNotVerified):
+		return withCode(exitBadSignature, fmt.Errorf("%s: %w", typed, err))
+	}
+	return withCode(exitError, err)
+}
+
+func printProblems(w io.Writer, ps []verify.Problem) {
+	for _, p := range ps {
+		fmt.Fprintf(w, "  invalid (%s) %s\n", p.Format, p)
+	}
+}
+
 func newVerifyCmd(g *globals) *cobra.Command {
-	return &cobra.Command{
-		Use:    "verify",
-		Hidden: true,
+	var f sigVerifyFlags
+	cmd := &cobra.Command{
+		Use:   "verify --key PUB [--key PUB2 ... --threshold N] [-a k=v] IMAGE",
+		Short: "Verify an image's signatures (cosign .sig tag and Sigstore bundle referrers)",
+		Long: `Finds the signatures of IMAGE in both places cosign stores them and checks each one: the
+signature with the given public keys (ECDSA, Ed25519, RSA), that the signed payload names this
+image's digest, and the annotations asked for with -a. The image passes when at least --threshold
+distinct keys signed it validly. Signatures that are not valid are reported and ignored.
+
+Exit status: 0 verified; 1 error (bad arguments, unreadable key, unreachable registry);
+10 the image has no signature at all; 11 signatures exist but not enough are valid for the keys.`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return errors.New("verify: not implemented yet")
+			opt, err := f.options(cmd, g)
+			if err != nil {
+				return fmt.Errorf("verify: %w", err)
+			}
+			ref, err := f.reg.parse(args[0])
+			if err != nil {
+				return fmt.Errorf("verify: %w", err)
+			}
+			res, err := verify.Image(cmd.Context(), ref, opt)
+			if res == nil {
+				return fmt.Errorf("verify: %w", err)
+			}
+			out, errw := cmd.OutOrStdout(), cmd.ErrOrStderr()
+			if f.output == "json" {
+				enc := json.NewEncoder(out)
+				enc.SetIndent("", "  ")
+				if jerr := enc.Encode(res); jerr != nil {
+					return jerr
+				}
+			} else if res.Verified {
+				fmt.Fprintf(out, "Verified %s\n", res.Digest)
+				for _, s := range res.Signers {
+					fmt.Fprintf(out, "  signed by %s (%s) at %s\n", s.Key, s.Format, s.Location)
+				}
+			}
+			if f.output == "text" && len(res.Invalid) > 0 {
+				printProblems(errw, res.Invalid)
+			}
+			if err != nil {
+				return sigExit(args[0], "signature", err)
+			}
+			return nil
 		},
 	}
+	f.add(cmd)
+	return cmd
 }

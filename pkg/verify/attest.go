@@ -1,0 +1,173 @@
+package verify
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/google/go-containerregistry/pkg/name"
+
+	"github.com/wardensec/warden/pkg/sign"
+)
+
+// AttestationOptions control Attestations.
+type AttestationOptions struct {
+	Options
+	PredicateType string // URI; "" accepts every predicate type
+}
+
+// Attestation is one verified attestation.
+type Attestation struct {
+	Signer
+	PredicateType string          `json:"predicateType"`
+	Statement     *sign.Statement `json:"-"`
+	Predicate     json.RawMessage `json:"predicate"`
+}
+
+// AttestationResult is the outcome of Attestations.
+type AttestationResult struct {
+	Digest       name.Digest   `json:"digest"`
+	Attestations []Attestation `json:"attestations"` // verified, of the predicate type asked for
+	Keys         []string      `json:"keys"`         // distinct Key.Names among them
+	Invalid      []Problem     `json:"invalid"`
+	Found        int           `json:"found"`    // attestations found (any predicate type)
+	Unsigned     bool          `json:"unsigned"` // none found at all
+	Verified     bool          `json:"verified"` // len(Keys) >= threshold
+	Skipped      int           `json:"skipped"`  // valid or not, of another predicate type
+	Cached       bool          `json:"cached"`
+}
+
+// Attestations verifies the in-toto attestations of the image ref names: the DSSE signature over
+// PAE, the statement's subject digest, the predicate type and the annotations asked for. Errors
+// wrap ErrUnsigned or ErrNotVerified as for Image.
+func Attestations(ctx context.Context, ref name.Reference, opt AttestationOptions) (*AttestationResult, error) {
+	if err := opt.check(); err != nil {
+		return nil, err
+	}
+	d, _, err := sign.Resolve(ctx, ref, opt.RemoteOptions)
+	if err != nil {
+		return nil, err
+	}
+	f, err := fetchAll(ctx, d, "att", opt.RemoteOptions)
+	if err != nil {
+		return nil, err
+	}
+	key := cacheKey("att", d, opt.Options, opt.PredicateType, f.state())
+	if r, ok := opt.Cache.getAtt(key); ok {
+		r.Cached = true
+		return r, nil
+	}
+	res := &AttestationResult{Digest: d}
+	var mu sync.Mutex
+	f.each(ctx, opt.RemoteOptions, func(c candidate) {
+		a, p, counts := checkAttestation(c, d, opt)
+		mu.Lock()
+		defer mu.Unlock()
+		if !counts {
+			return
+		}
+		res.Found++
+		switch {
+		case p != nil:
+			res.Invalid = append(res.Invalid, *p)
+		case a == nil:
+			res.Skipped++
+		default:
+			res.Attestations = append(res.Attestations, *a)
+		}
+	})
+	sort.Slice(res.Attestations, func(i, j int) bool { return res.Attestations[i].Location < res.Attestations[j].Location })
+	sort.Slice(res.Invalid, func(i, j int) bool { return res.Invalid[i].Location < res.Invalid[j].Location })
+	seen := map[string]bool{}
+	for _, a := range res.Attestations {
+		if !seen[a.KeyID] {
+			seen[a.KeyID] = true
+			res.Keys = append(res.Keys, a.Key)
+		}
+	}
+	sort.Strings(res.Keys)
+	res.Unsigned = res.Found == 0
+	res.Verified = len(res.Keys) >= opt.threshold()
+	if res.Verified {
+		opt.Cache.putAtt(key, res)
+		return res, nil
+	}
+	if res.Unsigned {
+		return res, fmt.Errorf("no attestation found for %s: %w", d, ErrUnsigned)
+	}
+	what := "attestation(s)"
+	if opt.PredicateType != "" {
+		what = "attestation(s) of type " + opt.PredicateType
+	}
+	return res, fmt.Errorf("%s: %w (%d attestation(s) found, %d skipped for their predicate type, %d distinct valid key(s) for %s, %d required)",
+		d, ErrNotVerified, res.Found, res.Skipped, len(res.Keys), what, opt.threshold())
+}
+
+// checkAttestation judges one candidate. A nil Attestation with a nil Problem means a valid-looking
+// attestation of another predicate type (skipped). counts is false for bundles that are image
+// signatures rather than attestations.
+func checkAttestation(c candidate, d name.Digest, opt AttestationOptions) (*Attestation, *Problem, bool) {
+	bad := func(format string, a ...any) (*Attestation, *Problem, bool) {
+		return nil, &Problem{Format: c.format, Location: c.location, Reason: fmt.Sprintf(format, a...)}, true
+	}
+	if c.loadErr != nil {
+		return bad("%v", c.loadErr)
+	}
+	data, err := c.load()
+	if err != nil {
+		return bad("%v", err)
+	}
+	var env *sign.Envelope
+	if c.format == sign.FormatLegacy {
+		if string(c.desc.MediaType) != sign.MediaTypeDSSE {
+			return bad("layer media type is %q, want %q", c.desc.MediaType, sign.MediaTypeDSSE)
+		}
+		if env, err = sign.ParseEnvelope(data); err != nil {
+			return bad("%v", err)
+		}
+	} else {
+		b, err := sign.ParseBundle(data)
+		if err != nil {
+			return bad("%v", err)
+		}
+		if b.DSSEEnvelope == nil {
+			return bad("bundle holds a messageSignature, not an attestation")
+		}
+		env = b.DSSEEnvelope
+	}
+	payload, err := env.DecodedPayload()
+	if err != nil {
+		return bad("%v", err)
+	}
+	st, err := sign.ParseStatement(payload)
+	if err != nil {
+		return bad("%v", err)
+	}
+	if c.format == sign.FormatBundle && st.PredicateType == sign.PredicateCosignSign {
+		return nil, nil, false // an image signature
+	}
+	if opt.PredicateType != "" && st.PredicateType != opt.PredicateType {
+		return nil, nil, true
+	}
+	key, _, err := verifyEnvelope(env, opt.Keys)
+	if err != nil {
+		return bad("%v (%s)", err, keyNames(opt.Keys))
+	}
+	alg, hex, _ := strings.Cut(d.DigestStr(), ":")
+	sub := st.SubjectFor(alg, hex)
+	if sub == nil {
+		return bad("signed by %s, but no statement subject is %s (re-pointed tag or copied attestation)", key.Name, d.DigestStr())
+	}
+	if err := checkAnnotations(opt.Annotations, stringifyAny(sub.Annotations)); err != nil {
+		return bad("signed by %s, but %v", key.Name, err)
+	}
+	return &Attestation{
+		Signer:        Signer{Key: key.Name, KeyID: key.ID, Format: c.format, Location: c.location},
+		PredicateType: st.PredicateType,
+		Statement:     st,
+		Predicate:     st.Predicate,
+	}, nil, true
+}

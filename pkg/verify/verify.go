@@ -1,0 +1,527 @@
+// Package verify finds the signatures and attestations of an image in both places cosign
+// stores them — the sha256-<hex>.sig/.att tags and Sigstore bundles attached as OCI 1.1
+// referrers (referrers API, or the referrers tag fallback) — and checks them against public
+// keys: the signature, the digest binding, the annotations asked for and a threshold of
+// distinct keys. Bad signatures are reported and ignored; they never make an image pass.
+package verify
+
+import (
+	"context"
+	"crypto"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+
+	"github.com/wardensec/warden/pkg/sign"
+)
+
+// Errors a verification ends with when it does not pass (test with errors.Is).
+var (
+	// ErrUnsigned: no signature (or attestation) of any kind was found for the image.
+	ErrUnsigned = errors.New("the image is not signed")
+	// ErrNotVerified: signatures exist, but fewer distinct keys than required signed validly.
+	ErrNotVerified = errors.New("no valid signature for the given keys")
+)
+
+// Key is a trusted public key.
+type Key struct {
+	Name   string           // what to call it in messages: usually its file name
+	Public crypto.PublicKey // ECDSA, Ed25519 or RSA
+	ID     string           // sign.KeyID(Public); filled by NewKey/LoadKeys
+}
+
+// NewKey wraps a public key.
+func NewKey(name string, pub crypto.PublicKey) Key {
+	return Key{Name: name, Public: pub, ID: sign.KeyID(pub)}
+}
+
+// LoadKeys reads PKIX PEM public key files.
+func LoadKeys(paths ...string) ([]Key, error) {
+	var keys []Key
+	for _, p := range paths {
+		pub, err := sign.LoadPublicKey(p)
+		if err != nil {
+			return nil, err
+		}
+		keys = append(keys, NewKey(p, pub))
+	}
+	return keys, nil
+}
+
+// Options control a verification.
+type Options struct {
+	Keys          []Key             // trusted keys; at least one
+	Threshold     int               // distinct keys that must have signed validly; 0 means 1
+	Annotations   map[string]string // each must be in the signed payload with this value
+	RemoteOptions []remote.Option   // auth, transport
+	Cache         *Cache            // nil: no cache
+	Logger        *slog.Logger      // nil: silent
+}
+
+func (o *Options) threshold() int {
+	if o.Threshold <= 0 {
+		return 1
+	}
+	return o.Threshold
+}
+
+func (o *Options) logger() *slog.Logger {
+	if o.Logger == nil {
+		return slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	return o.Logger
+}
+
+func (o *Options) check() error {
+	if len(o.Keys) == 0 {
+		return errors.New("verify: no public key given")
+	}
+	if o.threshold() > len(o.Keys) {
+		return fmt.Errorf("verify: threshold %d is more than the %d keys given", o.threshold(), len(o.Keys))
+	}
+	for _, k := range o.Keys {
+		if k.Public == nil {
+			return fmt.Errorf("verify: key %q has no public key", k.Name)
+		}
+	}
+	return nil
+}
+
+// Signer is one valid signature: which key made it and where it was found.
+type Signer struct {
+	Key      string      `json:"key"`    // Key.Name
+	KeyID    string      `json:"keyId"`  // sign.KeyID
+	Format   sign.Format `json:"format"` // legacy or bundle
+	Location string      `json:"location"`
+}
+
+// Problem is a signature that was found but does not count, and why.
+type Problem struct {
+	Format   sign.Format `json:"format"`
+	Location string      `json:"location"` // tag and layer, or referrer manifest
+	Reason   string      `json:"reason"`
+}
+
+func (p Problem) String() string { return p.Location + ": " + p.Reason }
+
+// Result is the outcome of Image.
+type Result struct {
+	Digest   name.Digest `json:"digest"`
+	Signers  []Signer    `json:"signers"`  // valid signatures
+	Keys     []string    `json:"keys"`     // distinct Key.Names among Signers, sorted
+	Invalid  []Problem   `json:"invalid"`  // signatures present but not valid
+	Found    int         `json:"found"`    // signatures found in all (valid + invalid)
+	Unsigned bool        `json:"unsigned"` // no signature at all
+	Verified bool        `json:"verified"` // len(Keys) >= threshold
+	Cached   bool        `json:"cached"`   // the result came from the cache
+}
+
+// Image verifies the signatures of the image ref names (a tag is resolved to its digest). It
+// returns the result and, when the image does not pass, an error wrapping ErrUnsigned or
+// ErrNotVerified; other errors (unreachable registry, bad options) come with a nil result.
+func Image(ctx context.Context, ref name.Reference, opt Options) (*Result, error) {
+	if err := opt.check(); err != nil {
+		return nil, err
+	}
+	d, _, err := sign.Resolve(ctx, ref, opt.RemoteOptions)
+	if err != nil {
+		return nil, err
+	}
+	f, err := fetchAll(ctx, d, "sig", opt.RemoteOptions)
+	if err != nil {
+		return nil, err
+	}
+	key := cacheKey("sig", d, opt, "", f.state())
+	if r, ok := opt.Cache.get(key); ok {
+		r.Cached = true
+		return r, nil
+	}
+	res := &Result{Digest: d}
+	var mu sync.Mutex
+	ev := func(c candidate) {
+		s, p, counts := checkSignature(c, d, opt)
+		mu.Lock()
+		defer mu.Unlock()
+		if !counts {
+			return
+		}
+		res.Found++
+		if p != nil {
+			res.Invalid = append(res.Invalid, *p)
+		} else {
+			res.Signers = append(res.Signers, *s)
+		}
+	}
+	f.each(ctx, opt.RemoteOptions, ev)
+	finish(res, opt)
+	if res.Verified {
+		opt.Cache.put(key, res)
+		return res, nil
+	}
+	if res.Unsigned {
+		return res, fmt.Errorf("no signature found for %s: %w", d, ErrUnsigned)
+	}
+	return res, fmt.Errorf("%s: %w (%d signature(s) found, %d distinct valid key(s), %d required)", d, ErrNotVerified, res.Found, len(res.Keys), opt.threshold())
+}
+
+func finish(res *Result, opt Options) {
+	sort.Slice(res.Signers, func(i, j int) bool {
+		a, b := res.Signers[i], res.Signers[j]
+		if a.Key != b.Key {
+			return a.Key < b.Key
+		}
+		if a.Format != b.Format {
+			return a.Format < b.Format
+		}
+		return a.Location < b.Location
+	})
+	sort.Slice(res.Invalid, func(i, j int) bool { return res.Invalid[i].Location < res.Invalid[j].Location })
+	seen := map[string]bool{}
+	for _, s := range res.Signers {
+		if !seen[s.KeyID] {
+			seen[s.KeyID] = true
+			res.Keys = append(res.Keys, s.Key)
+		}
+	}
+	sort.Strings(res.Keys)
+	res.Unsigned = res.Found == 0
+	res.Verified = len(res.Keys) >= opt.threshold()
+}
+
+// candidate is one signature-bearing item found in the registry: a layer of the .sig/.att image,
+// or a bundle referrer. Its content is fetched lazily by load.
+type candidate struct {
+	format   sign.Format
+	location string
+	desc     v1.Descriptor // the layer (legacy) or the bundle blob (bundle)
+	load     func() ([]byte, error)
+	loadErr  error // set when the referrer manifest itself could not be read
+}
+
+// fetched is what one look at the registry found.
+type fetched struct {
+	legacyDigest   string // digest of the .sig/.att manifest, "" when absent
+	referrersState string // digest of the referrers index
+	legacy         []candidate
+	referrers      []v1.Descriptor
+	repo           name.Repository
+	subject        name.Digest
+}
+
+func (f *fetched) state() string { return f.legacyDigest + "|" + f.referrersState }
+
+const maxBlob = 16 << 20
+
+func isNotFound(err error) bool {
+	var terr *transport.Error
+	return errors.As(err, &terr) && (terr.StatusCode == http.StatusNotFound)
+}
+
+// fetchAll reads the .sig (or .att) manifest and the referrers index of d.
+func fetchAll(ctx context.Context, d name.Digest, suffix string, ropts []remote.Option) (*fetched, error) {
+	ro := append([]remote.Option{remote.WithContext(ctx)}, ropts...)
+	f := &fetched{repo: d.Context(), subject: d}
+	tag := sign.TagFor(d, suffix)
+	img, err := remote.Image(tag, ro...)
+	switch {
+	case err == nil:
+		m, err := img.Manifest()
+		if err != nil {
+			return nil, fmt.Errorf("reading %s: %w", tag, err)
+		}
+		h, err := img.Digest()
+		if err != nil {
+			return nil, fmt.Errorf("reading %s: %w", tag, err)
+		}
+		f.legacyDigest = h.String()
+		for i, l := range m.Layers {
+			l := l
+			f.legacy = append(f.legacy, candidate{
+				format:   sign.FormatLegacy,
+				location: fmt.Sprintf("%s layer %d (%s)", tag.TagStr(), i, l.Digest),
+				desc:     l,
+				load:     blobLoader(ctx, d.Context(), l, ro),
+			})
+		}
+	case isNotFound(err):
+	default:
+		return nil, fmt.Errorf("reading signatures at %s: %w", tag, err)
+	}
+	idx, err := remote.Referrers(d, ro...)
+	if err != nil {
+		if !isNotFound(err) {
+			return nil, fmt.Errorf("listing referrers of %s: %w", d, err)
+		}
+	} else {
+		im, err := idx.IndexManifest()
+		if err != nil {
+			return nil, fmt.Errorf("listing referrers of %s: %w", d, err)
+		}
+		h, err := idx.Digest()
+		if err != nil {
+			return nil, err
+		}
+		f.referrersState = h.String()
+		f.referrers = im.Manifests
+	}
+	return f, nil
+}
+
+func blobLoader(ctx context.Context, repo name.Repository, desc v1.Descriptor, ro []remote.Option) func() ([]byte, error) {
+	return func() ([]byte, error) {
+		if desc.Size > maxBlob {
+			return nil, fmt.Errorf("blob %s of %d bytes is too large", desc.Digest, desc.Size)
+		}
+		l, err := remote.Layer(repo.Digest(desc.Digest.String()), ro...)
+		if err != nil {
+			return nil, fmt.Errorf("fetching blob %s: %w", desc.Digest, err)
+		}
+		rc, err := l.Compressed() // the blob as stored; ggcr checks its digest while reading
+		if err != nil {
+			return nil, fmt.Errorf("fetching blob %s: %w", desc.Digest, err)
+		}
+		defer rc.Close()
+		b, err := io.ReadAll(io.LimitReader(rc, maxBlob+1))
+		if err != nil {
+			return nil, fmt.Errorf("reading blob %s: %w", desc.Digest, err)
+		}
+		if len(b) > maxBlob {
+			return nil, fmt.Errorf("blob %s is too large", desc.Digest)
+		}
+		return b, nil
+	}
+}
+
+// each resolves referrers to bundle candidates and calls fn for every candidate, in parallel.
+func (f *fetched) each(ctx context.Context, ropts []remote.Option, fn func(candidate)) {
+	ro := append([]remote.Option{remote.WithContext(ctx)}, ropts...)
+	sem := make(chan struct{}, 8)
+	var wg sync.WaitGroup
+	run := func(g func()) {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() { defer func() { <-sem; wg.Done() }(); g() }()
+	}
+	for _, c := range f.legacy {
+		run(func() { fn(c) })
+	}
+	for _, r := range f.referrers {
+		run(func() {
+			c, ok := f.bundleCandidate(ctx, r, ro)
+			if ok {
+				fn(c)
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// bundleCandidate reads a referrer manifest; ok is false when it is not a Sigstore bundle.
+func (f *fetched) bundleCandidate(ctx context.Context, r v1.Descriptor, ro []remote.Option) (candidate, bool) {
+	c := candidate{format: sign.FormatBundle, location: "referrer " + r.Digest.String()}
+	if r.ArtifactType != "" && r.ArtifactType != sign.MediaTypeEmptyConfig && !isBundleType(r.ArtifactType) {
+		return c, false // another kind of artifact (SBOM, ...): not ours to judge
+	}
+	if r.Size > maxBlob {
+		c.loadErr = fmt.Errorf("referrer manifest of %d bytes is too large", r.Size)
+		return c, true
+	}
+	desc, err := remote.Get(f.repo.Digest(r.Digest.String()), ro...)
+	if err != nil {
+		c.loadErr = fmt.Errorf("fetching referrer manifest: %w", err)
+		return c, true
+	}
+	var m v1.Manifest
+	if err := json.Unmarshal(desc.Manifest, &m); err != nil {
+		c.loadErr = fmt.Errorf("reading referrer manifest: %w", err)
+		return c, true
+	}
+	isBundle := isBundleType(m.ArtifactType) || (len(m.Layers) > 0 && isBundleType(string(m.Layers[0].MediaType)))
+	if !isBundle {
+		return c, false
+	}
+	if m.Subject == nil || m.Subject.Digest.String() != f.subject.DigestStr() {
+		c.loadErr = errors.New("referrer's subject is not this image")
+		return c, true
+	}
+	if len(m.Layers) != 1 {
+		c.loadErr = fmt.Errorf("bundle referrer has %d layers, want 1", len(m.Layers))
+		return c, true
+	}
+	c.desc = m.Layers[0]
+	c.load = blobLoader(ctx, f.repo, m.Layers[0], ro)
+	return c, true
+}
+
+func isBundleType(s string) bool { return strings.HasPrefix(s, "application/vnd.dev.sigstore.bundle") }
+
+// verifyEnvelope checks the envelope's signatures over PAE with the keys and returns the first
+// key that verifies.
+func verifyEnvelope(env *sign.Envelope, keys []Key) (*Key, []byte, error) {
+	if env.PayloadType != sign.PayloadTypeInToto {
+		return nil, nil, fmt.Errorf("DSSE payloadType is %q, want %q", env.PayloadType, sign.PayloadTypeInToto)
+	}
+	payload, err := env.DecodedPayload()
+	if err != nil {
+		return nil, nil, err
+	}
+	pae := sign.PAE(env.PayloadType, payload)
+	for _, s := range env.Signatures {
+		sig, err := decodeSig(s.Sig)
+		if err != nil {
+			continue
+		}
+		for i := range keys {
+			if sign.VerifyMessage(keys[i].Public, pae, sig) == nil {
+				return &keys[i], payload, nil
+			}
+		}
+	}
+	return nil, payload, errors.New("no DSSE signature verifies with the given keys")
+}
+
+func decodeSig(s string) ([]byte, error) {
+	if s == "" {
+		return nil, errors.New("empty signature")
+	}
+	// Reuse the envelope decoder's tolerance of base64 variants.
+	e := sign.Envelope{Payload: s}
+	return e.DecodedPayload()
+}
+
+// checkSignature judges one candidate for Image. counts is false when the candidate is not an
+// image signature at all (an attestation bundle among the referrers).
+func checkSignature(c candidate, d name.Digest, opt Options) (*Signer, *Problem, bool) {
+	bad := func(format string, a ...any) (*Signer, *Problem, bool) {
+		return nil, &Problem{Format: c.format, Location: c.location, Reason: fmt.Sprintf(format, a...)}, true
+	}
+	if c.loadErr != nil {
+		return bad("%v", c.loadErr)
+	}
+	data, err := c.load()
+	if err != nil {
+		return bad("%v", err)
+	}
+	switch c.format {
+	case sign.FormatLegacy:
+		if string(c.desc.MediaType) != sign.MediaTypeSimpleSigning {
+			return bad("layer media type is %q, want %q", c.desc.MediaType, sign.MediaTypeSimpleSigning)
+		}
+		b64, ok := c.desc.Annotations[sign.AnnotationSignature]
+		if !ok {
+			return bad("layer has no %s annotation", sign.AnnotationSignature)
+		}
+		sig, err := decodeSig(b64)
+		if err != nil {
+			return bad("signature annotation is not base64: %v", err)
+		}
+		var key *Key
+		for i := range opt.Keys {
+			if sign.VerifyMessage(opt.Keys[i].Public, data, sig) == nil {
+				key = &opt.Keys[i]
+				break
+			}
+		}
+		if key == nil {
+			return bad("signature does not verify with any of the given keys (%s)", keyNames(opt.Keys))
+		}
+		p, err := sign.ParseSimpleSigning(data)
+		if err != nil {
+			return bad("signed by %s, but: %v", key.Name, err)
+		}
+		if got := p.Critical.Image.DockerManifestDigest; got != d.DigestStr() {
+			return bad("signed by %s for %s, not for this image %s (re-pointed tag or copied signature)", key.Name, got, d.DigestStr())
+		}
+		if err := checkAnnotations(opt.Annotations, p.Annotations()); err != nil {
+			return bad("signed by %s, but %v", key.Name, err)
+		}
+		return &Signer{Key: key.Name, KeyID: key.ID, Format: c.format, Location: c.location}, nil, true
+	default:
+		b, err := sign.ParseBundle(data)
+		if err != nil {
+			return bad("%v", err)
+		}
+		if b.DSSEEnvelope == nil {
+			return bad("bundle holds a messageSignature, not a DSSE-wrapped image signature")
+		}
+		payload, err := b.DSSEEnvelope.DecodedPayload()
+		if err != nil {
+			return bad("%v", err)
+		}
+		st, err := sign.ParseStatement(payload)
+		if err != nil {
+			return bad("%v", err)
+		}
+		if st.PredicateType != sign.PredicateCosignSign {
+			return nil, nil, false // an attestation, not a signature
+		}
+		key, _, err := verifyEnvelope(b.DSSEEnvelope, opt.Keys)
+		if err != nil {
+			return bad("%v (%s)", err, keyNames(opt.Keys))
+		}
+		alg, hex, _ := strings.Cut(d.DigestStr(), ":")
+		sub := st.SubjectFor(alg, hex)
+		if sub == nil {
+			return bad("signed by %s, but no statement subject is %s (re-pointed tag or copied signature)", key.Name, d.DigestStr())
+		}
+		if err := checkAnnotations(opt.Annotations, stringifyAny(sub.Annotations)); err != nil {
+			return bad("signed by %s, but %v", key.Name, err)
+		}
+		return &Signer{Key: key.Name, KeyID: key.ID, Format: c.format, Location: c.location}, nil, true
+	}
+}
+
+func stringifyAny(m map[string]any) map[string]string {
+	p := sign.SimpleSigning{Optional: m}
+	return p.Annotations()
+}
+
+func checkAnnotations(want, got map[string]string) error {
+	keys := make([]string, 0, len(want))
+	for k := range want {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		v, ok := got[k]
+		if !ok {
+			return fmt.Errorf("annotation %q is missing", k)
+		}
+		if v != want[k] {
+			return fmt.Errorf("annotation %q is %q, want %q", k, v, want[k])
+		}
+	}
+	return nil
+}
+
+func keyNames(keys []Key) string {
+	n := make([]string, len(keys))
+	for i, k := range keys {
+		n[i] = k.Name
+	}
+	return strings.Join(n, ", ")
+}
+
+// KeyFromFile is LoadKeys for one file, for callers that name keys one at a time.
+func KeyFromFile(path string) (Key, error) {
+	if _, err := os.Stat(path); err != nil {
+		return Key{}, fmt.Errorf("public key: %w", err)
+	}
+	ks, err := LoadKeys(path)
+	if err != nil {
+		return Key{}, err
+	}
+	return ks[0], nil
+}
