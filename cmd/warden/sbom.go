@@ -1,18 +1,172 @@
 package main
 
 import (
-	"errors"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/wardensec/warden/pkg/cachedir"
+	"github.com/wardensec/warden/pkg/extract/all"
+	"github.com/wardensec/warden/pkg/inventory"
+	"github.com/wardensec/warden/pkg/layercache"
+	"github.com/wardensec/warden/pkg/sbom"
+	"github.com/wardensec/warden/pkg/source"
+	"github.com/wardensec/warden/pkg/walk"
 )
 
-// newSBOMCmd is a placeholder until the command is built; it fails loudly.
+// invFlags are the flags of commands that open an image and inventory it.
+type invFlags struct {
+	platform string
+	noCache  bool
+}
+
+func (f *invFlags) add(cmd *cobra.Command) {
+	cmd.Flags().StringVar(&f.platform, "platform", "", "platform to pick from a multi-platform image (os/arch[/variant], default linux/amd64)")
+	cmd.Flags().BoolVar(&f.noCache, "no-cache", false, "do not read or write the per-layer cache")
+}
+
+// invOpen opens ref as an image; the caller closes it.
+func invOpen(ctx context.Context, g *globals, ref string, f *invFlags) (*source.Image, error) {
+	return source.Open(ctx, ref, source.Options{Platform: f.platform, Logger: g.logger})
+}
+
+// invInventory walks img with every extractor, through the layer cache in the
+// state directory unless --no-cache.
+func invInventory(ctx context.Context, g *globals, img *source.Image, f *invFlags) (*inventory.Inventory, error) {
+	opt := walk.Options{Extractors: all.Extractors(), Logger: g.logger, ImageName: img.Name}
+	if !f.noCache {
+		dir, err := g.stateDir()
+		if err != nil {
+			return nil, err
+		}
+		c, err := layercache.Open(cachedir.LayerCachePath(dir))
+		if err != nil {
+			return nil, fmt.Errorf("opening the layer cache (use --no-cache to scan without it): %w", err)
+		}
+		defer c.Close()
+		opt.Cache = c
+	}
+	return walk.Inventory(ctx, img.Image, opt)
+}
+
+// wardenVersion is the module version the binary was built from.
+func wardenVersion() string {
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		return bi.Main.Version
+	}
+	return "devel"
+}
+
+// sbomTime is $SOURCE_DATE_EPOCH when set (reproducible builds), else now.
+func sbomTime() (time.Time, error) {
+	if v := os.Getenv("SOURCE_DATE_EPOCH"); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return time.Time{}, fmt.Errorf("SOURCE_DATE_EPOCH=%q is not a number of seconds: %w", v, err)
+		}
+		return time.Unix(n, 0).UTC(), nil
+	}
+	return time.Now().UTC(), nil
+}
+
 func newSBOMCmd(g *globals) *cobra.Command {
-	return &cobra.Command{
-		Use:    "sbom",
-		Hidden: true,
+	var (
+		inv     invFlags
+		format  string
+		output  string
+		noFiles bool
+	)
+	cmd := &cobra.Command{
+		Use:   "sbom IMAGE",
+		Short: "Write a software bill of materials (CycloneDX 1.6, SPDX 2.3 or Warden JSON)",
+		Long: `Write the image's packages — each with its PURL, the layer that added it and the files
+it owns — as CycloneDX 1.6 JSON, SPDX 2.3 JSON or Warden's own JSON.
+
+IMAGE is docker-archive:PATH, oci-layout:DIR[:TAG], oci-archive:PATH, registry:REF,
+docker:REF, dir:PATH or a bare reference (Docker Engine if it has it, else the registry).
+Set SOURCE_DATE_EPOCH for a reproducible timestamp.`,
+		Example: `  warden sbom testdata/images/alpine-3.19.4 --format cyclonedx-json
+  warden sbom registry:localhost:5000/app:1.0 --format spdx-json --output app.spdx.json`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return errors.New("sbom: not implemented yet")
+			if !validFormat(format) {
+				return fmt.Errorf("--format %q: want one of %s", format, strings.Join(sbom.Formats, ", "))
+			}
+			ts, err := sbomTime()
+			if err != nil {
+				return err
+			}
+			ctx := cmd.Context()
+			img, err := invOpen(ctx, g, args[0], &inv)
+			if err != nil {
+				return err
+			}
+			defer img.Close()
+			meta, err := sbom.ImageFrom(img.Name, img.Image)
+			if err != nil {
+				return err
+			}
+			meta.RepoTags = img.RepoTags
+			in, err := invInventory(ctx, g, img, &inv)
+			if err != nil {
+				return err
+			}
+			for _, w := range in.Warnings {
+				g.logger.Warn(w)
+			}
+			opt := sbom.Options{Time: ts, NoFiles: noFiles, ToolVersion: wardenVersion()}
+			return writeOutput(cmd.OutOrStdout(), output, func(w io.Writer) error {
+				return sbom.Write(w, format, in, meta, opt)
+			})
 		},
 	}
+	inv.add(cmd)
+	cmd.Flags().StringVarP(&format, "format", "f", sbom.FormatCycloneDX, "output format: "+strings.Join(sbom.Formats, ", "))
+	cmd.Flags().StringVarP(&output, "output", "o", "", "write to this file instead of standard output")
+	cmd.Flags().BoolVar(&noFiles, "no-files", false, "leave out the files each package owns")
+	return cmd
+}
+
+func validFormat(f string) bool {
+	for _, v := range sbom.Formats {
+		if f == v {
+			return true
+		}
+	}
+	return false
+}
+
+// writeOutput runs write against stdout, or against a temporary file renamed
+// to path once complete (no half-written SBOM is left behind on error).
+func writeOutput(stdout io.Writer, path string, write func(io.Writer) error) error {
+	if path == "" || path == "-" {
+		return write(stdout)
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return fmt.Errorf("creating %s: %w", path, err)
+	}
+	defer os.Remove(tmp.Name())
+	if err := write(tmp); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	return nil
 }
