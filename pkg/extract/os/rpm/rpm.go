@@ -16,6 +16,7 @@ import (
 	"strings"
 
 	rpmdb "github.com/anchore/go-rpmdb/pkg"
+	_ "modernc.org/sqlite" // the "sqlite" database/sql driver go-rpmdb opens rpmdb.sqlite with
 
 	"github.com/wardensec/warden/pkg/extract"
 	"github.com/wardensec/warden/pkg/extract/os/distro"
