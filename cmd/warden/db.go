@@ -1,18 +1,217 @@
 package main
 
 import (
+	"compress/gzip"
 	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/wardensec/warden/pkg/cachedir"
+	"github.com/wardensec/warden/pkg/feeds"
+	"github.com/wardensec/warden/pkg/vulndb"
 )
 
-// newDBCmd is a placeholder until the command is built; it fails loudly.
+// staleAfter is when `db status` warns that the data is old.
+const staleAfter = 7 * 24 * time.Hour
+
 func newDBCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "db",
+		Short: "Manage the vulnerability database (import, update, status, export)",
+	}
+	cmd.AddCommand(newDBImportCmd(g), newDBUpdateCmd(g), newDBStatusCmd(g), newDBExportCmd(g))
+	return cmd
+}
+
+func (g *globals) dbPath() (string, error) {
+	dir, err := g.stateDir()
+	if err != nil {
+		return "", err
+	}
+	return cachedir.DBPath(dir), nil
+}
+
+func newDBImportCmd(g *globals) *cobra.Command {
 	return &cobra.Command{
-		Use:    "db",
-		Hidden: true,
+		Use:   "import SOURCE...",
+		Short: "Import feeds from directories, zips, files or URLs (KIND:PATH names the kind)",
+		Long: `Import vulnerability feeds into the database. Each SOURCE is a directory, a zip,
+a file or an http(s) URL; the kind of each file is detected from its content,
+or named as KIND:PATH with KIND one of osv, alpine, debian-json, debian-dsa,
+debian-support, ubuntu-oval, rhel-oval, nvd, bundle. A bundle written by
+'warden db export' is imported the same way. Each source replaces what the
+same source held before; other sources are kept. The update is atomic.`,
+		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return errors.New("db: not implemented yet")
+			path, err := g.dbPath()
+			if err != nil {
+				return err
+			}
+			start := time.Now()
+			res, err := feeds.Import(cmd.Context(), path, args, feeds.Options{Logger: g.logger})
+			if err != nil {
+				return fmt.Errorf("importing into %s (the previous database is unchanged): %w", path, err)
+			}
+			printImport(cmd.OutOrStdout(), cmd.ErrOrStderr(), res, time.Since(start))
+			return nil
+		},
+	}
+}
+
+func printImport(out, errw io.Writer, res *feeds.Result, took time.Duration) {
+	for _, w := range res.Warnings {
+		fmt.Fprintln(errw, "warning:", w)
+	}
+	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "SOURCE\tRECORDS\tWITHDRAWN\tSKIPPED\tADVISORIES")
+	for _, b := range res.Batches {
+		n := len(b.Advisories)
+		if len(b.Scores) > 0 {
+			n = len(b.Scores)
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\n", b.Source, b.Records, b.Withdrawn, b.Skipped, n)
+	}
+	for _, p := range res.Bundles {
+		fmt.Fprintf(tw, "bundle\t-\t-\t-\t%s\n", filepath.Base(p))
+	}
+	tw.Flush()
+	if len(res.Warnings) > 0 {
+		fmt.Fprintf(errw, "%d malformed records skipped\n", len(res.Warnings))
+	}
+	fmt.Fprintf(out, "imported in %s\n", took.Round(time.Millisecond))
+}
+
+func newDBStatusCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "status",
+		Short: "Show each source: record count, newest record, when it was imported",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			path, err := g.dbPath()
+			if err != nil {
+				return err
+			}
+			db, err := vulndb.Open(path)
+			if err != nil {
+				return err
+			}
+			defer db.Close()
+			st, err := db.Status()
+			if err != nil {
+				return err
+			}
+			return printStatus(cmd.OutOrStdout(), cmd.ErrOrStderr(), st, time.Now())
+		},
+	}
+}
+
+func printStatus(out, errw io.Writer, st *vulndb.Status, now time.Time) error {
+	fmt.Fprintf(out, "database: %s (schema %d, built %s)\n", st.Path, st.Schema, fmtTime(st.Built))
+	imports := append([]vulndb.ImportStatus(nil), st.Imports...)
+	sort.Slice(imports, func(i, j int) bool { return imports[i].Source < imports[j].Source })
+	nsBy := map[string][]string{}
+	for _, ns := range st.Namespaces {
+		nsBy[ns.Source] = append(nsBy[ns.Source], ns.Namespace)
+	}
+	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "SOURCE\tRECORDS\tADVISORIES\tNEWEST RECORD\tIMPORTED\tNAMESPACES")
+	var stale []string
+	for _, is := range imports {
+		nss := nsBy[is.Source]
+		sort.Strings(nss)
+		nsText := strings.Join(nss, " ")
+		if len(nss) > 6 {
+			nsText = fmt.Sprintf("%s ... (%d)", strings.Join(nss[:6], " "), len(nss))
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t%s\t%s\n", is.Source, is.Records-is.Withdrawn-is.Skipped, is.Advisories, fmtTime(is.Newest), fmtTime(is.ImportedAt), nsText)
+		if now.Sub(is.ImportedAt) > staleAfter {
+			stale = append(stale, fmt.Sprintf("%s (imported %s)", is.Source, is.ImportedAt.Format("2006-01-02")))
+		}
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if len(imports) == 0 {
+		fmt.Fprintln(errw, "warning: the database is empty; run `warden db update` or `warden db import`")
+	}
+	if len(stale) > 0 {
+		fmt.Fprintf(errw, "warning: data older than %d days: %s; run `warden db update`\n", int(staleAfter.Hours()/24), strings.Join(stale, ", "))
+	}
+	return nil
+}
+
+func fmtTime(t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	return t.UTC().Format("2006-01-02 15:04")
+}
+
+func newDBExportCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "export FILE",
+		Short: "Write the whole database as one portable bundle (load it with `warden db import FILE`)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			path, err := g.dbPath()
+			if err != nil {
+				return err
+			}
+			db, err := vulndb.Open(path)
+			if err != nil {
+				return err
+			}
+			defer db.Close()
+			return exportBundle(db, args[0])
+		},
+	}
+}
+
+// exportBundle writes a gzip-compressed snapshot of the database atomically.
+func exportBundle(db *vulndb.DB, file string) (err error) {
+	tmp, err := os.CreateTemp(filepath.Dir(file), filepath.Base(file)+".tmp-*")
+	if err != nil {
+		return fmt.Errorf("exporting to %s: %w", file, err)
+	}
+	defer func() {
+		if err != nil {
+			tmp.Close()
+			os.Remove(tmp.Name())
+		}
+	}()
+	zw, _ := gzip.NewWriterLevel(tmp, gzip.BestSpeed)
+	if _, err := db.Export(zw); err != nil {
+		return err
+	}
+	if err := zw.Close(); err != nil {
+		return fmt.Errorf("exporting to %s: %w", file, err)
+	}
+	if err := tmp.Sync(); err != nil {
+		return fmt.Errorf("exporting to %s: %w", file, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("exporting to %s: %w", file, err)
+	}
+	if err := os.Rename(tmp.Name(), file); err != nil {
+		return fmt.Errorf("exporting to %s: %w", file, err)
+	}
+	return nil
+}
+
+func newDBUpdateCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "update",
+		Short: "Fetch the upstream feeds (or a mirror) and update the database",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return errors.New("db update: not implemented yet; use `warden db import` with a directory, zip or URL")
 		},
 	}
 }

@@ -1,0 +1,278 @@
+package vulndb
+
+import (
+	"bytes"
+	"compress/flate"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"time"
+)
+
+// The stored form is a small binary encoding (uvarint-prefixed strings and
+// lists), chosen over JSON because a lookup decodes it on the hot path.
+// Rows (one per advisory per package) hold what differs per package; the
+// body (one per advisory per namespace and source) holds the shared text.
+// Long descriptions are DEFLATE-compressed.
+
+const (
+	encVersion     = 1
+	compressAbove  = 200 // bytes of description worth compressing
+	flagCompressed = 1
+)
+
+var errCorrupt = errors.New("corrupt record")
+
+type enc struct{ b []byte }
+
+func (e *enc) uint(v uint64) { e.b = binary.AppendUvarint(e.b, v) }
+func (e *enc) str(s string) {
+	e.uint(uint64(len(s)))
+	e.b = append(e.b, s...)
+}
+func (e *enc) strs(ss []string) {
+	e.uint(uint64(len(ss)))
+	for _, s := range ss {
+		e.str(s)
+	}
+}
+func (e *enc) time(t time.Time) {
+	if t.IsZero() {
+		e.uint(0)
+		return
+	}
+	e.uint(uint64(t.Unix()) + 1)
+}
+
+type dec struct {
+	b   []byte
+	err error
+}
+
+func (d *dec) uint() uint64 {
+	if d.err != nil {
+		return 0
+	}
+	v, n := binary.Uvarint(d.b)
+	if n <= 0 {
+		d.err = errCorrupt
+		return 0
+	}
+	d.b = d.b[n:]
+	return v
+}
+func (d *dec) str() string {
+	n := d.uint()
+	if d.err != nil {
+		return ""
+	}
+	if n > uint64(len(d.b)) {
+		d.err = errCorrupt
+		return ""
+	}
+	s := string(d.b[:n])
+	d.b = d.b[n:]
+	return s
+}
+func (d *dec) count() int {
+	n := d.uint()
+	if n > uint64(len(d.b)) { // every element takes at least one byte
+		d.err = errCorrupt
+		return 0
+	}
+	return int(n)
+}
+func (d *dec) strs() []string {
+	n := d.count()
+	if n == 0 {
+		return nil
+	}
+	out := make([]string, n)
+	for i := range out {
+		out[i] = d.str()
+	}
+	return out
+}
+func (d *dec) time() time.Time {
+	v := d.uint()
+	if v == 0 || v > math.MaxInt64 {
+		return time.Time{}
+	}
+	return time.Unix(int64(v-1), 0).UTC()
+}
+
+// encodeRows encodes the per-package rows of one package in one source.
+func encodeRows(advs []Advisory) []byte {
+	e := &enc{}
+	e.uint(encVersion)
+	e.uint(uint64(len(advs)))
+	for _, a := range advs {
+		e.str(a.ID)
+		e.str(a.Status)
+		e.uint(uint64(len(a.Ranges)))
+		for _, r := range a.Ranges {
+			e.str(r.Type)
+			e.str(r.Introduced)
+			e.str(r.Fixed)
+			e.str(r.LastAffected)
+		}
+		e.strs(a.Versions)
+		e.str(a.FixedVersion)
+		e.str(a.Severity)
+		e.str(a.SeveritySource)
+		e.time(a.FixedAt)
+		e.uint(uint64(len(a.Imports)))
+		for _, im := range a.Imports {
+			e.str(im.Path)
+			e.strs(im.GOOS)
+			e.strs(im.GOARCH)
+			e.strs(im.Symbols)
+		}
+	}
+	return e.b
+}
+
+func decodeRows(b []byte) ([]Advisory, error) {
+	d := &dec{b: b}
+	if v := d.uint(); v != encVersion {
+		return nil, fmt.Errorf("%w: encoding version %d", errCorrupt, v)
+	}
+	n := d.count()
+	out := make([]Advisory, 0, n)
+	for i := 0; i < n && d.err == nil; i++ {
+		var a Advisory
+		a.ID = d.str()
+		a.Status = d.str()
+		if nr := d.count(); nr > 0 {
+			a.Ranges = make([]Range, nr)
+			for j := range a.Ranges {
+				a.Ranges[j] = Range{Type: d.str(), Introduced: d.str(), Fixed: d.str(), LastAffected: d.str()}
+			}
+		}
+		a.Versions = d.strs()
+		a.FixedVersion = d.str()
+		a.Severity = d.str()
+		a.SeveritySource = d.str()
+		a.FixedAt = d.time()
+		if ni := d.count(); ni > 0 {
+			a.Imports = make([]GoImport, ni)
+			for j := range a.Imports {
+				a.Imports[j] = GoImport{Path: d.str(), GOOS: d.strs(), GOARCH: d.strs(), Symbols: d.strs()}
+			}
+		}
+		out = append(out, a)
+	}
+	if d.err != nil {
+		return nil, d.err
+	}
+	return out, nil
+}
+
+// body is the part of an advisory shared by all its packages.
+type body struct {
+	Aliases     []string
+	CVSS        []CVSS
+	Title       string
+	Description string
+	URLs        []string
+	Published   time.Time
+	Modified    time.Time
+}
+
+func bodyOf(a *Advisory) body {
+	return body{Aliases: a.Aliases, CVSS: a.CVSS, Title: a.Title, Description: a.Description,
+		URLs: a.URLs, Published: a.Published, Modified: a.Modified}
+}
+
+func encodeCVSS(e *enc, cs []CVSS) {
+	e.uint(uint64(len(cs)))
+	for _, c := range cs {
+		e.str(c.Source)
+		e.str(c.Version)
+		e.str(c.Vector)
+		e.uint(uint64(math.Round(c.Score * 10)))
+	}
+}
+
+func decodeCVSS(d *dec) []CVSS {
+	n := d.count()
+	if n == 0 {
+		return nil
+	}
+	out := make([]CVSS, n)
+	for i := range out {
+		out[i] = CVSS{Source: d.str(), Version: d.str(), Vector: d.str(), Score: float64(d.uint()) / 10}
+	}
+	return out
+}
+
+func encodeBody(b body) []byte {
+	e := &enc{}
+	e.uint(encVersion)
+	e.strs(b.Aliases)
+	encodeCVSS(e, b.CVSS)
+	e.str(b.Title)
+	e.strs(b.URLs)
+	e.time(b.Published)
+	e.time(b.Modified)
+	if len(b.Description) > compressAbove {
+		var buf bytes.Buffer
+		w, _ := flate.NewWriter(&buf, flate.BestCompression)
+		_, _ = w.Write([]byte(b.Description))
+		_ = w.Close()
+		e.uint(flagCompressed)
+		e.str(buf.String())
+	} else {
+		e.uint(0)
+		e.str(b.Description)
+	}
+	return e.b
+}
+
+func decodeBody(p []byte) (body, error) {
+	d := &dec{b: p}
+	var b body
+	if v := d.uint(); v != encVersion {
+		return b, fmt.Errorf("%w: encoding version %d", errCorrupt, v)
+	}
+	b.Aliases = d.strs()
+	b.CVSS = decodeCVSS(d)
+	b.Title = d.str()
+	b.URLs = d.strs()
+	b.Published = d.time()
+	b.Modified = d.time()
+	flags := d.uint()
+	desc := d.str()
+	if d.err != nil {
+		return b, d.err
+	}
+	if flags&flagCompressed != 0 {
+		r := flate.NewReader(bytes.NewReader([]byte(desc)))
+		out, err := io.ReadAll(io.LimitReader(r, 1<<20))
+		if err != nil {
+			return b, fmt.Errorf("%w: description: %v", errCorrupt, err)
+		}
+		desc = string(out)
+	}
+	b.Description = desc
+	return b, nil
+}
+
+// scoreRecord is what the NVD table holds per CVE.
+func encodeScores(cs []CVSS) []byte {
+	e := &enc{}
+	e.uint(encVersion)
+	encodeCVSS(e, cs)
+	return e.b
+}
+
+func decodeScores(p []byte) ([]CVSS, error) {
+	d := &dec{b: p}
+	if v := d.uint(); v != encVersion {
+		return nil, fmt.Errorf("%w: encoding version %d", errCorrupt, v)
+	}
+	cs := decodeCVSS(d)
+	return cs, d.err
+}

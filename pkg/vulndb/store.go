@@ -1,0 +1,365 @@
+package vulndb
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// SchemaVersion is the layout version of the database file. A file with
+// another version is refused with ErrSchema.
+const SchemaVersion = 1
+
+// ErrNoDB is returned (wrapped) by Open when there is no database file.
+var ErrNoDB = errors.New("no vulnerability database (run `warden db update` or `warden db import`)")
+
+// ErrSchema is returned (wrapped) by Open when the file has another schema version.
+var ErrSchema = errors.New("vulnerability database has an incompatible schema (run `warden db update` or `warden db import` to rebuild it)")
+
+// Bucket layout (bbolt):
+//
+//	meta                       schema -> "1", built -> RFC 3339 time
+//	ns/<namespace>/<source>/pkg   <normalised name> -> rows (encodeRows)
+//	ns/<namespace>/<source>/vuln  <advisory id>     -> body (encodeBody)
+//	scores/<source>            <CVE id> -> CVSS list (NVD)
+//	status                     <source>\x00<namespace> -> JSON NamespaceStatus
+//	imports                    <source> -> JSON ImportStatus
+//	http                       <url> -> JSON HTTPCache (ETag / Last-Modified)
+var (
+	bMeta    = []byte("meta")
+	bNS      = []byte("ns")
+	bPkg     = []byte("pkg")
+	bVuln    = []byte("vuln")
+	bScores  = []byte("scores")
+	bStatus  = []byte("status")
+	bImports = []byte("imports")
+	bHTTP    = []byte("http")
+)
+
+// DB is an open, read-only vulnerability database.
+type DB struct {
+	bolt  *bolt.DB
+	path  string
+	built time.Time
+}
+
+var _ Reader = (*DB)(nil)
+
+// OpenTimeout is how long Open waits for a writer holding the file.
+var OpenTimeout = 5 * time.Second
+
+// Open opens the database at path read-only (a shared lock; it waits
+// OpenTimeout for a process holding an exclusive lock). A missing file is
+// ErrNoDB, another schema version ErrSchema.
+func Open(path string) (*DB, error) {
+	fi, err := os.Stat(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("opening %s: %w", path, ErrNoDB)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("opening vulnerability database %s: %w", path, err)
+	}
+	if fi.IsDir() || fi.Size() == 0 {
+		return nil, fmt.Errorf("opening %s: not a database file: %w", path, ErrNoDB)
+	}
+	bdb, err := bolt.Open(path, 0o444, &bolt.Options{ReadOnly: true, Timeout: OpenTimeout})
+	if err != nil {
+		if errors.Is(err, bolt.ErrTimeout) {
+			return nil, fmt.Errorf("opening vulnerability database %s: locked by another process for more than %s: %w", path, OpenTimeout, err)
+		}
+		return nil, fmt.Errorf("opening vulnerability database %s (remove it and run `warden db update` if it is damaged): %w", path, err)
+	}
+	db := &DB{bolt: bdb, path: path}
+	if err := bdb.View(func(tx *bolt.Tx) error {
+		built, err := checkSchema(tx)
+		db.built = built
+		return err
+	}); err != nil {
+		bdb.Close()
+		return nil, fmt.Errorf("opening vulnerability database %s: %w", path, err)
+	}
+	return db, nil
+}
+
+func checkSchema(tx *bolt.Tx) (time.Time, error) {
+	m := tx.Bucket(bMeta)
+	if m == nil {
+		return time.Time{}, fmt.Errorf("no meta bucket: %w", ErrSchema)
+	}
+	v := string(m.Get([]byte("schema")))
+	if v != strconv.Itoa(SchemaVersion) {
+		return time.Time{}, fmt.Errorf("schema version %q, this warden reads %d: %w", v, SchemaVersion, ErrSchema)
+	}
+	built, _ := time.Parse(time.RFC3339Nano, string(m.Get([]byte("built"))))
+	return built, nil
+}
+
+// Close releases the database.
+func (db *DB) Close() error { return db.bolt.Close() }
+
+// Path is the file the database was opened from.
+func (db *DB) Path() string { return db.path }
+
+// Built is when the data was last imported.
+func (db *DB) Built() time.Time { return db.built }
+
+// Lookup returns the advisories for pkg (as normalised by NormalizeName) in
+// namespace, from every source, sorted by ID then source, with Severity and
+// SeveritySource resolved by the documented precedence.
+func (db *DB) Lookup(ctx context.Context, namespace, pkg string) ([]Advisory, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	var out []Advisory
+	err := db.bolt.View(func(tx *bolt.Tx) error {
+		root := tx.Bucket(bNS)
+		if root == nil {
+			return nil
+		}
+		nsb := root.Bucket([]byte(namespace))
+		if nsb == nil {
+			return nil
+		}
+		key := []byte(pkg)
+		return nsb.ForEachBucket(func(src []byte) error {
+			sb := nsb.Bucket(src)
+			pb, vb := sb.Bucket(bPkg), sb.Bucket(bVuln)
+			if pb == nil || vb == nil {
+				return nil
+			}
+			raw := pb.Get(key)
+			if raw == nil {
+				return nil
+			}
+			rows, err := decodeRows(raw)
+			if err != nil {
+				return fmt.Errorf("%s %s (source %s): %w", namespace, pkg, src, err)
+			}
+			for _, a := range rows {
+				a.Namespace, a.Package, a.Source = namespace, pkg, string(src)
+				if braw := vb.Get([]byte(a.ID)); braw != nil {
+					b, err := decodeBody(braw)
+					if err != nil {
+						return fmt.Errorf("%s %s (source %s): %w", namespace, a.ID, src, err)
+					}
+					a.Aliases, a.CVSS, a.Title, a.Description = b.Aliases, b.CVSS, b.Title, b.Description
+					a.URLs, a.Published, a.Modified = b.URLs, b.Published, b.Modified
+				}
+				resolveSeverity(tx, &a)
+				out = append(out, a)
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("looking up %s %s in %s: %w", namespace, pkg, db.path, err)
+	}
+	sort.SliceStable(out, func(i, j int) bool {
+		if out[i].ID != out[j].ID {
+			return out[i].ID < out[j].ID
+		}
+		return out[i].Source < out[j].Source
+	})
+	return out, nil
+}
+
+// resolveSeverity applies the precedence: distro's own, then NVD, then the advisory's own.
+func resolveSeverity(tx *bolt.Tx, a *Advisory) {
+	if isOSNamespace(a.Namespace) && a.Severity != "" && a.Severity != "UNKNOWN" && a.SeveritySource != "" {
+		return
+	}
+	if cs := nvdScores(tx, a); len(cs) > 0 {
+		if best, sev, ok := pickScore(cs); ok {
+			a.Severity, a.SeveritySource = sev, best.Source
+			for _, c := range cs {
+				if !hasCVSS(a.CVSS, c) {
+					a.CVSS = append(a.CVSS, c)
+				}
+			}
+			return
+		}
+	}
+	if a.Severity == "" || a.Severity == "UNKNOWN" {
+		a.Severity, a.SeveritySource = "UNKNOWN", ""
+	}
+}
+
+func hasCVSS(cs []CVSS, c CVSS) bool {
+	for _, x := range cs {
+		if x.Source == c.Source && x.Vector == c.Vector {
+			return true
+		}
+	}
+	return false
+}
+
+func nvdScores(tx *bolt.Tx, a *Advisory) []CVSS {
+	root := tx.Bucket(bScores)
+	if root == nil {
+		return nil
+	}
+	ids := append([]string{a.ID}, a.Aliases...)
+	var out []CVSS
+	_ = root.ForEachBucket(func(src []byte) error {
+		sb := root.Bucket(src)
+		for _, id := range ids {
+			if !strings.HasPrefix(id, "CVE-") {
+				continue
+			}
+			if raw := sb.Get([]byte(id)); raw != nil {
+				if cs, err := decodeScores(raw); err == nil {
+					out = append(out, cs...)
+				}
+				return nil
+			}
+		}
+		return nil
+	})
+	return out
+}
+
+// Scores returns the CVSS scores an NVD feed gave a CVE.
+func (db *DB) Scores(cve string) ([]CVSS, error) {
+	var out []CVSS
+	err := db.bolt.View(func(tx *bolt.Tx) error {
+		out = nvdScores(tx, &Advisory{ID: cve})
+		return nil
+	})
+	return out, err
+}
+
+// NamespaceStatus describes what one source holds for one namespace.
+type NamespaceStatus struct {
+	Source     string    `json:"source"`
+	Namespace  string    `json:"namespace"`
+	Records    int       `json:"records"`    // distinct advisory ids
+	Advisories int       `json:"advisories"` // advisory x package rows
+	Newest     time.Time `json:"newest,omitempty"`
+	ImportedAt time.Time `json:"imported_at"`
+}
+
+// ImportStatus describes the last import of a source.
+type ImportStatus struct {
+	Source     string    `json:"source"`
+	Origin     string    `json:"origin"` // the path or URL it came from
+	Records    int       `json:"records"`
+	Withdrawn  int       `json:"withdrawn,omitempty"`
+	Skipped    int       `json:"skipped,omitempty"`
+	Advisories int       `json:"advisories"`
+	Newest     time.Time `json:"newest,omitempty"`
+	ImportedAt time.Time `json:"imported_at"`
+}
+
+// Status is the database's content per source.
+type Status struct {
+	Path       string            `json:"path"`
+	Schema     int               `json:"schema"`
+	Built      time.Time         `json:"built"`
+	Imports    []ImportStatus    `json:"imports"`
+	Namespaces []NamespaceStatus `json:"namespaces"`
+}
+
+// Status reports every source: record counts, newest record, import time.
+func (db *DB) Status() (*Status, error) {
+	st := &Status{Path: db.path, Schema: SchemaVersion, Built: db.built}
+	err := db.bolt.View(func(tx *bolt.Tx) error {
+		if b := tx.Bucket(bImports); b != nil {
+			if err := b.ForEach(func(k, v []byte) error {
+				var is ImportStatus
+				if err := json.Unmarshal(v, &is); err != nil {
+					return fmt.Errorf("import record %q: %w", k, err)
+				}
+				st.Imports = append(st.Imports, is)
+				return nil
+			}); err != nil {
+				return err
+			}
+		}
+		if b := tx.Bucket(bStatus); b != nil {
+			return b.ForEach(func(k, v []byte) error {
+				var ns NamespaceStatus
+				if err := json.Unmarshal(v, &ns); err != nil {
+					return fmt.Errorf("status record %q: %w", k, err)
+				}
+				st.Namespaces = append(st.Namespaces, ns)
+				return nil
+			})
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("reading status of %s: %w", db.path, err)
+	}
+	return st, nil
+}
+
+// Namespaces lists the namespaces that hold data.
+func (db *DB) Namespaces() ([]string, error) {
+	var out []string
+	err := db.bolt.View(func(tx *bolt.Tx) error {
+		root := tx.Bucket(bNS)
+		if root == nil {
+			return nil
+		}
+		return root.ForEachBucket(func(k []byte) error { out = append(out, string(k)); return nil })
+	})
+	return out, err
+}
+
+// Packages lists the package names of a namespace (all sources), sorted and unique.
+func (db *DB) Packages(namespace string) ([]string, error) {
+	seen := map[string]bool{}
+	err := db.bolt.View(func(tx *bolt.Tx) error {
+		root := tx.Bucket(bNS)
+		if root == nil {
+			return nil
+		}
+		nsb := root.Bucket([]byte(namespace))
+		if nsb == nil {
+			return nil
+		}
+		return nsb.ForEachBucket(func(src []byte) error {
+			if pb := nsb.Bucket(src).Bucket(bPkg); pb != nil {
+				return pb.ForEach(func(k, _ []byte) error { seen[string(k)] = true; return nil })
+			}
+			return nil
+		})
+	})
+	out := make([]string, 0, len(seen))
+	for k := range seen {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out, err
+}
+
+// HTTPCache is what `warden db update` remembers per URL for conditional requests.
+type HTTPCache struct {
+	ETag         string    `json:"etag,omitempty"`
+	LastModified string    `json:"last_modified,omitempty"`
+	Fetched      time.Time `json:"fetched"`
+}
+
+// HTTPCache returns what was remembered for url.
+func (db *DB) HTTPCache(url string) (HTTPCache, bool) {
+	var hc HTTPCache
+	ok := false
+	_ = db.bolt.View(func(tx *bolt.Tx) error {
+		if b := tx.Bucket(bHTTP); b != nil {
+			if v := b.Get([]byte(url)); v != nil {
+				ok = json.Unmarshal(v, &hc) == nil
+			}
+		}
+		return nil
+	})
+	return hc, ok
+}

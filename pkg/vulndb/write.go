@@ -1,0 +1,472 @@
+package vulndb
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Batch is one source's data for an import: what a feed reader produced.
+type Batch struct {
+	Source     string // "osv-go", "alpine-secdb", "debian-tracker", "nvd", ...
+	Origin     string // the path or URL it came from
+	Records    int    // records read (including withdrawn and skipped ones)
+	Withdrawn  int    // records skipped because the feed withdrew them
+	Skipped    int    // malformed records skipped (each logged with file and record)
+	Newest     time.Time
+	Advisories []Advisory
+	Scores     map[string][]CVSS // CVE id -> scores (NVD)
+}
+
+// UpdateOptions tune Update.
+type UpdateOptions struct {
+	// Fresh starts from an empty database instead of the existing one.
+	Fresh bool
+	// LockTimeout bounds the wait for another writer (default 1 minute).
+	LockTimeout time.Duration
+	Logger      *slog.Logger
+	// Now is the clock (tests); default time.Now.
+	Now func() time.Time
+}
+
+// Writer adds data to a database being built by Update.
+type Writer struct {
+	db      *bolt.DB
+	now     time.Time
+	touched map[string]bool // "source\x00namespace" already replaced in this update
+	imports map[string]*ImportStatus
+}
+
+// Update changes the database at path atomically: it copies the current
+// database (unless opt.Fresh) into a temporary file in the same directory,
+// lets fn add data through the Writer (each Put replaces what that source had
+// in the namespaces it touches), compacts, fsyncs and renames the result over
+// path. If fn fails, or the process dies, the previous database is untouched.
+func Update(ctx context.Context, path string, opt UpdateOptions, fn func(ctx context.Context, w *Writer) error) (err error) {
+	log := opt.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	now := time.Now
+	if opt.Now != nil {
+		now = opt.Now
+	}
+	if opt.LockTimeout == 0 {
+		opt.LockTimeout = time.Minute
+	}
+	dir, base := filepath.Split(path)
+	if dir == "" {
+		dir = "."
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("creating database directory %s: %w", dir, err)
+	}
+	unlock, err := lockFile(ctx, path+".lock", opt.LockTimeout)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	// Leftovers of an update that was killed.
+	if old, _ := filepath.Glob(filepath.Join(dir, base+".tmp-*")); len(old) > 0 {
+		for _, f := range old {
+			log.Debug("removing a leftover temporary database", "file", f)
+			os.Remove(f)
+		}
+	}
+
+	work, err := os.CreateTemp(dir, base+".tmp-*")
+	if err != nil {
+		return fmt.Errorf("creating a temporary database in %s: %w", dir, err)
+	}
+	workPath := work.Name()
+	defer func() {
+		if err != nil {
+			os.Remove(workPath)
+		}
+	}()
+	if !opt.Fresh {
+		if cerr := copyExisting(path, work, log); cerr != nil {
+			work.Close()
+			return cerr
+		}
+	}
+	if err := work.Close(); err != nil {
+		return fmt.Errorf("writing %s: %w", workPath, err)
+	}
+
+	bdb, err := bolt.Open(workPath, 0o644, &bolt.Options{NoSync: true, NoFreelistSync: true, NoGrowSync: true, Timeout: time.Second})
+	if err != nil {
+		return fmt.Errorf("opening temporary database %s: %w", workPath, err)
+	}
+	w := &Writer{db: bdb, now: now().UTC(), touched: map[string]bool{}, imports: map[string]*ImportStatus{}}
+	err = bdb.Update(func(tx *bolt.Tx) error {
+		m, err := tx.CreateBucketIfNotExists(bMeta)
+		if err != nil {
+			return err
+		}
+		return m.Put([]byte("schema"), []byte(strconv.Itoa(SchemaVersion)))
+	})
+	if err == nil {
+		err = fn(ctx, w)
+	}
+	if err == nil {
+		err = ctx.Err()
+	}
+	if err == nil {
+		err = bdb.Update(func(tx *bolt.Tx) error {
+			return tx.Bucket(bMeta).Put([]byte("built"), []byte(w.now.Format(time.RFC3339Nano)))
+		})
+	}
+	if cerr := bdb.Close(); err == nil && cerr != nil {
+		err = fmt.Errorf("closing %s: %w", workPath, cerr)
+	}
+	if err != nil {
+		return err
+	}
+
+	// Compact into the final temporary file: drops the pages freed by
+	// replaced sources and packs pages full.
+	final, err := compact(workPath, dir, base)
+	if err != nil {
+		return err
+	}
+	os.Remove(workPath)
+	if err := syncFile(final); err != nil {
+		os.Remove(final)
+		return err
+	}
+	if err := os.Rename(final, path); err != nil {
+		os.Remove(final)
+		return fmt.Errorf("installing the new database at %s: %w", path, err)
+	}
+	if d, derr := os.Open(dir); derr == nil {
+		_ = d.Sync()
+		d.Close()
+	}
+	return nil
+}
+
+func copyExisting(path string, dst *os.File, log *slog.Logger) error {
+	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	old, err := bolt.Open(path, 0o444, &bolt.Options{ReadOnly: true, Timeout: OpenTimeout})
+	if err != nil {
+		log.Warn("the existing database cannot be read; starting a new one", "path", path, "err", err)
+		return nil
+	}
+	defer old.Close()
+	return old.View(func(tx *bolt.Tx) error {
+		if _, err := checkSchema(tx); err != nil {
+			log.Warn("the existing database has another schema; starting a new one", "path", path, "err", err)
+			return nil
+		}
+		if _, err := tx.WriteTo(dst); err != nil {
+			return fmt.Errorf("copying the existing database %s: %w", path, err)
+		}
+		return nil
+	})
+}
+
+func compact(src, dir, base string) (string, error) {
+	f, err := os.CreateTemp(dir, base+".tmp-*")
+	if err != nil {
+		return "", fmt.Errorf("creating a temporary database in %s: %w", dir, err)
+	}
+	name := f.Name()
+	f.Close()
+	fail := func(err error) (string, error) { os.Remove(name); return "", err }
+	sdb, err := bolt.Open(src, 0o444, &bolt.Options{ReadOnly: true})
+	if err != nil {
+		return fail(fmt.Errorf("reopening %s: %w", src, err))
+	}
+	defer sdb.Close()
+	ddb, err := bolt.Open(name, 0o644, &bolt.Options{NoSync: true, NoFreelistSync: true})
+	if err != nil {
+		return fail(fmt.Errorf("opening %s: %w", name, err))
+	}
+	if err := bolt.Compact(ddb, sdb, 64<<20); err != nil {
+		ddb.Close()
+		return fail(fmt.Errorf("compacting the new database: %w", err))
+	}
+	if err := ddb.Close(); err != nil {
+		return fail(fmt.Errorf("closing %s: %w", name, err))
+	}
+	return name, nil
+}
+
+func syncFile(path string) error {
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		return fmt.Errorf("syncing %s: %w", path, err)
+	}
+	defer f.Close()
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("syncing %s: %w", path, err)
+	}
+	return nil
+}
+
+// Put stores a batch. The first Put of a source in an Update replaces what
+// that source had in each namespace the batch touches; later Puts of the same
+// source in the same Update add to it.
+func (w *Writer) Put(b *Batch) error {
+	if b.Source == "" {
+		return errors.New("vulndb: batch without a source name")
+	}
+	byNS := map[string]map[string][]Advisory{}
+	for i := range b.Advisories {
+		a := &b.Advisories[i]
+		if a.Namespace == "" || a.Package == "" || a.ID == "" {
+			return fmt.Errorf("source %s: advisory %q without namespace, package or id", b.Source, a.ID)
+		}
+		m := byNS[a.Namespace]
+		if m == nil {
+			m = map[string][]Advisory{}
+			byNS[a.Namespace] = m
+		}
+		m[a.Package] = append(m[a.Package], *a)
+	}
+	nss := make([]string, 0, len(byNS))
+	for ns := range byNS {
+		nss = append(nss, ns)
+	}
+	sort.Strings(nss)
+	err := w.db.Update(func(tx *bolt.Tx) error {
+		root, err := tx.CreateBucketIfNotExists(bNS)
+		if err != nil {
+			return err
+		}
+		stb, err := tx.CreateBucketIfNotExists(bStatus)
+		if err != nil {
+			return err
+		}
+		for _, ns := range nss {
+			if err := w.putNamespace(root, stb, b, ns, byNS[ns]); err != nil {
+				return fmt.Errorf("source %s, namespace %s: %w", b.Source, ns, err)
+			}
+		}
+		if len(b.Scores) > 0 {
+			if err := w.putScores(tx, b); err != nil {
+				return fmt.Errorf("source %s scores: %w", b.Source, err)
+			}
+		}
+		return w.putImport(tx, b)
+	})
+	if err != nil {
+		return fmt.Errorf("storing %s: %w", b.Source, err)
+	}
+	return nil
+}
+
+func (w *Writer) putNamespace(root, stb *bolt.Bucket, b *Batch, ns string, pkgs map[string][]Advisory) error {
+	nsb, err := root.CreateBucketIfNotExists([]byte(ns))
+	if err != nil {
+		return err
+	}
+	tkey := b.Source + "\x00" + ns
+	var st NamespaceStatus
+	if !w.touched[tkey] {
+		if nsb.Bucket([]byte(b.Source)) != nil {
+			if err := nsb.DeleteBucket([]byte(b.Source)); err != nil {
+				return err
+			}
+		}
+		w.touched[tkey] = true
+	} else if v := stb.Get([]byte(tkey)); v != nil {
+		_ = json.Unmarshal(v, &st)
+	}
+	sb, err := nsb.CreateBucketIfNotExists([]byte(b.Source))
+	if err != nil {
+		return err
+	}
+	pb, err := sb.CreateBucketIfNotExists(bPkg)
+	if err != nil {
+		return err
+	}
+	vb, err := sb.CreateBucketIfNotExists(bVuln)
+	if err != nil {
+		return err
+	}
+	pb.FillPercent, vb.FillPercent = 0.9, 0.9
+	names := make([]string, 0, len(pkgs))
+	for n := range pkgs {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	newIDs := map[string]bool{}
+	for _, name := range names {
+		rows := pkgs[name]
+		if old := pb.Get([]byte(name)); old != nil {
+			prev, err := decodeRows(old)
+			if err != nil {
+				return err
+			}
+			fresh := map[string]bool{}
+			for i := range rows {
+				fresh[rows[i].ID] = true
+			}
+			merged := make([]Advisory, 0, len(prev)+len(rows))
+			for _, p := range prev {
+				if !fresh[p.ID] {
+					merged = append(merged, p)
+				}
+			}
+			rows = append(merged, rows...)
+		}
+		sort.SliceStable(rows, func(i, j int) bool { return rows[i].ID < rows[j].ID })
+		if err := pb.Put([]byte(name), encodeRows(rows)); err != nil {
+			return err
+		}
+		st.Advisories += len(pkgs[name])
+		for i := range pkgs[name] {
+			a := &pkgs[name][i]
+			if newIDs[a.ID] {
+				continue
+			}
+			newIDs[a.ID] = true
+			if vb.Get([]byte(a.ID)) == nil {
+				st.Records++
+				if err := vb.Put([]byte(a.ID), encodeBody(bodyOf(a))); err != nil {
+					return err
+				}
+			}
+			for _, t := range []time.Time{a.Modified, a.Published} {
+				if t.After(st.Newest) && t.Before(w.now.Add(48*time.Hour)) {
+					st.Newest = t
+				}
+			}
+		}
+	}
+	st.Source, st.Namespace, st.ImportedAt = b.Source, ns, w.now
+	if b.Newest.After(st.Newest) {
+		st.Newest = b.Newest
+	}
+	v, _ := json.Marshal(st)
+	return stb.Put([]byte(tkey), v)
+}
+
+func (w *Writer) putScores(tx *bolt.Tx, b *Batch) error {
+	root, err := tx.CreateBucketIfNotExists(bScores)
+	if err != nil {
+		return err
+	}
+	tkey := b.Source + "\x00scores"
+	if !w.touched[tkey] {
+		if root.Bucket([]byte(b.Source)) != nil {
+			if err := root.DeleteBucket([]byte(b.Source)); err != nil {
+				return err
+			}
+		}
+		w.touched[tkey] = true
+	}
+	sb, err := root.CreateBucketIfNotExists([]byte(b.Source))
+	if err != nil {
+		return err
+	}
+	ids := make([]string, 0, len(b.Scores))
+	for id := range b.Scores {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	for _, id := range ids {
+		if err := sb.Put([]byte(id), encodeScores(b.Scores[id])); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (w *Writer) putImport(tx *bolt.Tx, b *Batch) error {
+	ib, err := tx.CreateBucketIfNotExists(bImports)
+	if err != nil {
+		return err
+	}
+	is := w.imports[b.Source]
+	if is == nil {
+		is = &ImportStatus{Source: b.Source}
+		w.imports[b.Source] = is
+	}
+	if is.Origin == "" {
+		is.Origin = b.Origin
+	} else if b.Origin != "" && is.Origin != b.Origin {
+		is.Origin += ", " + b.Origin
+	}
+	is.Records += b.Records
+	is.Withdrawn += b.Withdrawn
+	is.Skipped += b.Skipped
+	is.Advisories += len(b.Advisories) + len(b.Scores)
+	is.ImportedAt = w.now
+	newest := b.Newest
+	for i := range b.Advisories {
+		for _, t := range []time.Time{b.Advisories[i].Modified, b.Advisories[i].Published} {
+			if t.After(newest) && t.Before(w.now.Add(48*time.Hour)) {
+				newest = t
+			}
+		}
+	}
+	if newest.After(is.Newest) {
+		is.Newest = newest
+	}
+	v, _ := json.Marshal(is)
+	return ib.Put([]byte(b.Source), v)
+}
+
+// SetHTTPCache remembers the validators of a fetched URL.
+func (w *Writer) SetHTTPCache(url string, hc HTTPCache) error {
+	return w.db.Update(func(tx *bolt.Tx) error {
+		b, err := tx.CreateBucketIfNotExists(bHTTP)
+		if err != nil {
+			return err
+		}
+		v, _ := json.Marshal(hc)
+		return b.Put([]byte(url), v)
+	})
+}
+
+// HTTPCache returns what the database being built remembers for url.
+func (w *Writer) HTTPCache(url string) (HTTPCache, bool) {
+	var hc HTTPCache
+	ok := false
+	_ = w.db.View(func(tx *bolt.Tx) error {
+		if b := tx.Bucket(bHTTP); b != nil {
+			if v := b.Get([]byte(url)); v != nil {
+				ok = json.Unmarshal(v, &hc) == nil
+			}
+		}
+		return nil
+	})
+	return hc, ok
+}
+
+// Touch marks a source as refreshed (a conditional request answered "not
+// modified"): its import time moves to now, its data stays.
+func (w *Writer) Touch(source string) error {
+	return w.db.Update(func(tx *bolt.Tx) error {
+		ib := tx.Bucket(bImports)
+		if ib == nil {
+			return nil
+		}
+		v := ib.Get([]byte(source))
+		if v == nil {
+			return nil
+		}
+		var is ImportStatus
+		if err := json.Unmarshal(v, &is); err != nil {
+			return err
+		}
+		is.ImportedAt = w.now
+		nv, _ := json.Marshal(is)
+		return ib.Put([]byte(source), nv)
+	})
+}
