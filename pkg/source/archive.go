@@ -142,7 +142,7 @@ func fromDockerArchive(r io.ReaderAt, size int64, t *tarFS, tag string) (*Image,
 	for _, f := range append([]string{chosen.Config}, chosen.Layers...) {
 		e, err := t.resolve(cleanName(f))
 		if err != nil {
-			return nil, fmt.Errorf("%w: docker-archive: %q (listed in manifest.json): %w", ErrNotImage, f, err)
+			return nil, fmt.Errorf("%w: docker-archive: %q (listed in manifest.json): %w%s", ErrNotImage, f, err, t.truncatedHint())
 		}
 		if f == chosen.Config && e.size > maxManifestSize {
 			return nil, fmt.Errorf("%w: docker-archive: config %q is larger than %d bytes", ErrNotImage, f, maxManifestSize)

@@ -203,7 +203,8 @@ func openBare(ctx context.Context, ref string, plat platformReq, opt Options) (*
 		return openPath(ctx, kind, p, tag, plat, opt)
 	}
 	if _, err := name.ParseReference(ref); err != nil {
-		return nil, fmt.Errorf("%w: not an existing path nor an image reference: %w", ErrNotFound, err)
+		_, serr := os.Stat(ref)
+		return nil, fmt.Errorf("%w: %w, and not an image reference either", ErrNotFound, serr)
 	}
 	img, err := openDaemon(ctx, ref, opt)
 	if err == nil {
@@ -253,5 +254,14 @@ func (t *tarFS) kind() (string, error) {
 	case t.has("oci-layout") && t.has("index.json"):
 		return KindOCIArchive, nil
 	}
-	return "", fmt.Errorf("%w: the tar holds neither manifest.json (docker-archive) nor oci-layout and index.json (oci-archive)", ErrNotImage)
+	return "", fmt.Errorf("%w: the tar holds neither manifest.json (docker-archive) nor oci-layout and index.json (oci-archive)%s",
+		ErrNotImage, t.truncatedHint())
+}
+
+// truncatedHint explains a missing file by a missing end-of-archive marker.
+func (t *tarFS) truncatedHint() string {
+	if t.unterminated {
+		return " (the tar has no end-of-archive marker: truncated?)"
+	}
+	return ""
 }

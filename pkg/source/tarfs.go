@@ -23,6 +23,10 @@ type tarFS struct {
 	r     io.ReaderAt
 	files map[string]tarEntry
 	names []string // in archive order, for sniffing and error messages
+	// unterminated: the archive does not end with the two zero blocks that
+	// close a tar, so it was probably cut short (a cut on an entry boundary
+	// otherwise reads as a shorter, valid tar).
+	unterminated bool
 }
 
 type tarEntry struct {
@@ -40,6 +44,9 @@ func indexTar(r io.ReaderAt, size int64) (*tarFS, error) {
 		h, err := tr.Next()
 		if errors.Is(err, io.EOF) {
 			break
+		}
+		if errors.Is(err, io.ErrUnexpectedEOF) {
+			return nil, fmt.Errorf("reading tar: archive truncated: %w", err)
 		}
 		if err != nil {
 			return nil, fmt.Errorf("reading tar: %w", err)
@@ -74,7 +81,19 @@ func indexTar(r io.ReaderAt, size int64) (*tarFS, error) {
 		}
 		t.files[name] = e
 	}
+	t.unterminated = !endsWithZeroBlocks(r, size)
 	return t, nil
+}
+
+func endsWithZeroBlocks(r io.ReaderAt, size int64) bool {
+	if size < 1024 {
+		return false
+	}
+	var b [1024]byte
+	if _, err := r.ReadAt(b[:], size-1024); err != nil {
+		return false
+	}
+	return b == [1024]byte{}
 }
 
 // cleanName makes a tar entry name an fs.FS name ("./a/b/" -> "a/b"); names

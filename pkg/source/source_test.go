@@ -1,0 +1,626 @@
+package source
+
+import (
+	"archive/tar"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/validate"
+
+	"github.com/wardensec/warden/internal/testimage"
+	"github.com/wardensec/warden/internal/testutil"
+)
+
+// alpineImage is the real Alpine 3.19.4 minirootfs plus a layer that adds a
+// file and whites out another, so that sources are compared on more than one layer.
+func alpineImage(t *testing.T) v1.Image {
+	t.Helper()
+	base := testimage.LayerFromTarGz(t, filepath.Join(testutil.Corpus(t), "images", "alpine-minirootfs-3.19.4-x86_64.tar.gz"))
+	top := testimage.Layer(t,
+		testimage.Dir("srv/"),
+		testimage.Reg("srv/app.conf", "listen=8080\n"),
+		testimage.Whiteout("etc/motd"),
+	)
+	return testimage.Image(t, nil, base, top)
+}
+
+// entry is one tar entry, normalised for comparison across sources.
+type entry struct {
+	Name, Link string
+	Type       byte
+	Size       int64
+}
+
+func layerEntries(t *testing.T, l v1.Layer) []entry {
+	t.Helper()
+	rc, err := l.Uncompressed()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	return tarEntries(t, rc)
+}
+
+func tarEntries(t *testing.T, r io.Reader) []entry {
+	t.Helper()
+	var out []entry
+	tr := tar.NewReader(r)
+	for {
+		h, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := cleanName(h.Name)
+		if n == "" {
+			continue
+		}
+		typ := h.Typeflag
+		if typ == tar.TypeRegA {
+			typ = tar.TypeReg
+		}
+		e := entry{Name: n, Type: typ, Size: h.Size, Link: h.Linkname}
+		if typ == tar.TypeLink {
+			e.Link = cleanName(h.Linkname)
+		}
+		out = append(out, e)
+	}
+	slices.SortFunc(out, func(a, b entry) int { return strings.Compare(a.Name, b.Name) })
+	return out
+}
+
+func diffIDs(t *testing.T, img v1.Image) []v1.Hash {
+	t.Helper()
+	ls, err := img.Layers()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []v1.Hash
+	for _, l := range ls {
+		d, err := l.DiffID()
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, d)
+	}
+	return out
+}
+
+func allEntries(t *testing.T, img v1.Image) [][]entry {
+	t.Helper()
+	ls, err := img.Layers()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out [][]entry
+	for _, l := range ls {
+		out = append(out, layerEntries(t, l))
+	}
+	return out
+}
+
+// unpack writes the flattened file system of img into dir (test data only:
+// the image is ours).
+func unpack(t *testing.T, img v1.Image, dir string) {
+	t.Helper()
+	rc := mutate.Extract(img)
+	defer rc.Close()
+	tr := tar.NewReader(rc)
+	for {
+		h, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			return
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := cleanName(h.Name)
+		if n == "" {
+			continue
+		}
+		p := filepath.Join(dir, n)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		switch h.Typeflag {
+		case tar.TypeDir:
+			err = os.MkdirAll(p, os.FileMode(h.Mode).Perm())
+		case tar.TypeSymlink:
+			err = os.Symlink(h.Linkname, p)
+		case tar.TypeLink:
+			err = os.Link(filepath.Join(dir, cleanName(h.Linkname)), p)
+		case tar.TypeReg, tar.TypeRegA:
+			var f *os.File
+			if f, err = os.OpenFile(p, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, os.FileMode(h.Mode).Perm()); err == nil {
+				_, err = io.Copy(f, tr)
+				f.Close()
+			}
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func randomTag(t *testing.T) string {
+	b := make([]byte, 6)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+func TestSourcesGiveTheSameImage(t *testing.T) {
+	ctx := context.Background()
+	img := alpineImage(t)
+	wantIDs := diffIDs(t, img)
+	wantEntries := allEntries(t, img)
+	if len(wantEntries) != 2 || len(wantEntries[0]) < 400 {
+		t.Fatalf("test image: %d layers, %d entries in the first", len(wantEntries), len(wantEntries[0]))
+	}
+	tmp := t.TempDir()
+
+	docker := filepath.Join(tmp, "alpine-docker.tar")
+	testimage.WriteDockerArchive(t, img, "example.com/warden/alpine:3.19.4", docker)
+	layoutDir := filepath.Join(tmp, "layout")
+	testimage.WriteOCILayout(t, img, layoutDir, "3.19.4")
+	ociArchive := filepath.Join(tmp, "alpine-oci.tar")
+	testimage.WriteOCIArchive(t, img, ociArchive, "3.19.4")
+	host := testimage.NewRegistry(t)
+	regRef := host + "/warden/alpine:3.19.4"
+	testimage.PushToRegistry(t, img, regRef)
+
+	cases := []struct {
+		name, ref, kind string
+	}{
+		{"docker-archive", "docker-archive:" + docker, KindDockerArchive},
+		{"docker-archive-tag", "docker-archive:" + docker + ":example.com/warden/alpine:3.19.4", KindDockerArchive},
+		{"docker-archive-bare", docker, KindDockerArchive},
+		{"oci-layout", "oci-layout:" + layoutDir, KindOCILayout},
+		{"oci-layout-tag", "oci-layout:" + layoutDir + ":3.19.4", KindOCILayout},
+		{"oci-layout-bare", layoutDir, KindOCILayout},
+		{"oci-archive", "oci-archive:" + ociArchive, KindOCIArchive},
+		{"oci-archive-tag", "oci-archive:" + ociArchive + ":3.19.4", KindOCIArchive},
+		{"oci-archive-bare", ociArchive, KindOCIArchive},
+		{"registry", "registry:" + regRef, KindRegistry},
+		{"registry-bare", regRef, KindRegistry},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			got, err := Open(ctx, c.ref, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer func() {
+				if err := got.Close(); err != nil {
+					t.Error(err)
+				}
+			}()
+			checkSame(t, got, c.kind, c.ref, wantIDs, wantEntries)
+			if err := validate.Image(got.Image); err != nil {
+				t.Errorf("validate.Image: %v", err)
+			}
+		})
+	}
+
+	t.Run("docker", func(t *testing.T) {
+		tag := "warden-source-test/alpine:" + randomTag(t)
+		testimage.DockerLoad(t, img, tag)
+		for _, ref := range []string{"docker:" + tag, tag} {
+			got, err := Open(ctx, ref, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkSame(t, got, KindDocker, ref, wantIDs, wantEntries)
+			if !slices.Contains(got.RepoTags, tag) {
+				t.Errorf("RepoTags %q, want %q among them", got.RepoTags, tag)
+			}
+			if err := validate.Image(got.Image); err != nil {
+				t.Errorf("validate.Image: %v", err)
+			}
+			if err := got.Close(); err != nil {
+				t.Error(err)
+			}
+		}
+	})
+
+	t.Run("dir", func(t *testing.T) {
+		root := filepath.Join(tmp, "rootfs")
+		unpack(t, img, root)
+		flat := tarEntries(t, mutate.Extract(img))
+		for _, ref := range []string{"dir:" + root, root} {
+			got, err := Open(ctx, ref, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Kind != KindDir {
+				t.Errorf("kind %q, want dir", got.Kind)
+			}
+			es := allEntries(t, got.Image)
+			if len(es) != 1 {
+				t.Fatalf("%d layers, want 1", len(es))
+			}
+			if d := cmp.Diff(flat, es[0]); d != "" {
+				t.Errorf("dir layer differs from the flattened image (-want +got):\n%s", d)
+			}
+			if slices.ContainsFunc(es[0], func(e entry) bool { return e.Name == "etc/motd" }) {
+				t.Error("etc/motd, whited out, is in the directory image")
+			}
+			cf, err := got.ConfigFile()
+			if err != nil || cf.OS != "linux" || cf.Architecture != "amd64" || len(cf.RootFS.DiffIDs) != 1 {
+				t.Errorf("config %+v, %v", cf, err)
+			}
+			// The diff ID is the sha256 of the layer the image streams.
+			ls, _ := got.Layers()
+			rc, _ := ls[0].Uncompressed()
+			h, _, _ := v1.SHA256(rc)
+			rc.Close()
+			if h != cf.RootFS.DiffIDs[0] {
+				t.Errorf("diff ID %s, stream hashes to %s", cf.RootFS.DiffIDs[0], h)
+			}
+			got.Close()
+		}
+	})
+}
+
+func checkSame(t *testing.T, got *Image, kind, ref string, wantIDs []v1.Hash, wantEntries [][]entry) {
+	t.Helper()
+	if got.Kind != kind || got.Name != ref {
+		t.Errorf("Kind, Name = %q, %q; want %q, %q", got.Kind, got.Name, kind, ref)
+	}
+	if d := cmp.Diff(wantIDs, diffIDs(t, got.Image)); d != "" {
+		t.Errorf("diff IDs (-want +got):\n%s", d)
+	}
+	if d := cmp.Diff(wantEntries, allEntries(t, got.Image)); d != "" {
+		t.Errorf("layer files (-want +got):\n%s", d)
+	}
+}
+
+func TestTestdataImages(t *testing.T) {
+	root := testutil.RepoRoot(t)
+	corpus := testutil.Corpus(t)
+	for _, c := range []struct{ dir, tag, blob, cmd string }{
+		{"alpine-3.19.4", "3.19.4", "alpine-minirootfs-3.19.4-x86_64.tar.gz", "/bin/sh"},
+		{"debian-bookworm-pkgdb", "bookworm", "debian-bookworm-minbase-pkgdb.tar.gz", "bash"},
+	} {
+		dir := filepath.Join(root, "testdata", "images", c.dir)
+		for _, ref := range []string{"oci-layout:" + dir, "oci-layout:" + dir + ":" + c.tag, dir} {
+			img, err := Open(context.Background(), ref, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := validate.Image(img.Image); err != nil {
+				t.Errorf("%s: validate.Image: %v", ref, err)
+			}
+			if !slices.Equal(img.RepoTags, []string{c.tag}) {
+				t.Errorf("%s: RepoTags %q, want [%q]", ref, img.RepoTags, c.tag)
+			}
+			cf, err := img.ConfigFile()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cf.OS != "linux" || cf.Architecture != "amd64" || !slices.Equal(cf.Config.Cmd, []string{c.cmd}) {
+				t.Errorf("%s: config os %q arch %q cmd %q", ref, cf.OS, cf.Architecture, cf.Config.Cmd)
+			}
+			ls, err := img.Layers()
+			if err != nil || len(ls) != 1 {
+				t.Fatalf("%s: %d layers, %v", ref, len(ls), err)
+			}
+			blob, err := os.ReadFile(filepath.Join(corpus, "images", c.blob))
+			if err != nil {
+				t.Fatal(err)
+			}
+			sum := sha256.Sum256(blob)
+			if d, _ := ls[0].Digest(); d.Hex != hex.EncodeToString(sum[:]) {
+				t.Errorf("%s: layer %s is not the corpus tarball (sha256:%x)", ref, d, sum)
+			}
+			img.Close()
+		}
+	}
+}
+
+func platformImage(t *testing.T, os, arch, variant string) v1.Image {
+	return testimage.Image(t, testimage.Platform(os, arch, variant),
+		testimage.Layer(t, testimage.Reg("etc/arch", arch+variant+"\n")))
+}
+
+func TestMultiPlatform(t *testing.T) {
+	ctx := context.Background()
+	imgs := map[string]v1.Image{
+		"linux/amd64":    platformImage(t, "linux", "amd64", ""),
+		"linux/arm64/v8": platformImage(t, "linux", "arm64", "v8"),
+		"linux/arm/v7":   platformImage(t, "linux", "arm", "v7"),
+	}
+	idx := testimage.Index(t, imgs["linux/amd64"], imgs["linux/arm64/v8"], imgs["linux/arm/v7"])
+	tmp := t.TempDir()
+	nested := filepath.Join(tmp, "nested")
+	testimage.WriteOCILayoutIndex(t, idx, nested, "multi")
+	archive := filepath.Join(tmp, "multi.tar")
+	testimage.WriteOCIArchiveIndex(t, idx, archive)
+	host := testimage.NewRegistry(t)
+	testimage.PushIndexToRegistry(t, idx, host+"/multi:1")
+
+	for _, ref := range []string{"oci-layout:" + nested, "oci-layout:" + nested + ":multi", "oci-archive:" + archive, "registry:" + host + "/multi:1"} {
+		for _, c := range []struct{ platform, want string }{
+			{"", "linux/amd64"},
+			{"linux/amd64", "linux/amd64"},
+			{"linux/arm64", "linux/arm64/v8"},
+			{"linux/arm64/v8", "linux/arm64/v8"},
+			{"linux/arm/v7", "linux/arm/v7"},
+		} {
+			got, err := Open(ctx, ref, Options{Platform: c.platform})
+			if err != nil {
+				t.Errorf("%s --platform %q: %v", ref, c.platform, err)
+				continue
+			}
+			wd, _ := imgs[c.want].Digest()
+			if d, _ := got.Digest(); d != wd {
+				t.Errorf("%s --platform %q: got %s, want the %s image %s", ref, c.platform, d, c.want, wd)
+			}
+			if got.Index == nil {
+				t.Errorf("%s: Index not set", ref)
+			}
+			if err := validate.Image(got.Image); err != nil {
+				t.Errorf("%s: validate.Image: %v", ref, err)
+			}
+			got.Close()
+		}
+		_, err := Open(ctx, ref, Options{Platform: "linux/s390x"})
+		if !errors.Is(err, ErrNoPlatform) {
+			t.Fatalf("%s --platform linux/s390x: %v, want ErrNoPlatform", ref, err)
+		}
+		for _, s := range []string{ref, "linux/s390x", "linux/amd64, linux/arm64/v8, linux/arm/v7"} {
+			if !strings.Contains(err.Error(), s) {
+				t.Errorf("error %q does not mention %q", err, s)
+			}
+		}
+	}
+
+	// A single-platform image is checked only against an explicit platform.
+	single := filepath.Join(tmp, "single")
+	testimage.WriteOCILayout(t, imgs["linux/arm64/v8"], single)
+	if img, err := Open(ctx, single, Options{}); err != nil {
+		t.Errorf("single arm64 image, default platform: %v", err)
+	} else {
+		img.Close()
+	}
+	if _, err := Open(ctx, single, Options{Platform: "linux/amd64"}); !errors.Is(err, ErrNoPlatform) {
+		t.Errorf("single arm64 image, --platform linux/amd64: %v, want ErrNoPlatform", err)
+	}
+	if _, err := Open(ctx, single, Options{Platform: "amd64"}); err == nil || !strings.Contains(err.Error(), "os/arch") {
+		t.Errorf("bad platform string: %v", err)
+	}
+}
+
+func TestSeveralImages(t *testing.T) {
+	ctx := context.Background()
+	a := platformImage(t, "linux", "amd64", "")
+	b := testimage.Image(t, nil, testimage.Layer(t, testimage.Reg("b", "b")))
+	tmp := t.TempDir()
+	dir := filepath.Join(tmp, "two")
+	testimage.WriteOCILayout(t, a, dir, "a")
+	testimage.WriteOCILayout(t, b, dir, "b")
+
+	_, err := Open(ctx, dir, Options{})
+	if !errors.Is(err, ErrAmbiguous) || !strings.Contains(err.Error(), "a, b") {
+		t.Errorf("two images, no name: %v", err)
+	}
+	got, err := Open(ctx, dir+":b", Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wd, _ := b.Digest()
+	if d, _ := got.Digest(); d != wd {
+		t.Errorf(":b gave %s, want %s", d, wd)
+	}
+	got.Close()
+	if _, err := Open(ctx, "oci-layout:"+dir+":c", Options{}); !errors.Is(err, ErrNotFound) || !strings.Contains(err.Error(), `"c"`) {
+		t.Errorf(":c: %v", err)
+	}
+}
+
+func TestBadInput(t *testing.T) {
+	ctx := context.Background()
+	tmp := t.TempDir()
+	write := func(name string, b []byte) string {
+		p := filepath.Join(tmp, name)
+		if err := os.WriteFile(p, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	img := testimage.Image(t, nil, testimage.Layer(t, testimage.Reg("etc/os-release", "ID=test\n")))
+	good := filepath.Join(tmp, "good.tar")
+	testimage.WriteDockerArchive(t, img, "example.com/x:1", good)
+	goodBytes, _ := os.ReadFile(good)
+	goodOCI := filepath.Join(tmp, "good-oci.tar")
+	testimage.WriteOCIArchive(t, img, goodOCI)
+	ociBytes, _ := os.ReadFile(goodOCI)
+	text := write("notes.txt", []byte("this is not an image\n"))
+	plainTar := write("plain.tar", testimage.TarBytes(t, testimage.Reg("etc/passwd", "root:x:0:0\n")))
+	gz := write("rootfs.tar.gz", testimage.TarGz(t, testimage.Reg("a", "b")))
+	truncDocker := write("trunc-docker.tar", testimage.Truncate(goodBytes, len(goodBytes)/2))
+	truncDocker2 := write("trunc-docker2.tar", testimage.Truncate(goodBytes, len(goodBytes)/2+100))
+	truncOCI := write("trunc-oci.tar", testimage.Truncate(ociBytes, len(ociBytes)-1500))
+	empty := write("empty.tar", nil)
+	badManifest := write("bad-manifest.tar", testimage.TarBytes(t, testimage.Reg("manifest.json", "{not json")))
+	missingLayer := write("missing-layer.tar", testimage.TarBytes(t, testimage.Reg("manifest.json",
+		`[{"Config":"c.json","RepoTags":["x:1"],"Layers":["l.tar"]}]`), testimage.Reg("c.json", "{}")))
+	badLayoutDir := filepath.Join(tmp, "badlayout")
+	os.MkdirAll(badLayoutDir, 0o755)
+	os.WriteFile(filepath.Join(badLayoutDir, "oci-layout"), []byte(`{"imageLayoutVersion":"1.0.0"}`), 0o644)
+	os.WriteFile(filepath.Join(badLayoutDir, "index.json"), []byte(`{"schemaVersion":2,"manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:`+strings.Repeat("a", 64)+`","size":3}]}`), 0o644)
+	host := testimage.NewRegistry(t)
+	testimage.PushToRegistry(t, img, host+"/x:1")
+	missing := filepath.Join(tmp, "no-such-file.tar")
+
+	cases := []struct {
+		ref  string
+		want error
+		text string
+	}{
+		{"", ErrNotFound, "empty"},
+		{missing, ErrNotFound, "no such file"},
+		{"docker-archive:" + missing, ErrNotFound, "no such file"},
+		{"oci-archive:" + missing, ErrNotFound, "no such file"},
+		{"oci-layout:" + missing, ErrNotFound, "no such file"},
+		{"dir:" + missing, ErrNotFound, "no such file"},
+		{text, ErrNotImage, "not an image"},
+		{"docker-archive:" + text, ErrNotImage, "not an image"},
+		{plainTar, ErrNotImage, "neither manifest.json"},
+		{"oci-archive:" + plainTar, ErrNotImage, "neither manifest.json"},
+		{gz, ErrNotImage, "gzip"},
+		{empty, ErrNotImage, "not an image"},
+		{truncDocker, ErrNotImage, "truncated"},
+		{"docker-archive:" + truncDocker2, ErrNotImage, "truncated"},
+		{"oci-archive:" + truncOCI, ErrNotImage, ""},
+		{"oci-archive:" + good, ErrNotImage, "looks like a docker-archive"},
+		{"docker-archive:" + goodOCI, ErrNotImage, "no manifest.json"},
+		{badManifest, ErrNotImage, "manifest.json"},
+		{missingLayer, ErrNotImage, `"l.tar"`},
+		{"oci-layout:" + good, ErrNotImage, "not a directory"},
+		{"docker-archive:" + tmp, ErrNotImage, "is a directory"},
+		{"oci-layout:" + tmp, ErrNotImage, "oci-layout"},
+		{"oci-layout:" + badLayoutDir, ErrNotFound, "blob"},
+		{"docker-daemon:alpine", ErrUnknownScheme, "known: docker-archive"},
+		{"nosuch-scheme:a/b:c", ErrUnknownScheme, `"nosuch-scheme"`},
+		{"https://example.com/x", ErrUnknownScheme, ""},
+		{"registry:" + host + "/nothing:here", ErrNotFound, "NAME_UNKNOWN"},
+		{"registry:" + host + "/x:nothing", ErrNotFound, "MANIFEST_UNKNOWN"},
+		{host + "/x:nothing", ErrNotFound, "MANIFEST_UNKNOWN"},
+		{"registry:Not A Ref", ErrNotFound, ""},
+		{"docker:", ErrNotFound, ""},
+	}
+	for _, c := range cases {
+		img, err := Open(ctx, c.ref, Options{DockerHost: "unix://" + filepath.Join(tmp, "no-docker.sock")})
+		if err == nil {
+			// Some breakage shows only when the image is read.
+			err = readAll(img)
+			img.Close()
+		}
+		if err == nil {
+			t.Errorf("Open(%q): no error", c.ref)
+			continue
+		}
+		if c.want != nil && !errors.Is(err, c.want) && !strings.Contains(c.text, "blob") {
+			t.Errorf("Open(%q): %v; want %v", c.ref, err, c.want)
+		}
+		if !strings.Contains(err.Error(), fmt.Sprintf("%q", c.ref)) && !strings.Contains(c.text, "blob") {
+			t.Errorf("Open(%q): error %q does not name the input", c.ref, err)
+		}
+		if !strings.Contains(err.Error(), c.text) {
+			t.Errorf("Open(%q): error %q does not say %q", c.ref, err, c.text)
+		}
+	}
+}
+
+// readAll reads everything an image holds, as a scanner would.
+func readAll(img *Image) error {
+	if _, err := img.RawManifest(); err != nil {
+		return err
+	}
+	if _, err := img.ConfigFile(); err != nil {
+		return err
+	}
+	ls, err := img.Layers()
+	if err != nil {
+		return err
+	}
+	for _, l := range ls {
+		rc, err := l.Uncompressed()
+		if err != nil {
+			return err
+		}
+		_, err = io.Copy(io.Discard, rc)
+		rc.Close()
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func TestDirNeverLeavesTheRoot(t *testing.T) {
+	root := t.TempDir()
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(os.MkdirAll(filepath.Join(root, "etc"), 0o755))
+	must(os.WriteFile(filepath.Join(root, "etc", "hostname"), []byte("box\n"), 0o644))
+	must(os.Symlink("/etc/passwd", filepath.Join(root, "etc", "passwd")))
+	must(os.Symlink("../../../../..", filepath.Join(root, "up")))
+	must(os.Symlink("hostname", filepath.Join(root, "etc", "name")))
+	must(os.Link(filepath.Join(root, "etc", "hostname"), filepath.Join(root, "etc", "hostname2")))
+
+	img, err := Open(context.Background(), "dir:"+root, Options{Platform: "linux/arm64"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer img.Close()
+	ls, err := img.Layers()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := layerEntries(t, ls[0])
+	want := []entry{
+		{Name: "etc", Type: tar.TypeDir},
+		{Name: "etc/hostname", Type: tar.TypeReg, Size: 4},
+		{Name: "etc/hostname2", Type: tar.TypeLink, Link: "etc/hostname"},
+		{Name: "etc/name", Type: tar.TypeSymlink, Link: "hostname"},
+		{Name: "etc/passwd", Type: tar.TypeSymlink, Link: "/etc/passwd"},
+		{Name: "up", Type: tar.TypeSymlink, Link: "../../../../.."},
+	}
+	if d := cmp.Diff(want, got); d != "" {
+		t.Errorf("dir layer (-want +got):\n%s", d)
+	}
+	cf, _ := img.ConfigFile()
+	if cf.Architecture != "arm64" {
+		t.Errorf("config architecture %q, want the asked arm64", cf.Architecture)
+	}
+}
+
+// TestTarFSLinks: docker save may store one layer under two names, linked.
+func TestTarFSLinks(t *testing.T) {
+	b := testimage.TarBytes(t,
+		testimage.Reg("blobs/sha256/aa", "layer"),
+		testimage.Symlink("x/layer.tar", "../blobs/sha256/aa"),
+		testimage.Hardlink("y/layer.tar", "blobs/sha256/aa"),
+		testimage.Symlink("loop", "loop"),
+		testimage.Symlink("out", "../../../etc/passwd"),
+	)
+	tf, err := indexTar(strings.NewReader(string(b)), int64(len(b)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []string{"blobs/sha256/aa", "x/layer.tar", "y/layer.tar"} {
+		f, err := tf.Open(n)
+		if err != nil {
+			t.Fatalf("%s: %v", n, err)
+		}
+		c, _ := io.ReadAll(f.(io.Reader))
+		if string(c) != "layer" {
+			t.Errorf("%s: %q", n, c)
+		}
+	}
+	for _, n := range []string{"loop", "out", "missing", "../x"} {
+		if _, err := tf.Open(n); err == nil {
+			t.Errorf("%s: opened", n)
+		}
+	}
+}
