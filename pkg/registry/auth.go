@@ -1,0 +1,68 @@
+package registry
+
+import (
+	"fmt"
+	"net/http"
+)
+
+// Authorizer decides whether a request may do action ("pull", "push" or
+// "delete") on repo; repo "" asks only whether the caller is authenticated (the
+// /v2/ ping and the catalog). It returns nil to allow, or an *AuthError.
+// pkg/registry/auth implements it with htpasswd basic auth and Docker tokens.
+type Authorizer interface {
+	Authorize(req *http.Request, repo, action string) error
+}
+
+// AuthError is an authorization failure: 401 with a WWW-Authenticate
+// challenge (no or bad credentials) or 403 (authenticated but not allowed).
+type AuthError struct {
+	Status    int    // http.StatusUnauthorized or http.StatusForbidden
+	Challenge string // WWW-Authenticate value for 401
+	Message   string
+}
+
+func (e *AuthError) Error() string { return e.Message }
+
+func action(method string) string {
+	switch method {
+	case http.MethodGet, http.MethodHead:
+		return "pull"
+	case http.MethodDelete:
+		return "delete"
+	}
+	return "push"
+}
+
+// authorize checks the request; it answers and returns false when refused.
+func (r *Registry) authorize(w http.ResponseWriter, req *http.Request, rt route) bool {
+	if r.auth == nil {
+		return true
+	}
+	act := action(req.Method)
+	if rt.kind == "ping" || rt.kind == "catalog" {
+		act = ""
+	}
+	err := r.auth.Authorize(req, rt.name, act)
+	if err == nil {
+		return true
+	}
+	ae, ok := err.(*AuthError)
+	if !ok {
+		ae = &AuthError{Status: http.StatusUnauthorized, Message: err.Error()}
+	}
+	if ae.Status == http.StatusForbidden {
+		writeError(w, http.StatusForbidden, codeDenied, ae.Message, nil)
+		return false
+	}
+	if ae.Challenge != "" {
+		w.Header().Set("WWW-Authenticate", ae.Challenge)
+	}
+	writeError(w, http.StatusUnauthorized, codeUnauthorized, fmt.Sprintf("authentication required: %s", ae.Message), nil)
+	return false
+}
+
+// allowed reports whether the request may do action on another repository
+// (the source of a cross-repository mount).
+func (r *Registry) allowed(req *http.Request, repo, action string) bool {
+	return r.auth == nil || r.auth.Authorize(req, repo, action) == nil
+}

@@ -1,0 +1,484 @@
+// Package meta is the registry's metadata store: repositories, the blobs each
+// repository may read, manifests (with their subject and artifact type for the
+// referrers API), tags, upload sessions, the scan queue and scan results. It is
+// embedded SQLite (modernc.org/sqlite, pure Go) in WAL mode.
+package meta
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	_ "modernc.org/sqlite" // the database/sql driver "sqlite"
+)
+
+// ErrNotFound is returned when a row does not exist.
+var ErrNotFound = errors.New("not found")
+
+// DB is the metadata store.
+type DB struct {
+	db *sql.DB
+}
+
+const schema = `
+CREATE TABLE IF NOT EXISTS repos(name TEXT PRIMARY KEY, created INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS blobs(repo TEXT NOT NULL, digest TEXT NOT NULL, size INTEGER NOT NULL, PRIMARY KEY(repo, digest));
+CREATE INDEX IF NOT EXISTS blobs_digest ON blobs(digest);
+CREATE TABLE IF NOT EXISTS manifests(
+  repo TEXT NOT NULL, digest TEXT NOT NULL, media_type TEXT NOT NULL, size INTEGER NOT NULL,
+  artifact_type TEXT NOT NULL DEFAULT '', subject TEXT NOT NULL DEFAULT '', annotations TEXT NOT NULL DEFAULT '',
+  created INTEGER NOT NULL, PRIMARY KEY(repo, digest));
+CREATE INDEX IF NOT EXISTS manifests_subject ON manifests(repo, subject);
+CREATE TABLE IF NOT EXISTS manifest_refs(repo TEXT NOT NULL, digest TEXT NOT NULL, ref TEXT NOT NULL, PRIMARY KEY(repo, digest, ref));
+CREATE INDEX IF NOT EXISTS manifest_refs_ref ON manifest_refs(ref);
+CREATE TABLE IF NOT EXISTS tags(repo TEXT NOT NULL, tag TEXT NOT NULL, digest TEXT NOT NULL, updated INTEGER NOT NULL, PRIMARY KEY(repo, tag));
+CREATE INDEX IF NOT EXISTS tags_digest ON tags(repo, digest);
+CREATE TABLE IF NOT EXISTS uploads(id TEXT PRIMARY KEY, repo TEXT NOT NULL, started INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS scan_queue(
+  repo TEXT NOT NULL, digest TEXT NOT NULL, enqueued INTEGER NOT NULL, state TEXT NOT NULL DEFAULT 'queued',
+  attempts INTEGER NOT NULL DEFAULT 0, last_error TEXT NOT NULL DEFAULT '', PRIMARY KEY(repo, digest));
+CREATE TABLE IF NOT EXISTS scan_results(repo TEXT NOT NULL, digest TEXT NOT NULL, scanned INTEGER NOT NULL, result TEXT NOT NULL, PRIMARY KEY(repo, digest));
+`
+
+// Open opens (creating if needed) the database at path.
+func Open(path string) (*DB, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return nil, fmt.Errorf("metadata database %s: %w", path, err)
+	}
+	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=synchronous(NORMAL)&_pragma=foreign_keys(ON)&_txlock=immediate"
+	db, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("opening metadata database %s: %w", path, err)
+	}
+	// One connection: SQLite serialises writers anyway, and this keeps
+	// SQLITE_BUSY out of the request path. Every statement is short.
+	db.SetMaxOpenConns(1)
+	if _, err := db.Exec(schema); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("creating schema in %s: %w", path, err)
+	}
+	return &DB{db: db}, nil
+}
+
+// Close closes the database.
+func (m *DB) Close() error { return m.db.Close() }
+
+func now() int64 { return time.Now().Unix() }
+
+func (m *DB) tx(ctx context.Context, fn func(*sql.Tx) error) error {
+	tx, err := m.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	if err := fn(tx); err != nil {
+		tx.Rollback()
+		return err
+	}
+	return tx.Commit()
+}
+
+func ensureRepo(ctx context.Context, tx *sql.Tx, repo string) error {
+	_, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO repos(name, created) VALUES(?, ?)`, repo, now())
+	return err
+}
+
+// LinkBlob records that repo may read blob digest.
+func (m *DB) LinkBlob(ctx context.Context, repo, digest string, size int64) error {
+	return m.tx(ctx, func(tx *sql.Tx) error {
+		if err := ensureRepo(ctx, tx, repo); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO blobs(repo, digest, size) VALUES(?, ?, ?)`, repo, digest, size)
+		return err
+	})
+}
+
+// BlobLinked reports whether repo may read digest, with its size.
+func (m *DB) BlobLinked(ctx context.Context, repo, digest string) (int64, bool, error) {
+	var size int64
+	err := m.db.QueryRowContext(ctx, `SELECT size FROM blobs WHERE repo = ? AND digest = ?`, repo, digest).Scan(&size)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, false, nil
+	}
+	return size, err == nil, err
+}
+
+// BlobAnywhere reports whether any repository holds digest (for anonymous mounts).
+func (m *DB) BlobAnywhere(ctx context.Context, digest string) (bool, error) {
+	var n int
+	err := m.db.QueryRowContext(ctx, `SELECT count(*) FROM blobs WHERE digest = ?`, digest).Scan(&n)
+	return n > 0, err
+}
+
+// UnlinkBlob removes repo's access to digest.
+func (m *DB) UnlinkBlob(ctx context.Context, repo, digest string) (bool, error) {
+	res, err := m.db.ExecContext(ctx, `DELETE FROM blobs WHERE repo = ? AND digest = ?`, repo, digest)
+	if err != nil {
+		return false, err
+	}
+	n, _ := res.RowsAffected()
+	return n > 0, nil
+}
+
+// Manifest is a manifest's metadata row.
+type Manifest struct {
+	Repo         string
+	Digest       string
+	MediaType    string
+	Size         int64
+	ArtifactType string
+	Subject      string
+	Annotations  string // JSON object or ""
+	Created      time.Time
+}
+
+// PutManifest records a manifest, the digests it references, and optional tags.
+func (m *DB) PutManifest(ctx context.Context, man Manifest, refs []string, tags []string) error {
+	return m.tx(ctx, func(tx *sql.Tx) error {
+		if err := ensureRepo(ctx, tx, man.Repo); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO manifests(repo, digest, media_type, size, artifact_type, subject, annotations, created)
+			VALUES(?, ?, ?, ?, ?, ?, ?, ?)`, man.Repo, man.Digest, man.MediaType, man.Size, man.ArtifactType, man.Subject, man.Annotations, now()); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO blobs(repo, digest, size) VALUES(?, ?, ?)`, man.Repo, man.Digest, man.Size); err != nil {
+			return err
+		}
+		for _, r := range refs {
+			if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO manifest_refs(repo, digest, ref) VALUES(?, ?, ?)`, man.Repo, man.Digest, r); err != nil {
+				return err
+			}
+		}
+		for _, t := range tags {
+			if _, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO tags(repo, tag, digest, updated) VALUES(?, ?, ?, ?)`, man.Repo, t, man.Digest, now()); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// GetManifest returns a manifest row by digest.
+func (m *DB) GetManifest(ctx context.Context, repo, digest string) (Manifest, error) {
+	man := Manifest{Repo: repo, Digest: digest}
+	var created int64
+	err := m.db.QueryRowContext(ctx, `SELECT media_type, size, artifact_type, subject, annotations, created FROM manifests WHERE repo = ? AND digest = ?`, repo, digest).
+		Scan(&man.MediaType, &man.Size, &man.ArtifactType, &man.Subject, &man.Annotations, &created)
+	if errors.Is(err, sql.ErrNoRows) {
+		return man, fmt.Errorf("%w: manifest %s in %s", ErrNotFound, digest, repo)
+	}
+	man.Created = time.Unix(created, 0)
+	return man, err
+}
+
+// ResolveTag returns the digest a tag points to.
+func (m *DB) ResolveTag(ctx context.Context, repo, tag string) (string, error) {
+	var d string
+	err := m.db.QueryRowContext(ctx, `SELECT digest FROM tags WHERE repo = ? AND tag = ?`, repo, tag).Scan(&d)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", fmt.Errorf("%w: tag %q in %s", ErrNotFound, tag, repo)
+	}
+	return d, err
+}
+
+// DeleteTag removes one tag.
+func (m *DB) DeleteTag(ctx context.Context, repo, tag string) (bool, error) {
+	res, err := m.db.ExecContext(ctx, `DELETE FROM tags WHERE repo = ? AND tag = ?`, repo, tag)
+	if err != nil {
+		return false, err
+	}
+	n, _ := res.RowsAffected()
+	return n > 0, nil
+}
+
+// DeleteManifest removes a manifest, every tag pointing at it and its references.
+func (m *DB) DeleteManifest(ctx context.Context, repo, digest string) (bool, error) {
+	var found bool
+	err := m.tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM manifests WHERE repo = ? AND digest = ?`, repo, digest)
+		if err != nil {
+			return err
+		}
+		n, _ := res.RowsAffected()
+		found = n > 0
+		for _, q := range []string{
+			`DELETE FROM tags WHERE repo = ? AND digest = ?`,
+			`DELETE FROM manifest_refs WHERE repo = ? AND digest = ?`,
+			`DELETE FROM blobs WHERE repo = ? AND digest = ?`,
+		} {
+			if _, err := tx.ExecContext(ctx, q, repo, digest); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return found, err
+}
+
+// RepoExists reports whether a repository has ever been written.
+func (m *DB) RepoExists(ctx context.Context, repo string) (bool, error) {
+	var n int
+	err := m.db.QueryRowContext(ctx, `SELECT count(*) FROM repos WHERE name = ?`, repo).Scan(&n)
+	return n > 0, err
+}
+
+// Tags lists up to n tags (n <= 0: all) after last, in lexical order.
+func (m *DB) Tags(ctx context.Context, repo, last string, n int) ([]string, error) {
+	q := `SELECT tag FROM tags WHERE repo = ? AND tag > ? ORDER BY tag`
+	args := []any{repo, last}
+	if n > 0 {
+		q += ` LIMIT ?`
+		args = append(args, n)
+	}
+	rows, err := m.db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	tags := []string{}
+	for rows.Next() {
+		var t string
+		if err := rows.Scan(&t); err != nil {
+			return nil, err
+		}
+		tags = append(tags, t)
+	}
+	return tags, rows.Err()
+}
+
+// TagInfo is a tag with its manifest digest.
+type TagInfo struct {
+	Tag, Digest string
+	Updated     time.Time
+}
+
+// TagsDetailed lists every tag of repo with its digest.
+func (m *DB) TagsDetailed(ctx context.Context, repo string) ([]TagInfo, error) {
+	rows, err := m.db.QueryContext(ctx, `SELECT tag, digest, updated FROM tags WHERE repo = ? ORDER BY tag`, repo)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []TagInfo
+	for rows.Next() {
+		var t TagInfo
+		var u int64
+		if err := rows.Scan(&t.Tag, &t.Digest, &u); err != nil {
+			return nil, err
+		}
+		t.Updated = time.Unix(u, 0)
+		out = append(out, t)
+	}
+	return out, rows.Err()
+}
+
+// Repos lists up to n repositories after last.
+func (m *DB) Repos(ctx context.Context, last string, n int) ([]string, error) {
+	q := `SELECT name FROM repos WHERE name > ? ORDER BY name`
+	args := []any{last}
+	if n > 0 {
+		q += ` LIMIT ?`
+		args = append(args, n)
+	}
+	rows, err := m.db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []string{}
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			return nil, err
+		}
+		out = append(out, s)
+	}
+	return out, rows.Err()
+}
+
+// Referrers lists the manifests in repo whose subject is digest.
+func (m *DB) Referrers(ctx context.Context, repo, digest string) ([]Manifest, error) {
+	rows, err := m.db.QueryContext(ctx, `SELECT digest, media_type, size, artifact_type, annotations, created FROM manifests WHERE repo = ? AND subject = ? ORDER BY created, digest`, repo, digest)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Manifest
+	for rows.Next() {
+		man := Manifest{Repo: repo, Subject: digest}
+		var c int64
+		if err := rows.Scan(&man.Digest, &man.MediaType, &man.Size, &man.ArtifactType, &man.Annotations, &c); err != nil {
+			return nil, err
+		}
+		man.Created = time.Unix(c, 0)
+		out = append(out, man)
+	}
+	return out, rows.Err()
+}
+
+// AddUpload records an upload session.
+func (m *DB) AddUpload(ctx context.Context, id, repo string) error {
+	return m.tx(ctx, func(tx *sql.Tx) error {
+		if err := ensureRepo(ctx, tx, repo); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO uploads(id, repo, started) VALUES(?, ?, ?)`, id, repo, now())
+		return err
+	})
+}
+
+// UploadRepo returns the repository an upload session belongs to.
+func (m *DB) UploadRepo(ctx context.Context, id string) (string, error) {
+	var r string
+	err := m.db.QueryRowContext(ctx, `SELECT repo FROM uploads WHERE id = ?`, id).Scan(&r)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", fmt.Errorf("%w: upload %q", ErrNotFound, id)
+	}
+	return r, err
+}
+
+// DeleteUpload forgets an upload session.
+func (m *DB) DeleteUpload(ctx context.Context, id string) error {
+	_, err := m.db.ExecContext(ctx, `DELETE FROM uploads WHERE id = ?`, id)
+	return err
+}
+
+// StaleUploads lists sessions started before t.
+func (m *DB) StaleUploads(ctx context.Context, before time.Time) ([]string, error) {
+	rows, err := m.db.QueryContext(ctx, `SELECT id FROM uploads WHERE started < ?`, before.Unix())
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			return nil, err
+		}
+		out = append(out, s)
+	}
+	return out, rows.Err()
+}
+
+// LiveDigests returns every digest a manifest row or a manifest reference keeps alive.
+func (m *DB) LiveDigests(ctx context.Context) (map[string]bool, error) {
+	live := map[string]bool{}
+	for _, q := range []string{`SELECT digest FROM manifests`, `SELECT ref FROM manifest_refs`} {
+		rows, err := m.db.QueryContext(ctx, q)
+		if err != nil {
+			return nil, err
+		}
+		for rows.Next() {
+			var d string
+			if err := rows.Scan(&d); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			live[d] = true
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+	}
+	return live, nil
+}
+
+// DropBlobLinks removes every repository link to digest (after GC deleted it).
+func (m *DB) DropBlobLinks(ctx context.Context, digest string) error {
+	_, err := m.db.ExecContext(ctx, `DELETE FROM blobs WHERE digest = ?`, digest)
+	return err
+}
+
+// --- scan queue and results ---
+
+// Enqueue queues a manifest for scanning (no-op if already queued or running).
+func (m *DB) Enqueue(ctx context.Context, repo, digest string) error {
+	_, err := m.db.ExecContext(ctx, `INSERT INTO scan_queue(repo, digest, enqueued, state) VALUES(?, ?, ?, 'queued')
+		ON CONFLICT(repo, digest) DO UPDATE SET state = 'queued', attempts = 0, enqueued = excluded.enqueued WHERE state = 'failed'`, repo, digest, now())
+	return err
+}
+
+// Job is one queued scan.
+type Job struct {
+	Repo, Digest string
+	Attempts     int
+}
+
+// Claim takes the oldest queued job and marks it running.
+func (m *DB) Claim(ctx context.Context) (*Job, error) {
+	var j Job
+	err := m.tx(ctx, func(tx *sql.Tx) error {
+		err := tx.QueryRowContext(ctx, `SELECT repo, digest, attempts FROM scan_queue WHERE state = 'queued' ORDER BY enqueued LIMIT 1`).Scan(&j.Repo, &j.Digest, &j.Attempts)
+		if err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `UPDATE scan_queue SET state = 'running', attempts = attempts + 1 WHERE repo = ? AND digest = ?`, j.Repo, j.Digest)
+		return err
+	})
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &j, nil
+}
+
+// RequeueRunning puts jobs left 'running' by a crash back in the queue.
+func (m *DB) RequeueRunning(ctx context.Context) error {
+	_, err := m.db.ExecContext(ctx, `UPDATE scan_queue SET state = 'queued' WHERE state = 'running'`)
+	return err
+}
+
+// Finish records a job's outcome: its JSON result, or its error.
+func (m *DB) Finish(ctx context.Context, j *Job, result []byte, jobErr error) error {
+	return m.tx(ctx, func(tx *sql.Tx) error {
+		if jobErr != nil {
+			state := "queued"
+			if j.Attempts+1 >= 3 {
+				state = "failed"
+			}
+			_, err := tx.ExecContext(ctx, `UPDATE scan_queue SET state = ?, last_error = ? WHERE repo = ? AND digest = ?`, state, jobErr.Error(), j.Repo, j.Digest)
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO scan_results(repo, digest, scanned, result) VALUES(?, ?, ?, ?)`, j.Repo, j.Digest, now(), string(result)); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `UPDATE scan_queue SET state = 'done', last_error = '' WHERE repo = ? AND digest = ?`, j.Repo, j.Digest)
+		return err
+	})
+}
+
+// ScanState returns a manifest's queue state ("" if never queued) and last error.
+func (m *DB) ScanState(ctx context.Context, repo, digest string) (state, lastErr string, err error) {
+	err = m.db.QueryRowContext(ctx, `SELECT state, last_error FROM scan_queue WHERE repo = ? AND digest = ?`, repo, digest).Scan(&state, &lastErr)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", "", nil
+	}
+	return state, lastErr, err
+}
+
+// ScanResult returns the stored JSON result of a scan.
+func (m *DB) ScanResult(ctx context.Context, repo, digest string) ([]byte, time.Time, error) {
+	var s string
+	var t int64
+	err := m.db.QueryRowContext(ctx, `SELECT result, scanned FROM scan_results WHERE repo = ? AND digest = ?`, repo, digest).Scan(&s, &t)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, time.Time{}, fmt.Errorf("%w: scan of %s@%s", ErrNotFound, repo, digest)
+	}
+	return []byte(s), time.Unix(t, 0), err
+}
+
+// QueueLength counts queued and running jobs.
+func (m *DB) QueueLength(ctx context.Context) (int, error) {
+	var n int
+	err := m.db.QueryRowContext(ctx, `SELECT count(*) FROM scan_queue WHERE state IN ('queued', 'running')`).Scan(&n)
+	return n, err
+}

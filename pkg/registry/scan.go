@@ -1,0 +1,204 @@
+package registry
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/wardensec/warden/pkg/registry/meta"
+	"github.com/wardensec/warden/pkg/registry/storage"
+)
+
+// kick wakes a scan worker.
+func (r *Registry) kick() {
+	select {
+	case r.wake <- struct{}{}:
+	default:
+	}
+}
+
+// scanWorker takes queued manifests from the metadata store and scans them.
+func (r *Registry) scanWorker(ctx context.Context) {
+	defer r.wg.Done()
+	t := time.NewTicker(2 * time.Second)
+	defer t.Stop()
+	for {
+		for {
+			job, err := r.meta.Claim(ctx)
+			if err != nil {
+				if ctx.Err() == nil {
+					r.log.Error("registry: claiming scan job", "err", err)
+				}
+				break
+			}
+			if job == nil {
+				break
+			}
+			r.runJob(ctx, job)
+			if ctx.Err() != nil {
+				return
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-r.wake:
+		case <-t.C:
+		}
+	}
+}
+
+func (r *Registry) runJob(ctx context.Context, job *meta.Job) {
+	start := time.Now()
+	res, err := r.scanOne(ctx, job.Repo, job.Digest)
+	if ctx.Err() != nil {
+		return // shutting down: the job stays 'running' and is requeued at the next start
+	}
+	var b []byte
+	if err == nil {
+		if res.ScannedAt.IsZero() {
+			res.ScannedAt = time.Now().UTC()
+		}
+		SortFindings(res.Findings)
+		b, err = json.Marshal(res)
+	}
+	if err != nil {
+		r.log.Warn("registry: scan failed", "repo", job.Repo, "digest", job.Digest, "err", err)
+	} else {
+		r.log.Info("registry: scanned", "repo", job.Repo, "digest", job.Digest, "findings", len(res.Findings), "took", time.Since(start))
+	}
+	r.metrics.scanned(err == nil, time.Since(start))
+	if ferr := r.meta.Finish(context.WithoutCancel(ctx), job, b, err); ferr != nil {
+		r.log.Error("registry: recording scan", "err", ferr)
+	}
+}
+
+func (r *Registry) scanOne(ctx context.Context, repo, digest string) (*ScanResult, error) {
+	d, err := storage.ParseDigest(digest)
+	if err != nil {
+		return nil, err
+	}
+	man, err := r.meta.GetManifest(ctx, repo, digest)
+	if err != nil {
+		return nil, err
+	}
+	raw, err := r.store.ReadAll(d, maxManifestSize)
+	if err != nil {
+		return nil, err
+	}
+	img, err := r.image(raw, types.MediaType(man.MediaType))
+	if err != nil {
+		return nil, fmt.Errorf("%s@%s: %w", repo, digest, err)
+	}
+	res, err := r.scanner.Scan(ctx, repo, toHash(d), img)
+	if err != nil {
+		return nil, fmt.Errorf("scanning %s@%s: %w", repo, digest, err)
+	}
+	if res == nil {
+		return nil, fmt.Errorf("scanning %s@%s: scanner returned no result", repo, digest)
+	}
+	return res, nil
+}
+
+// ScanInfo is what the JSON API and the UI show for one manifest.
+type ScanInfo struct {
+	Repo      string      `json:"repository"`
+	Digest    string      `json:"digest"`
+	State     string      `json:"state"` // "", queued, running, done, failed
+	LastError string      `json:"lastError,omitempty"`
+	Result    *ScanResult `json:"result,omitempty"`
+}
+
+// Scan returns the scan state and stored result of a manifest.
+func (r *Registry) Scan(ctx context.Context, repo, digest string) (*ScanInfo, error) {
+	state, lastErr, err := r.meta.ScanState(ctx, repo, digest)
+	if err != nil {
+		return nil, err
+	}
+	info := &ScanInfo{Repo: repo, Digest: digest, State: state, LastError: lastErr}
+	b, _, err := r.meta.ScanResult(ctx, repo, digest)
+	if errors.Is(err, meta.ErrNotFound) {
+		return info, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var res ScanResult
+	if err := json.Unmarshal(b, &res); err != nil {
+		return nil, fmt.Errorf("stored scan of %s@%s: %w", repo, digest, err)
+	}
+	info.Result = &res
+	return info, nil
+}
+
+// reSigTag matches cosign's signature/attestation/SBOM tags, which stay readable
+// so that signers and verifiers work on repositories the gate covers.
+var reSigTag = regexp.MustCompile(`^sha256-[a-f0-9]{64}(\.sig|\.att|\.sbom)?$`)
+
+// checkGate asks the Gate about a pull of an image or index manifest. It
+// answers the request (403 DENIED) and returns false when the pull is refused.
+func (r *Registry) checkGate(w http.ResponseWriter, req *http.Request, rt route, d storage.Digest, man meta.Manifest, body []byte) bool {
+	if r.gate == nil {
+		return true
+	}
+	if !strings.Contains(rt.ref, ":") && reSigTag.MatchString(rt.ref) {
+		return true
+	}
+	if man.Subject != "" {
+		return true // a referrer (signature, attestation, SBOM): readable
+	}
+	s := Subject{Repo: rt.name, Reference: rt.ref, Digest: toHash(d), MediaType: types.MediaType(man.MediaType)}
+	switch {
+	case isImageManifest(man.MediaType):
+		doc, _, err := parseManifest(body, man.MediaType)
+		if err == nil && !scannable(doc, man.MediaType) {
+			return true // an artifact (e.g. a cosign signature), not a runnable image
+		}
+		img, err := r.image(body, s.MediaType)
+		if err != nil {
+			r.deny(w, rt, []string{"policy could not read the image: " + err.Error()})
+			return false
+		}
+		s.Image = img
+	case isIndex(man.MediaType):
+		idx, err := r.imageIndex(rt.name, body, s.MediaType)
+		if err != nil {
+			r.deny(w, rt, []string{"policy could not read the index: " + err.Error()})
+			return false
+		}
+		s.Index = idx
+	default:
+		return true // other artifacts
+	}
+	if info, err := r.Scan(req.Context(), rt.name, d.String()); err == nil {
+		s.ScanState = info.State
+		s.Scan = info.Result
+	}
+	dec, err := r.gate.Decide(req.Context(), s)
+	if err != nil {
+		r.deny(w, rt, []string{"policy evaluation failed: " + err.Error()})
+		return false
+	}
+	if !dec.Allow {
+		reasons := dec.Reasons
+		if len(reasons) == 0 {
+			reasons = []string{"denied by policy"}
+		}
+		r.deny(w, rt, reasons)
+		return false
+	}
+	return true
+}
+
+func (r *Registry) deny(w http.ResponseWriter, rt route, reasons []string) {
+	r.metrics.denied()
+	msg := fmt.Sprintf("warden policy denied %s:%s: %s", rt.name, rt.ref, strings.Join(reasons, "; "))
+	writeError(w, http.StatusForbidden, codeDenied, msg, map[string]any{"reasons": reasons})
+}
