@@ -259,6 +259,6 @@ func ApplyVEX(findings []match.Finding, artifact string, docs ...*VEX) {
 		if last.st.Impact != "" {
 			reason += " — " + last.st.Impact
 		}
-		f.Suppressed = &match.Suppression{Kind: "vex", Reason: reason, Source: last.doc.Path}
+		f.Suppressed = &match.Suppression{Kind: "vex", Reason: reason, Justification: last.st.Justification, Source: last.doc.Path}
 	}
 }

@@ -47,6 +47,10 @@ func (goMatcher) Match(ctx context.Context, db vulndb.Reader, d *inventory.Distr
 			log.Debug("Go advisory limited to other platforms", "advisory", f.Advisory.ID, "goos", p.GOOS, "goarch", p.GOARCH)
 			continue
 		}
+		// OSV Go versions have no "v"; show the fix as the module's own versions are written.
+		if f.FixedVersion != "" && strings.HasPrefix(p.Version, "v") && !strings.HasPrefix(f.FixedVersion, "v") {
+			f.FixedVersion = "v" + f.FixedVersion
+		}
 		if p.SymbolsKnown {
 			linked := len(f.Advisory.Imports) == 0 || linkedIn(imports, p.Symbols)
 			f.Linked = &linked

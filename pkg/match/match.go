@@ -33,9 +33,10 @@ type Finding struct {
 
 // Suppression says why a finding does not count.
 type Suppression struct {
-	Kind   string // "ignore-file" or "vex"
-	Reason string // the rule's reason, or the VEX justification and impact statement
-	Source string // the file that said so
+	Kind          string `json:"kind"`                    // "ignore-file" or "vex"
+	Reason        string `json:"reason"`                  // the rule's reason, or the VEX status, justification and impact statement
+	Justification string `json:"justification,omitempty"` // VEX justification (vulnerable_code_not_present, ...)
+	Source        string `json:"source"`                  // the file (and line) that said so
 }
 
 // IDs returns the finding's advisory id followed by its aliases.

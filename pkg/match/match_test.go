@@ -280,14 +280,14 @@ func TestMatchGo(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []string{
-		"golang.org/x/net v0.0.0-20210226172049-e18ecbb05110: GO-2021-0238 fixed 0.0.0-20210520170846-37e1c6afe023",
-		"golang.org/x/net v0.0.0-20210226172049-e18ecbb05110: GO-2021-0238 fixed 0.0.0-20210520170846-37e1c6afe023 linked=true",
-		"golang.org/x/net v0.0.0-20210226172049-e18ecbb05110: GO-2022-0236 fixed 0.0.0-20210428140749-89ef3d95e781",
-		"golang.org/x/net v0.0.0-20210226172049-e18ecbb05110: GO-2022-0236 fixed 0.0.0-20210428140749-89ef3d95e781 linked=true", // no symbols listed: any symbol of httpguts
-		"golang.org/x/net v0.0.0-20210226172049-e18ecbb05110: GO-2022-0288 fixed 0.0.0-20211209124913-491a49abca63",
-		"golang.org/x/net v0.0.0-20210226172049-e18ecbb05110: GO-2022-0288 fixed 0.0.0-20211209124913-491a49abca63 linked=false", // http2 not linked
-		"golang.org/x/net v0.0.0-20210226172049-e18ecbb05110: GO-2024-3333 fixed 0.33.0",
-		"golang.org/x/net v0.0.0-20210226172049-e18ecbb05110: GO-2024-3333 fixed 0.33.0 linked=true",
+		"golang.org/x/net v0.0.0-20210226172049-e18ecbb05110: GO-2021-0238 fixed v0.0.0-20210520170846-37e1c6afe023",
+		"golang.org/x/net v0.0.0-20210226172049-e18ecbb05110: GO-2021-0238 fixed v0.0.0-20210520170846-37e1c6afe023 linked=true",
+		"golang.org/x/net v0.0.0-20210226172049-e18ecbb05110: GO-2022-0236 fixed v0.0.0-20210428140749-89ef3d95e781",
+		"golang.org/x/net v0.0.0-20210226172049-e18ecbb05110: GO-2022-0236 fixed v0.0.0-20210428140749-89ef3d95e781 linked=true", // no symbols listed: any symbol of httpguts
+		"golang.org/x/net v0.0.0-20210226172049-e18ecbb05110: GO-2022-0288 fixed v0.0.0-20211209124913-491a49abca63",
+		"golang.org/x/net v0.0.0-20210226172049-e18ecbb05110: GO-2022-0288 fixed v0.0.0-20211209124913-491a49abca63 linked=false", // http2 not linked
+		"golang.org/x/net v0.0.0-20210226172049-e18ecbb05110: GO-2024-3333 fixed v0.33.0",
+		"golang.org/x/net v0.0.0-20210226172049-e18ecbb05110: GO-2024-3333 fixed v0.33.0 linked=true",
 		"stdlib 1.26.8: GO-2026-1 fixed 1.26.9 linked=true", // linux: only the net/http import applies
 		"stdlib 1.26.8: GO-2026-1 fixed 1.26.9 linked=true",
 		"stdlib 1.26.8: GO-2026-6604 fixed 1.26.9 linked=true", // windows binary: the windows-only advisory applies
