@@ -1,0 +1,68 @@
+// Package owned joins language packages to the OS packages that installed
+// them: a Python egg-info from Debian's python3-urllib3, a Go binary from an
+// Alpine package. Such a package is judged by the distro's data, not by the
+// upstream advisories (see the matching rules).
+package owned
+
+import (
+	"strings"
+
+	"github.com/wardensec/warden/pkg/inventory"
+)
+
+func osEcosystem(eco string) bool {
+	return eco == inventory.Apk || eco == inventory.Dpkg || eco == inventory.Rpm
+}
+
+// MarkOwned sets OwnedBy ("dpkg:python3-urllib3") on every language package
+// one of whose locations is a file, or inside a directory, that an OS
+// package lists among its Files. It runs after the walk has merged the layers
+// (it needs the final OS package set) and costs one map of the owned files.
+func MarkOwned(inv *inventory.Inventory) {
+	if inv == nil {
+		return
+	}
+	owner := map[string]string{}
+	for i := range inv.Packages {
+		p := &inv.Packages[i]
+		if !osEcosystem(p.Ecosystem) {
+			continue
+		}
+		for _, f := range p.Files {
+			if _, ok := owner[f]; !ok {
+				owner[f] = p.Ecosystem + ":" + p.Name
+			}
+		}
+	}
+	if len(owner) == 0 {
+		return
+	}
+	for i := range inv.Packages {
+		p := &inv.Packages[i]
+		if osEcosystem(p.Ecosystem) || p.OwnedBy != "" {
+			continue
+		}
+		for _, loc := range p.Locations {
+			if o := lookup(owner, loc); o != "" {
+				p.OwnedBy = o
+				break
+			}
+		}
+	}
+}
+
+// lookup finds the owner of a path, trying the merged-/usr spelling too
+// (Debian lists /lib/x for what the image holds at /usr/lib/x, and back).
+func lookup(owner map[string]string, loc string) string {
+	if o := owner[loc]; o != "" {
+		return o
+	}
+	if rest, ok := strings.CutPrefix(loc, "/usr/"); ok {
+		if o := owner["/"+rest]; o != "" {
+			return o
+		}
+	} else if o := owner["/usr"+loc]; o != "" {
+		return o
+	}
+	return ""
+}
