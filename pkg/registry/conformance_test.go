@@ -3,6 +3,7 @@ package registry_test
 import (
 	"encoding/xml"
 	"fmt"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
@@ -12,8 +13,11 @@ import (
 	"strings"
 	"testing"
 
+	"golang.org/x/crypto/bcrypt"
+
 	"github.com/wardensec/warden/internal/testutil"
 	"github.com/wardensec/warden/pkg/registry"
+	"github.com/wardensec/warden/pkg/registry/auth"
 )
 
 // junit is the part of the conformance suite's junit.xml we read.
@@ -37,24 +41,43 @@ func TestConformance(t *testing.T) {
 	bin := testutil.RequireTool(t, "conformance")
 	profiles := []struct {
 		name string
+		auth string // "", "basic", "token"
 		env  []string
 	}{
-		{"default", nil},
-		{"optional-apis", []string{
+		{"default", "", nil},
+		{"optional-apis", "", []string{
 			"OCI_API_BLOBS_UPLOAD_CANCEL=true",
 			"OCI_API_MANIFESTS_TAG_PARAM=true",
 			"OCI_API_BLOBS_DIGEST_HEADER=true",
 			"OCI_API_MANIFESTS_DIGEST_HEADER=true",
 		}},
+		{"token-auth", "token", []string{"OCI_USERNAME=conformance", "OCI_PASSWORD=s3cret"}},
+		{"basic-auth", "basic", []string{"OCI_USERNAME=conformance", "OCI_PASSWORD=s3cret"}},
 	}
 	for _, p := range profiles {
 		t.Run(p.name, func(t *testing.T) {
-			reg, err := registry.New(registry.Options{Root: t.TempDir()})
+			opt := registry.Options{Root: t.TempDir()}
+			mux := http.NewServeMux()
+			if p.auth != "" {
+				hash, _ := bcrypt.GenerateFromPassword([]byte("s3cret"), bcrypt.MinCost)
+				hp, err := auth.ParseHtpasswd(strings.NewReader("conformance:" + string(hash) + "\n"))
+				if err != nil {
+					t.Fatal(err)
+				}
+				a, err := auth.New(auth.Config{Htpasswd: hp, Token: p.auth == "token"})
+				if err != nil {
+					t.Fatal(err)
+				}
+				opt.Auth = a
+				mux.Handle("/token", a.TokenHandler())
+			}
+			reg, err := registry.New(opt)
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer reg.Close()
-			srv := httptest.NewServer(reg)
+			mux.Handle("/v2/", reg)
+			srv := httptest.NewServer(mux)
 			defer srv.Close()
 			results := t.TempDir()
 			cmd := exec.Command(bin)
