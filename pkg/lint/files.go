@@ -291,7 +291,7 @@ func scanLayer(ctx context.Context, l v1.Layer, li int, diff string, opt Options
 			case hdr.Mode&0o2000 != 0:
 				what = "setgid"
 			}
-			f := NewFinding(SetuidFile, fmt.Sprintf("%s, mode %04o, owner uid %d gid %d", what, hdr.Mode&0o7777, hdr.Uid, hdr.Gid))
+			f := NewFinding(SetuidFile, fmt.Sprintf("/%s is %s, mode %04o, owner uid %d gid %d", p, what, hdr.Mode&0o7777, hdr.Uid, hdr.Gid))
 			f.Path, f.Layer, f.LayerIndex = "/"+p, diff, intp(li)
 			track(p, &item{finding: f, layer: li, removed: -1})
 		}
