@@ -1,0 +1,139 @@
+package layercache
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+func TestPutGet(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "state", "layers")
+	c, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, err := c.Get("sha256:missing/x"); err != nil || v != nil {
+		t.Fatalf("miss: %q %v", v, err)
+	}
+	if err := c.Put("k", []byte("v1")); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Put("k", []byte("v2")); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := c.Get("k"); err != nil || string(v) != "v2" {
+		t.Fatalf("get: %q %v", v, err)
+	}
+	c.Close()
+	// Persisted across opens.
+	c2, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c2.Close()
+	if v, _ := c2.Get("k"); string(v) != "v2" {
+		t.Fatalf("after reopen: %q", v)
+	}
+	if n, _ := c2.Len(); n != 1 {
+		t.Errorf("len %d", n)
+	}
+	if _, err := c.Get("k"); err == nil {
+		t.Error("Get after Close worked")
+	}
+}
+
+func TestConcurrentUse(t *testing.T) {
+	c, err := Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 100)
+	for i := 0; i < 20; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			k := fmt.Sprint("key", i%5)
+			if err := c.Put(k, bytes.Repeat([]byte{byte(i)}, 1000)); err != nil {
+				errs <- err
+			}
+			if _, err := c.Get(k); err != nil {
+				errs <- err
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+}
+
+// TestLockedByAnotherProcess holds the bbolt file lock from a child process
+// (this test binary re-run as a helper) and checks the clear error.
+func TestLockedByAnotherProcess(t *testing.T) {
+	if os.Getenv("LAYERCACHE_HOLD") != "" {
+		db, err := bolt.Open(os.Getenv("LAYERCACHE_HOLD"), 0o644, nil)
+		if err != nil {
+			fmt.Println("ERR", err)
+			os.Exit(1)
+		}
+		fmt.Println("LOCKED")
+		time.Sleep(time.Second)
+		db.Close()
+		os.Exit(0)
+	}
+	dir := t.TempDir()
+	c, err := OpenWith(dir, Options{Timeout: 300 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^TestLockedByAnotherProcess$")
+	cmd.Env = append(os.Environ(), "LAYERCACHE_HOLD="+c.Path())
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Wait()
+	buf := make([]byte, 64)
+	n, _ := out.Read(buf)
+	if !strings.Contains(string(buf[:n]), "LOCKED") {
+		t.Fatalf("helper: %q", buf[:n])
+	}
+	_, err = c.Get("k")
+	if !errors.Is(err, ErrLocked) || !strings.Contains(err.Error(), c.Path()) || !strings.Contains(err.Error(), "--no-cache") {
+		t.Fatalf("want a clear ErrLocked naming the file, got %v", err)
+	}
+	// A second cache (another process's view) works once the lock is gone.
+	cmd.Wait()
+	c2, err := OpenWith(dir, Options{Timeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c2.Put("k", []byte("v")); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestCorruptFile(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, FileName), bytes.Repeat([]byte("junk"), 2048), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Open(dir)
+	if err == nil || !strings.Contains(err.Error(), FileName) {
+		t.Fatalf("want an error naming the file, got %v", err)
+	}
+}
