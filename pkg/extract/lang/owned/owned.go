@@ -53,7 +53,12 @@ func MarkOwned(inv *inventory.Inventory) {
 
 // lookup finds the owner of a path, trying the merged-/usr spelling too
 // (Debian lists /lib/x for what the image holds at /usr/lib/x, and back).
+// A location inside an archive ("/srv/app.war!/WEB-INF/lib/x.jar") is owned
+// when the archive is.
 func lookup(owner map[string]string, loc string) string {
+	if outer, _, ok := strings.Cut(loc, "!/"); ok {
+		loc = outer
+	}
 	if o := owner[loc]; o != "" {
 		return o
 	}
