@@ -4,6 +4,12 @@ package all
 
 import (
 	"github.com/wardensec/warden/pkg/extract"
+	"github.com/wardensec/warden/pkg/extract/lang/cargo"
+	"github.com/wardensec/warden/pkg/extract/lang/gobinary"
+	"github.com/wardensec/warden/pkg/extract/lang/java"
+	"github.com/wardensec/warden/pkg/extract/lang/npm"
+	"github.com/wardensec/warden/pkg/extract/lang/python"
+	"github.com/wardensec/warden/pkg/extract/lang/rustaudit"
 	"github.com/wardensec/warden/pkg/extract/os/apk"
 	"github.com/wardensec/warden/pkg/extract/os/dpkg"
 	"github.com/wardensec/warden/pkg/extract/os/rpm"
@@ -22,7 +28,12 @@ func OS() []extract.Extractor {
 // Lang returns the language package extractors.
 func Lang() []extract.Extractor {
 	return []extract.Extractor{
-		// lang/gobinary, lang/npm, lang/python, lang/java, ... go here.
+		gobinary.New(),
+		npm.New(),
+		python.New(),
+		java.New(),
+		cargo.New(),
+		rustaudit.New(),
 	}
 }
 
