@@ -1,18 +1,392 @@
 package main
 
 import (
+	"context"
 	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/spf13/cobra"
+	"gopkg.in/yaml.v3"
+
+	"github.com/wardensec/warden/pkg/cachedir"
+	"github.com/wardensec/warden/pkg/extract/all"
+	"github.com/wardensec/warden/pkg/layercache"
+	"github.com/wardensec/warden/pkg/match"
+	"github.com/wardensec/warden/pkg/registry"
+	"github.com/wardensec/warden/pkg/registry/auth"
+	"github.com/wardensec/warden/pkg/registry/gc"
+	"github.com/wardensec/warden/pkg/registry/ui"
+	"github.com/wardensec/warden/pkg/vulndb"
+	"github.com/wardensec/warden/pkg/walk"
 )
 
-// newServeCmd is a placeholder until the command is built; it fails loudly.
+// serveConfig is the --config file (YAML); flags override it.
+type serveConfig struct {
+	Addr string `yaml:"addr"`
+	Root string `yaml:"root"`
+	TLS  struct {
+		Cert string `yaml:"cert"`
+		Key  string `yaml:"key"`
+	} `yaml:"tls"`
+	Auth struct {
+		Htpasswd      string      `yaml:"htpasswd"`
+		Token         bool        `yaml:"token"`
+		TokenKeyFile  string      `yaml:"tokenKeyFile"`
+		TokenTTL      string      `yaml:"tokenTTL"`
+		AnonymousPull bool        `yaml:"anonymousPull"`
+		Access        []auth.Rule `yaml:"access"`
+	} `yaml:"auth"`
+	Scan struct {
+		Disabled bool `yaml:"disabled"`
+		Workers  int  `yaml:"workers"`
+	} `yaml:"scan"`
+	// Gate is the built-in severity gate (until policy files are wired).
+	Gate struct {
+		Repos          []string `yaml:"repos"`
+		MaxSeverity    string   `yaml:"maxSeverity"`
+		AllowUnscanned bool     `yaml:"allowUnscanned"`
+	} `yaml:"gate"`
+}
+
+func loadServeConfig(file string) (*serveConfig, error) {
+	c := &serveConfig{}
+	if file == "" {
+		return c, nil
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return nil, fmt.Errorf("--config: %w", err)
+	}
+	dec := yaml.NewDecoder(strings.NewReader(string(b)))
+	dec.KnownFields(true)
+	if err := dec.Decode(c); err != nil {
+		return nil, fmt.Errorf("--config %s: %w", file, err)
+	}
+	return c, nil
+}
+
 func newServeCmd(g *globals) *cobra.Command {
-	return &cobra.Command{
-		Use:    "serve",
-		Hidden: true,
+	var (
+		configFile string
+		flagCfg    serveConfig
+		tokenTTL   time.Duration
+		noScan     bool
+	)
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run an OCI registry that scans on push and enforces policy on pull",
+		Long: `Run an OCI Distribution v1.1 registry (pull, push, chunked and monolithic uploads,
+cross-repository mounts, tag listing, deletes, the referrers API) on content-addressed
+storage under --root, with metadata in an embedded SQLite database.
+
+Every pushed image is queued for a vulnerability scan (the queue survives restarts);
+results are at /api/v1/ and in the web UI at /ui/. For repositories the gate covers, a
+pull (GET or HEAD, by tag or digest) of an image that fails is answered 403 DENIED with
+the reasons; signatures, attestations and referrers stay readable.
+
+Without authentication the server listens on loopback addresses only. Authentication:
+htpasswd (bcrypt) basic auth, or Docker's token flow (--token, tokens at /token).
+See docs/registry.md.`,
+		Example: `  warden serve --root /var/lib/warden
+  warden serve --addr 0.0.0.0:5000 --root /srv/reg --htpasswd users.htpasswd --token --tls-cert c.pem --tls-key k.pem
+  warden serve --config serve.yaml
+  warden serve gc --root /var/lib/warden`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return errors.New("serve: not implemented yet")
+			c, err := loadServeConfig(configFile)
+			if err != nil {
+				return err
+			}
+			fl := cmd.Flags()
+			override := func(name string, dst *string, v string) {
+				if fl.Changed(name) || *dst == "" {
+					*dst = v
+				}
+			}
+			override("addr", &c.Addr, flagCfg.Addr)
+			override("root", &c.Root, flagCfg.Root)
+			override("tls-cert", &c.TLS.Cert, flagCfg.TLS.Cert)
+			override("tls-key", &c.TLS.Key, flagCfg.TLS.Key)
+			override("htpasswd", &c.Auth.Htpasswd, flagCfg.Auth.Htpasswd)
+			if fl.Changed("token") {
+				c.Auth.Token = flagCfg.Auth.Token
+			}
+			if fl.Changed("anonymous-pull") {
+				c.Auth.AnonymousPull = flagCfg.Auth.AnonymousPull
+			}
+			if fl.Changed("token-ttl") {
+				c.Auth.TokenTTL = tokenTTL.String()
+			}
+			if fl.Changed("scan-workers") || c.Scan.Workers == 0 {
+				c.Scan.Workers = flagCfg.Scan.Workers
+			}
+			if noScan {
+				c.Scan.Disabled = true
+			}
+			if fl.Changed("gate-repos") {
+				c.Gate.Repos = flagCfg.Gate.Repos
+			}
+			override("gate-max-severity", &c.Gate.MaxSeverity, flagCfg.Gate.MaxSeverity)
+			return runServe(cmd.Context(), g, c, cmd.ErrOrStderr())
 		},
 	}
+	fl := cmd.Flags()
+	fl.StringVar(&configFile, "config", "", "YAML configuration file (docs/registry.md); flags override it")
+	fl.StringVar(&flagCfg.Addr, "addr", "127.0.0.1:5000", "listen address HOST:PORT (non-loopback only with authentication)")
+	fl.StringVar(&flagCfg.Root, "root", "", "storage directory (default <state dir>/registry)")
+	fl.StringVar(&flagCfg.TLS.Cert, "tls-cert", "", "TLS certificate file (PEM)")
+	fl.StringVar(&flagCfg.TLS.Key, "tls-key", "", "TLS private key file (PEM)")
+	fl.StringVar(&flagCfg.Auth.Htpasswd, "htpasswd", "", "htpasswd file with bcrypt entries (htpasswd -B); turns authentication on")
+	fl.BoolVar(&flagCfg.Auth.Token, "token", false, "use Docker's token flow (bearer tokens from /token) instead of basic auth")
+	fl.DurationVar(&tokenTTL, "token-ttl", 15*time.Minute, "lifetime of issued tokens")
+	fl.BoolVar(&flagCfg.Auth.AnonymousPull, "anonymous-pull", false, "with authentication on, still let anyone pull")
+	fl.IntVar(&flagCfg.Scan.Workers, "scan-workers", 1, "background scan workers")
+	fl.BoolVar(&noScan, "no-scan", false, "do not scan pushed images")
+	fl.StringSliceVar(&flagCfg.Gate.Repos, "gate-repos", nil, `repositories the pull gate covers (patterns: "prod/*", "team/**", "**")`)
+	fl.StringVar(&flagCfg.Gate.MaxSeverity, "gate-max-severity", "", "deny pulls of covered images with findings above this severity (e.g. MEDIUM)")
+	cmd.AddCommand(newServeGCCmd(g))
+	return cmd
+}
+
+// isLoopback reports whether a listen host is a loopback address.
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+func defaultRoot(g *globals, root string) (string, error) {
+	if root != "" {
+		return root, nil
+	}
+	dir, err := g.stateDir()
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(dir, "registry"), nil
+}
+
+func runServe(ctx context.Context, g *globals, c *serveConfig, stderr io.Writer) error {
+	host, _, err := net.SplitHostPort(c.Addr)
+	if err != nil {
+		return fmt.Errorf("--addr %q: %w", c.Addr, err)
+	}
+	root, err := defaultRoot(g, c.Root)
+	if err != nil {
+		return err
+	}
+	if (c.TLS.Cert == "") != (c.TLS.Key == "") {
+		return errors.New("TLS needs both --tls-cert and --tls-key")
+	}
+	opt := registry.Options{Root: root, Logger: g.logger, ScanWorkers: c.Scan.Workers}
+
+	var au *auth.Auth
+	if c.Auth.Htpasswd != "" {
+		hp, err := auth.LoadHtpasswd(c.Auth.Htpasswd)
+		if err != nil {
+			return err
+		}
+		acfg := auth.Config{Htpasswd: hp, Token: c.Auth.Token, AnonymousPull: c.Auth.AnonymousPull, Rules: c.Auth.Access}
+		if c.Auth.TokenTTL != "" {
+			if acfg.TokenTTL, err = time.ParseDuration(c.Auth.TokenTTL); err != nil {
+				return fmt.Errorf("auth.tokenTTL: %w", err)
+			}
+		}
+		if c.Auth.TokenKeyFile != "" {
+			if acfg.Key, err = os.ReadFile(c.Auth.TokenKeyFile); err != nil {
+				return fmt.Errorf("auth.tokenKeyFile: %w", err)
+			}
+		}
+		if au, err = auth.New(acfg); err != nil {
+			return err
+		}
+		opt.Auth = au
+	} else if !isLoopback(host) {
+		return fmt.Errorf("refusing to listen on %q without authentication: configure --htpasswd, or listen on 127.0.0.1", c.Addr)
+	}
+
+	var stateDir string
+	if !c.Scan.Disabled {
+		if stateDir, err = g.stateDir(); err != nil {
+			return err
+		}
+		sc, err := newLibScanner(stateDir, g.logger)
+		if err != nil {
+			return err
+		}
+		defer sc.Close()
+		opt.Scanner = sc
+		if _, err := os.Stat(cachedir.DBPath(stateDir)); err != nil {
+			fmt.Fprintf(stderr, "warden serve: warning: no vulnerability database at %s yet: scans will fail until `warden db update`\n", cachedir.DBPath(stateDir))
+		}
+	}
+	if len(c.Gate.Repos) > 0 {
+		opt.Gate = &registry.SeverityGate{Repos: c.Gate.Repos, MaxSeverity: c.Gate.MaxSeverity, AllowUnscanned: c.Gate.AllowUnscanned}
+	}
+
+	reg, err := registry.New(opt)
+	if err != nil {
+		return err
+	}
+	defer reg.Close()
+
+	srv := &http.Server{
+		Addr:              c.Addr,
+		Handler:           serveMux(reg, au),
+		ReadHeaderTimeout: 30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(g.logger.Handler(), slog.LevelWarn),
+	}
+	ln, err := net.Listen("tcp", c.Addr)
+	if err != nil {
+		return fmt.Errorf("listening on %s: %w", c.Addr, err)
+	}
+	scheme := "http"
+	if c.TLS.Cert != "" {
+		scheme = "https"
+	}
+	authMsg := "no authentication (loopback only)"
+	if au != nil {
+		authMsg = "basic authentication"
+		if c.Auth.Token {
+			authMsg = "token authentication (/token)"
+		}
+	}
+	fmt.Fprintf(stderr, "warden serve: listening on %s://%s, storage %s, %s\n", scheme, ln.Addr(), root, authMsg)
+
+	errc := make(chan error, 1)
+	go func() {
+		if c.TLS.Cert != "" {
+			errc <- srv.ServeTLS(ln, c.TLS.Cert, c.TLS.Key)
+		} else {
+			errc <- srv.Serve(ln)
+		}
+	}()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_ = srv.Shutdown(sctx)
+	fmt.Fprintln(stderr, "warden serve: stopped")
+	return nil
+}
+
+// serveMux routes the registry API, the token endpoint, the JSON API, the UI and metrics.
+func serveMux(reg *registry.Registry, au *auth.Auth) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/v2/", reg)
+	mux.Handle("/v2", reg)
+	if au != nil {
+		mux.Handle("/token", au.TokenHandler())
+	}
+	mux.Handle("/api/v1/", reg.APIHandler())
+	mux.Handle("/metrics", reg.MetricsHandler())
+	mux.Handle("/ui/", ui.Handler(reg, "/ui/"))
+	mux.HandleFunc("/{$}", func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "/ui/", http.StatusFound) })
+	return mux
+}
+
+// libScanner is the registry's Scanner: pkg/walk builds the inventory from the
+// image's local layers (cached by layer digest), pkg/match matches it against
+// the vulnerability database, opened per scan so `warden db update` can swap it.
+type libScanner struct {
+	dbPath string
+	cache  *layercache.Cache
+	log    *slog.Logger
+}
+
+func newLibScanner(stateDir string, log *slog.Logger) (*libScanner, error) {
+	c, err := layercache.Open(cachedir.LayerCachePath(stateDir))
+	if err != nil {
+		return nil, fmt.Errorf("opening the layer cache: %w", err)
+	}
+	return &libScanner{dbPath: cachedir.DBPath(stateDir), cache: c, log: log}, nil
+}
+
+func (s *libScanner) Close() error { return s.cache.Close() }
+
+func (s *libScanner) Scan(ctx context.Context, repo string, digest v1.Hash, img v1.Image) (*registry.ScanResult, error) {
+	db, err := vulndb.Open(s.dbPath)
+	if err != nil {
+		return nil, err
+	}
+	defer db.Close()
+	inv, err := walk.Inventory(ctx, img, walk.Options{Extractors: all.Extractors(), Cache: s.cache, Logger: s.log, ImageName: repo + "@" + digest.String()})
+	if err != nil {
+		return nil, err
+	}
+	fs, err := match.Match(ctx, db, inv, match.Options{Logger: s.log})
+	if err != nil {
+		return nil, err
+	}
+	res := &registry.ScanResult{Scanner: "warden", ScannedAt: time.Now().UTC(), Packages: len(inv.Packages), Findings: []registry.Finding{}}
+	if inv.Distro != nil {
+		res.Distro = strings.TrimSpace(inv.Distro.ID + " " + inv.Distro.VersionID)
+	}
+	for _, f := range fs {
+		if f.Suppressed != nil {
+			continue
+		}
+		rf := registry.Finding{
+			ID: f.Advisory.ID, Aliases: f.Advisory.Aliases, Package: f.Package.Name, Version: f.Package.Version,
+			FixedVersion: f.FixedVersion, Ecosystem: f.Package.Ecosystem, Severity: f.Advisory.Severity, Title: f.Advisory.Title,
+		}
+		for _, c := range f.Advisory.CVSS {
+			if c.Score > rf.CVSS {
+				rf.CVSS = c.Score
+			}
+		}
+		if len(f.Advisory.URLs) > 0 {
+			rf.URL = f.Advisory.URLs[0]
+		}
+		res.Findings = append(res.Findings, rf)
+	}
+	registry.SortFindings(res.Findings)
+	return res, nil
+}
+
+func newServeGCCmd(g *globals) *cobra.Command {
+	var root string
+	var dryRun bool
+	cmd := &cobra.Command{
+		Use:   "gc",
+		Short: "Delete blobs no manifest references (run while the registry is stopped)",
+		Long: `Offline garbage collection: deletes every stored blob that no manifest in any
+repository references (config, layers, index children) and that is not itself a manifest,
+and removes upload sessions older than a day. Stop 'warden serve' first.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			r, err := defaultRoot(g, root)
+			if err != nil {
+				return err
+			}
+			st, err := gc.Run(cmd.Context(), r, gc.Options{DryRun: dryRun, Logger: g.logger})
+			if err != nil {
+				return err
+			}
+			verb := "deleted"
+			if dryRun {
+				verb = "would delete"
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "gc: %d blobs kept, %s %d blobs (%d bytes), %d stale uploads\n", st.Kept, verb, st.Deleted, st.DeletedBytes, st.Uploads)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&root, "root", "", "storage directory (default <state dir>/registry)")
+	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "only report what would be deleted")
+	return cmd
 }

@@ -39,7 +39,7 @@ func (r *Registry) authorize(w http.ResponseWriter, req *http.Request, rt route)
 		return true
 	}
 	act := action(req.Method)
-	if rt.kind == "ping" || rt.kind == "catalog" {
+	if rt.kind == "ping" || rt.kind == "catalog" || rt.name == "" {
 		act = ""
 	}
 	err := r.auth.Authorize(req, rt.name, act)
@@ -65,4 +65,10 @@ func (r *Registry) authorize(w http.ResponseWriter, req *http.Request, rt route)
 // (the source of a cross-repository mount).
 func (r *Registry) allowed(req *http.Request, repo, action string) bool {
 	return r.auth == nil || r.auth.Authorize(req, repo, action) == nil
+}
+
+// Authorize checks that the request may pull repo ("" = only authenticated) for
+// pages outside the /v2/ API (UI); it answers and returns false when refused.
+func (r *Registry) Authorize(w http.ResponseWriter, req *http.Request, repo string) bool {
+	return r.authorize(w, req, route{kind: "api", name: repo})
 }

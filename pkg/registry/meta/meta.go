@@ -415,7 +415,7 @@ type Job struct {
 func (m *DB) Claim(ctx context.Context) (*Job, error) {
 	var j Job
 	err := m.tx(ctx, func(tx *sql.Tx) error {
-		err := tx.QueryRowContext(ctx, `SELECT repo, digest, attempts FROM scan_queue WHERE state = 'queued' ORDER BY enqueued LIMIT 1`).Scan(&j.Repo, &j.Digest, &j.Attempts)
+		err := tx.QueryRowContext(ctx, `SELECT repo, digest, attempts FROM scan_queue WHERE state = 'queued' AND enqueued <= ? ORDER BY enqueued LIMIT 1`, now()).Scan(&j.Repo, &j.Digest, &j.Attempts)
 		if err != nil {
 			return err
 		}
@@ -445,7 +445,9 @@ func (m *DB) Finish(ctx context.Context, j *Job, result []byte, jobErr error) er
 			if j.Attempts+1 >= 3 {
 				state = "failed"
 			}
-			_, err := tx.ExecContext(ctx, `UPDATE scan_queue SET state = ?, last_error = ? WHERE repo = ? AND digest = ?`, state, jobErr.Error(), j.Repo, j.Digest)
+			// Retry later, backing off: 30 s, then 2 min.
+			retry := now() + int64(30*(j.Attempts+1)*(j.Attempts+1))
+			_, err := tx.ExecContext(ctx, `UPDATE scan_queue SET state = ?, last_error = ?, enqueued = ? WHERE repo = ? AND digest = ?`, state, jobErr.Error(), retry, j.Repo, j.Digest)
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO scan_results(repo, digest, scanned, result) VALUES(?, ?, ?, ?)`, j.Repo, j.Digest, now(), string(result)); err != nil {
