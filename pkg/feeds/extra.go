@@ -1,8 +1,21 @@
 package feeds
 
-import "github.com/wardensec/warden/pkg/feeds/feed"
+import (
+	"github.com/wardensec/warden/pkg/feeds/debian"
+	"github.com/wardensec/warden/pkg/feeds/feed"
+	"github.com/wardensec/warden/pkg/feeds/nvd"
+	"github.com/wardensec/warden/pkg/feeds/oval"
+)
 
 // extraReader returns the readers of the remaining kinds.
 func extraReader(kind string, w *feed.Warnings) reader {
+	switch kind {
+	case feed.KindDebianJSON, feed.KindDebianList, feed.KindDebianSupport:
+		return debian.NewReader(w)
+	case feed.KindUbuntuOVAL, feed.KindRHELOVAL:
+		return oval.NewReader(w)
+	case feed.KindNVD:
+		return nvd.NewReader(w)
+	}
 	return nil
 }

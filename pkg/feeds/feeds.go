@@ -129,15 +129,16 @@ func notData(name string) bool {
 // Read reads every source (KIND:PATH, a directory, a zip, a file or an
 // http(s) URL). Malformed records are skipped and listed in Warnings; an
 // unreadable source (missing, a truncated zip, an unreachable URL) is an error.
-func Read(ctx context.Context, specs []string, opt Options) (res *Result, err error) {
+func Read(ctx context.Context, specs []string, opt Options) (_ *Result, err error) {
 	log := opt.logger()
-	res = &Result{}
+	res := &Result{}
 	defer func() {
 		if err != nil {
 			res.Close()
 		}
 	}()
 	rs := &readers{warn: &feed.Warnings{Logger: log}, m: map[string]reader{}}
+	origins := map[string][]string{} // kind -> the sources that fed it
 	for _, spec := range specs {
 		kind, loc := ParseSpec(spec)
 		path := loc
@@ -193,6 +194,9 @@ func Read(ctx context.Context, specs []string, opt Options) (res *Result, err er
 			if err != nil {
 				return fmt.Errorf("%s: %w", e, err)
 			}
+			if o := origins[k]; len(o) == 0 || o[len(o)-1] != loc {
+				origins[k] = append(o, loc)
+			}
 			if err := r.Add(e); err != nil {
 				return fmt.Errorf("reading %s feed %s: %w", k, e, err)
 			}
@@ -213,7 +217,7 @@ func Read(ctx context.Context, specs []string, opt Options) (res *Result, err er
 	for _, k := range kinds {
 		for _, b := range rs.m[k].Batches() {
 			if b.Origin == "" {
-				b.Origin = strings.Join(specs, ", ")
+				b.Origin = strings.Join(origins[k], ", ")
 			}
 			res.Batches = append(res.Batches, b)
 		}

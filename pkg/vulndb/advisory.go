@@ -27,6 +27,10 @@ const (
 	StatusWontFix     = "wont-fix"     // affected, the distro will not fix it
 	StatusNotAffected = "not-affected" // the distro says this package is not affected
 	StatusEndOfLife   = "end-of-life"  // the release/package is out of security support
+
+	// StatusLimitedSupport marks a package whose security support the distro
+	// limits (Debian's security-support-limited): informational, not a vulnerability.
+	StatusLimitedSupport = "limited-support"
 )
 
 // Severities, highest first.

@@ -141,6 +141,10 @@ func Update(ctx context.Context, path string, opt UpdateOptions, fn func(ctx con
 		return err
 	}
 	os.Remove(workPath)
+	if err := os.Chmod(final, 0o644); err != nil {
+		os.Remove(final)
+		return fmt.Errorf("installing the new database: %w", err)
+	}
 	if err := syncFile(final); err != nil {
 		os.Remove(final)
 		return err

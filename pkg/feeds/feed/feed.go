@@ -213,6 +213,8 @@ func Sniff(name string, head []byte) string {
 			return KindUbuntuOVAL
 		}
 		return KindRHELOVAL
+	case strings.HasPrefix(h, "[") && (strings.Contains(h, "] DSA-") || strings.Contains(h, "] DLA-")):
+		return KindDebianList
 	case strings.HasPrefix(trim, "{") || strings.HasPrefix(trim, "["):
 		switch {
 		case strings.Contains(h, `"apkurl"`) || strings.Contains(h, `"secfixes"`):
@@ -235,8 +237,6 @@ func Sniff(name string, head []byte) string {
 		return ""
 	case strings.HasPrefix(base, "security-support-"):
 		return KindDebianSupport
-	case strings.HasPrefix(h, "[") && (strings.Contains(h, "] DSA-") || strings.Contains(h, "] DLA-")):
-		return KindDebianList
 	}
 	return ""
 }

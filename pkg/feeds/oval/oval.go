@@ -1,0 +1,432 @@
+// Package oval reads OVAL definitions (OVAL 5.x) as published by Canonical
+// (USN OVAL, com.ubuntu.<codename>.usn.oval.xml: dpkginfo tests) and by the
+// Red Hat family (RHEL, Rocky Linux, AlmaLinux, Oracle Linux: rpminfo
+// tests). Each patch definition becomes one advisory per package it fixes:
+// the package is the name in the test's object, the fixed version the EVR of
+// its "less than" state.
+package oval
+
+import (
+	"bytes"
+	"encoding/xml"
+	"errors"
+	"fmt"
+	"io"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/wardensec/warden/pkg/feeds/feed"
+	"github.com/wardensec/warden/pkg/vulndb"
+)
+
+// Document is the part of an OVAL definitions file Warden reads.
+type Document struct {
+	Generator struct {
+		Product   string `xml:"product_name"`
+		Timestamp string `xml:"timestamp"`
+	} `xml:"generator"`
+	Definitions []Definition `xml:"definitions>definition"`
+	Tests       elements     `xml:"tests"`
+	Objects     elements     `xml:"objects"`
+	States      elements     `xml:"states"`
+	Variables   elements     `xml:"variables"`
+}
+
+type elements struct {
+	Items []Element `xml:",any"`
+}
+
+// Definition is one OVAL definition.
+type Definition struct {
+	ID       string `xml:"id,attr"`
+	Class    string `xml:"class,attr"`
+	Metadata struct {
+		Title       string `xml:"title"`
+		Description string `xml:"description"`
+		References  []struct {
+			Source string `xml:"source,attr"`
+			RefID  string `xml:"ref_id,attr"`
+			RefURL string `xml:"ref_url,attr"`
+		} `xml:"reference"`
+		Advisory struct {
+			From     string `xml:"from,attr"`
+			Severity string `xml:"severity"`
+			Issued   struct {
+				Date string `xml:"date,attr"`
+			} `xml:"issued"`
+			Updated struct {
+				Date string `xml:"date,attr"`
+			} `xml:"updated"`
+			CVEs []struct {
+				Href        string `xml:"href,attr"`
+				Priority    string `xml:"priority,attr"`
+				CVSS3       string `xml:"cvss3,attr"`
+				CVSSScore   string `xml:"cvss_score,attr"`
+				CVSSVector  string `xml:"cvss_vector,attr"`
+				CVSSSeverty string `xml:"cvss_severity,attr"`
+				Impact      string `xml:"impact,attr"`
+				ID          string `xml:",chardata"`
+			} `xml:"cve"`
+			CPEs []string `xml:"affected_cpe_list>cpe"`
+		} `xml:"advisory"`
+	} `xml:"metadata"`
+	Criteria Criteria `xml:"criteria"`
+}
+
+// Criteria is a criteria tree.
+type Criteria struct {
+	Operator   string     `xml:"operator,attr"`
+	Criteria   []Criteria `xml:"criteria"`
+	Criterions []struct {
+		TestRef string `xml:"test_ref,attr"`
+		Comment string `xml:"comment,attr"`
+	} `xml:"criterion"`
+}
+
+// Element is any test, object, state or variable (the fields used of each).
+type Element struct {
+	XMLName xml.Name
+	ID      string `xml:"id,attr"`
+	Comment string `xml:"comment,attr"`
+	Object  struct {
+		Ref string `xml:"object_ref,attr"`
+	} `xml:"object"`
+	States []struct {
+		Ref string `xml:"state_ref,attr"`
+	} `xml:"state"`
+	Name struct {
+		VarRef string `xml:"var_ref,attr"`
+		Value  string `xml:",chardata"`
+	} `xml:"name"`
+	EVR struct {
+		Operation string `xml:"operation,attr"`
+		Value     string `xml:",chardata"`
+	} `xml:"evr"`
+	SignatureKeyID struct {
+		Value string `xml:",chardata"`
+	} `xml:"signature_keyid"`
+	Values []string `xml:"value"`
+}
+
+// Parse decodes an OVAL document (bounded by feed.MaxFileSize upstream).
+func Parse(r io.Reader) (*Document, error) {
+	var doc Document
+	dec := xml.NewDecoder(r)
+	dec.Strict = true
+	if err := dec.Decode(&doc); err != nil {
+		return nil, fmt.Errorf("decoding OVAL XML: %w", err)
+	}
+	return &doc, nil
+}
+
+// Source names.
+const (
+	SourceUbuntu = "ubuntu-oval"
+	SourceRocky  = "rocky-oval"
+	SourceRHEL   = "rhel-oval"
+	SourceAlma   = "almalinux-oval"
+	SourceOracle = "oracle-oval"
+)
+
+// UbuntuReleases maps codenames to versions (namespace ubuntu:X.Y).
+var UbuntuReleases = map[string]string{
+	"trusty": "14.04", "xenial": "16.04", "bionic": "18.04", "focal": "20.04", "jammy": "22.04",
+	"kinetic": "22.10", "lunar": "23.04", "mantic": "23.10", "noble": "24.04", "oracular": "24.10",
+	"plucky": "25.04", "questing": "25.10", "resolute": "26.04",
+}
+
+// Reader accumulates OVAL files.
+type Reader struct {
+	Warn    *feed.Warnings
+	batches map[string]*vulndb.Batch
+}
+
+// NewReader returns an empty Reader.
+func NewReader(w *feed.Warnings) *Reader {
+	if w == nil {
+		w = &feed.Warnings{}
+	}
+	return &Reader{Warn: w, batches: map[string]*vulndb.Batch{}}
+}
+
+// Add reads one OVAL file.
+func (r *Reader) Add(e *feed.Entry) error {
+	data, err := e.ReadAll()
+	if err != nil {
+		return err
+	}
+	return r.AddBytes(e.String(), data)
+}
+
+var (
+	ubuntuID   = regexp.MustCompile(`^oval:com\.ubuntu\.([a-z]+):`)
+	elRelease  = regexp.MustCompile(`\.el(\d+)`)
+	cpeRelease = regexp.MustCompile(`^cpe:/[ao]:[^:]+:[^:]+:(\d+)`)
+	cveRe      = regexp.MustCompile(`CVE-\d{4}-\d{4,}`)
+	titleID    = regexp.MustCompile(`^([A-Z]+-\d{4}:\d+|USN-\d+-\d+|LSN-\d+-\d+)`)
+)
+
+// AddBytes reads one OVAL document. A definition it cannot use is skipped
+// with a warning; a document that does not parse is an error.
+func (r *Reader) AddBytes(file string, data []byte) error {
+	doc, err := Parse(bytes.NewReader(data))
+	if err != nil {
+		return fmt.Errorf("%s: %w", file, err)
+	}
+	idx := index(doc)
+	for i := range doc.Definitions {
+		d := &doc.Definitions[i]
+		if d.Class != "patch" && d.Class != "vulnerability" {
+			continue
+		}
+		flavor, ns := namespaceOf(d, idx, file)
+		src := map[string]string{"ubuntu": SourceUbuntu, "rocky": SourceRocky, "rhel": SourceRHEL, "almalinux": SourceAlma, "ol": SourceOracle}[flavor]
+		if src == "" {
+			src = "oval"
+		}
+		b := r.batches[src]
+		if b == nil {
+			b = &vulndb.Batch{Source: src}
+			r.batches[src] = b
+		}
+		b.Records++
+		if ns == "" {
+			b.Skipped++
+			r.Warn.Skip(file, d.ID, errors.New("cannot tell the distribution release of this definition"))
+			continue
+		}
+		advs, err := definitionAdvisories(d, idx, flavor, ns, src)
+		if err != nil {
+			b.Skipped++
+			r.Warn.Skip(file, d.ID, err)
+			continue
+		}
+		for _, a := range advs {
+			if a.Published.After(b.Newest) && a.Published.Before(time.Now().Add(48*time.Hour)) {
+				b.Newest = a.Published
+			}
+		}
+		b.Advisories = append(b.Advisories, advs...)
+	}
+	return nil
+}
+
+type indexes struct {
+	tests, objects, states, vars map[string]*Element
+}
+
+func index(doc *Document) *indexes {
+	ix := &indexes{map[string]*Element{}, map[string]*Element{}, map[string]*Element{}, map[string]*Element{}}
+	for _, x := range []struct {
+		list []Element
+		m    map[string]*Element
+	}{{doc.Tests.Items, ix.tests}, {doc.Objects.Items, ix.objects}, {doc.States.Items, ix.states}, {doc.Variables.Items, ix.vars}} {
+		for i := range x.list {
+			x.m[x.list[i].ID] = &x.list[i]
+		}
+	}
+	return ix
+}
+
+// namespaceOf tells the distribution and release of a definition.
+func namespaceOf(d *Definition, ix *indexes, file string) (flavor, ns string) {
+	if m := ubuntuID.FindStringSubmatch(d.ID); m != nil {
+		if v := UbuntuReleases[m[1]]; v != "" {
+			return "ubuntu", "ubuntu:" + v
+		}
+		return "ubuntu", ""
+	}
+	id := strings.ToLower(d.ID + " " + d.Metadata.Advisory.From)
+	switch {
+	case strings.Contains(id, "rockylinux") || strings.Contains(id, ":rocky:"):
+		flavor = "rocky"
+	case strings.Contains(id, "almalinux"):
+		flavor = "almalinux"
+	case strings.Contains(id, "oracle"):
+		flavor = "ol"
+	case strings.Contains(id, "redhat"):
+		flavor = "rhel"
+	default:
+		return "", ""
+	}
+	rel := ""
+	cpes := append([]string{d.Metadata.Advisory.From}, d.Metadata.Advisory.CPEs...)
+	for _, c := range cpes {
+		if m := cpeRelease.FindStringSubmatch(c); m != nil {
+			rel = m[1]
+			break
+		}
+	}
+	if rel == "" {
+		for _, p := range fixes(d, ix) {
+			if m := elRelease.FindStringSubmatch(p.evr); m != nil {
+				rel = m[1]
+				break
+			}
+		}
+	}
+	if rel == "" {
+		if m := regexp.MustCompile(`-(\d+)\.xml`).FindStringSubmatch(file); m != nil {
+			rel = m[1]
+		}
+	}
+	if rel == "" {
+		return flavor, ""
+	}
+	return flavor, flavor + ":" + rel
+}
+
+type fix struct{ pkg, evr string }
+
+// fixes walks the criteria tree and returns every (package, fixed EVR) of a
+// "less than" state on a dpkginfo/rpminfo test, in document order, unique.
+func fixes(d *Definition, ix *indexes) []fix {
+	var out []fix
+	seen := map[string]bool{}
+	var walk func(c *Criteria, depth int)
+	walk = func(c *Criteria, depth int) {
+		if depth > 32 {
+			return
+		}
+		for _, cr := range c.Criterions {
+			t := ix.tests[cr.TestRef]
+			if t == nil || !(strings.HasSuffix(t.XMLName.Local, "dpkginfo_test") || strings.HasSuffix(t.XMLName.Local, "rpminfo_test")) {
+				continue
+			}
+			obj := ix.objects[t.Object.Ref]
+			if obj == nil {
+				continue
+			}
+			var names []string
+			if obj.Name.VarRef != "" {
+				if v := ix.vars[obj.Name.VarRef]; v != nil {
+					names = v.Values
+				}
+			} else if n := strings.TrimSpace(obj.Name.Value); n != "" {
+				names = []string{n}
+			}
+			for _, sr := range t.States {
+				st := ix.states[sr.Ref]
+				if st == nil || st.EVR.Operation != "less than" || strings.TrimSpace(st.EVR.Value) == "" {
+					continue
+				}
+				evr := strings.TrimSpace(st.EVR.Value)
+				for _, n := range names {
+					n = strings.TrimSpace(n)
+					if n == "" || seen[n] {
+						continue
+					}
+					seen[n] = true
+					out = append(out, fix{n, evr})
+				}
+			}
+		}
+		for i := range c.Criteria {
+			walk(&c.Criteria[i], depth+1)
+		}
+	}
+	walk(&d.Criteria, 0)
+	return out
+}
+
+func definitionAdvisories(d *Definition, ix *indexes, flavor, ns, src string) ([]vulndb.Advisory, error) {
+	md := &d.Metadata
+	id := ""
+	var aliases, urls []string
+	for _, ref := range md.References {
+		switch {
+		case ref.Source == "CVE":
+			aliases = append(aliases, ref.RefID)
+		case id == "" && ref.RefID != "":
+			id = ref.RefID
+		}
+		if ref.RefURL != "" {
+			urls = append(urls, ref.RefURL)
+		}
+	}
+	if id == "" {
+		if m := titleID.FindStringSubmatch(md.Title); m != nil {
+			id = m[1]
+		}
+	}
+	if id == "" {
+		return nil, fmt.Errorf("definition %q has no advisory id", md.Title)
+	}
+	var cvss []vulndb.CVSS
+	for _, c := range md.Advisory.CVEs {
+		cid := strings.TrimSpace(c.ID)
+		if cid != "" && !contains(aliases, cid) {
+			aliases = append(aliases, cid)
+		}
+		vec, score := c.CVSSVector, c.CVSSScore
+		if c.CVSS3 != "" { // Red Hat: cvss3="7.5/CVSS:3.1/AV:N/..."
+			score, vec, _ = strings.Cut(c.CVSS3, "/")
+		}
+		if vec != "" {
+			var s float64
+			fmt.Sscanf(score, "%g", &s)
+			ver := "3.1"
+			if strings.HasPrefix(vec, "CVSS:3.0") {
+				ver = "3.0"
+			}
+			cvss = append(cvss, vulndb.CVSS{Source: flavor, Version: ver, Vector: vec, Score: s})
+		}
+	}
+	if len(aliases) == 0 {
+		for _, c := range cveRe.FindAllString(md.Description, -1) {
+			if !contains(aliases, c) {
+				aliases = append(aliases, c)
+			}
+		}
+	}
+	sev := md.Advisory.Severity
+	if sev == "" {
+		if m := regexp.MustCompile(`\((Critical|Important|Moderate|Low)\)\s*$`).FindStringSubmatch(md.Title); m != nil {
+			sev = m[1]
+		}
+	}
+	published := feed.ParseTime(md.Advisory.Issued.Date)
+	modified := feed.ParseTime(md.Advisory.Updated.Date)
+	title := md.Title
+	var out []vulndb.Advisory
+	for _, f := range fixes(d, ix) {
+		evr := f.evr
+		// Epoch 0 is the default of both dpkg and rpm; package databases omit it.
+		evr = strings.TrimPrefix(evr, "0:")
+		a := vulndb.Advisory{
+			ID: id, Aliases: aliases, Namespace: ns, Package: f.pkg, Source: src,
+			Status: vulndb.StatusFixed, FixedVersion: evr,
+			Ranges: []vulndb.Range{{Type: "ECOSYSTEM", Fixed: evr}},
+			Title:  title, Description: md.Description, URLs: urls, CVSS: cvss,
+			Published: published, Modified: modified, FixedAt: published,
+			Severity: "UNKNOWN",
+		}
+		if s := vulndb.NormalizeSeverity(sev); s != "UNKNOWN" {
+			a.Severity, a.SeveritySource = s, src
+		}
+		out = append(out, a)
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Package < out[j].Package })
+	return out, nil
+}
+
+func contains(ss []string, s string) bool {
+	for _, x := range ss {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// Batches returns what was read, one batch per source.
+func (r *Reader) Batches() []*vulndb.Batch {
+	var out []*vulndb.Batch
+	for _, b := range r.batches {
+		out = append(out, b)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Source < out[j].Source })
+	return out
+}
