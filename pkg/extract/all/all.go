@@ -5,10 +5,13 @@ package all
 import (
 	"github.com/wardensec/warden/pkg/extract"
 	"github.com/wardensec/warden/pkg/extract/lang/cargo"
+	"github.com/wardensec/warden/pkg/extract/lang/composer"
+	"github.com/wardensec/warden/pkg/extract/lang/dotnet"
 	"github.com/wardensec/warden/pkg/extract/lang/gobinary"
 	"github.com/wardensec/warden/pkg/extract/lang/java"
 	"github.com/wardensec/warden/pkg/extract/lang/npm"
 	"github.com/wardensec/warden/pkg/extract/lang/python"
+	"github.com/wardensec/warden/pkg/extract/lang/ruby"
 	"github.com/wardensec/warden/pkg/extract/lang/rustaudit"
 	"github.com/wardensec/warden/pkg/extract/os/apk"
 	"github.com/wardensec/warden/pkg/extract/os/dpkg"
@@ -34,6 +37,9 @@ func Lang() []extract.Extractor {
 		java.New(),
 		cargo.New(),
 		rustaudit.New(),
+		ruby.New(),
+		composer.New(),
+		dotnet.New(),
 	}
 }
 
