@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -623,4 +624,61 @@ func TestTarFSLinks(t *testing.T) {
 			t.Errorf("%s: opened", n)
 		}
 	}
+}
+
+// TestPeerFormats opens what real tools write: `crane pull` (tarball, legacy
+// and OCI layout) and `docker save` from the Docker Engine.
+func TestPeerFormats(t *testing.T) {
+	ctx := context.Background()
+	img := alpineImage(t)
+	wantIDs := diffIDs(t, img)
+	wantEntries := allEntries(t, img)
+	tmp := t.TempDir()
+
+	t.Run("crane", func(t *testing.T) {
+		crane := testutil.RequireTool(t, "crane")
+		host := testimage.NewRegistry(t)
+		ref := host + "/peer/alpine:3.19.4"
+		testimage.PushToRegistry(t, img, ref)
+		for _, c := range []struct{ format, kind string }{
+			{"tarball", KindDockerArchive}, {"legacy", KindDockerArchive}, {"oci", KindOCILayout},
+		} {
+			out := filepath.Join(tmp, "crane-"+c.format)
+			if b, err := exec.Command(crane, "pull", "--insecure", "--format", c.format, ref, out).CombinedOutput(); err != nil {
+				t.Fatalf("crane pull --format %s: %v\n%s", c.format, err, b)
+			}
+			got, err := Open(ctx, out, Options{})
+			if err != nil {
+				t.Fatalf("crane --format %s: %v", c.format, err)
+			}
+			checkSame(t, got, c.kind, out, wantIDs, wantEntries)
+			if err := validate.Image(got.Image); err != nil {
+				t.Errorf("crane --format %s: validate.Image: %v", c.format, err)
+			}
+			got.Close()
+		}
+	})
+
+	t.Run("docker-save", func(t *testing.T) {
+		tag := "warden-source-test/save:" + randomTag(t)
+		testimage.DockerLoad(t, img, tag)
+		out := filepath.Join(tmp, "saved.tar")
+		if b, err := exec.Command("docker", "save", "-o", out, tag).CombinedOutput(); err != nil {
+			t.Fatalf("docker save: %v\n%s", err, b)
+		}
+		for _, ref := range []string{out, "docker-archive:" + out, "docker-archive:" + out + ":" + tag} {
+			got, err := Open(ctx, ref, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkSame(t, got, KindDockerArchive, ref, wantIDs, wantEntries)
+			if !slices.Contains(got.RepoTags, tag) {
+				t.Errorf("RepoTags %q, want %q among them", got.RepoTags, tag)
+			}
+			if err := validate.Image(got.Image); err != nil {
+				t.Errorf("validate.Image: %v", err)
+			}
+			got.Close()
+		}
+	})
 }
