@@ -1,0 +1,610 @@
+// Package policy is Warden's one policy document and the one engine that
+// decides whether an image is acceptable. The CLI gate (`warden check`), the
+// registry and an admission webhook all call Evaluate with the facts they can
+// supply; nothing else decides.
+//
+// A policy is YAML (docs/policy.md, docs/policy.schema.json). Parsing is
+// strict: an unknown field, a bad pattern, a key file that does not parse or
+// a VEX document that does not load is an error naming the file and line, and
+// callers turn any such error into a denial (Deny).
+package policy
+
+import (
+	"bytes"
+	"crypto"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/wardensec/warden/pkg/ignore"
+	"github.com/wardensec/warden/pkg/sign"
+	"github.com/wardensec/warden/pkg/vulndb"
+)
+
+// Version is the only policy version understood.
+const Version = 1
+
+// DefaultMaxDBAgeDays is how old the vulnerability database may be when a
+// rule does not say (vulnerabilities.max_db_age_days).
+const DefaultMaxDBAgeDays = 7
+
+// Policy is a parsed, validated policy document.
+type Policy struct {
+	File    string // where it was read from, for messages
+	Version int
+	Rules   []*Rule
+	// DefaultAllow is true only with `default: allow`: an image no rule matches is then allowed.
+	DefaultAllow bool
+}
+
+// Rule is one rule: the images it matches and what it requires of them.
+type Rule struct {
+	Name  string
+	Line  int // line of the rule in the file
+	Match []Pattern
+
+	Signatures      *Signatures
+	Attestations    []Attestation
+	Vulnerabilities *Vulnerabilities
+	Image           *ImageRules
+}
+
+// Pattern is one image reference pattern: `*` matches within a path segment,
+// `**` across segments (and the tag or digest).
+type Pattern struct {
+	Text string
+	Line int
+	re   *regexp.Regexp
+}
+
+// Signatures requires signatures by trusted keys.
+type Signatures struct {
+	Keys        []Key
+	Threshold   int // distinct keys that must have signed; default 1
+	Annotations map[string]string
+	Line        int
+}
+
+// Key is a trusted public key read from a file named in the policy (or given on the command line).
+type Key struct {
+	Path   string // as resolved (relative to the policy file's directory)
+	Line   int    // where the policy names it (0 for command-line keys)
+	Public crypto.PublicKey
+	ID     string // sign.KeyID
+}
+
+// Attestation requires a signed attestation of a predicate type.
+type Attestation struct {
+	Type       string // predicate type: a URI or a short name (slsaprovenance, spdxjson, cyclonedx, vuln, ...)
+	MaxAgeDays int    // 0: any age
+	Keys       []Key
+	Line       int
+}
+
+// Vulnerabilities limits the vulnerabilities an image may have.
+type Vulnerabilities struct {
+	MaxSeverity   string // the highest severity allowed; findings above it deny. "" = no limit
+	IgnoreUnfixed bool   // findings without a fixed version do not count
+	GraceDays     int    // fixable findings whose fix is younger than this do not count yet
+	Exceptions    []Exception
+	VEX           []*ignore.VEX
+	MaxDBAgeDays  int // the database must be at most this old (default 7)
+	Line          int
+}
+
+// Exception exempts a vulnerability (optionally on one package) until it expires.
+type Exception struct {
+	ID      string
+	Package string // "" or a pattern with `*`
+	Reason  string
+	Expires time.Time // zero: no expiry; else the exception stops applying after this day (UTC)
+	Line    int
+}
+
+// Expired reports whether the exception no longer applies at now.
+func (e *Exception) Expired(now time.Time) bool {
+	return !e.Expires.IsZero() && now.After(e.Expires.Add(24*time.Hour-time.Nanosecond))
+}
+
+// ImageRules are hygiene requirements (from the best-practice checks).
+type ImageRules struct {
+	ForbidRoot        bool
+	ForbidLatest      bool
+	ForbidSecrets     bool
+	AllowedBases      []Pattern
+	ForbiddenPackages []Pattern
+	MaxSizeMB         int64
+	MaxPackages       int
+	Line              int
+}
+
+// Error is a problem in a policy document, with its place.
+type Error struct {
+	File string
+	Line int
+	Msg  string
+}
+
+func (e *Error) Error() string {
+	if e.Line > 0 {
+		return fmt.Sprintf("%s:%d: %s", e.File, e.Line, e.Msg)
+	}
+	return fmt.Sprintf("%s: %s", e.File, e.Msg)
+}
+
+// ErrInvalid is wrapped by every error Load and Parse return.
+var ErrInvalid = errors.New("invalid policy")
+
+// MaxSize bounds a policy document.
+const MaxSize = 1 << 20
+
+// Load reads and validates the policy file at path. Key files and VEX
+// documents are read relative to the policy file's directory.
+func Load(path string) (*Policy, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("%w: reading policy: %w", ErrInvalid, err)
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, MaxSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("%w: reading policy %s: %w", ErrInvalid, path, err)
+	}
+	if len(data) > MaxSize {
+		return nil, fmt.Errorf("%w: %s is larger than %d bytes", ErrInvalid, path, MaxSize)
+	}
+	return Parse(path, data, filepath.Dir(path))
+}
+
+// Parse validates a policy document. name is used in messages; the files it
+// names (keys, VEX) are read relative to dir. All problems are reported, joined.
+func Parse(name string, data []byte, dir string) (*Policy, error) {
+	p := &parser{file: name, dir: dir}
+	pol := p.parse(data)
+	if len(p.errs) > 0 {
+		return nil, fmt.Errorf("%w: %w", ErrInvalid, errors.Join(p.errs...))
+	}
+	return pol, nil
+}
+
+type parser struct {
+	file string
+	dir  string
+	errs []error
+}
+
+func (p *parser) errf(line int, format string, args ...any) {
+	p.errs = append(p.errs, &Error{File: p.file, Line: line, Msg: fmt.Sprintf(format, args...)})
+}
+
+// Str is a YAML scalar with its line.
+type str struct {
+	V    string
+	Line int
+}
+
+func (s *str) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind != yaml.ScalarNode {
+		return fmt.Errorf("line %d: expected a string, got a %s", n.Line, kindName(n.Kind))
+	}
+	s.V, s.Line = n.Value, n.Line
+	return nil
+}
+
+func kindName(k yaml.Kind) string {
+	switch k {
+	case yaml.MappingNode:
+		return "mapping"
+	case yaml.SequenceNode:
+		return "list"
+	case yaml.AliasNode:
+		return "alias"
+	default:
+		return "scalar"
+	}
+}
+
+type rawPolicy struct {
+	Version *int      `yaml:"version"`
+	Default *str      `yaml:"default"`
+	Rules   []rawRule `yaml:"rules"`
+}
+
+type rawRule struct {
+	Name            string              `yaml:"name"`
+	Match           []str               `yaml:"match"`
+	Signatures      *rawSignatures      `yaml:"signatures"`
+	Attestations    []rawAttestation    `yaml:"attestations"`
+	Vulnerabilities *rawVulnerabilities `yaml:"vulnerabilities"`
+	Image           *rawImage           `yaml:"image"`
+}
+
+type rawSignatures struct {
+	Keys        []str             `yaml:"keys"`
+	Threshold   *int              `yaml:"threshold"`
+	Annotations map[string]string `yaml:"annotations"`
+}
+
+type rawAttestation struct {
+	Type       *str  `yaml:"type"`
+	MaxAgeDays *int  `yaml:"max_age_days"`
+	Keys       []str `yaml:"keys"`
+}
+
+type rawVulnerabilities struct {
+	MaxSeverity   *str           `yaml:"max_severity"`
+	IgnoreUnfixed bool           `yaml:"ignore_unfixed"`
+	GraceDays     *int           `yaml:"grace_days"`
+	Exceptions    []rawException `yaml:"exceptions"`
+	VEX           []str          `yaml:"vex"`
+	MaxDBAgeDays  *int           `yaml:"max_db_age_days"`
+}
+
+type rawException struct {
+	ID      *str `yaml:"id"`
+	Package *str `yaml:"package"`
+	Reason  *str `yaml:"reason"`
+	Expires *str `yaml:"expires"`
+}
+
+type rawImage struct {
+	ForbidRoot        bool  `yaml:"forbid_root"`
+	ForbidLatest      bool  `yaml:"forbid_latest"`
+	ForbidSecrets     bool  `yaml:"forbid_secrets"`
+	AllowedBases      []str `yaml:"allowed_bases"`
+	ForbiddenPackages []str `yaml:"forbidden_packages"`
+	MaxSizeMB         *int  `yaml:"max_size_mb"`
+	MaxPackages       *int  `yaml:"max_packages"`
+}
+
+var yamlLine = regexp.MustCompile(`^(?:yaml: )?line (\d+): (.*)$`)
+
+func (p *parser) parse(data []byte) *Policy {
+	// Node pass: line numbers of rules and sub-objects, and emptiness.
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		p.yamlErr(err)
+		return nil
+	}
+	if len(doc.Content) == 0 {
+		p.errf(0, "empty policy document")
+		return nil
+	}
+	if doc.Content[0].Kind != yaml.MappingNode {
+		p.errf(doc.Content[0].Line, "a policy is a mapping with version, rules and default")
+		return nil
+	}
+	lines := ruleLines(doc.Content[0])
+
+	// Strict typed pass: unknown fields and wrong types, each with its line.
+	var raw rawPolicy
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&raw); err != nil {
+		p.yamlErr(err)
+		return nil
+	}
+	var extra yaml.Node
+	if err := dec.Decode(&extra); err != io.EOF {
+		p.errf(extra.Line, "more than one YAML document: a policy is one document")
+	}
+
+	pol := &Policy{File: p.file}
+	switch {
+	case raw.Version == nil:
+		p.errf(1, "missing version (want `version: %d`)", Version)
+	case *raw.Version != Version:
+		p.errf(1, "unsupported version %d (want %d)", *raw.Version, Version)
+	default:
+		pol.Version = *raw.Version
+	}
+	if raw.Default != nil {
+		switch raw.Default.V {
+		case "allow":
+			pol.DefaultAllow = true
+		case "deny":
+		default:
+			p.errf(raw.Default.Line, "default: %q: want allow or deny", raw.Default.V)
+		}
+	}
+	names := map[string]int{}
+	for i, rr := range raw.Rules {
+		line := 0
+		if i < len(lines) {
+			line = lines[i]
+		}
+		r := p.rule(i, line, &rr)
+		if r.Name != "" {
+			if prev, dup := names[r.Name]; dup {
+				p.errf(line, "rule name %q is also used on line %d", r.Name, prev)
+			}
+			names[r.Name] = line
+		}
+		pol.Rules = append(pol.Rules, r)
+	}
+	return pol
+}
+
+func (p *parser) yamlErr(err error) {
+	var te *yaml.TypeError
+	if errors.As(err, &te) {
+		for _, e := range te.Errors {
+			p.yamlMsg(e)
+		}
+		return
+	}
+	p.yamlMsg(err.Error())
+}
+
+func (p *parser) yamlMsg(s string) {
+	if m := yamlLine.FindStringSubmatch(s); m != nil {
+		var n int
+		fmt.Sscanf(m[1], "%d", &n)
+		msg := m[2]
+		if f, ok := strings.CutPrefix(msg, "field "); ok {
+			if name, _, ok := strings.Cut(f, " not found in type"); ok {
+				msg = fmt.Sprintf("unknown field %q", name)
+			}
+		}
+		p.errf(n, "%s", msg)
+		return
+	}
+	p.errf(0, "%s", strings.TrimPrefix(s, "yaml: "))
+}
+
+// ruleLines returns the line of each item of the top-level rules list.
+func ruleLines(m *yaml.Node) []int {
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if m.Content[i].Value == "rules" && m.Content[i+1].Kind == yaml.SequenceNode {
+			var out []int
+			for _, it := range m.Content[i+1].Content {
+				out = append(out, it.Line)
+			}
+			return out
+		}
+	}
+	return nil
+}
+
+func (p *parser) rule(i, line int, rr *rawRule) *Rule {
+	r := &Rule{Name: rr.Name, Line: line}
+	if r.Name == "" {
+		r.Name = fmt.Sprintf("rules[%d]", i)
+	}
+	if len(rr.Match) == 0 {
+		p.errf(line, "rule %s: match: at least one image pattern is required", r.Name)
+	}
+	for _, m := range rr.Match {
+		if pt, ok := p.pattern(m, "match"); ok {
+			r.Match = append(r.Match, pt)
+		}
+	}
+	if s := rr.Signatures; s != nil {
+		sig := &Signatures{Annotations: s.Annotations, Threshold: 1, Line: line}
+		sig.Keys = p.keys(s.Keys)
+		if s.Threshold != nil {
+			sig.Threshold = *s.Threshold
+			if sig.Threshold < 1 {
+				p.errf(line, "rule %s: signatures.threshold %d: must be at least 1", r.Name, sig.Threshold)
+			} else if len(s.Keys) > 0 && sig.Threshold > len(s.Keys) {
+				p.errf(line, "rule %s: signatures.threshold %d is more than the %d keys listed", r.Name, sig.Threshold, len(s.Keys))
+			}
+		}
+		r.Signatures = sig
+	}
+	for _, a := range rr.Attestations {
+		at := Attestation{Line: line}
+		if a.Type == nil || strings.TrimSpace(a.Type.V) == "" {
+			p.errf(line, "rule %s: attestations: type is required", r.Name)
+		} else {
+			at.Line = a.Type.Line
+			t, err := sign.PredicateTypeURI(a.Type.V)
+			if err != nil {
+				p.errf(a.Type.Line, "rule %s: attestations.type %q: %v", r.Name, a.Type.V, err)
+			}
+			at.Type = t
+		}
+		if a.MaxAgeDays != nil {
+			if *a.MaxAgeDays < 0 {
+				p.errf(at.Line, "rule %s: attestations.max_age_days must not be negative", r.Name)
+			}
+			at.MaxAgeDays = *a.MaxAgeDays
+		}
+		at.Keys = p.keys(a.Keys)
+		r.Attestations = append(r.Attestations, at)
+	}
+	if v := rr.Vulnerabilities; v != nil {
+		vr := &Vulnerabilities{IgnoreUnfixed: v.IgnoreUnfixed, MaxDBAgeDays: DefaultMaxDBAgeDays, Line: line}
+		if v.MaxSeverity != nil {
+			s := strings.ToUpper(v.MaxSeverity.V)
+			if severityRank(s) < 0 {
+				p.errf(v.MaxSeverity.Line, "rule %s: max_severity %q: want one of %s", r.Name, v.MaxSeverity.V, strings.Join(vulndb.Severities, ", "))
+			}
+			vr.MaxSeverity = s
+		}
+		if v.GraceDays != nil {
+			if *v.GraceDays < 0 {
+				p.errf(line, "rule %s: grace_days must not be negative", r.Name)
+			}
+			vr.GraceDays = *v.GraceDays
+		}
+		if v.MaxDBAgeDays != nil {
+			if *v.MaxDBAgeDays < 1 {
+				p.errf(line, "rule %s: max_db_age_days must be at least 1", r.Name)
+			}
+			vr.MaxDBAgeDays = *v.MaxDBAgeDays
+		}
+		for _, e := range v.Exceptions {
+			vr.Exceptions = append(vr.Exceptions, p.exception(r.Name, line, e))
+		}
+		for _, f := range v.VEX {
+			doc, err := ignore.LoadVEX(p.resolve(f.V))
+			if err != nil {
+				p.errf(f.Line, "rule %s: vex %q: %v", r.Name, f.V, err)
+				continue
+			}
+			vr.VEX = append(vr.VEX, doc)
+		}
+		r.Vulnerabilities = vr
+	}
+	if im := rr.Image; im != nil {
+		ir := &ImageRules{ForbidRoot: im.ForbidRoot, ForbidLatest: im.ForbidLatest, ForbidSecrets: im.ForbidSecrets, Line: line}
+		for _, b := range im.AllowedBases {
+			if pt, ok := p.pattern(b, "allowed_bases"); ok {
+				ir.AllowedBases = append(ir.AllowedBases, pt)
+			}
+		}
+		for _, b := range im.ForbiddenPackages {
+			if pt, ok := p.pattern(b, "forbidden_packages"); ok {
+				ir.ForbiddenPackages = append(ir.ForbiddenPackages, pt)
+			}
+		}
+		if im.MaxSizeMB != nil {
+			if *im.MaxSizeMB < 1 {
+				p.errf(line, "rule %s: max_size_mb must be at least 1", r.Name)
+			}
+			ir.MaxSizeMB = int64(*im.MaxSizeMB)
+		}
+		if im.MaxPackages != nil {
+			if *im.MaxPackages < 0 {
+				p.errf(line, "rule %s: max_packages must not be negative", r.Name)
+			}
+			ir.MaxPackages = *im.MaxPackages
+			if *im.MaxPackages == 0 {
+				ir.MaxPackages = -1 // explicitly zero packages allowed
+			}
+		}
+		r.Image = ir
+	}
+	return r
+}
+
+func (p *parser) exception(rule string, line int, e rawException) Exception {
+	ex := Exception{Line: line}
+	if e.ID == nil || strings.TrimSpace(e.ID.V) == "" {
+		p.errf(line, "rule %s: exceptions: id is required", rule)
+	} else {
+		ex.ID, ex.Line = e.ID.V, e.ID.Line
+	}
+	if e.Reason == nil || strings.TrimSpace(e.Reason.V) == "" {
+		p.errf(ex.Line, "rule %s: exception %s: reason is required", rule, ex.ID)
+	} else {
+		ex.Reason = e.Reason.V
+	}
+	if e.Package != nil {
+		if _, err := compilePattern(e.Package.V); err != nil {
+			p.errf(e.Package.Line, "rule %s: exception %s: package %q: %v", rule, ex.ID, e.Package.V, err)
+		}
+		ex.Package = e.Package.V
+	}
+	if e.Expires != nil {
+		t, err := time.Parse("2006-01-02", e.Expires.V)
+		if err != nil {
+			p.errf(e.Expires.Line, "rule %s: exception %s: expires %q: want a date YYYY-MM-DD", rule, ex.ID, e.Expires.V)
+		}
+		ex.Expires = t
+	}
+	return ex
+}
+
+func (p *parser) resolve(name string) string {
+	if filepath.IsAbs(name) || p.dir == "" {
+		return name
+	}
+	return filepath.Join(p.dir, name)
+}
+
+func (p *parser) keys(list []str) []Key {
+	var out []Key
+	for _, k := range list {
+		path := p.resolve(k.V)
+		data, err := os.ReadFile(path)
+		if err != nil {
+			p.errf(k.Line, "key %q: %v", k.V, err)
+			continue
+		}
+		pub, err := sign.ParsePublicKey(data)
+		if err != nil {
+			p.errf(k.Line, "key %q (%s): does not parse: %v", k.V, path, err)
+			continue
+		}
+		out = append(out, Key{Path: path, Line: k.Line, Public: pub, ID: sign.KeyID(pub)})
+	}
+	return out
+}
+
+func (p *parser) pattern(s str, field string) (Pattern, bool) {
+	re, err := compilePattern(s.V)
+	if err != nil {
+		p.errf(s.Line, "%s pattern %q: %v", field, s.V, err)
+		return Pattern{}, false
+	}
+	return Pattern{Text: s.V, Line: s.Line, re: re}, true
+}
+
+// patternChars are the characters a pattern may hold: those of image
+// references (registry host, port, path, tag, digest) and package names, plus `*`.
+var patternChars = regexp.MustCompile(`^[A-Za-z0-9._\-/:@+~*]+$`)
+
+// compilePattern turns a pattern into an anchored regexp: `**` matches any
+// characters, `*` any characters but `/`.
+func compilePattern(s string) (*regexp.Regexp, error) {
+	switch {
+	case s == "":
+		return nil, errors.New("empty pattern")
+	case !patternChars.MatchString(s):
+		return nil, errors.New("only letters, digits, `._-/:@+~` and `*`/`**` wildcards are allowed")
+	case strings.Contains(s, "***"):
+		return nil, errors.New("`***` is not a wildcard: use `*` (one path segment) or `**` (any depth)")
+	case strings.Contains(s, "//"):
+		return nil, errors.New("empty path segment `//`")
+	}
+	var b strings.Builder
+	b.WriteString("^")
+	for i := 0; i < len(s); {
+		switch {
+		case strings.HasPrefix(s[i:], "**"):
+			b.WriteString(".*")
+			i += 2
+		case s[i] == '*':
+			b.WriteString("[^/]*")
+			i++
+		default:
+			j := strings.IndexByte(s[i:], '*')
+			if j < 0 {
+				j = len(s) - i
+			}
+			b.WriteString(regexp.QuoteMeta(s[i : i+j]))
+			i += j
+		}
+	}
+	b.WriteString("$")
+	return regexp.Compile(b.String())
+}
+
+// Match reports whether the pattern matches s.
+func (pt Pattern) Match(s string) bool { return pt.re != nil && pt.re.MatchString(s) }
+
+// specificity orders patterns: an exact pattern beats any wildcard one; then
+// more literal characters; then fewer wildcards.
+func (pt Pattern) specificity() (exact bool, literal, wild int) {
+	wild = strings.Count(pt.Text, "*")
+	literal = len(pt.Text) - wild
+	return wild == 0, literal, wild
+}
+
+func severityRank(s string) int {
+	for i, v := range vulndb.Severities {
+		if v == s {
+			return len(vulndb.Severities) - i
+		}
+	}
+	return -1
+}
