@@ -69,6 +69,22 @@ func (o *Options) now() time.Time {
 	return time.Now()
 }
 
+// reuse shares one Puller and one Pusher across the requests of one operation (one registry
+// ping and token exchange per repository).
+func (o *Options) reuse(ctx context.Context) error {
+	ro := append([]remote.Option{remote.WithContext(ctx)}, o.RemoteOptions...)
+	pl, err := remote.NewPuller(ro...)
+	if err != nil {
+		return err
+	}
+	ps, err := remote.NewPusher(ro...)
+	if err != nil {
+		return err
+	}
+	o.RemoteOptions = append(ro, remote.Reuse(pl), remote.Reuse(ps))
+	return nil
+}
+
 // Result says what was signed and where the signature went.
 type Result struct {
 	Digest     name.Digest // what was signed
@@ -104,6 +120,9 @@ func TagFor(d name.Digest, suffix string) name.Tag {
 // Image signs the manifest ref names (a tag is resolved to its digest first) with key and
 // writes the signature in the formats opt.Format asks for.
 func Image(ctx context.Context, ref name.Reference, key crypto.Signer, opt Options) (*Result, error) {
+	if err := opt.reuse(ctx); err != nil {
+		return nil, err
+	}
 	d, desc, err := Resolve(ctx, ref, opt.RemoteOptions)
 	if err != nil {
 		return nil, err
@@ -149,6 +168,9 @@ func Attest(ctx context.Context, ref name.Reference, key crypto.Signer, predicat
 	}
 	if !json.Valid(predicate) {
 		return nil, errors.New("attest: predicate is not JSON")
+	}
+	if err := opt.reuse(ctx); err != nil {
+		return nil, err
 	}
 	d, desc, err := Resolve(ctx, ref, opt.RemoteOptions)
 	if err != nil {

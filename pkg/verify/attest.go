@@ -47,6 +47,10 @@ func Attestations(ctx context.Context, ref name.Reference, opt AttestationOption
 	if err := opt.check(); err != nil {
 		return nil, err
 	}
+	var err error
+	if opt.RemoteOptions, err = reuse(ctx, opt.RemoteOptions); err != nil {
+		return nil, err
+	}
 	d, _, err := sign.Resolve(ctx, ref, opt.RemoteOptions)
 	if err != nil {
 		return nil, err
@@ -121,6 +125,7 @@ func checkAttestation(c candidate, d name.Digest, opt AttestationOptions) (*Atte
 		return bad("%v", err)
 	}
 	var env *sign.Envelope
+	hint := ""
 	if c.format == sign.FormatLegacy {
 		if string(c.desc.MediaType) != sign.MediaTypeDSSE {
 			return bad("layer media type is %q, want %q", c.desc.MediaType, sign.MediaTypeDSSE)
@@ -136,7 +141,7 @@ func checkAttestation(c candidate, d name.Digest, opt AttestationOptions) (*Atte
 		if b.DSSEEnvelope == nil {
 			return bad("bundle holds a messageSignature, not an attestation")
 		}
-		env = b.DSSEEnvelope
+		env, hint = b.DSSEEnvelope, hintOf(b)
 	}
 	payload, err := env.DecodedPayload()
 	if err != nil {
@@ -152,7 +157,7 @@ func checkAttestation(c candidate, d name.Digest, opt AttestationOptions) (*Atte
 	if opt.PredicateType != "" && st.PredicateType != opt.PredicateType {
 		return nil, nil, true
 	}
-	key, _, err := verifyEnvelope(env, opt.Keys)
+	key, _, err := verifyEnvelope(env, opt.Keys, hint)
 	if err != nil {
 		return bad("%v (%s)", err, keyNames(opt.Keys))
 	}

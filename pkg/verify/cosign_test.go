@@ -37,7 +37,7 @@ func newCosign(t *testing.T) *cosignEnv {
 }
 
 // run runs cosign offline: a private HOME and TUF cache, the test password, a timeout.
-func (c *cosignEnv) run(t *testing.T, args ...string) (string, error) {
+func (c *cosignEnv) run(t testing.TB, args ...string) (string, error) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()

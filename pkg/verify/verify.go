@@ -135,6 +135,10 @@ func Image(ctx context.Context, ref name.Reference, opt Options) (*Result, error
 	if err := opt.check(); err != nil {
 		return nil, err
 	}
+	var err error
+	if opt.RemoteOptions, err = reuse(ctx, opt.RemoteOptions); err != nil {
+		return nil, err
+	}
 	d, _, err := sign.Resolve(ctx, ref, opt.RemoteOptions)
 	if err != nil {
 		return nil, err
@@ -174,6 +178,17 @@ func Image(ctx context.Context, ref name.Reference, opt Options) (*Result, error
 		return res, fmt.Errorf("no signature found for %s: %w", d, ErrUnsigned)
 	}
 	return res, fmt.Errorf("%s: %w (%d signature(s) found, %d distinct valid key(s), %d required)", d, ErrNotVerified, res.Found, len(res.Keys), opt.threshold())
+}
+
+// reuse adds a shared Puller to the remote options, so that every request of one verification
+// goes over one set of connections with one registry ping and token exchange per repository.
+func reuse(ctx context.Context, ropts []remote.Option) ([]remote.Option, error) {
+	ro := append([]remote.Option{remote.WithContext(ctx)}, ropts...)
+	p, err := remote.NewPuller(ro...)
+	if err != nil {
+		return nil, fmt.Errorf("verify: %w", err)
+	}
+	return append(ro, remote.Reuse(p)), nil
 }
 
 func finish(res *Result, opt Options) {
@@ -269,11 +284,14 @@ func fetchAll(ctx context.Context, d name.Digest, suffix string, ropts []remote.
 		if err != nil {
 			return nil, fmt.Errorf("listing referrers of %s: %w", d, err)
 		}
-		h, err := idx.Digest()
-		if err != nil {
-			return nil, err
+		// The state is the set of referrer manifest digests: registries may list them in any
+		// order, and each manifest is content-addressed.
+		ds := make([]string, 0, len(im.Manifests))
+		for _, m := range im.Manifests {
+			ds = append(ds, m.Digest.String())
 		}
-		f.referrersState = h.String()
+		sort.Strings(ds)
+		f.referrersState = strings.Join(ds, ",")
 		f.referrers = im.Manifests
 	}
 	return f, nil
@@ -369,7 +387,22 @@ func isBundleType(s string) bool { return strings.HasPrefix(s, "application/vnd.
 
 // verifyEnvelope checks the envelope's signatures over PAE with the keys and returns the first
 // key that verifies.
-func verifyEnvelope(env *sign.Envelope, keys []Key) (*Key, []byte, error) {
+func verifyEnvelope(env *sign.Envelope, keys []Key, hint string) (*Key, []byte, error) {
+	if hint != "" {
+		// Try the key the bundle names first; the hint is not trusted, only used for speed.
+		ordered := make([]Key, 0, len(keys))
+		for _, k := range keys {
+			if k.ID == hint {
+				ordered = append(ordered, k)
+			}
+		}
+		for _, k := range keys {
+			if k.ID != hint {
+				ordered = append(ordered, k)
+			}
+		}
+		keys = ordered
+	}
 	if env.PayloadType != sign.PayloadTypeInToto {
 		return nil, nil, fmt.Errorf("DSSE payloadType is %q, want %q", env.PayloadType, sign.PayloadTypeInToto)
 	}
@@ -385,11 +418,19 @@ func verifyEnvelope(env *sign.Envelope, keys []Key) (*Key, []byte, error) {
 		}
 		for i := range keys {
 			if sign.VerifyMessage(keys[i].Public, pae, sig) == nil {
-				return &keys[i], payload, nil
+				k := keys[i]
+				return &k, payload, nil
 			}
 		}
 	}
 	return nil, payload, errors.New("no DSSE signature verifies with the given keys")
+}
+
+func hintOf(b *sign.Bundle) string {
+	if b.VerificationMaterial != nil && b.VerificationMaterial.PublicKey != nil {
+		return b.VerificationMaterial.PublicKey.Hint
+	}
+	return ""
 }
 
 func decodeSig(s string) ([]byte, error) {
@@ -467,7 +508,7 @@ func checkSignature(c candidate, d name.Digest, opt Options) (*Signer, *Problem,
 		if st.PredicateType != sign.PredicateCosignSign {
 			return nil, nil, false // an attestation, not a signature
 		}
-		key, _, err := verifyEnvelope(b.DSSEEnvelope, opt.Keys)
+		key, _, err := verifyEnvelope(b.DSSEEnvelope, opt.Keys, hintOf(b))
 		if err != nil {
 			return bad("%v (%s)", err, keyNames(opt.Keys))
 		}

@@ -1,0 +1,99 @@
+package verify_test
+
+import (
+	"crypto"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/google/go-containerregistry/pkg/name"
+
+	"github.com/wardensec/warden/internal/testutil"
+	"github.com/wardensec/warden/pkg/sign"
+	"github.com/wardensec/warden/pkg/verify"
+)
+
+// signedImage pushes an image to a local registry (referrers API on) and signs it n times with
+// n distinct keys in the given format. It returns the digest and the keys.
+func signedImage(b *testing.B, n int, f sign.Format) (name.Digest, []verify.Key, []crypto.Signer) {
+	b.Helper()
+	host := newRegistry(b, true)
+	_, d := pushRandom(b, host, "bench", "v1")
+	var keys []verify.Key
+	var signers []crypto.Signer
+	for i := 0; i < n; i++ {
+		k, key := newKey(b, fmt.Sprintf("k%d.pub", i))
+		mustSign(b, d, k, sign.Options{Format: f})
+		keys = append(keys, key)
+		signers = append(signers, k)
+	}
+	return d, keys, signers
+}
+
+// BenchmarkVerify measures verify.Image on an image with 1 and 10 signatures (all keys trusted,
+// threshold 1, so every signature is fetched and checked), per format, and with the cache.
+func BenchmarkVerify(b *testing.B) {
+	for _, f := range []sign.Format{sign.FormatLegacy, sign.FormatBundle} {
+		for _, n := range []int{1, 10} {
+			b.Run(fmt.Sprintf("%s/sigs=%d", f, n), func(b *testing.B) {
+				d, keys, _ := signedImage(b, n, f)
+				opt := verify.Options{Keys: keys}
+				b.ResetTimer()
+				for i := 0; i < b.N; i++ {
+					res, err := verify.Image(ctx, d, opt)
+					if err != nil || len(res.Signers) != n {
+						b.Fatalf("%+v, %v", res, err)
+					}
+				}
+			})
+			b.Run(fmt.Sprintf("%s/sigs=%d/cached", f, n), func(b *testing.B) {
+				d, keys, _ := signedImage(b, n, f)
+				opt := verify.Options{Keys: keys, Cache: verify.NewCache(16)}
+				if _, err := verify.Image(ctx, d, opt); err != nil {
+					b.Fatal(err)
+				}
+				b.ResetTimer()
+				for i := 0; i < b.N; i++ {
+					res, err := verify.Image(ctx, d, opt)
+					if err != nil || !res.Cached {
+						b.Fatalf("%+v, %v", res, err)
+					}
+				}
+			})
+		}
+	}
+}
+
+// BenchmarkCosignVerify runs the peer, `cosign verify --key` (one key), on the same kind of
+// image, for a side-by-side number. It includes cosign's process start-up, as a CLI user sees it.
+func BenchmarkCosignVerify(b *testing.B) {
+	bin := testutil.RequireTool(b, "cosign")
+	dir := b.TempDir()
+	for _, f := range []sign.Format{sign.FormatLegacy, sign.FormatBundle} {
+		for _, n := range []int{1, 10} {
+			b.Run(fmt.Sprintf("%s/sigs=%d", f, n), func(b *testing.B) {
+				d, _, signers := signedImage(b, n, f)
+				pub, err := sign.MarshalPublicKey(signers[n-1].Public())
+				if err != nil {
+					b.Fatal(err)
+				}
+				pubPath := filepath.Join(dir, "k.pub")
+				if err := os.WriteFile(pubPath, pub, 0o644); err != nil {
+					b.Fatal(err)
+				}
+				c := &cosignEnv{bin: bin, dir: dir}
+				args := []string{"verify", "--key", pubPath, "--insecure-ignore-tlog=true", d.String()}
+				if f == sign.FormatLegacy {
+					args = append(args, "--new-bundle-format=false")
+				}
+				b.ResetTimer()
+				for i := 0; i < b.N; i++ {
+					if out, err := c.run(b, args...); err != nil {
+						b.Fatalf("cosign: %v\n%s", err, out)
+					}
+				}
+			})
+		}
+	}
+}
