@@ -82,12 +82,15 @@ func vulnApp(t *testing.T) string {
 				return
 			}
 		}
-		cmd := exec.Command("go", "build", "-trimpath", "-ldflags=-buildid=", "-o", "vulnapp", ".")
-		cmd.Dir = dir
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH=amd64", "GOFLAGS=-mod=mod")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			vulnErr = &cmdError{string(out), err}
-			return
+		// vulnapp as the corpus says; vulnapp-stripped without symbol table and DWARF (-s -w).
+		for out, ldflags := range map[string]string{"vulnapp": "-buildid=", "vulnapp-stripped": "-buildid= -s -w"} {
+			cmd := exec.Command("go", "build", "-trimpath", "-ldflags="+ldflags, "-o", out, ".")
+			cmd.Dir = dir
+			cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH=amd64", "GOFLAGS=-mod=mod")
+			if b, err := cmd.CombinedOutput(); err != nil {
+				vulnErr = &cmdError{string(b), err}
+				return
+			}
 		}
 		vulnBin = filepath.Join(dir, "vulnapp")
 	})
@@ -104,8 +107,10 @@ type cmdError struct {
 
 func (e *cmdError) Error() string { return e.err.Error() + ": " + e.out }
 
-func vulnAppImage(t *testing.T) v1.Image {
-	b, err := os.ReadFile(vulnApp(t))
+func vulnAppImage(t *testing.T) v1.Image { return binImage(t, vulnApp(t)) }
+
+func binImage(t *testing.T, bin string) v1.Image {
+	b, err := os.ReadFile(bin)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -294,6 +299,18 @@ func TestGovulncheckSideBySide(t *testing.T) {
 		t.Errorf("module-level sets differ (-govulncheck +warden):\n%s", d)
 	}
 	t.Logf("govulncheck: %d findings, %d at symbol level; Warden: %d findings, %d linked", len(gvAll), len(gvSymbol), len(all), len(linked))
+
+	// The stripped build (-s -w) keeps its pclntab: Warden finds go:func.*
+	// through the runtime's moduledata and reads the same linked set
+	// (govulncheck, needing the symbol table, reports it at module level only).
+	_, sfs := scan(t, binImage(t, vulnApp(t)+"-stripped"), "osv:"+osvDir)
+	sfs = goFindings(sfs)
+	if d := cmp.Diff(linked, ids(sfs, func(f *match.Finding) bool { return f.Linked != nil && *f.Linked })); d != "" {
+		t.Errorf("stripped binary: linked set differs from the unstripped one (-unstripped +stripped):\n%s", d)
+	}
+	if d := cmp.Diff(all, ids(sfs, func(*match.Finding) bool { return true })); d != "" {
+		t.Errorf("stripped binary: module-level set differs (-unstripped +stripped):\n%s", d)
+	}
 }
 
 func keys(m map[string]bool) []string {
