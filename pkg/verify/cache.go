@@ -54,7 +54,7 @@ func (c *Cache) Len() int {
 func cacheKey(kind string, d name.Digest, opt Options, predicateType, state string) string {
 	ids := make([]string, len(opt.Keys))
 	for i, k := range opt.Keys {
-		ids[i] = k.ID
+		ids[i] = k.ID + " " + k.Name // the name is in the result, so it is part of the key
 	}
 	sort.Strings(ids)
 	ann := make([]string, 0, len(opt.Annotations))
@@ -108,6 +108,9 @@ func (c *Cache) store(e *cacheEntry) {
 func (c *Cache) get(key string) (*Result, bool) {
 	if e := c.lookup(key); e != nil && e.sig != nil {
 		r := *e.sig
+		r.Signers = append([]Signer(nil), r.Signers...)
+		r.Keys = append([]string(nil), r.Keys...)
+		r.Invalid = append([]Problem(nil), r.Invalid...)
 		return &r, true
 	}
 	return nil, false
@@ -121,6 +124,9 @@ func (c *Cache) put(key string, r *Result) {
 func (c *Cache) getAtt(key string) (*AttestationResult, bool) {
 	if e := c.lookup(key); e != nil && e.att != nil {
 		r := *e.att
+		r.Attestations = append([]Attestation(nil), r.Attestations...)
+		r.Keys = append([]string(nil), r.Keys...)
+		r.Invalid = append([]Problem(nil), r.Invalid...)
 		return &r, true
 	}
 	return nil, false

@@ -8,6 +8,7 @@ import (
 	"crypto/rand"
 	"io"
 	"log"
+	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strings"
@@ -93,4 +94,18 @@ func digestOf(t testing.TB, b []byte) v1.Hash {
 		t.Fatal(err)
 	}
 	return h
+}
+
+func registryHandler(t testing.TB) http.Handler {
+	t.Helper()
+	return registry.New(registry.WithReferrersSupport(true), registry.Logger(log.New(io.Discard, "", 0)))
+}
+
+func randomImage(t testing.TB) v1.Image {
+	t.Helper()
+	img, err := random.Image(256, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return img
 }

@@ -421,3 +421,26 @@ func TestDuplicateLegacySignatureNotAppended(t *testing.T) {
 		t.Fatalf("%d layers, want 1", len(ls))
 	}
 }
+
+// The registry can verify in-process through its own handler.
+func TestHandlerTransport(t *testing.T) {
+	h := registryHandler(t)
+	rt := verify.HandlerTransport(h)
+	ro := []remote.Option{remote.WithTransport(rt)}
+	ref, err := name.ParseReference("registry.invalid/app:v1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	img := randomImage(t)
+	if err := remote.Write(ref, img, ro...); err != nil {
+		t.Fatal(err)
+	}
+	k, key := newKey(t, "k.pub")
+	if _, err := sign.Image(ctx, ref, k, sign.Options{RemoteOptions: ro}); err != nil {
+		t.Fatal(err)
+	}
+	res, err := verify.Image(ctx, ref, verify.Options{Keys: []verify.Key{key}, RemoteOptions: ro})
+	if err != nil || len(res.Signers) != 2 {
+		t.Fatalf("%+v, %v", res, err)
+	}
+}
