@@ -18,6 +18,9 @@ type SeverityGate struct {
 	MaxSeverity string
 	// AllowUnscanned lets images through before their scan finished.
 	AllowUnscanned bool
+	// AllowUnknownSeverity lets findings without a severity through. By
+	// default they fail closed: nothing shows they are within MaxSeverity.
+	AllowUnknownSeverity bool
 }
 
 // Covers reports whether the gate applies to repo.
@@ -64,11 +67,17 @@ func (g *SeverityGate) Decide(ctx context.Context, s Subject) (Decision, error) 
 	var reasons []string
 	seen := map[string]bool{}
 	for _, f := range s.Scan.Findings {
-		if SeverityRank(f.Severity) >= limit || seen[f.ID+f.Package] {
+		rank := SeverityRank(f.Severity)
+		unknown := rank >= SeverityRank("UNKNOWN")
+		if (rank >= limit && !unknown) || (unknown && g.AllowUnknownSeverity) || seen[f.ID+f.Package] {
 			continue
 		}
 		seen[f.ID+f.Package] = true
-		r := fmt.Sprintf("%s (%s) in %s %s", f.ID, strings.ToUpper(f.Severity), f.Package, f.Version)
+		sev := strings.ToUpper(f.Severity)
+		if unknown {
+			sev = "severity unknown"
+		}
+		r := fmt.Sprintf("%s (%s) in %s %s", f.ID, sev, f.Package, f.Version)
 		if f.FixedVersion != "" {
 			r += ", fixed in " + f.FixedVersion
 		}

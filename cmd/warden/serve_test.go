@@ -1,0 +1,364 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/wardensec/warden/internal/testutil"
+	"github.com/wardensec/warden/pkg/registry"
+)
+
+// lockedBuffer is a bytes.Buffer safe for the server goroutine and the test.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	return addr
+}
+
+// startServe runs `warden serve` in-process on a free loopback port and
+// returns host:port; the server stops at the end of the test.
+func startServe(t *testing.T, args ...string) string {
+	t.Helper()
+	addr := freeAddr(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	root := newRootCmd()
+	var out lockedBuffer
+	root.SetOut(&out)
+	root.SetErr(&out)
+	root.SetArgs(append([]string{"serve", "--addr", addr}, args...))
+	done := make(chan error, 1)
+	go func() { done <- root.ExecuteContext(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-done:
+		case <-time.After(15 * time.Second):
+			t.Error("warden serve did not stop")
+		}
+	})
+	waitUp(t, addr, done, &out)
+	return addr
+}
+
+func waitUp(t *testing.T, addr string, done chan error, out fmt.Stringer) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		select {
+		case err := <-done:
+			t.Fatalf("warden serve exited: %v\n%s", err, out)
+		default:
+		}
+		if resp, err := http.Get("http://" + addr + "/v2/"); err == nil {
+			resp.Body.Close()
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("warden serve did not come up on %s:\n%s", addr, out)
+}
+
+func TestServeRefusesNonLoopbackWithoutAuth(t *testing.T) {
+	for _, addr := range []string{"0.0.0.0:0", ":0", "192.0.2.1:5000"} {
+		_, stderr, code := runWardenCmd(t, "serve", "--addr", addr, "--root", t.TempDir(), "--no-scan")
+		if code != exitError || !strings.Contains(stderr, "without authentication") {
+			t.Errorf("serve --addr %s: exit %d, %q", addr, code, stderr)
+		}
+	}
+	_, stderr, code := runWardenCmd(t, "serve", "--root", t.TempDir(), "--no-scan", "--htpasswd", filepath.Join(t.TempDir(), "missing"))
+	if code != exitError || !strings.Contains(stderr, "htpasswd") {
+		t.Errorf("missing htpasswd: exit %d, %q", code, stderr)
+	}
+	cfg := filepath.Join(t.TempDir(), "c.yaml")
+	os.WriteFile(cfg, []byte("addr: 127.0.0.1:0\nbogus: 1\n"), 0o644)
+	_, stderr, code = runWardenCmd(t, "serve", "--config", cfg)
+	if code != exitError || !strings.Contains(stderr, "bogus") {
+		t.Errorf("unknown config key: exit %d, %q", code, stderr)
+	}
+}
+
+func crane(t *testing.T, args ...string) (string, error) {
+	t.Helper()
+	bin := testutil.RequireTool(t, "crane")
+	out, err := exec.Command(bin, args...).CombinedOutput()
+	return string(out), err
+}
+
+func getJSON(t *testing.T, url string, v any) int {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if err := json.NewDecoder(resp.Body).Decode(v); err != nil && resp.StatusCode == 200 {
+		t.Fatalf("%s: %v", url, err)
+	}
+	return resp.StatusCode
+}
+
+// TestServeAlpineScanAndGate: pushing the Alpine 3.19.4 image makes its
+// CVE-2024-9143 findings appear in the JSON API and the UI, and a gate with
+// max severity MEDIUM then denies its pull with that CVE in the message.
+func TestServeAlpineScanAndGate(t *testing.T) {
+	state, _ := scanState(t, "alpine-secdb/v3.19")
+	addr := startServe(t, "--cache-dir", state, "--root", t.TempDir(), "--gate-repos", "prod/**", "--gate-max-severity", "MEDIUM")
+	layout := filepath.Join(testutil.RepoRoot(t), "testdata", "images", "alpine-3.19.4")
+	for _, repo := range []string{"prod/alpine", "dev/alpine"} {
+		if out, err := crane(t, "push", "--insecure", layout, addr+"/"+repo+":3.19.4"); err != nil {
+			t.Fatalf("crane push: %v\n%s", err, out)
+		}
+	}
+	var info registry.ImageDetail
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		info = registry.ImageDetail{}
+		getJSON(t, "http://"+addr+"/api/v1/image?repo=prod/alpine&ref=3.19.4", &info)
+		if info.Scan != nil && (info.Scan.State == "done" || info.Scan.State == "failed") {
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if info.Scan == nil || info.Scan.Result == nil {
+		t.Fatalf("no scan result: %+v", info.Scan)
+	}
+	var ids []string
+	for _, f := range info.Scan.Result.Findings {
+		ids = append(ids, f.ID+"/"+f.Package+"/"+f.Version+"/"+f.FixedVersion+"/"+f.Severity)
+	}
+	got := strings.Join(ids, " ")
+	for _, want := range []string{"CVE-2024-9143/libcrypto3/3.1.7-r0/3.1.7-r1", "CVE-2024-9143/libssl3/3.1.7-r0/3.1.7-r1"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("findings %q lack %s", got, want)
+		}
+	}
+	if len(ids) != 2 {
+		t.Errorf("want exactly the two CVE-2024-9143 findings, got %v", ids)
+	}
+	if info.Verdict == nil || info.Verdict.Allow || !strings.Contains(strings.Join(info.Verdict.Reasons, " "), "CVE-2024-9143") {
+		t.Errorf("verdict %+v", info.Verdict)
+	}
+	// The UI shows the finding on the image page.
+	resp, err := http.Get("http://" + addr + "/ui/image?repo=prod/alpine&ref=3.19.4")
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{"CVE-2024-9143", "libssl3", "3.1.7-r1", "Denied"} {
+		if !bytes.Contains(page, []byte(want)) {
+			t.Errorf("UI image page lacks %q", want)
+		}
+	}
+	// crane pull of the gated repository fails with the CVE; the ungated one works.
+	out, err := crane(t, "manifest", "--insecure", addr+"/prod/alpine:3.19.4")
+	if err == nil || !strings.Contains(out, "DENIED") || !strings.Contains(out, "CVE-2024-9143") {
+		t.Errorf("pull of prod/alpine: err=%v\n%s", err, out)
+	}
+	if out, err := crane(t, "pull", "--insecure", addr+"/dev/alpine:3.19.4", filepath.Join(t.TempDir(), "a.tar")); err != nil {
+		t.Errorf("pull of dev/alpine: %v\n%s", err, out)
+	}
+	// Metrics count the denial.
+	resp, err = http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !bytes.Contains(m, []byte("warden_registry_pulls_denied_total")) || !bytes.Contains(m, []byte(`warden_registry_scans_total{result="ok"} 2`)) {
+		t.Errorf("metrics:\n%s", m)
+	}
+}
+
+// TestServeHelperProcess is not a test: TestServeKillDuringUpload runs the
+// test binary with WARDEN_SERVE_CHILD set to make it a `warden serve` child.
+func TestServeHelperProcess(t *testing.T) {
+	env := os.Getenv("WARDEN_SERVE_CHILD")
+	if env == "" {
+		t.Skip("helper process for TestServeKillDuringUpload")
+	}
+	var args []string
+	if err := json.Unmarshal([]byte(env), &args); err != nil {
+		t.Fatal(err)
+	}
+	root := newRootCmd()
+	root.SetArgs(args)
+	if err := root.ExecuteContext(context.Background()); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	os.Exit(0)
+}
+
+func startChild(t *testing.T, addr, root string) *exec.Cmd {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestServeHelperProcess$")
+	args, _ := json.Marshal([]string{"serve", "--addr", addr, "--root", root, "--no-scan"})
+	cmd.Env = append(os.Environ(), "WARDEN_SERVE_CHILD="+string(args))
+	var out lockedBuffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	t.Cleanup(func() { cmd.Process.Kill(); <-done })
+	waitUp(t, addr, done, &out)
+	return cmd
+}
+
+// TestServeKillDuringUpload: SIGKILL of the server in the middle of a blob
+// upload leaves no partial blob; after a restart the upload can be resumed
+// or redone.
+func TestServeKillDuringUpload(t *testing.T) {
+	root := t.TempDir()
+	addr := freeAddr(t)
+	child := startChild(t, addr, root)
+	blob := make([]byte, 8<<20)
+	_, _ = rand.Read(blob)
+	sum := sha256.Sum256(blob)
+	dig := "sha256:" + hex.EncodeToString(sum[:])
+	base := "http://" + addr + "/v2/crash/app/blobs/"
+
+	resp, err := http.Post(base+"uploads/", "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	loc := resp.Header.Get("Location")
+	// First chunk completes.
+	req, _ := http.NewRequest("PATCH", "http://"+addr+loc, bytes.NewReader(blob[:2<<20]))
+	if resp, err = http.DefaultClient.Do(req); err != nil || resp.StatusCode != 202 {
+		t.Fatalf("first chunk: %v %v", err, resp)
+	}
+	resp.Body.Close()
+	// Second chunk: the server is killed while the body streams in.
+	pr, pw := io.Pipe()
+	go func() {
+		pw.Write(blob[2<<20 : 3<<20])
+		child.Process.Signal(syscall.SIGKILL)
+		time.Sleep(200 * time.Millisecond)
+		pw.CloseWithError(io.ErrUnexpectedEOF)
+	}()
+	req, _ = http.NewRequest("PATCH", "http://"+addr+loc, pr)
+	if resp, err := http.DefaultClient.Do(req); err == nil {
+		resp.Body.Close()
+		t.Logf("PATCH during kill answered %d", resp.StatusCode)
+	}
+	time.Sleep(300 * time.Millisecond)
+
+	startChild(t, addr, root)
+	// No blob under the digest, in the API or on disk.
+	if resp, err := http.Head(base + dig); err != nil || resp.StatusCode != 404 {
+		t.Fatalf("HEAD after crash: %v %v", err, resp)
+	}
+	if _, err := os.Stat(filepath.Join(root, "blobs", "sha256", dig[7:9], dig[7:])); err == nil {
+		t.Fatal("partial blob stored under its digest")
+	}
+	// The session survived with the bytes that made it to disk; resume from there.
+	resp, err = http.Get("http://" + addr + loc)
+	if err != nil || resp.StatusCode != 204 {
+		t.Fatalf("upload status after restart: %v %v", err, resp)
+	}
+	var end int64
+	fmt.Sscanf(resp.Header.Get("Range"), "0-%d", &end)
+	have := end + 1
+	if have < 2<<20 || have > 3<<20 {
+		t.Fatalf("resumed upload has %d bytes; want between the first chunk and what was sent", have)
+	}
+	req, _ = http.NewRequest("PUT", "http://"+addr+loc+"?digest="+dig, bytes.NewReader(blob[have:]))
+	req.Header.Set("Content-Range", fmt.Sprintf("%d-%d", have, len(blob)-1))
+	if resp, err = http.DefaultClient.Do(req); err != nil || resp.StatusCode != 201 {
+		t.Fatalf("resumed upload: %v %v", err, resp)
+	}
+	resp.Body.Close()
+	// And a fresh monolithic upload of the same blob also works (redo).
+	resp, err = http.Post(base+"uploads/?digest="+dig, "application/octet-stream", bytes.NewReader(blob))
+	if err != nil || resp.StatusCode != 201 {
+		t.Fatalf("redo: %v %v", err, resp)
+	}
+	resp.Body.Close()
+	resp, err = http.Get(base + dig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !bytes.Equal(got, blob) {
+		t.Fatalf("blob after crash and resume differs (%d bytes)", len(got))
+	}
+}
+
+// TestServeGCCommand: `warden serve gc` removes blobs no manifest references.
+func TestServeGCCommand(t *testing.T) {
+	root := t.TempDir()
+	addr := freeAddr(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	cmd := newRootCmd()
+	var out lockedBuffer
+	cmd.SetOut(&out)
+	cmd.SetErr(&out)
+	cmd.SetArgs([]string{"serve", "--addr", addr, "--root", root, "--no-scan"})
+	done := make(chan error, 1)
+	go func() { done <- cmd.ExecuteContext(ctx) }()
+	waitUp(t, addr, done, &out)
+	blob := []byte("an orphan blob")
+	sum := sha256.Sum256(blob)
+	dig := "sha256:" + hex.EncodeToString(sum[:])
+	resp, err := http.Post("http://"+addr+"/v2/gc/x/blobs/uploads/?digest="+dig, "application/octet-stream", bytes.NewReader(blob))
+	if err != nil || resp.StatusCode != 201 {
+		t.Fatalf("push: %v %v", err, resp)
+	}
+	resp.Body.Close()
+	cancel()
+	<-done
+	stdout, stderr, code := runWardenCmd(t, "serve", "gc", "--root", root, "--dry-run")
+	if code != 0 || !strings.Contains(stdout, "would delete 1 blobs (14 bytes)") {
+		t.Fatalf("gc --dry-run: %d %q %q", code, stdout, stderr)
+	}
+	stdout, stderr, code = runWardenCmd(t, "serve", "gc", "--root", root)
+	if code != 0 || !strings.Contains(stdout, "deleted 1 blobs (14 bytes)") {
+		t.Fatalf("gc: %d %q %q", code, stdout, stderr)
+	}
+	if _, err := os.Stat(filepath.Join(root, "blobs", "sha256", dig[7:9], dig[7:])); err == nil {
+		t.Error("orphan still on disk")
+	}
+}
