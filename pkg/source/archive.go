@@ -10,7 +10,6 @@ import (
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
-	"github.com/google/go-containerregistry/pkg/v1/tarball"
 )
 
 // openPath opens a file or directory source of a known kind.
@@ -103,23 +102,23 @@ func openArchive(r io.ReaderAt, size int64, kind, tag string, plat platformReq) 
 		if found != KindDockerArchive {
 			return nil, fmt.Errorf("%w: %s: no manifest.json in the tar (it looks like a %s)", ErrNotImage, kind, found)
 		}
-		return fromDockerArchive(r, size, t, tag)
+		return fromDockerArchive(t, tag)
 	}
 	return nil, fmt.Errorf("%w %q", ErrUnknownScheme, kind)
 }
 
-// fromDockerArchive reads a `docker save` tarball with go-containerregistry's
-// tarball package, after checking manifest.json and choosing the image.
-func fromDockerArchive(r io.ReaderAt, size int64, t *tarFS, tag string) (*Image, error) {
+// fromDockerArchive reads a `docker save` tarball: manifest.json, the image
+// named tag (or the only one), its config and layers.
+func fromDockerArchive(t *tarFS, tag string) (*Image, error) {
 	raw, err := readSmall(t, "manifest.json")
 	if err != nil {
 		return nil, fmt.Errorf("%w: docker-archive: manifest.json: %w", ErrNotImage, err)
 	}
-	var m tarball.Manifest
+	var m []dockerArchiveEntry
 	if err := json.Unmarshal(raw, &m); err != nil {
 		return nil, fmt.Errorf("%w: docker-archive: manifest.json: %w", ErrNotImage, err)
 	}
-	var chosen *tarball.Descriptor
+	var chosen *dockerArchiveEntry
 	var all []string
 	for i, d := range m {
 		all = append(all, d.RepoTags...)
@@ -138,32 +137,9 @@ func fromDockerArchive(r io.ReaderAt, size int64, t *tarFS, tag string) (*Image,
 	case chosen == nil:
 		chosen = &m[0]
 	}
-	// Bound what tarball.Image reads into memory, and name what is missing.
-	for _, f := range append([]string{chosen.Config}, chosen.Layers...) {
-		e, err := t.resolve(cleanName(f))
-		if err != nil {
-			return nil, fmt.Errorf("%w: docker-archive: %q (listed in manifest.json): %w%s", ErrNotImage, f, err, t.truncatedHint())
-		}
-		if f == chosen.Config && e.size > maxManifestSize {
-			return nil, fmt.Errorf("%w: docker-archive: config %q is larger than %d bytes", ErrNotImage, f, maxManifestSize)
-		}
-	}
-	if len(chosen.Layers) == 0 {
-		return nil, fmt.Errorf("%w: docker-archive: the image has no layers", ErrNotImage)
-	}
-	var tg *name.Tag
-	if len(m) > 1 {
-		for _, rt := range chosen.RepoTags {
-			if tt, err := name.NewTag(rt); err == nil {
-				tg = &tt
-				break
-			}
-		}
-	}
-	opener := func() (io.ReadCloser, error) { return io.NopCloser(io.NewSectionReader(r, 0, size)), nil }
-	img, err := tarball.Image(opener, tg)
+	img, err := newArchiveImage(t, *chosen)
 	if err != nil {
-		return nil, fmt.Errorf("%w: docker-archive: %w", ErrNotImage, err)
+		return nil, fmt.Errorf("docker-archive: %w", err)
 	}
 	return &Image{Image: img, Kind: KindDockerArchive, RepoTags: chosen.RepoTags}, nil
 }

@@ -2,6 +2,7 @@ package source
 
 import (
 	"archive/tar"
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -22,7 +23,8 @@ import (
 // links and never followed, and no file outside the directory is ever read.
 // The tar is deterministic (sorted names, no user names or access times), so
 // the diff ID is stable while the directory does not change; computing it
-// takes one pass over the files, made the first time the config is asked for.
+// takes one pass over the files, made once, the first time the config, the
+// manifest or the layer list is asked for (a scan then reads the tree twice).
 
 func openDir(ctx context.Context, p string, plat platformReq, opt Options) (*Image, error) {
 	root, err := os.OpenRoot(p)
@@ -30,7 +32,7 @@ func openDir(ctx context.Context, p string, plat platformReq, opt Options) (*Ima
 		return nil, fmt.Errorf("%w: %w", ErrNotFound, err)
 	}
 	core := &dirImage{layer: &dirLayer{ctx: ctx, root: root, path: p}, plat: plat.Platform}
-	img, err := partial.UncompressedToImage(core)
+	img, err := partial.CompressedToImage(core)
 	if err != nil {
 		root.Close()
 		return nil, fmt.Errorf("dir: %w", err)
@@ -40,18 +42,21 @@ func openDir(ctx context.Context, p string, plat platformReq, opt Options) (*Ima
 	return out, nil
 }
 
+// dirImage implements partial.CompressedImageCore. Its one layer blob is the
+// uncompressed tar (media type OCI uncompressed layer), so its digest is its
+// diff ID and nothing is ever compressed.
 type dirImage struct {
 	layer *dirLayer
 	plat  v1.Platform
 
-	once sync.Once
-	raw  []byte
-	err  error
+	once          sync.Once
+	config, manif []byte
+	err           error
 }
 
 func (d *dirImage) MediaType() (types.MediaType, error) { return types.OCIManifestSchema1, nil }
 
-func (d *dirImage) RawConfigFile() ([]byte, error) {
+func (d *dirImage) build() error {
 	d.once.Do(func() {
 		diffID, err := d.layer.DiffID()
 		if err != nil {
@@ -63,12 +68,24 @@ func (d *dirImage) RawConfigFile() ([]byte, error) {
 			RootFS:  v1.RootFS{Type: "layers", DiffIDs: []v1.Hash{diffID}},
 			History: []v1.History{{CreatedBy: "warden: directory " + d.layer.path}},
 		}
-		d.raw, d.err = json.Marshal(cf)
+		if d.config, d.err = json.Marshal(cf); d.err != nil {
+			return
+		}
+		ch, _, _ := v1.SHA256(bytes.NewReader(d.config))
+		m := v1.Manifest{
+			SchemaVersion: 2, MediaType: types.OCIManifestSchema1,
+			Config: v1.Descriptor{MediaType: types.OCIConfigJSON, Size: int64(len(d.config)), Digest: ch},
+			Layers: []v1.Descriptor{{MediaType: types.OCIUncompressedLayer, Size: d.layer.size, Digest: diffID}},
+		}
+		d.manif, d.err = json.Marshal(m)
 	})
-	return d.raw, d.err
+	return d.err
 }
 
-func (d *dirImage) LayerByDiffID(h v1.Hash) (partial.UncompressedLayer, error) {
+func (d *dirImage) RawConfigFile() ([]byte, error) { return d.config, d.build() }
+func (d *dirImage) RawManifest() ([]byte, error)   { return d.manif, d.build() }
+
+func (d *dirImage) LayerByDigest(h v1.Hash) (partial.CompressedLayer, error) {
 	diffID, err := d.layer.DiffID()
 	if err != nil {
 		return nil, err
@@ -79,7 +96,7 @@ func (d *dirImage) LayerByDiffID(h v1.Hash) (partial.UncompressedLayer, error) {
 	return d.layer, nil
 }
 
-// dirLayer implements partial.UncompressedLayer.
+// dirLayer implements v1.Layer: blob and uncompressed stream are the same tar.
 type dirLayer struct {
 	ctx  context.Context
 	root *os.Root
@@ -87,11 +104,14 @@ type dirLayer struct {
 
 	once   sync.Once
 	diffID v1.Hash
+	size   int64
 	err    error
 }
 
 func (l *dirLayer) MediaType() (types.MediaType, error) { return types.OCIUncompressedLayer, nil }
 
+// DiffID is the sha256 of the tar, computed (with its size) in one pass the
+// first time it is asked for.
 func (l *dirLayer) DiffID() (v1.Hash, error) {
 	l.once.Do(func() {
 		rc, err := l.Uncompressed()
@@ -100,13 +120,22 @@ func (l *dirLayer) DiffID() (v1.Hash, error) {
 			return
 		}
 		defer rc.Close()
-		l.diffID, _, l.err = v1.SHA256(rc)
+		l.diffID, l.size, l.err = v1.SHA256(rc)
 		if l.err != nil {
 			l.err = fmt.Errorf("dir %s: %w", l.path, l.err)
 		}
 	})
 	return l.diffID, l.err
 }
+
+func (l *dirLayer) Digest() (v1.Hash, error) { return l.DiffID() }
+
+func (l *dirLayer) Size() (int64, error) {
+	_, err := l.DiffID()
+	return l.size, err
+}
+
+func (l *dirLayer) Compressed() (io.ReadCloser, error) { return l.Uncompressed() }
 
 func (l *dirLayer) Uncompressed() (io.ReadCloser, error) {
 	pr, pw := io.Pipe()

@@ -200,5 +200,5 @@ func (b *layoutBlob) Compressed() (io.ReadCloser, error) {
 	if err != nil {
 		return nil, fmt.Errorf("blob %s: %w", b.desc.Digest, err)
 	}
-	return f, nil
+	return verifying(f, b.desc.Digest, "blob "+b.desc.Digest.String()), nil
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/google/go-containerregistry/pkg/v1/validate"
 
 	"github.com/wardensec/warden/internal/testimage"
@@ -211,7 +212,7 @@ func TestSourcesGiveTheSameImage(t *testing.T) {
 				}
 			}()
 			checkSame(t, got, c.kind, c.ref, wantIDs, wantEntries)
-			if err := validate.Image(got.Image); err != nil {
+			if err := checkImage(got.Image); err != nil {
 				t.Errorf("validate.Image: %v", err)
 			}
 		})
@@ -229,7 +230,7 @@ func TestSourcesGiveTheSameImage(t *testing.T) {
 			if !slices.Contains(got.RepoTags, tag) {
 				t.Errorf("RepoTags %q, want %q among them", got.RepoTags, tag)
 			}
-			if err := validate.Image(got.Image); err != nil {
+			if err := checkImage(got.Image); err != nil {
 				t.Errorf("validate.Image: %v", err)
 			}
 			if err := got.Close(); err != nil {
@@ -259,6 +260,9 @@ func TestSourcesGiveTheSameImage(t *testing.T) {
 			}
 			if slices.ContainsFunc(es[0], func(e entry) bool { return e.Name == "etc/motd" }) {
 				t.Error("etc/motd, whited out, is in the directory image")
+			}
+			if err := checkImage(got.Image); err != nil {
+				t.Errorf("checkImage: %v", err)
 			}
 			cf, err := got.ConfigFile()
 			if err != nil || cf.OS != "linux" || cf.Architecture != "amd64" || len(cf.RootFS.DiffIDs) != 1 {
@@ -303,7 +307,7 @@ func TestTestdataImages(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := validate.Image(img.Image); err != nil {
+			if err := checkImage(img.Image); err != nil {
 				t.Errorf("%s: validate.Image: %v", ref, err)
 			}
 			if !slices.Equal(img.RepoTags, []string{c.tag}) {
@@ -374,7 +378,7 @@ func TestMultiPlatform(t *testing.T) {
 			if got.Index == nil {
 				t.Errorf("%s: Index not set", ref)
 			}
-			if err := validate.Image(got.Image); err != nil {
+			if err := checkImage(got.Image); err != nil {
 				t.Errorf("%s: validate.Image: %v", ref, err)
 			}
 			got.Close()
@@ -459,7 +463,8 @@ func TestBadInput(t *testing.T) {
 	empty := write("empty.tar", nil)
 	badManifest := write("bad-manifest.tar", testimage.TarBytes(t, testimage.Reg("manifest.json", "{not json")))
 	missingLayer := write("missing-layer.tar", testimage.TarBytes(t, testimage.Reg("manifest.json",
-		`[{"Config":"c.json","RepoTags":["x:1"],"Layers":["l.tar"]}]`), testimage.Reg("c.json", "{}")))
+		`[{"Config":"c.json","RepoTags":["x:1"],"Layers":["l.tar"]}]`),
+		testimage.Reg("c.json", `{"rootfs":{"type":"layers","diff_ids":["sha256:`+strings.Repeat("a", 64)+`"]}}`)))
 	badLayoutDir := filepath.Join(tmp, "badlayout")
 	os.MkdirAll(badLayoutDir, 0o755)
 	os.WriteFile(filepath.Join(badLayoutDir, "oci-layout"), []byte(`{"imageLayoutVersion":"1.0.0"}`), 0o644)
@@ -652,7 +657,7 @@ func TestPeerFormats(t *testing.T) {
 				t.Fatalf("crane --format %s: %v", c.format, err)
 			}
 			checkSame(t, got, c.kind, out, wantIDs, wantEntries)
-			if err := validate.Image(got.Image); err != nil {
+			if err := checkImage(got.Image); err != nil {
 				t.Errorf("crane --format %s: validate.Image: %v", c.format, err)
 			}
 			got.Close()
@@ -675,10 +680,67 @@ func TestPeerFormats(t *testing.T) {
 			if !slices.Contains(got.RepoTags, tag) {
 				t.Errorf("RepoTags %q, want %q among them", got.RepoTags, tag)
 			}
-			if err := validate.Image(got.Image); err != nil {
+			if err := checkImage(got.Image); err != nil {
 				t.Errorf("validate.Image: %v", err)
 			}
 			got.Close()
 		}
 	})
+}
+
+// checkImage runs go-containerregistry's validate.Image. That validator reads
+// every layer blob as gzip, so for an image with uncompressed layer blobs
+// (docker save, dir) it runs in Fast mode (manifest and config consistency)
+// and the layer checks are done here: each blob hashes to its digest and size,
+// each uncompressed stream to its diff ID.
+func checkImage(img v1.Image) error {
+	m, err := img.Manifest()
+	if err != nil {
+		return err
+	}
+	gzipOnly := true
+	for _, l := range m.Layers {
+		gzipOnly = gzipOnly && (l.MediaType == types.OCILayer || l.MediaType == types.DockerLayer)
+	}
+	if gzipOnly {
+		return validate.Image(img)
+	}
+	if err := validate.Image(img, validate.Fast); err != nil {
+		return err
+	}
+	cf, err := img.ConfigFile()
+	if err != nil {
+		return err
+	}
+	ls, err := img.Layers()
+	if err != nil {
+		return err
+	}
+	for i, l := range ls {
+		rc, err := l.Compressed()
+		if err != nil {
+			return err
+		}
+		h, n, err := v1.SHA256(rc)
+		rc.Close()
+		if err != nil {
+			return err
+		}
+		if h != m.Layers[i].Digest || n != m.Layers[i].Size {
+			return fmt.Errorf("layer %d: blob is %s (%d bytes), manifest says %s (%d)", i, h, n, m.Layers[i].Digest, m.Layers[i].Size)
+		}
+		rc, err = l.Uncompressed()
+		if err != nil {
+			return err
+		}
+		h, _, err = v1.SHA256(rc)
+		rc.Close()
+		if err != nil {
+			return err
+		}
+		if d, _ := l.DiffID(); h != d || h != cf.RootFS.DiffIDs[i] {
+			return fmt.Errorf("layer %d: uncompressed %s, DiffID() %s, config %s", i, h, d, cf.RootFS.DiffIDs[i])
+		}
+	}
+	return nil
 }
