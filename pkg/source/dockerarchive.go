@@ -121,7 +121,9 @@ type archiveLayer struct {
 	err    error
 }
 
-func (l *archiveLayer) raw() io.Reader { return io.NewSectionReader(l.fsys.r, l.entry.off, l.entry.size) }
+func (l *archiveLayer) raw() io.Reader {
+	return io.NewSectionReader(l.fsys.r, l.entry.off, l.entry.size)
+}
 
 func (l *archiveLayer) uncompressed() bool { return l.mediaType == types.DockerUncompressedLayer }
 
