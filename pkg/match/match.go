@@ -87,7 +87,8 @@ func Matchers() []Matcher {
 // Match returns the findings for every package of inv, deduplicated (the same
 // advisory, by id or alias, on the same package, once) and sorted by package
 // then advisory id. Language packages owned by an OS package (OwnedBy) are
-// not matched against upstream advisories: the distro's data judges them.
+// not matched against upstream advisories: the distro's data judges them;
+// Match marks them (MarkOwned) when the extractors have not.
 func Match(ctx context.Context, db vulndb.Reader, inv *inventory.Inventory, opt Options) ([]Finding, error) {
 	if db == nil || inv == nil {
 		return nil, fmt.Errorf("match: nil database or inventory")
@@ -100,6 +101,7 @@ func Match(ctx context.Context, db vulndb.Reader, inv *inventory.Inventory, opt 
 	if matchers == nil {
 		matchers = Matchers()
 	}
+	MarkOwned(inv)
 	var out []Finding
 	for i := range inv.Packages {
 		if err := ctx.Err(); err != nil {
@@ -180,32 +182,39 @@ func dedupe(fs []Finding) []Finding {
 // judge decides whether version v of a package is affected by adv under
 // scheme s, and with which fixed version. ok is false when not affected.
 func judge(s Scheme, adv *vulndb.Advisory, v string) (status, fixed string, ok bool, err error) {
-	if adv.Status == vulndb.StatusNotAffected {
+	switch adv.Status {
+	case vulndb.StatusNotAffected, vulndb.StatusLimitedSupport:
+		// limited-support is informational (Debian's security-support-limited), not a vulnerability.
 		return "", "", false, nil
 	}
-	for _, x := range adv.Versions {
-		if x == v || strings.TrimPrefix(x, "v") == strings.TrimPrefix(v, "v") {
-			return statusOf(adv, adv.FixedVersion), adv.FixedVersion, true, nil
-		}
-	}
+	var rangeErr error
 	if len(adv.Ranges) > 0 {
 		for _, r := range adv.Ranges {
 			in, err := inRange(s, r, v)
 			if err != nil {
-				return "", "", false, err
+				rangeErr = err
+				continue
 			}
 			if in {
 				fixed := r.Fixed
-				if fixed == "" {
-					fixed = adv.FixedVersion
+				if fixed == "" && r.LastAffected == "" {
+					fixed = singleFixed(adv.FixedVersion)
 				}
 				return statusOf(adv, fixed), fixed, true, nil
 			}
 		}
-		return "", "", false, nil
 	}
-	if len(adv.Versions) > 0 {
-		return "", "", false, nil // only the listed versions are affected
+	for _, x := range adv.Versions {
+		if x == v || strings.TrimPrefix(x, "v") == strings.TrimPrefix(v, "v") {
+			fixed := lowestFixedAbove(s, adv, v)
+			return statusOf(adv, fixed), fixed, true, nil
+		}
+	}
+	if rangeErr != nil {
+		return "", "", false, rangeErr
+	}
+	if len(adv.Ranges) > 0 || len(adv.Versions) > 0 {
+		return "", "", false, nil // only the ranges and listed versions are affected
 	}
 	switch adv.Status {
 	case vulndb.StatusFixed, "":
@@ -223,6 +232,37 @@ func judge(s Scheme, adv *vulndb.Advisory, v string) (status, fixed string, ok b
 	default: // unfixed, wont-fix, end-of-life: every version is affected
 		return adv.Status, "", true, nil
 	}
+}
+
+// singleFixed returns a fixed version unless it lists several ("2.0.6, 1.26.17").
+func singleFixed(f string) string {
+	if strings.ContainsAny(f, ", ") {
+		return ""
+	}
+	return f
+}
+
+// lowestFixedAbove is the lowest range fix above v: the upgrade that fixes a
+// version matched through the OSV "versions" list.
+func lowestFixedAbove(s Scheme, adv *vulndb.Advisory, v string) string {
+	best := ""
+	for _, r := range adv.Ranges {
+		if r.Fixed == "" {
+			continue
+		}
+		if c, err := s.Compare(r.Fixed, v); err != nil || c <= 0 {
+			continue
+		}
+		if best == "" {
+			best = r.Fixed
+		} else if c, err := s.Compare(r.Fixed, best); err == nil && c < 0 {
+			best = r.Fixed
+		}
+	}
+	if best == "" {
+		best = singleFixed(adv.FixedVersion)
+	}
+	return best
 }
 
 func statusOf(adv *vulndb.Advisory, fixed string) string {
@@ -302,4 +342,38 @@ func lookupAll(ctx context.Context, db vulndb.Reader, s Scheme, ns string, names
 		}
 	}
 	return out, nil
+}
+
+// MarkOwned sets OwnedBy ("dpkg:python3-urllib3") on every language package
+// whose metadata file (its first location) is a file of an OS package, when
+// the extractors have not set it already. Match calls it; it returns how many
+// packages it marked.
+func MarkOwned(inv *inventory.Inventory) int {
+	owner := map[string]string{}
+	for i := range inv.Packages {
+		p := &inv.Packages[i]
+		if !IsOS(p.Ecosystem) {
+			continue
+		}
+		for _, f := range p.Files {
+			if _, ok := owner[f]; !ok {
+				owner[f] = p.Ecosystem + ":" + p.Name
+			}
+		}
+	}
+	if len(owner) == 0 {
+		return 0
+	}
+	n := 0
+	for i := range inv.Packages {
+		p := &inv.Packages[i]
+		if IsOS(p.Ecosystem) || p.OwnedBy != "" || len(p.Locations) == 0 {
+			continue
+		}
+		if o, ok := owner[p.Locations[0]]; ok {
+			p.OwnedBy = o
+			n++
+		}
+	}
+	return n
 }

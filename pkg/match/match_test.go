@@ -106,6 +106,7 @@ func TestMatch(t *testing.T) {
 				{ID: "CVE-2026-1", Namespace: "debian:12", Package: "foo", Status: "fixed", FixedVersion: "1.0-1+b1"},
 				{ID: "CVE-2005-2541", Namespace: "debian:12", Package: "tar", Status: "wont-fix"},
 				{ID: "CVE-2026-2", Namespace: "debian:12", Package: "tar", Status: "not-affected"},
+				{ID: "CVE-2026-5", Namespace: "debian:12", Package: "tar", Status: "limited-support"},
 				{ID: "CVE-2010-4756", Namespace: "debian:12", Package: "glibc", Status: "unfixed"},
 				{ID: "CVE-2026-3", Namespace: "debian:12", Package: "glibc", Status: "end-of-life"},
 				{ID: "CVE-2026-4", Namespace: "debian:11", Package: "glibc", Status: "unfixed"},
@@ -164,12 +165,28 @@ func TestMatch(t *testing.T) {
 			pkgs: []inventory.Package{
 				{Name: "urllib3", Version: "1.26.12", Ecosystem: "PyPI", OwnedBy: "dpkg:python3-urllib3"},
 				{Name: "Requests", Version: "2.28.1", Ecosystem: "PyPI"},
+				// OwnedBy not set by the extractor: the dpkg file list says it is python3-six's.
+				{Name: "six", Version: "1.16.0", Ecosystem: "PyPI", Locations: []string{"/usr/lib/python3/dist-packages/six-1.16.0.egg-info/PKG-INFO"}},
+				{Name: "python3-six", Version: "1.16.0-4", Ecosystem: "dpkg", Files: []string{"/usr/lib/python3/dist-packages/six-1.16.0.egg-info", "/usr/lib/python3/dist-packages/six-1.16.0.egg-info/PKG-INFO"}},
+				{Name: "urllib3", Version: "1.26.17", Ecosystem: "PyPI", Locations: []string{"/venv/lib/python3.11/site-packages/urllib3-1.26.17.dist-info/METADATA"}},
 			},
 			advs: []vulndb.Advisory{
 				{ID: "PYSEC-2023-192", Aliases: []string{"CVE-2023-43804"}, Namespace: "PyPI", Package: "urllib3", Ranges: []vulndb.Range{{Type: "ECOSYSTEM", Introduced: "0", Fixed: "1.26.17"}}},
+				{ID: "PYSEC-SIX", Namespace: "PyPI", Package: "six", Ranges: []vulndb.Range{{Type: "ECOSYSTEM", Introduced: "0", Fixed: "1.17.0"}}},
 				{ID: "PYSEC-2023-74", Namespace: "PyPI", Package: "requests", Ranges: []vulndb.Range{{Type: "ECOSYSTEM", Introduced: "2.3.0", Fixed: "2.31.0"}}},
+				// pypi-osv PYSEC-2023-212: two ranges plus a versions list, fixed_version joined by the reader.
+				{ID: "PYSEC-2023-212", Namespace: "PyPI", Package: "urllib3", FixedVersion: "2.0.7, 1.26.18",
+					Ranges:   []vulndb.Range{{Type: "ECOSYSTEM", Introduced: "2.0.0", Fixed: "2.0.7"}, {Type: "ECOSYSTEM", Introduced: "0", Fixed: "1.26.18"}},
+					Versions: []string{"1.26.16", "1.26.17", "2.0.6"}},
+				{ID: "PYSEC-LIST", Namespace: "PyPI", Package: "urllib3", FixedVersion: "1.26.20",
+					Ranges:   []vulndb.Range{{Type: "ECOSYSTEM", Introduced: "1.0", Fixed: "1.25.0"}, {Type: "ECOSYSTEM", Introduced: "0", Fixed: "1.26.20"}, {Type: "ECOSYSTEM", Introduced: "2.0", Fixed: "2.0.1"}},
+					Versions: []string{"1.26.18"}},
 			},
-			want: []string{"Requests 2.28.1: PYSEC-2023-74 fixed 2.31.0"},
+			want: []string{
+				"Requests 2.28.1: PYSEC-2023-74 fixed 2.31.0",
+				"urllib3 1.26.17: PYSEC-2023-212 fixed 1.26.18",
+				"urllib3 1.26.17: PYSEC-LIST fixed 1.26.20",
+			},
 		},
 		{
 			name: "OSV versions lists and last_affected",
