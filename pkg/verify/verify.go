@@ -249,20 +249,22 @@ func fetchAll(ctx context.Context, d name.Digest, suffix string, ropts []remote.
 	ro := append([]remote.Option{remote.WithContext(ctx)}, ropts...)
 	f := &fetched{repo: d.Context(), subject: d}
 	tag := sign.TagFor(d, suffix)
-	img, err := remote.Image(tag, ro...)
+	desc, err := remote.Get(tag, ro...)
 	switch {
 	case err == nil:
-		m, err := img.Manifest()
-		if err != nil {
-			return nil, fmt.Errorf("reading %s: %w", tag, err)
+		f.legacyDigest = desc.Digest.String()
+		var m v1.Manifest
+		if jerr := json.Unmarshal(desc.Manifest, &m); jerr != nil || !desc.MediaType.IsImage() {
+			// Something that is not a signature image sits at the tag: report it, and still
+			// look at the referrers.
+			f.legacy = append(f.legacy, candidate{
+				format:   sign.FormatLegacy,
+				location: tag.TagStr(),
+				loadErr:  fmt.Errorf("not a signature image manifest (media type %q)", desc.MediaType),
+			})
+			break
 		}
-		h, err := img.Digest()
-		if err != nil {
-			return nil, fmt.Errorf("reading %s: %w", tag, err)
-		}
-		f.legacyDigest = h.String()
 		for i, l := range m.Layers {
-			l := l
 			f.legacy = append(f.legacy, candidate{
 				format:   sign.FormatLegacy,
 				location: fmt.Sprintf("%s layer %d (%s)", tag.TagStr(), i, l.Digest),

@@ -444,3 +444,18 @@ func TestHandlerTransport(t *testing.T) {
 		t.Fatalf("%+v, %v", res, err)
 	}
 }
+
+// An index (or anything but an image) pushed at the .sig tag is reported; bundle signatures still count.
+func TestNonImageAtSigTag(t *testing.T) {
+	host := newRegistry(t, true)
+	_, d := pushRandom(t, host, "app", "v1")
+	k, key := newKey(t, "k.pub")
+	mustSign(t, d, k, sign.Options{Format: sign.FormatBundle})
+	if err := remote.WriteIndex(sign.TagFor(d, "sig"), empty.Index); err != nil {
+		t.Fatal(err)
+	}
+	res, err := verify.Image(ctx, d, verify.Options{Keys: []verify.Key{key}})
+	if err != nil || len(res.Signers) != 1 || !hasReason(res.Invalid, "not a signature image manifest") {
+		t.Fatalf("%+v, %v", res, err)
+	}
+}
