@@ -1,18 +1,331 @@
 package main
 
 import (
+	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
 
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/spf13/cobra"
+
+	"github.com/wardensec/warden/pkg/cachedir"
+	"github.com/wardensec/warden/pkg/inventory"
+	"github.com/wardensec/warden/pkg/lint"
+	"github.com/wardensec/warden/pkg/match"
+	"github.com/wardensec/warden/pkg/policy"
+	"github.com/wardensec/warden/pkg/sign"
+	"github.com/wardensec/warden/pkg/source"
+	"github.com/wardensec/warden/pkg/verify"
+	"github.com/wardensec/warden/pkg/vulndb"
 )
 
-// newCheckCmd is a placeholder until the command is built; it fails loudly.
+// checkNow is the clock of check (exception expiry, database and attestation ages); tests pin it.
+var checkNow = time.Now
+
 func newCheckCmd(g *globals) *cobra.Command {
-	return &cobra.Command{
-		Use:    "check",
-		Hidden: true,
+	var (
+		inv        invFlags
+		policyPath string
+		format     string
+		keyPaths   []string
+		refName    string
+	)
+	cmd := &cobra.Command{
+		Use:   "check IMAGE --policy FILE",
+		Short: "Decide whether an image is allowed by a policy (signatures, vulnerabilities, hygiene)",
+		Long: `Evaluate IMAGE against a policy (docs/policy.md): the rule whose pattern matches the image's
+reference most specifically applies, and every check of that rule is evaluated and printed with its
+reasons — which key did not sign, which CVEs broke the limit, which file holds a secret.
+
+It fails closed: an unreadable or invalid policy, a key file that does not parse, a missing or
+too-old vulnerability database, an unreachable registry or signature store all give "denied"
+with the reason, never "allowed".
+
+Exit status: 0 allowed; 3 denied (including a policy that cannot be used); 1 bad arguments.`,
+		Example: `  warden check registry:registry.example.com/prod/app:1.4.2 --policy policy.yaml
+  warden check docker-archive:app.tar --ref registry.example.com/prod/app:1.4.2 --policy policy.yaml --format json`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return errors.New("check: not implemented yet")
+			if policyPath == "" {
+				return errors.New("--policy FILE is required")
+			}
+			if format != "table" && format != "json" {
+				return fmt.Errorf("--format %q: want table or json", format)
+			}
+			var extraKeys []policy.Key
+			for _, p := range keyPaths {
+				pub, err := sign.LoadPublicKey(p)
+				if err != nil {
+					return fmt.Errorf("--key: %w", err)
+				}
+				extraKeys = append(extraKeys, policy.Key{Path: p, Public: pub, ID: sign.KeyID(pub)})
+			}
+			ctx := cmd.Context()
+			d := runCheck(ctx, g, args[0], refName, policyPath, &inv, extraKeys)
+			out := cmd.OutOrStdout()
+			var err error
+			if format == "json" {
+				enc := json.NewEncoder(out)
+				enc.SetIndent("", "  ")
+				enc.SetEscapeHTML(false)
+				err = enc.Encode(d)
+			} else {
+				err = writeDecision(out, d)
+			}
+			if err != nil {
+				return err
+			}
+			if !d.Allow {
+				return withCode(exitFail, nil)
+			}
+			return nil
 		},
 	}
+	inv.add(cmd)
+	cmd.Flags().StringVarP(&policyPath, "policy", "p", "", "policy file (YAML, docs/policy.md)")
+	cmd.Flags().StringVarP(&format, "format", "f", "table", "output format: table or json")
+	cmd.Flags().StringArrayVar(&keyPaths, "key", nil, "trusted public key for rules whose signatures/attestations list no keys (repeatable)")
+	cmd.Flags().StringVar(&refName, "ref", "", "the reference the policy's patterns see (default: the image's own reference or tag)")
+	return cmd
+}
+
+// runCheck loads the policy, opens the image and evaluates; every failure
+// along the way is a denial carrying the reason.
+func runCheck(ctx context.Context, g *globals, arg, refName, policyPath string, inv *invFlags, keys []policy.Key) policy.Decision {
+	subj := checkSubject(arg, refName, nil, "")
+	pol, err := policy.Load(policyPath)
+	if err != nil {
+		return policy.Deny(subj, "policy", err)
+	}
+	img, err := invOpen(ctx, g, arg, inv)
+	if err != nil {
+		return policy.Deny(subj, "image", err)
+	}
+	defer img.Close()
+	digest := ""
+	if h, err := img.Digest(); err == nil {
+		digest = h.String()
+	}
+	subj = checkSubject(arg, refName, img, digest)
+	facts := &checkFacts{g: g, img: img, inv: inv}
+	return policy.Evaluate(ctx, pol, subj, policy.Facts{
+		Signatures: facts, Attestations: facts, Vulnerabilities: facts, Image: facts,
+		Keys: keys, Now: checkNow(),
+	})
+}
+
+// checkSubject is what the policy judges: --ref, else a registry or Engine
+// reference as typed (scheme stripped), else the image's first full name
+// (docker save's RepoTags), else the path as typed (pinned by its digest).
+func checkSubject(arg, refName string, img *source.Image, digest string) policy.Subject {
+	if refName != "" {
+		return policy.NewSubject(refName, digest)
+	}
+	for _, k := range []string{source.KindRegistry, source.KindDocker} {
+		if rest, ok := strings.CutPrefix(arg, k+":"); ok {
+			return policy.NewSubject(rest, digest)
+		}
+	}
+	if img != nil {
+		if (img.Kind == source.KindRegistry || img.Kind == source.KindDocker) && img.Ref != nil {
+			return policy.NewSubject(arg, digest)
+		}
+		for _, t := range img.RepoTags {
+			if strings.ContainsAny(t, ":/") {
+				return policy.NewSubject(t, digest)
+			}
+		}
+	}
+	return policy.Subject{Ref: arg, Repository: arg, Digest: digest}
+}
+
+// checkFacts supplies the facts of one opened image, computing each at most once.
+type checkFacts struct {
+	g   *globals
+	img *source.Image
+	inv *invFlags
+
+	invDone bool
+	invRes  *inventory.Inventory
+	invErr  error
+}
+
+func (c *checkFacts) inventory(ctx context.Context) (*inventory.Inventory, error) {
+	if !c.invDone {
+		c.invRes, c.invErr = invInventory(ctx, c.g, c.img, c.inv)
+		c.invDone = true
+	}
+	return c.invRes, c.invErr
+}
+
+// registryRef is the reference signatures are looked up at; only images in a
+// registry have signatures there.
+func (c *checkFacts) registryRef() (name.Reference, error) {
+	if c.img.Kind != source.KindRegistry || c.img.Ref == nil {
+		return nil, fmt.Errorf("signatures live in a registry: open the image as registry:REF to check them (it was opened as %s)", c.img.Kind)
+	}
+	if d, err := c.img.Digest(); err == nil {
+		return c.img.Ref.Context().Digest(d.String()), nil
+	}
+	return c.img.Ref, nil
+}
+
+func checkVerifyKeys(keys []policy.Key) []verify.Key {
+	out := make([]verify.Key, len(keys))
+	for i, k := range keys {
+		out[i] = verify.NewKey(k.Path, k.Public)
+	}
+	return out
+}
+
+func checkRemote(ctx context.Context) []remote.Option {
+	return []remote.Option{remote.WithContext(ctx), remote.WithAuthFromKeychain(authn.DefaultKeychain)}
+}
+
+// VerifySignatures implements policy.SignatureVerifier with pkg/verify.
+func (c *checkFacts) VerifySignatures(ctx context.Context, _ policy.Subject, keys []policy.Key, ann map[string]string) (*policy.SignatureFacts, error) {
+	ref, err := c.registryRef()
+	if err != nil {
+		return nil, err
+	}
+	res, err := verify.Image(ctx, ref, verify.Options{Keys: checkVerifyKeys(keys), Threshold: 1, Annotations: ann,
+		RemoteOptions: checkRemote(ctx), Logger: c.g.logger})
+	if res == nil {
+		return nil, err
+	}
+	out := &policy.SignatureFacts{ValidKeys: res.Keys, Found: res.Found}
+	for _, p := range res.Invalid {
+		out.Invalid = append(out.Invalid, p.String())
+	}
+	return out, nil
+}
+
+// VerifyAttestations implements policy.AttestationVerifier with pkg/verify.
+func (c *checkFacts) VerifyAttestations(ctx context.Context, _ policy.Subject, typ string, keys []policy.Key) ([]policy.AttestationFact, error) {
+	ref, err := c.registryRef()
+	if err != nil {
+		return nil, err
+	}
+	res, err := verify.Attestations(ctx, ref, verify.AttestationOptions{
+		Options:       verify.Options{Keys: checkVerifyKeys(keys), Threshold: 1, RemoteOptions: checkRemote(ctx), Logger: c.g.logger},
+		PredicateType: typ,
+	})
+	if res == nil {
+		return nil, err
+	}
+	var out []policy.AttestationFact
+	for _, a := range res.Attestations {
+		out = append(out, policy.AttestationFact{PredicateType: a.PredicateType, Key: a.Key, Time: predicateTime(a.Predicate)})
+	}
+	return out, nil
+}
+
+// predicateTime finds when a predicate says it was made: CycloneDX
+// metadata.timestamp, SPDX creationInfo.created, cosign vuln
+// metadata.scanFinishedOn, cosign custom Timestamp, SLSA build finish times.
+func predicateTime(raw json.RawMessage) time.Time {
+	var m map[string]any
+	if json.Unmarshal(raw, &m) != nil {
+		return time.Time{}
+	}
+	paths := [][]string{
+		{"metadata", "timestamp"}, {"creationInfo", "created"}, {"metadata", "scanFinishedOn"}, {"Timestamp"},
+		{"metadata", "buildFinishedOn"}, {"runDetails", "metadata", "finishedOn"}, {"timestamp"},
+	}
+	for _, p := range paths {
+		var v any = m
+		for _, k := range p {
+			mm, ok := v.(map[string]any)
+			if !ok {
+				v = nil
+				break
+			}
+			v = mm[k]
+		}
+		if s, ok := v.(string); ok {
+			if t, err := time.Parse(time.RFC3339, s); err == nil {
+				return t
+			}
+		}
+	}
+	return time.Time{}
+}
+
+// Vulnerabilities implements policy.VulnerabilitySource: the local database and pkg/match.
+func (c *checkFacts) Vulnerabilities(ctx context.Context, _ policy.Subject) (*policy.VulnFacts, error) {
+	dir, err := c.g.stateDir()
+	if err != nil {
+		return nil, err
+	}
+	db, err := vulndb.Open(cachedir.DBPath(dir))
+	if err != nil {
+		return nil, err
+	}
+	defer db.Close()
+	in, err := c.inventory(ctx)
+	if err != nil {
+		return nil, err
+	}
+	fs, err := match.Match(ctx, db, in, match.Options{Logger: c.g.logger})
+	if err != nil {
+		return nil, fmt.Errorf("matching %s: %w", c.img.Name, err)
+	}
+	return &policy.VulnFacts{DBBuilt: db.Built(), Findings: fs}, nil
+}
+
+// BaseAnnotation names an image's base (OCI image spec pre-defined annotation).
+const checkBaseAnnotation = "org.opencontainers.image.base.name"
+
+// Inspect implements policy.ImageInspector with pkg/lint and the inventory.
+func (c *checkFacts) Inspect(ctx context.Context, _ policy.Subject) (*policy.ImageFacts, error) {
+	in, err := c.inventory(ctx)
+	if err != nil {
+		return nil, err
+	}
+	cf, err := c.img.ConfigFile()
+	if err != nil {
+		return nil, fmt.Errorf("reading config: %w", err)
+	}
+	rep, err := lint.Lint(ctx, c.img.Image, lint.Options{Reference: lintReference(c.img), Tags: c.img.RepoTags,
+		Packages: len(in.Packages), Logger: c.g.logger})
+	if err != nil {
+		return nil, err
+	}
+	im := &policy.ImageFacts{User: cf.Config.User, Lint: rep.Findings, Packages: in.Packages, SizeBytes: rep.SizeBytes, Tags: c.img.RepoTags}
+	if m, err := c.img.Manifest(); err == nil && m.Annotations[checkBaseAnnotation] != "" {
+		im.Base = m.Annotations[checkBaseAnnotation]
+	} else if cf.Config.Labels[checkBaseAnnotation] != "" {
+		im.Base = cf.Config.Labels[checkBaseAnnotation]
+	}
+	return im, nil
+}
+
+func writeDecision(w io.Writer, d policy.Decision) error {
+	verdict := "DENIED"
+	if d.Allow {
+		verdict = "ALLOWED"
+	}
+	rule := d.Rule
+	if rule == "" {
+		rule = "none"
+	}
+	fmt.Fprintf(w, "%s %s (rule: %s)\n", verdict, d.Subject.Ref, rule)
+	if d.Subject.Digest != "" {
+		fmt.Fprintf(w, "  digest %s\n", d.Subject.Digest)
+	}
+	for _, r := range d.Reasons {
+		mark := map[string]string{policy.Pass: "ok  ", policy.Fail: "FAIL", policy.Warn: "warn"}[r.Result]
+		fmt.Fprintf(w, "  %s %-28s %s\n", mark, r.Check, r.Message)
+		for _, x := range r.Details {
+			fmt.Fprintf(w, "       - %s\n", x)
+		}
+	}
+	_, err := fmt.Fprintln(w)
+	return err
 }

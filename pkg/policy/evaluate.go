@@ -390,14 +390,20 @@ func checkVulnerabilities(ctx context.Context, req *Vulnerabilities, s Subject, 
 	var bad, excepted, suppressed, unfixed, grace []string
 	for i := range findings {
 		f := &findings[i]
-		id := fmt.Sprintf("%s in %s %s (%s", f.Advisory.ID, f.Package.Name, f.Package.Version, sevOf(f))
+		sev := sevOf(f)
+		sevText := sev
+		if sev == "UNKNOWN" && req.UnknownSeverity != "" && req.UnknownSeverity != "UNKNOWN" {
+			sev = req.UnknownSeverity
+			sevText = "UNKNOWN, counted as " + sev
+		}
+		id := fmt.Sprintf("%s in %s %s (%s", f.Advisory.ID, f.Package.Name, f.Package.Version, sevText)
 		if f.FixedVersion != "" {
 			id += ", fixed in " + f.FixedVersion
 		} else {
 			id += ", no fix"
 		}
 		id += ")"
-		if req.MaxSeverity == "" || severityRank(sevOf(f)) <= limit {
+		if req.MaxSeverity == "" || severityRank(sev) <= limit {
 			continue
 		}
 		if f.Suppressed != nil {

@@ -96,7 +96,10 @@ type Vulnerabilities struct {
 	Exceptions    []Exception
 	VEX           []*ignore.VEX
 	MaxDBAgeDays  int // the database must be at most this old (default 7)
-	Line          int
+	// UnknownSeverity is the severity a finding of UNKNOWN severity counts as
+	// (default CRITICAL: what is not known to be harmless fails closed).
+	UnknownSeverity string
+	Line            int
 }
 
 // Exception exempts a vulnerability (optionally on one package) until it expires.
@@ -245,6 +248,7 @@ type rawVulnerabilities struct {
 	Exceptions    []rawException `yaml:"exceptions"`
 	VEX           []str          `yaml:"vex"`
 	MaxDBAgeDays  *int           `yaml:"max_db_age_days"`
+	UnknownSev    *str           `yaml:"unknown_severity"`
 }
 
 type rawException struct {
@@ -421,7 +425,14 @@ func (p *parser) rule(i, line int, rr *rawRule) *Rule {
 		r.Attestations = append(r.Attestations, at)
 	}
 	if v := rr.Vulnerabilities; v != nil {
-		vr := &Vulnerabilities{IgnoreUnfixed: v.IgnoreUnfixed, MaxDBAgeDays: DefaultMaxDBAgeDays, Line: line}
+		vr := &Vulnerabilities{IgnoreUnfixed: v.IgnoreUnfixed, MaxDBAgeDays: DefaultMaxDBAgeDays, UnknownSeverity: "CRITICAL", Line: line}
+		if v.UnknownSev != nil {
+			s := strings.ToUpper(v.UnknownSev.V)
+			if severityRank(s) < 0 {
+				p.errf(v.UnknownSev.Line, "rule %s: unknown_severity %q: want one of %s", r.Name, v.UnknownSev.V, strings.Join(vulndb.Severities, ", "))
+			}
+			vr.UnknownSeverity = s
+		}
 		if v.MaxSeverity != nil {
 			s := strings.ToUpper(v.MaxSeverity.V)
 			if severityRank(s) < 0 {

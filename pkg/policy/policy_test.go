@@ -523,3 +523,23 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestUnknownSeverity(t *testing.T) {
+	v := fakeVulns{facts: &VulnFacts{DBBuilt: now, Findings: []match.Finding{finding("CVE-2024-9143", "libcrypto3", "", "3.1.7-r1", time.Time{})}}}
+	for _, c := range []struct {
+		doc   string
+		allow bool
+	}{
+		{"version: 1\nrules:\n  - match: [\"**\"]\n    vulnerabilities: {max_severity: HIGH}\n", false},                          // UNKNOWN counts as CRITICAL
+		{"version: 1\nrules:\n  - match: [\"**\"]\n    vulnerabilities: {max_severity: HIGH, unknown_severity: MEDIUM}\n", true}, // declared harmless enough
+		{"version: 1\nrules:\n  - match: [\"**\"]\n    vulnerabilities: {max_severity: CRITICAL}\n", true},
+	} {
+		pol, err := parse(t, c.doc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d := Evaluate(context.Background(), pol, NewSubject("a/b:1", ""), Facts{Vulnerabilities: v, Now: now}); d.Allow != c.allow {
+			t.Errorf("%s: allow %v, want %v: %+v", c.doc, d.Allow, c.allow, d.Reasons)
+		}
+	}
+}

@@ -1,0 +1,214 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+
+	"github.com/wardensec/warden/internal/testimage"
+	"github.com/wardensec/warden/internal/testutil"
+	"github.com/wardensec/warden/pkg/policy"
+	"github.com/wardensec/warden/pkg/sign"
+)
+
+// checkWorld is a registry on 127.0.0.1 holding three images, a vulnerability
+// database imported from the corpus's Alpine secdb, a signing key and a policy.
+type checkWorld struct {
+	host   string
+	state  string // --cache-dir with the database
+	dir    string // policy directory (keys/)
+	policy string
+}
+
+func withUser(t *testing.T, img v1.Image, user string) v1.Image {
+	t.Helper()
+	cf, err := img.ConfigFile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cf = cf.DeepCopy()
+	cf.Config.User = user
+	out, err := mutate.ConfigFile(img, cf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func newCheckWorld(t *testing.T) *checkWorld {
+	t.Helper()
+	corpus := testutil.Corpus(t)
+	w := &checkWorld{host: testimage.NewRegistry(t), state: t.TempDir(), dir: t.TempDir()}
+
+	// The vulnerability database: the real Alpine 3.19 secdb.
+	if _, stderr, code := runWardenCmd(t, "db", "import", filepath.Join(corpus, "feeds", "alpine-secdb", "v3.19"), "--cache-dir", w.state); code != 0 {
+		t.Fatalf("db import: exit %d: %s", code, stderr)
+	}
+
+	// Images: the Alpine 3.19.4 minirootfs (root, CVE-2024-9143 in openssl),
+	// a clean non-root app, and a non-root app whose layer 1 adds a private
+	// key that layer 2 deletes.
+	alpine := testimage.Image(t, nil, testimage.LayerFromTarGz(t, filepath.Join(corpus, "images", "alpine-minirootfs-3.19.4-x86_64.tar.gz")))
+	osRelease := testimage.Reg("etc/os-release", "ID=alpine\nVERSION_ID=3.19.4\n")
+	clean := withUser(t, testimage.Image(t, nil, testimage.Layer(t, osRelease, testimage.Reg("app/server", "\x7fELF"))), "1000")
+	leaky := withUser(t, testimage.Image(t, nil,
+		testimage.Layer(t, osRelease, testimage.Reg("app/server", "\x7fELF"), testimage.Reg("root/.ssh/id_ed25519", fakeSSHKey)),
+		testimage.Layer(t, testimage.Whiteout("root/.ssh/id_ed25519"))), "1000")
+	testimage.PushToRegistry(t, alpine, w.host+"/prod/alpine:3.19.4")
+	testimage.PushToRegistry(t, clean, w.host+"/prod/app:1.0")
+	testimage.PushToRegistry(t, clean, w.host+"/prod/app:latest")
+	testimage.PushToRegistry(t, leaky, w.host+"/prod/leaky:1.0")
+	testimage.PushToRegistry(t, alpine, w.host+"/dev/alpine:3.19.4")
+	testimage.PushToRegistry(t, alpine, w.host+"/other/alpine:3.19.4")
+
+	// A release key; the clean and leaky images are signed with it, alpine is not.
+	priv, pub, err := sign.GenerateKeyPair([]byte("pw"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, err := sign.ParsePrivateKey(priv, []byte("pw"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(w.dir, "keys"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(w.dir, "keys", "release.pub"), pub, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range []string{"/prod/app:1.0", "/prod/leaky:1.0"} {
+		ref, err := name.ParseReference(w.host + r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := sign.Image(context.Background(), ref, signer, sign.Options{}); err != nil {
+			t.Fatalf("signing %s: %v", r, err)
+		}
+	}
+	w.policy = filepath.Join(w.dir, "policy.yaml")
+	doc := `version: 1
+default: deny
+rules:
+  - name: prod
+    match: ["HOST/prod/**"]
+    signatures: {keys: [keys/release.pub], threshold: 1}
+    vulnerabilities: {max_severity: HIGH, ignore_unfixed: true}
+    image: {forbid_root: true, forbid_latest: true, forbid_secrets: true}
+  - name: dev
+    match: ["HOST/dev/**"]
+    vulnerabilities: {max_severity: CRITICAL, unknown_severity: LOW}
+`
+	if err := os.WriteFile(w.policy, []byte(strings.ReplaceAll(doc, "HOST", w.host)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return w
+}
+
+func (w *checkWorld) mask(s string) string {
+	s = strings.ReplaceAll(s, w.host, "$REGISTRY")
+	s = strings.ReplaceAll(s, w.dir, "$POLICYDIR")
+	return s
+}
+
+// TestCheckDecisions: golden decisions over images built in the test —
+// signed/unsigned, vulnerable/clean, root/non-root, latest, a secret added in
+// layer 1 and deleted in layer 2 — through the real verifier, matcher and lint.
+func TestCheckDecisions(t *testing.T) {
+	w := newCheckWorld(t)
+	cases := []struct {
+		name, image string
+		code        int
+	}{
+		{"signed-clean", "registry:" + w.host + "/prod/app:1.0", 0},
+		{"unsigned-vulnerable-root", "registry:" + w.host + "/prod/alpine:3.19.4", exitFail},
+		{"secret-deleted", "registry:" + w.host + "/prod/leaky:1.0", exitFail},
+		{"latest", "registry:" + w.host + "/prod/app:latest", exitFail},
+		{"dev-unknown-low", "registry:" + w.host + "/dev/alpine:3.19.4", 0},
+		{"no-rule", "registry:" + w.host + "/other/alpine:3.19.4", exitFail},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			out, stderr, code := runWardenCmd(t, "check", c.image, "--policy", w.policy, "--cache-dir", w.state)
+			if code != c.code {
+				t.Errorf("exit %d, want %d\n%s%s", code, c.code, out, stderr)
+			}
+			checkGolden(t, "check/"+c.name+".golden", w.mask(out))
+		})
+	}
+
+	// JSON: the secret names its file and both layers.
+	out, _, code := runWardenCmd(t, "check", "registry:"+w.host+"/prod/leaky:1.0", "--policy", w.policy, "--cache-dir", w.state, "--format", "json")
+	var d policy.Decision
+	if err := json.Unmarshal([]byte(out), &d); err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, r := range d.Reasons {
+		if r.Check == "image.forbid_secrets" && r.Result == policy.Fail && strings.Contains(strings.Join(r.Details, "\n"), "/root/.ssh/id_ed25519") &&
+			strings.Contains(strings.Join(r.Details, "\n"), "deleted or overwritten in layer 1 but still readable in layer 0") {
+			found = true
+		}
+	}
+	if d.Allow || code != exitFail || !found {
+		t.Errorf("leaky image: allow %v, exit %d, secret reported %v: %s", d.Allow, code, found, out)
+	}
+}
+
+// TestCheckFailsClosed: whatever cannot be established denies, with the reason.
+func TestCheckFailsClosed(t *testing.T) {
+	w := newCheckWorld(t)
+	write := func(name, doc string) string {
+		p := filepath.Join(w.dir, name)
+		if err := os.WriteFile(p, []byte(doc), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	bad := write("bad.yaml", "version: 1\nrules:\n  - match: [\"**\"]\n    signatures: {keys: [keys/release.pub], treshold: 1}\n")
+	if err := os.WriteFile(filepath.Join(w.dir, "keys", "broken.pub"), []byte("-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	badKey := write("badkey.yaml", "version: 1\nrules:\n  - match: [\"**\"]\n    signatures:\n      keys: [keys/broken.pub]\n")
+	badPattern := write("badpattern.yaml", "version: 1\nrules:\n  - match: [\"registry.example.com/prod/***\"]\n")
+	image := "registry:" + w.host + "/prod/app:1.0"
+	cases := []struct {
+		name  string
+		args  []string
+		wants []string
+	}{
+		{"unknown field", []string{"check", image, "--policy", bad, "--cache-dir", w.state}, []string{"DENIED", "bad.yaml:4: unknown field \"treshold\""}},
+		{"key does not parse", []string{"check", image, "--policy", badKey, "--cache-dir", w.state}, []string{"DENIED", "badkey.yaml:5: key \"keys/broken.pub\""}},
+		{"bad pattern", []string{"check", image, "--policy", badPattern, "--cache-dir", w.state}, []string{"DENIED", "badpattern.yaml:3: match pattern"}},
+		{"missing policy", []string{"check", image, "--policy", filepath.Join(w.dir, "nope.yaml"), "--cache-dir", w.state}, []string{"DENIED", "nope.yaml"}},
+		{"no database", []string{"check", image, "--policy", w.policy, "--cache-dir", t.TempDir()}, []string{"DENIED", "FAIL vulnerabilities", "no vulnerability database"}},
+		{"unreachable registry", []string{"check", "registry:127.0.0.1:1/prod/app:1.0", "--policy", w.policy, "--cache-dir", w.state}, []string{"DENIED", "FAIL image"}},
+		{"archive: signatures cannot be checked", []string{"check", filepath.Join(testutil.RepoRoot(t), "testdata", "images", "alpine-3.19.4"),
+			"--ref", w.host + "/prod/alpine:3.19.4", "--policy", w.policy, "--cache-dir", w.state}, []string{"DENIED", "FAIL signatures", "open the image as registry:REF"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			out, stderr, code := runWardenCmd(t, c.args...)
+			if code != exitFail {
+				t.Errorf("exit %d, want 3\n%s%s", code, out, stderr)
+			}
+			for _, want := range c.wants {
+				if !strings.Contains(out, want) {
+					t.Errorf("output lacks %q:\n%s", want, out)
+				}
+			}
+		})
+	}
+	// Usage errors are exit 1.
+	for _, args := range [][]string{{"check", image}, {"check", image, "--policy", w.policy, "--format", "xml"}, {"check", image, "--policy", w.policy, "--key", badKey}} {
+		if _, _, code := runWardenCmd(t, args...); code != exitError {
+			t.Errorf("%v: exit %d, want 1", args, code)
+		}
+	}
+}
