@@ -20,6 +20,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/random"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
+	"golang.org/x/crypto/bcrypt"
+
 	"github.com/wardensec/warden/internal/testutil"
 	"github.com/wardensec/warden/pkg/registry"
 )
@@ -361,4 +367,88 @@ func TestServeGCCommand(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(root, "blobs", "sha256", dig[7:9], dig[7:])); err == nil {
 		t.Error("orphan still on disk")
 	}
+}
+
+// TestServeTokenAuth: with an htpasswd file and the token flow, the real
+// Docker CLI logs in and pushes, crane with credentials pulls, and anonymous
+// or wrong-password clients are refused.
+func TestServeTokenAuth(t *testing.T) {
+	testutil.RequireDocker(t)
+	dir := t.TempDir()
+	hash, err := bcrypt.GenerateFromPassword([]byte("s3cret"), bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	htpasswd := filepath.Join(dir, "htpasswd")
+	os.WriteFile(htpasswd, []byte("alice:"+string(hash)+"\n"), 0o600)
+	addr := startServe(t, "--root", t.TempDir(), "--no-scan", "--htpasswd", htpasswd, "--token")
+
+	// Anonymous: 401 with a Bearer challenge naming /token.
+	resp, err := http.Get("http://" + addr + "/v2/team/app/tags/list")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if ch := resp.Header.Get("WWW-Authenticate"); resp.StatusCode != 401 || !strings.Contains(ch, `Bearer realm="http://`+addr+`/token"`) {
+		t.Fatalf("anonymous: %d %q", resp.StatusCode, ch)
+	}
+
+	cfg := filepath.Join(dir, "docker")
+	login := exec.Command("docker", "--config", cfg, "login", "--username", "alice", "--password-stdin", addr)
+	login.Stdin = strings.NewReader("wrong\n")
+	if out, err := login.CombinedOutput(); err == nil {
+		t.Fatalf("docker login with a wrong password succeeded:\n%s", out)
+	}
+	login = exec.Command("docker", "--config", cfg, "login", "--username", "alice", "--password-stdin", addr)
+	login.Stdin = strings.NewReader("s3cret\n")
+	if out, err := login.CombinedOutput(); err != nil {
+		t.Fatalf("docker login: %v\n%s", err, out)
+	}
+	ref := addr + "/team/app:1"
+	img := filepath.Join(dir, "img.tar")
+	if err := crane2Tar(img); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { exec.Command("docker", "rmi", "-f", ref).Run() })
+	for _, args := range [][]string{{"load", "-i", img}, {"tag", "warden-test/auth:1", ref}, {"--config", cfg, "push", ref}} {
+		if out, err := exec.Command("docker", args...).CombinedOutput(); err != nil {
+			t.Fatalf("docker %v: %v\n%s", args, err, out)
+		}
+	}
+	exec.Command("docker", "rmi", "-f", "warden-test/auth:1").Run()
+	// crane: anonymous refused, with credentials fine.
+	if out, err := crane(t, "manifest", "--insecure", ref); err == nil || !strings.Contains(out, "UNAUTHORIZED") {
+		t.Errorf("anonymous crane manifest: %v\n%s", err, out)
+	}
+	craneCfg := filepath.Join(dir, "crane")
+	bin := testutil.RequireTool(t, "crane")
+	c := exec.Command(bin, "auth", "login", addr, "-u", "alice", "-p", "s3cret")
+	c.Env = append(os.Environ(), "DOCKER_CONFIG="+craneCfg)
+	if out, err := c.CombinedOutput(); err != nil {
+		t.Fatalf("crane auth login: %v\n%s", err, out)
+	}
+	c = exec.Command(bin, "manifest", "--insecure", ref)
+	c.Env = append(os.Environ(), "DOCKER_CONFIG="+craneCfg)
+	if out, err := c.CombinedOutput(); err != nil {
+		t.Errorf("crane manifest with credentials: %v\n%s", err, out)
+	}
+}
+
+// crane2Tar writes a one-layer image tagged warden-test/auth:1 as a docker archive.
+func crane2Tar(path string) error {
+	tag, err := name.NewTag("warden-test/auth:1")
+	if err != nil {
+		return err
+	}
+	img, err := random.Image(2048, 1)
+	if err != nil {
+		return err
+	}
+	cf, _ := img.ConfigFile()
+	cf = cf.DeepCopy()
+	cf.OS, cf.Architecture = "linux", "amd64"
+	if img, err = mutate.ConfigFile(img, cf); err != nil {
+		return err
+	}
+	return tarball.WriteToFile(path, tag, img)
 }
