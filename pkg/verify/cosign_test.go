@@ -241,3 +241,36 @@ func printedStatement(t *testing.T, out string) *sign.Statement {
 	}
 	return nil
 }
+
+// Warden appends to a .sig manifest cosign wrote, and cosign appends to one Warden wrote; both
+// tools then see both signatures.
+func TestMixedSignersShareTheSigTag(t *testing.T) {
+	c := newCosign(t)
+	k, wkey, _, wpub := c.wardenKeyPair(t, "warden")
+	ckey, cpub := c.generateKeyPair(t, "cosign")
+	cosignKey, err := verify.KeyFromFile(cpub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	host := newRegistry(t, false)
+	for i, cosignFirst := range []bool{true, false} {
+		_, d := pushRandom(t, host, fmt.Sprint("mixed", i), "v1")
+		cosignSign := func() {
+			c.mustRun(t, "sign", "--key", ckey, "--tlog-upload=false", "--use-signing-config=false", "--new-bundle-format=false", "-y", d.String())
+		}
+		if cosignFirst {
+			cosignSign()
+		}
+		mustSign(t, d, k, sign.Options{Format: sign.FormatLegacy})
+		if !cosignFirst {
+			cosignSign()
+		}
+		res, err := verify.Image(ctx, d, verify.Options{Keys: []verify.Key{wkey, cosignKey}, Threshold: 2})
+		if err != nil || len(res.Signers) != 2 {
+			t.Fatalf("cosignFirst=%v: %+v, %v", cosignFirst, res, err)
+		}
+		for _, pub := range []string{wpub, cpub} {
+			c.mustRun(t, "verify", "--key", pub, "--insecure-ignore-tlog=true", "--new-bundle-format=false", d.String())
+		}
+	}
+}
