@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"sync"
 	"time"
 )
 
@@ -19,6 +20,7 @@ import (
 
 const (
 	encVersion     = 1
+	rowsCompressed = 2
 	compressAbove  = 200 // bytes of description worth compressing
 	flagCompressed = 1
 )
@@ -103,8 +105,47 @@ func (d *dec) time() time.Time {
 	return time.Unix(int64(v-1), 0).UTC()
 }
 
-// encodeRows encodes the per-package rows of one package in one source.
+var (
+	flateReaders = sync.Pool{}
+	flateWriters = sync.Pool{New: func() any { w, _ := flate.NewWriter(nil, flate.BestCompression); return w }}
+)
+
+func deflate(p []byte) []byte {
+	var buf bytes.Buffer
+	w := flateWriters.Get().(*flate.Writer)
+	w.Reset(&buf)
+	_, _ = w.Write(p)
+	_ = w.Close()
+	flateWriters.Put(w)
+	return buf.Bytes()
+}
+
+func inflate(p []byte, limit int64) ([]byte, error) {
+	var r io.ReadCloser
+	if v := flateReaders.Get(); v != nil {
+		r = v.(io.ReadCloser)
+		_ = r.(flate.Resetter).Reset(bytes.NewReader(p), nil)
+	} else {
+		r = flate.NewReader(bytes.NewReader(p))
+	}
+	out, err := io.ReadAll(io.LimitReader(r, limit))
+	flateReaders.Put(r)
+	return out, err
+}
+
+// encodeRows encodes the per-package rows of one package in one source;
+// long encodings are DEFLATE-compressed (marked by a first byte of 2).
 func encodeRows(advs []Advisory) []byte {
+	raw := encodeRowsRaw(advs)
+	if len(raw) > compressAbove {
+		if z := deflate(raw[1:]); len(z)+1 < len(raw) {
+			return append([]byte{rowsCompressed}, z...)
+		}
+	}
+	return raw
+}
+
+func encodeRowsRaw(advs []Advisory) []byte {
 	e := &enc{}
 	e.uint(encVersion)
 	e.uint(uint64(len(advs)))
@@ -135,6 +176,13 @@ func encodeRows(advs []Advisory) []byte {
 }
 
 func decodeRows(b []byte) ([]Advisory, error) {
+	if len(b) > 0 && b[0] == rowsCompressed {
+		raw, err := inflate(b[1:], 64<<20)
+		if err != nil {
+			return nil, fmt.Errorf("%w: rows: %v", errCorrupt, err)
+		}
+		b = append([]byte{encVersion}, raw...)
+	}
 	d := &dec{b: b}
 	if v := d.uint(); v != encVersion {
 		return nil, fmt.Errorf("%w: encoding version %d", errCorrupt, v)
@@ -218,12 +266,8 @@ func encodeBody(b body) []byte {
 	e.time(b.Published)
 	e.time(b.Modified)
 	if len(b.Description) > compressAbove {
-		var buf bytes.Buffer
-		w, _ := flate.NewWriter(&buf, flate.BestCompression)
-		_, _ = w.Write([]byte(b.Description))
-		_ = w.Close()
 		e.uint(flagCompressed)
-		e.str(buf.String())
+		e.str(string(deflate([]byte(b.Description))))
 	} else {
 		e.uint(0)
 		e.str(b.Description)
@@ -249,8 +293,7 @@ func decodeBody(p []byte) (body, error) {
 		return b, d.err
 	}
 	if flags&flagCompressed != 0 {
-		r := flate.NewReader(bytes.NewReader([]byte(desc)))
-		out, err := io.ReadAll(io.LimitReader(r, 1<<20))
+		out, err := inflate([]byte(desc), 1<<20)
 		if err != nil {
 			return b, fmt.Errorf("%w: description: %v", errCorrupt, err)
 		}
@@ -275,4 +318,9 @@ func decodeScores(p []byte) ([]CVSS, error) {
 	}
 	cs := decodeCVSS(d)
 	return cs, d.err
+}
+
+func (b body) empty() bool {
+	return len(b.Aliases) == 0 && len(b.CVSS) == 0 && b.Title == "" && b.Description == "" &&
+		len(b.URLs) == 0 && b.Published.IsZero() && b.Modified.IsZero()
 }

@@ -43,7 +43,8 @@ type UpdateOptions struct {
 type Writer struct {
 	db      *bolt.DB
 	now     time.Time
-	touched map[string]bool // "source\x00namespace" already replaced in this update
+	touched map[string]bool            // "source\x00namespace" already replaced in this update
+	ids     map[string]map[string]bool // advisory ids stored per "source\x00namespace" in this update
 	imports map[string]*ImportStatus
 }
 
@@ -108,7 +109,7 @@ func Update(ctx context.Context, path string, opt UpdateOptions, fn func(ctx con
 	if err != nil {
 		return fmt.Errorf("opening temporary database %s: %w", workPath, err)
 	}
-	w := &Writer{db: bdb, now: now().UTC(), touched: map[string]bool{}, imports: map[string]*ImportStatus{}}
+	w := &Writer{db: bdb, now: now().UTC(), touched: map[string]bool{}, ids: map[string]map[string]bool{}, imports: map[string]*ImportStatus{}}
 	err = bdb.Update(func(tx *bolt.Tx) error {
 		m, err := tx.CreateBucketIfNotExists(bMeta)
 		if err != nil {
@@ -203,8 +204,17 @@ func compact(src, dir, base string) (string, error) {
 		ddb.Close()
 		return fail(fmt.Errorf("compacting the new database: %w", err))
 	}
+	var used int64
+	_ = ddb.View(func(tx *bolt.Tx) error { used = tx.Size(); return nil })
 	if err := ddb.Close(); err != nil {
 		return fail(fmt.Errorf("closing %s: %w", name, err))
+	}
+	// bbolt grows files in 16 MiB steps; the pages past the high-water mark
+	// are unused, so give them back.
+	if fi, err := os.Stat(name); err == nil && used > 0 && fi.Size() > used {
+		if err := os.Truncate(name, used); err != nil {
+			return fail(fmt.Errorf("trimming %s: %w", name, err))
+		}
 	}
 	return name, nil
 }
@@ -309,6 +319,11 @@ func (w *Writer) putNamespace(root, stb *bolt.Bucket, b *Batch, ns string, pkgs 
 	}
 	sort.Strings(names)
 	newIDs := map[string]bool{}
+	seenIDs := w.ids[tkey]
+	if seenIDs == nil {
+		seenIDs = map[string]bool{}
+		w.ids[tkey] = seenIDs
+	}
 	for _, name := range names {
 		rows := pkgs[name]
 		if old := pb.Get([]byte(name)); old != nil {
@@ -339,10 +354,13 @@ func (w *Writer) putNamespace(root, stb *bolt.Bucket, b *Batch, ns string, pkgs 
 				continue
 			}
 			newIDs[a.ID] = true
-			if vb.Get([]byte(a.ID)) == nil {
+			if !seenIDs[a.ID] {
+				seenIDs[a.ID] = true
 				st.Records++
-				if err := vb.Put([]byte(a.ID), encodeBody(bodyOf(a))); err != nil {
-					return err
+				if bd := bodyOf(a); !bd.empty() {
+					if err := vb.Put([]byte(a.ID), encodeBody(bd)); err != nil {
+						return err
+					}
 				}
 			}
 			for _, t := range []time.Time{a.Modified, a.Published} {

@@ -140,9 +140,6 @@ func (r *Reader) AddBytes(file string, modTime time.Time, data []byte) error {
 					ID: id, Aliases: fields[1:], Namespace: ns, Package: name, Source: src,
 					Severity: "UNKNOWN",
 				}
-				if strings.HasPrefix(id, "CVE-") {
-					a.URLs = []string{"https://security.alpinelinux.org/vuln/" + id}
-				}
 				if ver == "0" {
 					a.Status = vulndb.StatusNotAffected
 				} else {

@@ -308,9 +308,24 @@ func (r *Reader) add(file string, rec *Record) error {
 		}
 		return nil
 	}
+	// Validate everything before counting, so a skipped record counts once.
+	ranges := make([][]vulndb.Range, len(rec.Affected))
+	imports := make([][]vulndb.GoImport, len(rec.Affected))
 	for i, af := range rec.Affected {
 		if af.Package.Ecosystem == "" || af.Package.Name == "" {
 			return fmt.Errorf("affected[%d] has no package ecosystem or name", i)
+		}
+		rs, err := convertRanges(af.Ranges)
+		if err != nil {
+			return fmt.Errorf("affected[%d] %s: %w", i, af.Package.Name, err)
+		}
+		ranges[i] = rs
+		if len(af.EcosystemSpecific) > 0 && Namespace(af.Package.Ecosystem) == "Go" {
+			var gs goSpecific
+			if err := json.Unmarshal(af.EcosystemSpecific, &gs); err != nil {
+				return fmt.Errorf("affected[%d] %s: ecosystem_specific: %w", i, af.Package.Name, err)
+			}
+			imports[i] = gs.Imports
 		}
 	}
 	modified, published := feed.ParseTime(rec.Modified), feed.ParseTime(rec.Published)
@@ -368,19 +383,9 @@ func (r *Reader) add(file string, rec *Record) error {
 			out[k] = a
 			order = append(order, k)
 		}
-		ranges, err := convertRanges(af.Ranges)
-		if err != nil {
-			return fmt.Errorf("affected[%d] %s: %w", i, af.Package.Name, err)
-		}
-		a.Ranges = append(a.Ranges, ranges...)
+		a.Ranges = append(a.Ranges, ranges[i]...)
 		a.Versions = append(a.Versions, af.Versions...)
-		if len(af.EcosystemSpecific) > 0 && ns == "Go" {
-			var gs goSpecific
-			if err := json.Unmarshal(af.EcosystemSpecific, &gs); err != nil {
-				return fmt.Errorf("affected[%d] %s: ecosystem_specific: %w", i, af.Package.Name, err)
-			}
-			a.Imports = append(a.Imports, gs.Imports...)
-		}
+		a.Imports = append(a.Imports, imports[i]...)
 		// Severity: the distribution's own for OS namespaces, else the advisory's own.
 		sev, sevSrc := "", ""
 		pkgCVSS, pkgSev := recordSeverity(af.Severity, rec.ID)

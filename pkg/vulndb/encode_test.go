@@ -1,0 +1,37 @@
+package vulndb
+
+import (
+	"testing"
+	"time"
+)
+
+func FuzzDecodeRows(f *testing.F) {
+	f.Add(encodeRows([]Advisory{{ID: "GO-2022-0956", Status: StatusFixed, Ranges: []Range{{Type: "SEMVER", Introduced: "0", Fixed: "2.2.4"}}, Imports: []GoImport{{Path: "gopkg.in/yaml.v2", Symbols: []string{"Unmarshal"}}}}}))
+	var many []Advisory
+	for i := 0; i < 50; i++ {
+		many = append(many, Advisory{ID: "ALSA-2022:8444", Status: StatusFixed, FixedVersion: "6.5.1-1.el9_1", Ranges: []Range{{Type: "ECOSYSTEM", Introduced: "0", Fixed: "6.5.1-1.el9_1"}}})
+	}
+	f.Add(encodeRows(many))
+	f.Add([]byte{1, 200, 1})
+	f.Add([]byte{2, 0xff})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		advs, err := decodeRows(b)
+		if err == nil {
+			// What decodes re-encodes and decodes the same.
+			if _, err := decodeRows(encodeRows(advs)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	})
+}
+
+func FuzzDecodeBody(f *testing.F) {
+	f.Add(encodeBody(body{Aliases: []string{"CVE-1"}, CVSS: []CVSS{{Source: "nvd", Version: "3.1", Vector: "CVSS:3.1/AV:N", Score: 9.8}}, Title: "t",
+		Description: string(make([]byte, 500)), URLs: []string{"u"}, Published: time.Unix(1e9, 0)}))
+	f.Add(encodeBody(body{Title: "short"}))
+	f.Add(encodeScores([]CVSS{{Source: "nvd", Version: "2.0", Vector: "AV:N/AC:L/Au:N/C:P/I:P/A:P", Score: 7.5}}))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		_, _ = decodeBody(b)
+		_, _ = decodeScores(b)
+	})
+}
