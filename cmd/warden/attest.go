@@ -82,3 +82,45 @@ as cosign does), or any predicate type URI. For all but custom the file must be 
 	reg.add(cmd)
 	return cmd
 }
+
+// sigAttestScan is for `warden scan --attest --key K`: it signs and attaches, to the image the
+// scan read (image must name a registry image), the SBOM (CycloneDX JSON, predicate
+// https://cyclonedx.org/bom) and the scan report (cosign's vuln predicate,
+// https://cosign.sigstore.dev/attestation/vuln/v1, with the report as scanner.result), in both
+// the .att and the bundle formats.
+func sigAttestScan(cmd *cobra.Command, g *globals, keyPath, image string, sbomCycloneDX []byte, report any,
+	started, finished time.Time, scannerVersion, dbVersion string) error {
+	ref, err := (&sigRegistryFlags{}).parse(image)
+	if err != nil {
+		return fmt.Errorf("attest: %w", err)
+	}
+	key, err := sigLoadPrivateKey(cmd, keyPath)
+	if err != nil {
+		return fmt.Errorf("attest: %w", err)
+	}
+	var vp sign.VulnPredicate
+	vp.Scanner.URI = "pkg:golang/github.com/wardensec/warden"
+	vp.Scanner.Version = scannerVersion
+	vp.Scanner.DB.Version = dbVersion
+	vp.Scanner.Result = report
+	vp.Metadata.ScanStartedOn, vp.Metadata.ScanFinishedOn = started.UTC(), finished.UTC()
+	vuln, err := json.Marshal(&vp)
+	if err != nil {
+		return fmt.Errorf("attest: encoding the scan report: %w", err)
+	}
+	opt := sign.Options{RemoteOptions: (&sigRegistryFlags{}).remote(cmd), Logger: g.logger}
+	for _, a := range []struct {
+		typ  string
+		data []byte
+	}{{sign.PredicateCycloneDX, sbomCycloneDX}, {sign.PredicateCosignVuln, vuln}} {
+		if len(a.data) == 0 {
+			continue
+		}
+		res, err := sign.Attest(cmd.Context(), ref, key, a.typ, a.data, opt)
+		if err != nil {
+			return fmt.Errorf("attest %s: %w", a.typ, err)
+		}
+		fmt.Fprintf(cmd.ErrOrStderr(), "Attested %s to %s\n", a.typ, res.Digest)
+	}
+	return nil
+}

@@ -11,12 +11,14 @@ import (
 	"errors"
 	"io"
 	"log"
+	"log/slog"
 	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/registry"
@@ -171,4 +173,28 @@ func TestSigningCLIKeyFailures(t *testing.T) {
 	wantRun(t, 0, "", "keygen", "--import", plain, "--output-key-prefix", imp)
 	wantRun(t, 0, "Signed", "sign", "--key", imp+".key", img)
 	wantRun(t, 0, "signed by "+imp+".pub", "verify", "--key", imp+".pub", img)
+}
+
+// The helper scan --attest uses attaches both attestations.
+func TestSigAttestScan(t *testing.T) {
+	t.Setenv("WARDEN_PASSWORD", "pw")
+	dir := t.TempDir()
+	k := filepath.Join(dir, "k")
+	wantRun(t, 0, "", "keygen", "--output-key-prefix", k)
+	img := sigRegistry(t, false) + "/app:v1"
+	sigPushRandom(t, img)
+	cmd := newRootCmd()
+	cmd.SetContext(context.Background())
+	cmd.SetErr(io.Discard)
+	g := &globals{logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	now := time.Now()
+	if err := sigAttestScan(cmd, g, k+".key", img, []byte(`{"bomFormat":"CycloneDX","specVersion":"1.6"}`),
+		map[string]any{"findings": []string{"CVE-2024-0001"}}, now, now, "v0.1.0", "2026-11-26"); err != nil {
+		t.Fatal(err)
+	}
+	out, _ := wantRun(t, 0, "CVE-2024-0001", "verify-attestation", "--key", k+".pub", "--type", "vuln", img)
+	if strings.Count(out, "CVE-2024-0001") != 2 {
+		t.Errorf("want the vuln predicate in both formats:\n%s", out)
+	}
+	wantRun(t, 0, `"bomFormat":"CycloneDX"`, "verify-attestation", "--key", k+".pub", "--type", "cyclonedx", img)
 }
