@@ -170,6 +170,13 @@ func Image(ctx context.Context, ref name.Reference, opt Options) (*Result, error
 	}
 	f.each(ctx, opt.RemoteOptions, ev)
 	finish(res, opt)
+	log := opt.logger()
+	for _, s := range res.Signers {
+		log.Debug("valid signature", "image", d.String(), "key", s.Key, "format", s.Format, "location", s.Location)
+	}
+	for _, p := range res.Invalid {
+		log.Debug("signature not counted", "image", d.String(), "location", p.Location, "reason", p.Reason)
+	}
 	if res.Verified {
 		opt.Cache.put(key, res)
 		return res, nil
