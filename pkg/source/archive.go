@@ -1,29 +1,39 @@
 package source
 
 import (
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
 )
 
-// openPath opens a file or directory source of a known kind.
+// openPath opens a file or directory source of the given kind, or of the
+// kind its content shows when kind is "".
 func openPath(ctx context.Context, kind, p, tag string, plat platformReq, opt Options) (*Image, error) {
 	fi, err := os.Stat(p)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrNotFound, err)
+	}
+	if kind == "" && fi.IsDir() {
+		kind = KindDir
+		if _, err := os.Stat(filepath.Join(p, "oci-layout")); err == nil {
+			kind = KindOCILayout
+		}
+		opt.Logger.Debug("detected source", "path", p, "kind", kind)
 	}
 	wantDir := kind == KindOCILayout || kind == KindDir
 	if fi.IsDir() != wantDir {
 		if wantDir {
 			return nil, fmt.Errorf("%w: %s: %s is not a directory", ErrNotImage, kind, p)
 		}
-		return nil, fmt.Errorf("%w: %s: %s is a directory", ErrNotImage, kind, p)
+		return nil, fmt.Errorf("%w: %s: %s is a directory", ErrNotImage, orArchive(kind), p)
 	}
 	switch kind {
 	case KindOCILayout:
@@ -35,13 +45,76 @@ func openPath(ctx context.Context, kind, p, tag string, plat platformReq, opt Op
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrNotFound, err)
 	}
-	img, err := openArchive(f, fi.Size(), kind, tag, plat)
+	size := fi.Size()
+	if isGzip(f) {
+		opt.Logger.Debug("decompressing a gzip-compressed archive", "path", p)
+		tmp, n, err := gunzipToTemp(ctx, f, opt)
+		f.Close()
+		if err != nil {
+			return nil, fmt.Errorf("%w: %s: %w", ErrNotImage, orArchive(kind), err)
+		}
+		f, size = tmp, n
+	}
+	img, err := openArchive(f, size, kind, tag, plat)
 	if err != nil {
 		f.Close()
 		return nil, err
 	}
 	img.onClose(f.Close)
 	return img, nil
+}
+
+func orArchive(kind string) string {
+	if kind == "" {
+		return "archive"
+	}
+	return kind
+}
+
+func isGzip(r io.ReaderAt) bool {
+	var magic [2]byte
+	n, _ := r.ReadAt(magic[:], 0)
+	return n == 2 && magic[0] == 0x1f && magic[1] == 0x8b
+}
+
+// gunzipToTemp decompresses r into an unlinked temporary file (so it goes
+// away with the process even if Close is never called), at most
+// opt.MaxDecompressed bytes.
+func gunzipToTemp(ctx context.Context, r io.Reader, opt Options) (*os.File, int64, error) {
+	limit := opt.MaxDecompressed
+	if limit <= 0 {
+		limit = 64 << 30
+	}
+	zr, err := gzip.NewReader(r)
+	if err != nil {
+		return nil, 0, fmt.Errorf("gzip: %w", err)
+	}
+	tmp, err := os.CreateTemp(opt.TempDir, "warden-archive-*.tar")
+	if err != nil {
+		return nil, 0, err
+	}
+	os.Remove(tmp.Name())
+	n, err := io.Copy(tmp, io.LimitReader(ctxReader{ctx, zr}, limit+1))
+	if err == nil && n > limit {
+		err = fmt.Errorf("larger than %d bytes once decompressed (Options.MaxDecompressed)", limit)
+	}
+	if err != nil {
+		tmp.Close()
+		return nil, 0, fmt.Errorf("decompressing: %w", err)
+	}
+	return tmp, n, nil
+}
+
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
 }
 
 func openOCILayout(dir, tag string, plat platformReq) (*Image, error) {
@@ -78,19 +151,22 @@ func fromLayout(fsys fs.FS, kind, tag string, plat platformReq) (*Image, error) 
 	return out, nil
 }
 
-// openArchive reads an uncompressed image tarball of the given kind in place.
+// openArchive reads an uncompressed image tarball of the given kind (""
+// means the kind its files show) in place.
 func openArchive(r io.ReaderAt, size int64, kind, tag string, plat platformReq) (*Image, error) {
-	var magic [2]byte
-	if n, _ := r.ReadAt(magic[:], 0); n == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
-		return nil, fmt.Errorf("%w: %s: a gzip-compressed file; decompress it first (an image archive is an uncompressed tar)", ErrNotImage, kind)
+	if isGzip(r) {
+		return nil, fmt.Errorf("%w: %s: a gzip-compressed file inside", ErrNotImage, orArchive(kind))
 	}
 	t, err := indexTar(r, size)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %s: %w", ErrNotImage, kind, err)
+		return nil, fmt.Errorf("%w: %s: %w", ErrNotImage, orArchive(kind), err)
 	}
 	found, err := t.kind()
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", kind, err)
+		return nil, fmt.Errorf("%s: %w", orArchive(kind), err)
+	}
+	if kind == "" {
+		kind = found
 	}
 	switch kind {
 	case KindOCIArchive:

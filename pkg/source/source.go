@@ -21,7 +21,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"strings"
@@ -69,8 +68,12 @@ type Options struct {
 	// unix:///var/run/docker.sock.
 	DockerHost string
 	// TempDir holds the temporary copies some sources need (a Docker Engine
-	// export); "" means os.TempDir(). They are removed by Image.Close.
+	// export, a decompressed .tar.gz archive); "" means os.TempDir(). They are
+	// removed by Image.Close.
 	TempDir string
+	// MaxDecompressed bounds the size of a gzip-compressed image archive
+	// (`docker save | gzip`) once decompressed; 0 means 64 GiB.
+	MaxDecompressed int64
 	// Logger receives debug messages; nil is silent.
 	Logger *slog.Logger
 }
@@ -195,12 +198,7 @@ func splitPathTag(s string, noTag bool) (string, string, error) {
 // openBare detects what a scheme-less reference is.
 func openBare(ctx context.Context, ref string, plat platformReq, opt Options) (*Image, error) {
 	if p, tag, err := splitPathTag(ref, false); err == nil {
-		kind, err := sniffPath(p)
-		if err != nil {
-			return nil, err
-		}
-		opt.Logger.Debug("detected source", "ref", ref, "kind", kind)
-		return openPath(ctx, kind, p, tag, plat, opt)
+		return openPath(ctx, "", p, tag, plat, opt)
 	}
 	if _, err := name.ParseReference(ref); err != nil {
 		_, serr := os.Stat(ref)
@@ -212,39 +210,6 @@ func openBare(ctx context.Context, ref string, plat platformReq, opt Options) (*
 	}
 	opt.Logger.Debug("not in the Docker Engine, trying the registry", "ref", ref, "err", err)
 	return openRegistry(ctx, ref, plat, opt)
-}
-
-// sniffPath says which kind of source a path holds, by its content.
-func sniffPath(p string) (string, error) {
-	fi, err := os.Stat(p)
-	if err != nil {
-		return "", fmt.Errorf("%w: %w", ErrNotFound, err)
-	}
-	if fi.IsDir() {
-		if _, err := os.Stat(p + "/oci-layout"); err == nil {
-			return KindOCILayout, nil
-		}
-		return KindDir, nil
-	}
-	f, err := os.Open(p)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	return sniffArchive(f, fi.Size())
-}
-
-// sniffArchive tells a docker-archive from an oci-archive by the files it holds.
-func sniffArchive(r io.ReaderAt, size int64) (string, error) {
-	var magic [4]byte
-	if n, _ := r.ReadAt(magic[:], 0); n >= 2 && magic[0] == 0x1f && magic[1] == 0x8b {
-		return "", fmt.Errorf("%w: a gzip-compressed file; decompress it first (an image archive is an uncompressed tar)", ErrNotImage)
-	}
-	t, err := indexTar(r, size)
-	if err != nil {
-		return "", fmt.Errorf("%w: %w", ErrNotImage, err)
-	}
-	return t.kind()
 }
 
 func (t *tarFS) kind() (string, error) {

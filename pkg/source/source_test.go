@@ -181,6 +181,10 @@ func TestSourcesGiveTheSameImage(t *testing.T) {
 	testimage.WriteOCILayout(t, img, layoutDir, "3.19.4")
 	ociArchive := filepath.Join(tmp, "alpine-oci.tar")
 	testimage.WriteOCIArchive(t, img, ociArchive, "3.19.4")
+	dockerGz := filepath.Join(tmp, "alpine-docker.tar.gz")
+	gzipFile(t, docker, dockerGz)
+	ociGz := filepath.Join(tmp, "alpine-oci.tar.gz")
+	gzipFile(t, ociArchive, ociGz)
 	host := testimage.NewRegistry(t)
 	regRef := host + "/warden/alpine:3.19.4"
 	testimage.PushToRegistry(t, img, regRef)
@@ -197,6 +201,8 @@ func TestSourcesGiveTheSameImage(t *testing.T) {
 		{"oci-archive", "oci-archive:" + ociArchive, KindOCIArchive},
 		{"oci-archive-tag", "oci-archive:" + ociArchive + ":3.19.4", KindOCIArchive},
 		{"oci-archive-bare", ociArchive, KindOCIArchive},
+		{"docker-archive-gzip", dockerGz, KindDockerArchive},
+		{"oci-archive-gzip", "oci-archive:" + ociGz + ":3.19.4", KindOCIArchive},
 		{"registry", "registry:" + regRef, KindRegistry},
 		{"registry-bare", regRef, KindRegistry},
 	}
@@ -279,6 +285,38 @@ func TestSourcesGiveTheSameImage(t *testing.T) {
 			got.Close()
 		}
 	})
+}
+
+func gzipFile(t *testing.T, from, to string) {
+	t.Helper()
+	b, err := os.ReadFile(from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(to, testimage.Gzip(t, b), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestDecompressionBound(t *testing.T) {
+	img := testimage.Image(t, nil, testimage.Layer(t, testimage.Reg("etc/hostname", "box\n")))
+	tmp := t.TempDir()
+	p := filepath.Join(tmp, "x.tar")
+	testimage.WriteDockerArchive(t, img, "x:1", p)
+	gzipFile(t, p, p+".gz")
+	_, err := Open(context.Background(), p+".gz", Options{MaxDecompressed: 2048, TempDir: tmp})
+	if !errors.Is(err, ErrNotImage) || !strings.Contains(err.Error(), "MaxDecompressed") {
+		t.Errorf("over the bound: %v", err)
+	}
+	got, err := Open(context.Background(), p+".gz", Options{TempDir: tmp})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got.Close()
+	// The decompressed copy is unlinked at once: nothing is left behind.
+	if es, _ := os.ReadDir(tmp); len(es) != 2 {
+		t.Errorf("temporary files left in %s: %v", tmp, es)
+	}
 }
 
 func checkSame(t *testing.T, got *Image, kind, ref string, wantIDs []v1.Hash, wantEntries [][]entry) {
@@ -457,6 +495,7 @@ func TestBadInput(t *testing.T) {
 	text := write("notes.txt", []byte("this is not an image\n"))
 	plainTar := write("plain.tar", testimage.TarBytes(t, testimage.Reg("etc/passwd", "root:x:0:0\n")))
 	gz := write("rootfs.tar.gz", testimage.TarGz(t, testimage.Reg("a", "b")))
+	truncGz := write("trunc.tar.gz", testimage.Truncate(testimage.Gzip(t, goodBytes), -100))
 	truncDocker := write("trunc-docker.tar", testimage.Truncate(goodBytes, len(goodBytes)/2))
 	truncDocker2 := write("trunc-docker2.tar", testimage.Truncate(goodBytes, len(goodBytes)/2+100))
 	truncOCI := write("trunc-oci.tar", testimage.Truncate(ociBytes, len(ociBytes)-1500))
@@ -488,7 +527,8 @@ func TestBadInput(t *testing.T) {
 		{"docker-archive:" + text, ErrNotImage, "not an image"},
 		{plainTar, ErrNotImage, "neither manifest.json"},
 		{"oci-archive:" + plainTar, ErrNotImage, "neither manifest.json"},
-		{gz, ErrNotImage, "gzip"},
+		{gz, ErrNotImage, "neither manifest.json"},
+		{truncGz, ErrNotImage, "decompressing"},
 		{empty, ErrNotImage, "not an image"},
 		{truncDocker, ErrNotImage, "truncated"},
 		{"docker-archive:" + truncDocker2, ErrNotImage, "truncated"},
