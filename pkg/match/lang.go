@@ -2,7 +2,6 @@ package match
 
 import (
 	"context"
-	"log/slog"
 	"slices"
 	"strings"
 
@@ -18,8 +17,8 @@ func (langMatcher) Name() string { return "lang" }
 func (langMatcher) Handles(d *inventory.Distro, p *inventory.Package) bool {
 	return !IsOS(p.Ecosystem) && p.Ecosystem != inventory.Go && p.Ecosystem != ""
 }
-func (langMatcher) Match(ctx context.Context, db vulndb.Reader, d *inventory.Distro, p *inventory.Package, log *slog.Logger) ([]Finding, error) {
-	return lookupAll(ctx, db, SchemeFor(p.Ecosystem), p.Ecosystem, []string{p.Name}, p.Version, p, log)
+func (langMatcher) Match(ctx context.Context, db vulndb.Reader, d *inventory.Distro, p *inventory.Package, env *Env) ([]Finding, error) {
+	return lookupAll(ctx, db, SchemeFor(p.Ecosystem), p.Ecosystem, []string{p.Name}, p.Version, p, env)
 }
 
 // goMatcher: Go modules (and the stdlib pseudo-module) of Go binaries against
@@ -31,20 +30,21 @@ func (goMatcher) Name() string { return "go" }
 func (goMatcher) Handles(d *inventory.Distro, p *inventory.Package) bool {
 	return p.Ecosystem == inventory.Go
 }
-func (goMatcher) Match(ctx context.Context, db vulndb.Reader, d *inventory.Distro, p *inventory.Package, log *slog.Logger) ([]Finding, error) {
+func (goMatcher) Match(ctx context.Context, db vulndb.Reader, d *inventory.Distro, p *inventory.Package, env *Env) ([]Finding, error) {
 	if p.Version == "" || p.Version == "(devel)" {
-		log.Debug("Go module without a version: not matched", "module", p.Name)
+		env.Logger.Debug("Go module without a version: not matched", "module", p.Name)
 		return nil, nil
 	}
-	fs, err := lookupAll(ctx, db, GoMod, inventory.Go, []string{p.Name}, p.Version, p, log)
+	fs, err := lookupAll(ctx, db, GoMod, inventory.Go, []string{p.Name}, p.Version, p, env)
 	if err != nil {
 		return nil, err
 	}
+	var symbols map[string]bool // built once per package, on the first advisory that needs it
 	out := fs[:0]
 	for _, f := range fs {
 		imports := applicableImports(f.Advisory.Imports, p.GOOS, p.GOARCH)
 		if len(f.Advisory.Imports) > 0 && len(imports) == 0 {
-			log.Debug("Go advisory limited to other platforms", "advisory", f.Advisory.ID, "goos", p.GOOS, "goarch", p.GOARCH)
+			env.Logger.Debug("Go advisory limited to other platforms", "advisory", f.Advisory.ID, "goos", p.GOOS, "goarch", p.GOARCH)
 			continue
 		}
 		// OSV Go versions have no "v"; show the fix as the module's own versions are written.
@@ -52,7 +52,13 @@ func (goMatcher) Match(ctx context.Context, db vulndb.Reader, d *inventory.Distr
 			f.FixedVersion = "v" + f.FixedVersion
 		}
 		if p.SymbolsKnown {
-			linked := len(f.Advisory.Imports) == 0 || linkedIn(imports, p.Symbols)
+			if symbols == nil {
+				symbols = make(map[string]bool, len(p.Symbols))
+				for _, s := range p.Symbols {
+					symbols[s] = true
+				}
+			}
+			linked := len(f.Advisory.Imports) == 0 || linkedIn(imports, p.Symbols, symbols)
 			f.Linked = &linked
 		}
 		out = append(out, f)
@@ -79,11 +85,7 @@ func applicableImports(imps []vulndb.GoImport, goos, goarch string) []vulndb.GoI
 // linkedIn reports whether a vulnerable symbol of the imports is among the
 // binary's symbols ("<import path>.<Symbol>"); an import listing no symbols
 // counts when any symbol of its package is linked.
-func linkedIn(imps []vulndb.GoImport, symbols []string) bool {
-	set := make(map[string]bool, len(symbols))
-	for _, s := range symbols {
-		set[s] = true
-	}
+func linkedIn(imps []vulndb.GoImport, symbols []string, set map[string]bool) bool {
 	for _, imp := range imps {
 		if len(imp.Symbols) == 0 {
 			prefix := imp.Path + "."

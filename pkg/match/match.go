@@ -70,7 +70,27 @@ type Matcher interface {
 	// Handles reports whether the matcher judges this package in this image.
 	Handles(distro *inventory.Distro, pkg *inventory.Package) bool
 	// Match returns the advisories affecting pkg.
-	Match(ctx context.Context, db vulndb.Reader, distro *inventory.Distro, pkg *inventory.Package, log *slog.Logger) ([]Finding, error)
+	Match(ctx context.Context, db vulndb.Reader, distro *inventory.Distro, pkg *inventory.Package, env *Env) ([]Finding, error)
+}
+
+// Env is what the matchers share during one Match call: the logger and the
+// parsed-version caches of the version schemes.
+type Env struct {
+	Logger *slog.Logger
+	memos  map[string]Scheme
+}
+
+// Scheme returns s with a cache of parsed versions for this Match call.
+func (e *Env) Scheme(s Scheme) Scheme {
+	if e.memos == nil {
+		e.memos = map[string]Scheme{}
+	}
+	m, ok := e.memos[s.Name()]
+	if !ok {
+		m = newMemo(s)
+		e.memos[s.Name()] = m
+	}
+	return m
 }
 
 // Matchers is the one list of matchers, OS first.
@@ -102,6 +122,7 @@ func Match(ctx context.Context, db vulndb.Reader, inv *inventory.Inventory, opt 
 		matchers = Matchers()
 	}
 	MarkOwned(inv)
+	env := &Env{Logger: log, memos: map[string]Scheme{}}
 	var out []Finding
 	for i := range inv.Packages {
 		if err := ctx.Err(); err != nil {
@@ -121,7 +142,7 @@ func Match(ctx context.Context, db vulndb.Reader, inv *inventory.Inventory, opt 
 			if !m.Handles(inv.Distro, p) {
 				continue
 			}
-			fs, err := m.Match(ctx, db, inv.Distro, p, log)
+			fs, err := m.Match(ctx, db, inv.Distro, p, env)
 			if err != nil {
 				return nil, fmt.Errorf("matching %s package %s %s: %w", p.Ecosystem, p.Name, p.Version, err)
 			}
@@ -181,7 +202,7 @@ func dedupe(fs []Finding) []Finding {
 
 // judge decides whether version v of a package is affected by adv under
 // scheme s, and with which fixed version. ok is false when not affected.
-func judge(s Scheme, adv *vulndb.Advisory, v string) (status, fixed string, ok bool, err error) {
+func judge(env *Env, s Scheme, adv *vulndb.Advisory, v string) (status, fixed string, ok bool, err error) {
 	switch adv.Status {
 	case vulndb.StatusNotAffected, vulndb.StatusLimitedSupport:
 		// limited-support is informational (Debian's security-support-limited), not a vulnerability.
@@ -190,7 +211,7 @@ func judge(s Scheme, adv *vulndb.Advisory, v string) (status, fixed string, ok b
 	var rangeErr error
 	if len(adv.Ranges) > 0 {
 		for _, r := range adv.Ranges {
-			in, err := inRange(s, r, v)
+			in, err := inRange(env, s, r, v)
 			if err != nil {
 				rangeErr = err
 				continue
@@ -276,9 +297,9 @@ func statusOf(adv *vulndb.Advisory, fixed string) string {
 }
 
 // inRange applies one OSV range: introduced <= v, and v < fixed or v <= last_affected.
-func inRange(s Scheme, r vulndb.Range, v string) (bool, error) {
-	if r.Type == "SEMVER" && s != GoMod {
-		s = Npm // plain semver
+func inRange(env *Env, s Scheme, r vulndb.Range, v string) (bool, error) {
+	if r.Type == "SEMVER" && s.Name() != GoMod.Name() {
+		s = env.Scheme(Npm) // plain semver
 	}
 	if r.Introduced != "" && r.Introduced != "0" {
 		c, err := s.Compare(v, r.Introduced)
@@ -308,7 +329,8 @@ func inRange(s Scheme, r vulndb.Range, v string) (bool, error) {
 
 // lookupAll looks names up in one namespace and judges every advisory,
 // skipping the same advisory id met under another name.
-func lookupAll(ctx context.Context, db vulndb.Reader, s Scheme, ns string, names []string, version string, pkg *inventory.Package, log *slog.Logger) ([]Finding, error) {
+func lookupAll(ctx context.Context, db vulndb.Reader, s Scheme, ns string, names []string, version string, pkg *inventory.Package, env *Env) ([]Finding, error) {
+	s = env.Scheme(s)
 	var out []Finding
 	seen := map[string]bool{}
 	for _, name := range names {
@@ -329,9 +351,9 @@ func lookupAll(ctx context.Context, db vulndb.Reader, s Scheme, ns string, names
 			if seen["id:"+adv.ID] {
 				continue
 			}
-			status, fixed, ok, err := judge(s, adv, version)
+			status, fixed, ok, err := judge(env, s, adv, version)
 			if err != nil {
-				log.Debug("skipping advisory: version not comparable", "advisory", adv.ID, "namespace", ns, "package", name, "version", version, "err", err)
+				env.Logger.Debug("skipping advisory: version not comparable", "advisory", adv.ID, "namespace", ns, "package", name, "version", version, "err", err)
 				continue
 			}
 			if !ok {

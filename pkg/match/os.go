@@ -2,7 +2,6 @@ package match
 
 import (
 	"context"
-	"log/slog"
 	"strconv"
 	"strings"
 
@@ -75,13 +74,13 @@ func (apkMatcher) Name() string { return "apk" }
 func (apkMatcher) Handles(d *inventory.Distro, p *inventory.Package) bool {
 	return p.Ecosystem == inventory.Apk
 }
-func (apkMatcher) Match(ctx context.Context, db vulndb.Reader, d *inventory.Distro, p *inventory.Package, log *slog.Logger) ([]Finding, error) {
+func (apkMatcher) Match(ctx context.Context, db vulndb.Reader, d *inventory.Distro, p *inventory.Package, env *Env) ([]Finding, error) {
 	ns := Namespace(d)
 	if ns == "" {
-		log.Debug("apk package in an image of unknown distro: not matched", "package", p.Name)
+		env.Logger.Debug("apk package in an image of unknown distro: not matched", "package", p.Name)
 		return nil, nil
 	}
-	return lookupAll(ctx, db, Apk, ns, []string{p.Source()}, p.Version, p, log)
+	return lookupAll(ctx, db, Apk, ns, []string{p.Source()}, p.Version, p, env)
 }
 
 // dpkgMatcher: Debian and Ubuntu packages by source package and source version.
@@ -91,13 +90,13 @@ func (dpkgMatcher) Name() string { return "dpkg" }
 func (dpkgMatcher) Handles(d *inventory.Distro, p *inventory.Package) bool {
 	return p.Ecosystem == inventory.Dpkg
 }
-func (dpkgMatcher) Match(ctx context.Context, db vulndb.Reader, d *inventory.Distro, p *inventory.Package, log *slog.Logger) ([]Finding, error) {
+func (dpkgMatcher) Match(ctx context.Context, db vulndb.Reader, d *inventory.Distro, p *inventory.Package, env *Env) ([]Finding, error) {
 	ns := Namespace(d)
 	if ns == "" {
-		log.Debug("dpkg package in an image of unknown distro: not matched", "package", p.Name)
+		env.Logger.Debug("dpkg package in an image of unknown distro: not matched", "package", p.Name)
 		return nil, nil
 	}
-	return lookupAll(ctx, db, Dpkg, ns, []string{p.Source()}, p.SourceVer(), p, log)
+	return lookupAll(ctx, db, Dpkg, ns, []string{p.Source()}, p.SourceVer(), p, env)
 }
 
 // rpmMatcher: RHEL-family packages by binary name and by source RPM name,
@@ -108,15 +107,15 @@ func (rpmMatcher) Name() string { return "rpm" }
 func (rpmMatcher) Handles(d *inventory.Distro, p *inventory.Package) bool {
 	return p.Ecosystem == inventory.Rpm
 }
-func (rpmMatcher) Match(ctx context.Context, db vulndb.Reader, d *inventory.Distro, p *inventory.Package, log *slog.Logger) ([]Finding, error) {
+func (rpmMatcher) Match(ctx context.Context, db vulndb.Reader, d *inventory.Distro, p *inventory.Package, env *Env) ([]Finding, error) {
 	ns := Namespace(d)
 	if ns == "" {
-		log.Debug("rpm package in an image of unknown distro: not matched", "package", p.Name)
+		env.Logger.Debug("rpm package in an image of unknown distro: not matched", "package", p.Name)
 		return nil, nil
 	}
 	v := p.Version
 	if p.Epoch > 0 && !strings.Contains(v, ":") {
 		v = strconv.Itoa(p.Epoch) + ":" + v
 	}
-	return lookupAll(ctx, db, RPM, ns, []string{p.Name, p.SourceName}, v, p, log)
+	return lookupAll(ctx, db, RPM, ns, []string{p.Name, p.SourceName}, v, p, env)
 }

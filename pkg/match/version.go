@@ -59,62 +59,127 @@ func SchemeFor(ecosystem string) Scheme {
 	}
 }
 
+// parser is the inside of a Scheme: parse once, compare parsed values.
+type parser interface {
+	Scheme
+	parse(v string) (any, error)
+	cmp(a, b any) int
+}
+
+func compareWith(p parser, a, b string) (int, error) {
+	va, err := p.parse(a)
+	if err != nil {
+		return 0, err
+	}
+	vb, err := p.parse(b)
+	if err != nil {
+		return 0, err
+	}
+	return p.cmp(va, vb), nil
+}
+
+// memo caches parsed versions for one Match call (the installed version is
+// compared with every advisory's bounds; bounds repeat across packages).
+type memo struct {
+	p      parser
+	parsed map[string]any
+	failed map[string]error
+}
+
+func newMemo(s Scheme) Scheme {
+	p, ok := s.(parser)
+	if !ok {
+		return s
+	}
+	return &memo{p: p, parsed: map[string]any{}, failed: map[string]error{}}
+}
+
+func (m *memo) Name() string { return m.p.Name() }
+
+func (m *memo) get(v string) (any, error) {
+	if x, ok := m.parsed[v]; ok {
+		return x, nil
+	}
+	if err, ok := m.failed[v]; ok {
+		return nil, err
+	}
+	x, err := m.p.parse(v)
+	if err != nil {
+		m.failed[v] = err
+		return nil, err
+	}
+	m.parsed[v] = x
+	return x, nil
+}
+
+func (m *memo) Compare(a, b string) (int, error) {
+	va, err := m.get(a)
+	if err != nil {
+		return 0, err
+	}
+	vb, err := m.get(b)
+	if err != nil {
+		return 0, err
+	}
+	return m.p.cmp(va, vb), nil
+}
+
 type apkScheme struct{}
 
-func (apkScheme) Name() string { return "apk" }
-func (apkScheme) Compare(a, b string) (int, error) {
-	va, err := apk.NewVersion(a)
+func (apkScheme) Name() string                       { return "apk" }
+func (s apkScheme) Compare(a, b string) (int, error) { return compareWith(s, a, b) }
+func (apkScheme) parse(v string) (any, error) {
+	x, err := apk.NewVersion(v)
 	if err != nil {
-		return 0, fmt.Errorf("apk version %q: %w", a, err)
+		return nil, fmt.Errorf("apk version %q: %w", v, err)
 	}
-	vb, err := apk.NewVersion(b)
-	if err != nil {
-		return 0, fmt.Errorf("apk version %q: %w", b, err)
-	}
-	return sign(va.Compare(vb)), nil
+	return x, nil
 }
+func (apkScheme) cmp(a, b any) int { return sign(a.(apk.Version).Compare(b.(apk.Version))) }
 
 type dpkgScheme struct{}
 
-func (dpkgScheme) Name() string { return "dpkg" }
-func (dpkgScheme) Compare(a, b string) (int, error) {
-	va, err := deb.NewVersion(a)
+func (dpkgScheme) Name() string                       { return "dpkg" }
+func (s dpkgScheme) Compare(a, b string) (int, error) { return compareWith(s, a, b) }
+func (dpkgScheme) parse(v string) (any, error) {
+	x, err := deb.NewVersion(v)
 	if err != nil {
-		return 0, fmt.Errorf("dpkg version %q: %w", a, err)
+		return nil, fmt.Errorf("dpkg version %q: %w", v, err)
 	}
-	vb, err := deb.NewVersion(b)
-	if err != nil {
-		return 0, fmt.Errorf("dpkg version %q: %w", b, err)
-	}
-	return sign(va.Compare(vb)), nil
+	return x, nil
+}
+func (dpkgScheme) cmp(a, b any) int {
+	x := a.(deb.Version)
+	return sign(x.Compare(b.(deb.Version)))
 }
 
 type rpmScheme struct{}
 
-func (rpmScheme) Name() string { return "rpm" }
-func (rpmScheme) Compare(a, b string) (int, error) {
-	if strings.TrimSpace(a) == "" || strings.TrimSpace(b) == "" {
-		return 0, fmt.Errorf("rpm version %q vs %q: empty version", a, b)
+func (rpmScheme) Name() string                       { return "rpm" }
+func (s rpmScheme) Compare(a, b string) (int, error) { return compareWith(s, a, b) }
+func (rpmScheme) parse(v string) (any, error) {
+	if strings.TrimSpace(v) == "" {
+		return nil, fmt.Errorf("rpm version %q: empty", v)
 	}
-	return sign(rpm.NewVersion(a).Compare(rpm.NewVersion(b))), nil
+	return rpm.NewVersion(v), nil
 }
+func (rpmScheme) cmp(a, b any) int { return sign(a.(rpm.Version).Compare(b.(rpm.Version))) }
 
 // goScheme compares Go module versions, including pseudo-versions, with
 // golang.org/x/mod/semver. OSV Go ranges are SEMVER without the "v"; Go
 // toolchain versions ("1.21rc2") are turned into semver ("v1.21.0-rc.2").
 type goScheme struct{}
 
-func (goScheme) Name() string { return "go" }
-func (goScheme) Compare(a, b string) (int, error) {
-	va, vb := goSemver(a), goSemver(b)
-	if !semver.IsValid(va) {
-		return 0, fmt.Errorf("go version %q: not a semantic version", a)
+func (goScheme) Name() string                       { return "go" }
+func (s goScheme) Compare(a, b string) (int, error) { return compareWith(s, a, b) }
+func (goScheme) parse(v string) (any, error) {
+	sv := goSemver(v)
+	if !semver.IsValid(sv) {
+		return nil, fmt.Errorf("go version %q: not a semantic version", v)
 	}
-	if !semver.IsValid(vb) {
-		return 0, fmt.Errorf("go version %q: not a semantic version", b)
-	}
-	return semver.Compare(va, vb), nil
+	return sv, nil
 }
+func (goScheme) cmp(a, b any) int { return semver.Compare(a.(string), b.(string)) }
 
 var goToolchainPre = regexp.MustCompile(`^v?(\d+)\.(\d+)(?:\.(\d+))?(rc|beta|alpha)(\d+)$`)
 
@@ -135,62 +200,56 @@ func goSemver(v string) string {
 
 type npmScheme struct{}
 
-func (npmScheme) Name() string { return "npm" }
-func (npmScheme) Compare(a, b string) (int, error) {
-	va, err := npm.NewVersion(a)
+func (npmScheme) Name() string                       { return "npm" }
+func (s npmScheme) Compare(a, b string) (int, error) { return compareWith(s, a, b) }
+func (npmScheme) parse(v string) (any, error) {
+	x, err := npm.NewVersion(v)
 	if err != nil {
-		return 0, fmt.Errorf("npm version %q: %w", a, err)
+		return nil, fmt.Errorf("npm version %q: %w", v, err)
 	}
-	vb, err := npm.NewVersion(b)
-	if err != nil {
-		return 0, fmt.Errorf("npm version %q: %w", b, err)
-	}
-	return sign(va.Compare(vb)), nil
+	return x, nil
 }
+func (npmScheme) cmp(a, b any) int { return sign(a.(npm.Version).Compare(b.(npm.Version))) }
 
 type pep440Scheme struct{}
 
-func (pep440Scheme) Name() string { return "pep440" }
-func (pep440Scheme) Compare(a, b string) (int, error) {
-	va, err := pep440.Parse(a)
+func (pep440Scheme) Name() string                       { return "pep440" }
+func (s pep440Scheme) Compare(a, b string) (int, error) { return compareWith(s, a, b) }
+func (pep440Scheme) parse(v string) (any, error) {
+	x, err := pep440.Parse(v)
 	if err != nil {
-		return 0, fmt.Errorf("PEP 440 version %q: %w", a, err)
+		return nil, fmt.Errorf("PEP 440 version %q: %w", v, err)
 	}
-	vb, err := pep440.Parse(b)
-	if err != nil {
-		return 0, fmt.Errorf("PEP 440 version %q: %w", b, err)
-	}
-	return sign(va.Compare(vb)), nil
+	return x, nil
 }
+func (pep440Scheme) cmp(a, b any) int { return sign(a.(pep440.Version).Compare(b.(pep440.Version))) }
 
 type mavenScheme struct{}
 
-func (mavenScheme) Name() string { return "maven" }
-func (mavenScheme) Compare(a, b string) (int, error) {
-	va, err := mvn.NewVersion(a)
+func (mavenScheme) Name() string                       { return "maven" }
+func (s mavenScheme) Compare(a, b string) (int, error) { return compareWith(s, a, b) }
+func (mavenScheme) parse(v string) (any, error) {
+	x, err := mvn.NewVersion(v)
 	if err != nil {
-		return 0, fmt.Errorf("maven version %q: %w", a, err)
+		return nil, fmt.Errorf("maven version %q: %w", v, err)
 	}
-	vb, err := mvn.NewVersion(b)
-	if err != nil {
-		return 0, fmt.Errorf("maven version %q: %w", b, err)
-	}
-	return sign(va.Compare(vb)), nil
+	return x, nil
 }
+func (mavenScheme) cmp(a, b any) int { return sign(a.(mvn.Version).Compare(b.(mvn.Version))) }
 
 type genericScheme struct{}
 
-func (genericScheme) Name() string { return "generic" }
-func (genericScheme) Compare(a, b string) (int, error) {
-	va, err := genericver.Parse(a)
+func (genericScheme) Name() string                       { return "generic" }
+func (s genericScheme) Compare(a, b string) (int, error) { return compareWith(s, a, b) }
+func (genericScheme) parse(v string) (any, error) {
+	x, err := genericver.Parse(v)
 	if err != nil {
-		return 0, fmt.Errorf("version %q: %w", a, err)
+		return nil, fmt.Errorf("version %q: %w", v, err)
 	}
-	vb, err := genericver.Parse(b)
-	if err != nil {
-		return 0, fmt.Errorf("version %q: %w", b, err)
-	}
-	return sign(va.Compare(vb)), nil
+	return x, nil
+}
+func (genericScheme) cmp(a, b any) int {
+	return sign(a.(genericver.Version).Compare(b.(genericver.Version)))
 }
 
 func sign(c int) int {
