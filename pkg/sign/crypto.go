@@ -41,7 +41,8 @@ func digest(h crypto.Hash, msg []byte) []byte {
 }
 
 // SignMessage signs msg as cosign does with a key of that type: ECDSA (ASN.1 DER over the
-// curve's digest), RSA PKCS#1 v1.5 over SHA-256, Ed25519ph (cosign's default for Ed25519 keys).
+// curve's digest), RSA PKCS#1 v1.5 over SHA-256, pure Ed25519 (what cosign verifies for Ed25519
+// keys when no transparency log is used; it uses Ed25519ph only for Rekor uploads).
 func SignMessage(k crypto.Signer, msg []byte) ([]byte, error) {
 	switch pub := k.Public().(type) {
 	case *ecdsa.PublicKey:
@@ -50,7 +51,7 @@ func SignMessage(k crypto.Signer, msg []byte) ([]byte, error) {
 	case *rsa.PublicKey:
 		return k.Sign(rand.Reader, digest(crypto.SHA256, msg), crypto.SHA256)
 	case ed25519.PublicKey:
-		return k.Sign(rand.Reader, digest(crypto.SHA512, msg), &ed25519.Options{Hash: crypto.SHA512})
+		return k.Sign(rand.Reader, msg, crypto.Hash(0))
 	default:
 		return nil, fmt.Errorf("unsupported key type %T", pub)
 	}

@@ -8,6 +8,9 @@ import (
 	"bytes"
 	"context"
 	"crypto"
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/rsa"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -271,6 +274,40 @@ func TestMixedSignersShareTheSigTag(t *testing.T) {
 		}
 		for _, pub := range []string{wpub, cpub} {
 			c.mustRun(t, "verify", "--key", pub, "--insecure-ignore-tlog=true", "--new-bundle-format=false", d.String())
+		}
+	}
+}
+
+// Ed25519 and RSA keys: Warden signs, Warden and cosign verify (both formats).
+func TestKeyTypesInterop(t *testing.T) {
+	c := newCosign(t)
+	_, ed, _ := ed25519.GenerateKey(rand.Reader)
+	rs, _ := rsa.GenerateKey(rand.Reader, 2048)
+	host := newRegistry(t, true)
+	for i, k := range []crypto.Signer{ed, rs} {
+		pubPEM, err := sign.MarshalPublicKey(k.Public())
+		if err != nil {
+			t.Fatal(err)
+		}
+		pubPath := filepath.Join(c.dir, fmt.Sprintf("k%d.pub", i))
+		if err := os.WriteFile(pubPath, pubPEM, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		key, err := verify.KeyFromFile(pubPath)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range []sign.Format{sign.FormatLegacy, sign.FormatBundle} {
+			_, d := pushRandom(t, host, fmt.Sprintf("k%d-%s", i, f), "v1")
+			mustSign(t, d, k, sign.Options{Format: f})
+			if res, err := verify.Image(ctx, d, verify.Options{Keys: []verify.Key{key}}); err != nil || len(res.Signers) != 1 {
+				t.Fatalf("%T %s: %+v, %v", k, f, res, err)
+			}
+			args := []string{"verify", "--key", pubPath, "--insecure-ignore-tlog=true", d.String()}
+			if f == sign.FormatLegacy {
+				args = append(args, "--new-bundle-format=false")
+			}
+			c.mustRun(t, args...)
 		}
 	}
 }
