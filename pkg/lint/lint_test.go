@@ -22,6 +22,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 
 	"github.com/wardensec/warden/internal/testimage"
+	"github.com/wardensec/warden/internal/testutil"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
@@ -412,4 +413,18 @@ func FuzzLayer(f *testing.F) {
 		l := testimage.RawLayer(testimage.Gzip(t, b))
 		_, _, _ = FileFindings(context.Background(), []v1.Layer{l}, Options{MaxLayerBytes: 1 << 20})
 	})
+}
+
+// TestDocsListEveryRule: docs/lint.md has a row for every rule, with its severity.
+func TestDocsListEveryRule(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join(testutil.RepoRoot(t), "docs", "lint.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range Rules {
+		row := "| " + r.ID + " | " + r.Title + " | " + r.Severity + " |"
+		if !strings.Contains(string(b), row) {
+			t.Errorf("docs/lint.md lacks the row %q", row)
+		}
+	}
 }
