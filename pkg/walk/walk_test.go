@@ -15,6 +15,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/klauspost/compress/zstd"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/wardensec/warden/internal/testimage"
@@ -110,6 +111,10 @@ func names(inv *inventory.Inventory) []string {
 	}
 	sort.Strings(n)
 	return n
+}
+
+func debianImage(t testing.TB) v1.Image {
+	return testimage.Image(t, nil, testimage.LayerFromTarGz(t, filepath.Join(testutil.Corpus(t), "images", "debian-bookworm-minbase-pkgdb.tar.gz")))
 }
 
 func alpineImage(t *testing.T) v1.Image {
@@ -471,4 +476,30 @@ func FuzzReadLayer(f *testing.F) {
 func tarOf(tb testing.TB, files ...testimage.File) []byte {
 	b := testimage.TarBytes(tb, files...)
 	return b
+}
+
+func TestCompressionFormats(t *testing.T) {
+	tarball := testimage.TarBytes(t, testimage.Reg("lib/apk/db/installed", "P:musl\nV:1.2.4_git20230717-r4\n\n"), testimage.Reg("etc/alpine-release", "3.19.4\n"))
+	var zbuf bytes.Buffer
+	zw, err := zstd.NewWriter(&zbuf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	zw.Write(tarball)
+	zw.Close()
+	for name, blob := range map[string][]byte{
+		"gzip":         testimage.Gzip(t, tarball),
+		"zstd":         zbuf.Bytes(),
+		"uncompressed": tarball,
+	} {
+		t.Run(name, func(t *testing.T) {
+			inv := run(t, testimage.Image(t, nil, testimage.RawLayer(blob)), Options{})
+			if diff := cmp.Diff([]string{"musl@1.2.4_git20230717-r4"}, names(inv)); diff != "" {
+				t.Errorf("(-want +got):\n%s", diff)
+			}
+			if inv.Distro == nil || inv.Distro.VersionID != "3.19.4" {
+				t.Errorf("distro %+v", inv.Distro)
+			}
+		})
+	}
 }
