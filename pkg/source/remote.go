@@ -87,8 +87,11 @@ func openRegistry(ctx context.Context, ref string, plat platformReq, opt Options
 func registryError(err error) error {
 	var te *transport.Error
 	if errors.As(err, &te) {
-		if te.StatusCode == http.StatusNotFound {
+		switch te.StatusCode {
+		case http.StatusNotFound:
 			return fmt.Errorf("%w: %w", ErrNotFound, err)
+		case http.StatusUnauthorized, http.StatusForbidden:
+			return fmt.Errorf("%w (credentials come from the Docker config: docker login): %w", ErrUnauthorized, err)
 		}
 		for _, d := range te.Errors {
 			if d.Code == transport.ManifestUnknownErrorCode || d.Code == transport.NameUnknownErrorCode {

@@ -50,6 +50,7 @@ var (
 	ErrUnknownScheme = errors.New("unknown scheme")
 	ErrNoPlatform    = errors.New("no matching platform")
 	ErrAmbiguous     = errors.New("several images")
+	ErrUnauthorized  = errors.New("access denied")
 )
 
 // Options tune Open. The zero value is ready to use.

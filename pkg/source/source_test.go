@@ -5,10 +5,15 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,8 +22,11 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/google/go-containerregistry/pkg/v1/validate"
 
@@ -783,4 +791,141 @@ func checkImage(img v1.Image) error {
 		}
 	}
 	return nil
+}
+
+// TestRegistryCredentials: credentials come from the Docker config
+// (~/.docker/config.json), as `docker login` writes them.
+func TestRegistryCredentials(t *testing.T) {
+	img := testimage.Image(t, nil, testimage.Layer(t, testimage.Reg("a", "b")))
+	open := testimage.NewRegistry(t)
+	testimage.PushToRegistry(t, img, open+"/private/app:1")
+	// A registry that wants basic auth and proxies to the open one.
+	const user, pass = "warden", "s3cret"
+	target, _ := url.Parse("http://" + open)
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if u, p, ok := r.BasicAuth(); !ok || u != user || p != pass {
+			w.Header().Set("WWW-Authenticate", `Basic realm="warden-test"`)
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		proxy.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	host := strings.TrimPrefix(srv.URL, "http://")
+	ref := "registry:" + host + "/private/app:1"
+
+	home := t.TempDir()
+	t.Setenv("HOME", home)
+	t.Setenv("DOCKER_CONFIG", "")
+	if _, err := Open(context.Background(), ref, Options{}); !errors.Is(err, ErrUnauthorized) || !strings.Contains(err.Error(), "401") {
+		t.Errorf("no credentials: %v, want ErrUnauthorized (401)", err)
+	}
+	os.MkdirAll(filepath.Join(home, ".docker"), 0o700)
+	auth := base64.StdEncoding.EncodeToString([]byte(user + ":" + pass))
+	cfg := fmt.Sprintf(`{"auths":{%q:{"auth":%q}}}`, host, auth)
+	if err := os.WriteFile(filepath.Join(home, ".docker", "config.json"), []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	got, err := Open(context.Background(), ref, Options{})
+	if err != nil {
+		t.Fatalf("with credentials in the Docker config: %v", err)
+	}
+	defer got.Close()
+	if err := checkImage(got.Image); err != nil {
+		t.Error(err)
+	}
+}
+
+// TestTamperedContent: a layer whose bytes do not match the digest or diff ID
+// it is listed with fails when read.
+func TestTamperedContent(t *testing.T) {
+	tmp := t.TempDir()
+	img := testimage.Image(t, nil, testimage.Layer(t, testimage.Reg("etc/os-release", "ID=good\n")))
+
+	// OCI layout: swap the layer blob for another one.
+	dir := filepath.Join(tmp, "layout")
+	testimage.WriteOCILayout(t, img, dir)
+	ls, _ := img.Layers()
+	d, _ := ls[0].Digest()
+	evil := testimage.TarGz(t, testimage.Reg("etc/os-release", "ID=evil\n"))
+	if err := os.WriteFile(filepath.Join(dir, "blobs", "sha256", d.Hex), evil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	got, err := Open(context.Background(), dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := readAll(got); !errors.Is(err, ErrDigestMismatch) || !strings.Contains(err.Error(), d.String()) {
+		t.Errorf("tampered layout blob: %v, want ErrDigestMismatch naming %s", err, d)
+	}
+	got.Close()
+
+	// docker-archive with an uncompressed layer whose content is not its diff ID.
+	layerTar := testimage.TarBytes(t, testimage.Reg("etc/os-release", "ID=evil\n"))
+	cfg := `{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":["sha256:` + strings.Repeat("1", 64) + `"]}}`
+	arch := filepath.Join(tmp, "tampered.tar")
+	os.WriteFile(arch, testimage.TarBytes(t,
+		testimage.Reg("manifest.json", `[{"Config":"config.json","RepoTags":["x:1"],"Layers":["abc/layer.tar"]}]`),
+		testimage.Reg("config.json", cfg),
+		testimage.File{Path: "abc/layer.tar", Content: layerTar}), 0o644)
+	got, err = Open(context.Background(), arch, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := readAll(got); !errors.Is(err, ErrDigestMismatch) || !strings.Contains(err.Error(), "abc/layer.tar") {
+		t.Errorf("tampered docker-archive layer: %v, want ErrDigestMismatch naming abc/layer.tar", err)
+	}
+	got.Close()
+}
+
+// TestLayoutIndexAtTop: an OCI layout whose index.json is itself the
+// multi-platform index (entries with platforms, no names).
+func TestLayoutIndexAtTop(t *testing.T) {
+	amd := platformImage(t, "linux", "amd64", "")
+	arm := platformImage(t, "linux", "arm64", "v8")
+	dir := t.TempDir()
+	if _, err := layout.Write(dir, testimage.Index(t, amd, arm)); err != nil {
+		t.Fatal(err)
+	}
+	for plat, want := range map[string]v1.Image{"": amd, "linux/arm64": arm} {
+		got, err := Open(context.Background(), dir, Options{Platform: plat})
+		if err != nil {
+			t.Fatalf("--platform %q: %v", plat, err)
+		}
+		wd, _ := want.Digest()
+		if d, _ := got.Digest(); d != wd {
+			t.Errorf("--platform %q: %s, want %s", plat, d, wd)
+		}
+		got.Close()
+	}
+}
+
+// TestDockerArchiveSeveralImages: `docker save a b` holds two images.
+func TestDockerArchiveSeveralImages(t *testing.T) {
+	a := testimage.Image(t, nil, testimage.Layer(t, testimage.Reg("a", "a")))
+	b := testimage.Image(t, nil, testimage.Layer(t, testimage.Reg("b", "b")))
+	ta, _ := name.NewTag("example.com/a:1")
+	tb, _ := name.NewTag("b:2")
+	p := filepath.Join(t.TempDir(), "two.tar")
+	if err := tarball.MultiWriteToFile(p, map[name.Tag]v1.Image{ta: a, tb: b}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Open(context.Background(), p, Options{}); !errors.Is(err, ErrAmbiguous) {
+		t.Errorf("no name: %v, want ErrAmbiguous", err)
+	}
+	for ref, want := range map[string]v1.Image{p + ":example.com/a:1": a, p + ":b:2": b, "docker-archive:" + p + ":index.docker.io/library/b:2": b} {
+		got, err := Open(context.Background(), ref, Options{})
+		if err != nil {
+			t.Fatalf("%s: %v", ref, err)
+		}
+		wid, _ := want.ConfigName()
+		if id, _ := got.ConfigName(); id != wid {
+			t.Errorf("%s: config %s, want %s", ref, id, wid)
+		}
+		got.Close()
+	}
+	if _, err := Open(context.Background(), p+":c:3", Options{}); !errors.Is(err, ErrNotFound) || !strings.Contains(err.Error(), "example.com/a:1") {
+		t.Errorf("unknown name: %v", err)
+	}
 }
