@@ -459,3 +459,36 @@ func TestNonImageAtSigTag(t *testing.T) {
 		t.Fatalf("%+v, %v", res, err)
 	}
 }
+
+func TestCacheEvictsLeastRecentlyUsed(t *testing.T) {
+	host := newRegistry(t, true)
+	k, key := newKey(t, "k.pub")
+	c := verify.NewCache(2)
+	opt := verify.Options{Keys: []verify.Key{key}, Cache: c}
+	var ds []name.Digest
+	for i := 0; i < 3; i++ {
+		_, d := pushRandom(t, host, fmt.Sprint("app", i), "v1")
+		mustSign(t, d, k, sign.Options{Format: sign.FormatLegacy})
+		ds = append(ds, d)
+	}
+	for _, d := range ds[:2] {
+		if _, err := verify.Image(ctx, d, opt); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if r, _ := verify.Image(ctx, ds[0], opt); !r.Cached { // ds[0] is now the most recent
+		t.Fatal("ds[0] should be cached")
+	}
+	if _, err := verify.Image(ctx, ds[2], opt); err != nil { // evicts ds[1]
+		t.Fatal(err)
+	}
+	if c.Len() != 2 {
+		t.Fatalf("len %d", c.Len())
+	}
+	if r, _ := verify.Image(ctx, ds[1], opt); r.Cached {
+		t.Error("ds[1] should have been evicted")
+	}
+	if r, _ := verify.Image(ctx, ds[2], opt); !r.Cached {
+		t.Error("ds[2] should be cached")
+	}
+}
