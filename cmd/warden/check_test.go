@@ -2,11 +2,14 @@ package main
 
 import (
 	"context"
+	"crypto"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -25,6 +28,7 @@ type checkWorld struct {
 	state  string // --cache-dir with the database
 	dir    string // policy directory (keys/)
 	policy string
+	signer crypto.Signer
 }
 
 func withUser(t *testing.T, img v1.Image, user string) v1.Image {
@@ -77,6 +81,7 @@ func newCheckWorld(t *testing.T) *checkWorld {
 	if err != nil {
 		t.Fatal(err)
 	}
+	w.signer = signer
 	if err := os.MkdirAll(filepath.Join(w.dir, "keys"), 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -209,6 +214,52 @@ func TestCheckFailsClosed(t *testing.T) {
 	for _, args := range [][]string{{"check", image}, {"check", image, "--policy", w.policy, "--format", "xml"}, {"check", image, "--policy", w.policy, "--key", badKey}} {
 		if _, _, code := runWardenCmd(t, args...); code != exitError {
 			t.Errorf("%v: exit %d, want 1", args, code)
+		}
+	}
+}
+
+// TestCheckAttestations: a signed CycloneDX SBOM attestation (written by
+// `warden sbom`, attached with pkg/sign) satisfies max_age_days when fresh,
+// and denies when old or missing.
+func TestCheckAttestations(t *testing.T) {
+	w := newCheckWorld(t)
+	attest := func(image string, age time.Duration) {
+		t.Helper()
+		t.Setenv("SOURCE_DATE_EPOCH", fmt.Sprint(time.Now().Add(-age).Unix()))
+		out := filepath.Join(t.TempDir(), "sbom.json")
+		if _, stderr, code := runWardenCmd(t, "sbom", "registry:"+w.host+image, "--format", "cyclonedx-json", "--output", out, "--no-cache"); code != 0 {
+			t.Fatalf("sbom: %s", stderr)
+		}
+		data, err := os.ReadFile(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ref, err := name.ParseReference(w.host + image)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := sign.Attest(context.Background(), ref, w.signer, sign.PredicateCycloneDX, data, sign.Options{}); err != nil {
+			t.Fatalf("attest %s: %v", image, err)
+		}
+	}
+	attest("/prod/app:1.0", 24*time.Hour)
+	attest("/prod/leaky:1.0", 30*24*time.Hour)
+	pol := filepath.Join(w.dir, "attest.yaml")
+	doc := "version: 1\nrules:\n  - match: [\"" + w.host + "/prod/**\"]\n    attestations:\n      - {type: cyclonedx, max_age_days: 7, keys: [keys/release.pub]}\n"
+	if err := os.WriteFile(pol, []byte(doc), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		image, want string
+		code        int
+	}{
+		{"/prod/app:1.0", "ok   attestations                 https://cyclonedx.org/bom attestation from", 0},
+		{"/prod/leaky:1.0", "older than 7 days", exitFail},
+		{"/prod/alpine:3.19.4", "no https://cyclonedx.org/bom attestation signed by", exitFail},
+	} {
+		out, stderr, code := runWardenCmd(t, "check", "registry:"+w.host+c.image, "--policy", pol, "--cache-dir", w.state)
+		if code != c.code || !strings.Contains(out, c.want) {
+			t.Errorf("%s: exit %d (want %d), output lacks %q:\n%s%s", c.image, code, c.code, c.want, out, stderr)
 		}
 	}
 }

@@ -543,3 +543,37 @@ func TestUnknownSeverity(t *testing.T) {
 		}
 	}
 }
+
+// TestVEX: a policy's OpenVEX document suppresses the finding it marks not_affected.
+func TestVEX(t *testing.T) {
+	dir := t.TempDir()
+	vex := `{"@context": "https://openvex.dev/ns/v0.2.0", "@id": "https://example.com/vex/1", "author": "sec", "timestamp": "2026-11-01T00:00:00Z", "version": 1,
+ "statements": [{"vulnerability": {"name": "CVE-2024-9143"}, "products": [{"@id": "pkg:apk/alpine/libcrypto3@3.1.7-r0"}],
+   "status": "not_affected", "justification": "vulnerable_code_not_in_execute_path"}]}`
+	if err := os.WriteFile(filepath.Join(dir, "openssl.vex.json"), []byte(vex), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f := finding("CVE-2024-9143", "libcrypto3", "HIGH", "3.1.7-r1", time.Time{})
+	f.Package.Version = "3.1.7-r0"
+	f.Package.PURL = "pkg:apk/alpine/libcrypto3@3.1.7-r0?arch=x86_64&distro=alpine-3.19.4"
+	v := fakeVulns{facts: &VulnFacts{DBBuilt: now, Findings: []match.Finding{f}}}
+	for _, c := range []struct {
+		doc   string
+		allow bool
+	}{
+		{"version: 1\nrules:\n  - match: [\"**\"]\n    vulnerabilities: {max_severity: MEDIUM}\n", false},
+		{"version: 1\nrules:\n  - match: [\"**\"]\n    vulnerabilities: {max_severity: MEDIUM, vex: [openssl.vex.json]}\n", true},
+	} {
+		pol, err := Parse("policy.yaml", []byte(c.doc), dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d := Evaluate(context.Background(), pol, NewSubject("a/b:1", ""), Facts{Vulnerabilities: v, Now: now})
+		if d.Allow != c.allow {
+			t.Errorf("%s: allow %v, want %v: %+v", c.doc, d.Allow, c.allow, d.Reasons)
+		}
+	}
+	if v.facts.Findings[0].Suppressed != nil {
+		t.Error("Evaluate modified the provider's findings")
+	}
+}
