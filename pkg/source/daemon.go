@@ -22,6 +22,9 @@ import (
 // export is streamed to a temporary file, read as a docker-archive, and removed
 // by Image.Close.
 
+// errNoEngine: no Docker Engine answers (a bare reference then goes to the registry).
+var errNoEngine = errors.New("cannot reach the Docker Engine")
+
 type dockerClient struct {
 	http *http.Client
 	base string // "http://docker" for a unix socket, "http://host:port" for tcp
@@ -68,7 +71,7 @@ func (c *dockerClient) get(ctx context.Context, path string, query url.Values) (
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("cannot reach the Docker Engine at %s: %w", c.host, err)
+		return nil, fmt.Errorf("%w at %s: %w", errNoEngine, c.host, err)
 	}
 	if resp.StatusCode != http.StatusOK {
 		defer resp.Body.Close()

@@ -209,6 +209,11 @@ func openBare(ctx context.Context, ref string, plat platformReq, opt Options) (*
 	if err == nil {
 		return img, nil
 	}
+	// Only "no engine" and "the engine has no such image" mean: try the
+	// registry. An engine that has the image but fails to export it is an error.
+	if !errors.Is(err, ErrNotFound) && !errors.Is(err, errNoEngine) {
+		return nil, err
+	}
 	opt.Logger.Debug("not in the Docker Engine, trying the registry", "ref", ref, "err", err)
 	return openRegistry(ctx, ref, plat, opt)
 }
