@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	pathpkg "path"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -80,7 +81,7 @@ type Result struct {
 // Close removes temporary files (downloads, unpacked bundles).
 func (r *Result) Close() {
 	for _, f := range r.cleanup {
-		os.Remove(f)
+		removeDownload(f)
 	}
 	r.cleanup = nil
 }
@@ -243,20 +244,35 @@ func download(ctx context.Context, opt Options, url string) (string, error) {
 	return saveBody(opt, url, resp)
 }
 
+// saveBody writes a response into a new temporary directory, under the
+// URL's file name (without .bz2/.gz), which some readers go by
+// (security-support-ended.debN). Remove it with removeDownload.
 func saveBody(opt Options, url string, resp *http.Response) (string, error) {
-	f, err := os.CreateTemp(opt.TempDir, "warden-feed-*")
+	dir, err := os.MkdirTemp(opt.TempDir, "warden-feed-*")
 	if err != nil {
 		return "", fmt.Errorf("fetching %s: %w", url, err)
 	}
-	var body io.Reader = resp.Body
-	if strings.HasSuffix(strings.ToLower(url), ".gz") || resp.Header.Get("Content-Type") == "application/gzip" {
-		zr, err := gzip.NewReader(resp.Body)
-		if err != nil {
-			f.Close()
-			os.Remove(f.Name())
-			return "", fmt.Errorf("fetching %s: %w", url, err)
-		}
-		body = zr
+	base := url
+	if i := strings.IndexAny(base, "?#"); i >= 0 {
+		base = base[:i]
+	}
+	base = strings.TrimSuffix(strings.TrimSuffix(pathpkg.Base(base), ".bz2"), ".gz")
+	if base == "" || base == "." || base == "/" {
+		base = "feed"
+	}
+	f, err := os.Create(filepath.Join(dir, base))
+	if err != nil {
+		os.RemoveAll(dir)
+		return "", fmt.Errorf("fetching %s: %w", url, err)
+	}
+	// Count the raw bytes (a truncated transfer is an error), then decompress
+	// by the URL's suffix (.bz2 Ubuntu OVAL, .gz).
+	raw := &countingReader{r: resp.Body}
+	body, err := decompressor(strings.ToLower(url), raw)
+	if err != nil {
+		f.Close()
+		os.RemoveAll(dir)
+		return "", fmt.Errorf("fetching %s: %w", url, err)
 	}
 	n, err := io.Copy(f, io.LimitReader(body, feed.MaxFileSize+1))
 	if cerr := f.Close(); err == nil {
@@ -265,14 +281,23 @@ func saveBody(opt Options, url string, resp *http.Response) (string, error) {
 	if err == nil && n > feed.MaxFileSize {
 		err = fmt.Errorf("larger than %d bytes", feed.MaxFileSize)
 	}
-	if err == nil && resp.ContentLength > 0 && n < resp.ContentLength {
-		err = fmt.Errorf("truncated: %d of %d bytes", n, resp.ContentLength)
+	if err == nil && resp.ContentLength > 0 && raw.n < resp.ContentLength {
+		err = fmt.Errorf("truncated: %d of %d bytes", raw.n, resp.ContentLength)
 	}
 	if err != nil {
-		os.Remove(f.Name())
+		os.RemoveAll(dir)
 		return "", fmt.Errorf("fetching %s: %w", url, err)
 	}
 	return f.Name(), nil
+}
+
+// removeDownload removes a file written by saveBody (and its directory).
+func removeDownload(p string) {
+	if strings.HasPrefix(filepath.Base(filepath.Dir(p)), "warden-feed-") {
+		os.RemoveAll(filepath.Dir(p))
+		return
+	}
+	os.Remove(p)
 }
 
 // unpackBundle writes a bundle's database to a temporary file.
@@ -340,3 +365,14 @@ func Import(ctx context.Context, dbPath string, specs []string, opt Options) (*R
 }
 
 var errNoReader = errors.New("no reader")
+
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}

@@ -347,6 +347,7 @@ type HTTPCache struct {
 	ETag         string    `json:"etag,omitempty"`
 	LastModified string    `json:"last_modified,omitempty"`
 	Fetched      time.Time `json:"fetched"`
+	Sources      []string  `json:"sources,omitempty"` // the sources this URL fed
 }
 
 // HTTPCache returns what was remembered for url.

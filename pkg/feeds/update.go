@@ -1,0 +1,374 @@
+package feeds
+
+import (
+	"compress/bzip2"
+	"compress/gzip"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/wardensec/warden/pkg/feeds/feed"
+	"github.com/wardensec/warden/pkg/vulndb"
+)
+
+// Feed is one upstream feed fetched by Update: one or more URLs read
+// together (all or nothing), e.g. an Alpine release's main.json and community.json.
+type Feed struct {
+	Name  string   // "osv-go", "alpine-v3.19", "ubuntu-noble", ...
+	Kind  string   // a feed.Kind*
+	URLs  []string // the upstream URLs
+	Paths []string // the same files under a mirror base URL (one per URL)
+}
+
+const osvBase = "https://osv-vulnerabilities.storage.googleapis.com/"
+
+// DefaultFeeds are what `warden db update` fetches. NVD is not among them:
+// its API is paginated and rate-limited (add it with --feed nvd).
+func DefaultFeeds() []Feed {
+	var fs []Feed
+	for _, eco := range []string{"Go", "npm", "PyPI", "Maven", "crates.io", "RubyGems", "NuGet", "Packagist", "AlmaLinux"} {
+		fs = append(fs, Feed{Name: "osv-" + strings.ToLower(eco), Kind: feed.KindOSV,
+			URLs: []string{osvBase + url.PathEscape(eco) + "/all.zip"}, Paths: []string{"osv/" + eco + "/all.zip"}})
+	}
+	for _, rel := range []string{"v3.16", "v3.17", "v3.18", "v3.19", "v3.20", "v3.21", "edge"} {
+		f := Feed{Name: "alpine-" + rel, Kind: feed.KindSecDB}
+		for _, repo := range []string{"main", "community"} {
+			f.URLs = append(f.URLs, "https://secdb.alpinelinux.org/"+rel+"/"+repo+".json")
+			f.Paths = append(f.Paths, "alpine/"+rel+"/"+repo+".json")
+		}
+		fs = append(fs, f)
+	}
+	fs = append(fs,
+		Feed{Name: "wolfi", Kind: feed.KindSecDB, URLs: []string{"https://packages.wolfi.dev/os/security.json"}, Paths: []string{"wolfi/security.json"}},
+		Feed{Name: "chainguard", Kind: feed.KindSecDB, URLs: []string{"https://packages.cgr.dev/chainguard/security.json"}, Paths: []string{"chainguard/security.json"}},
+		Feed{Name: "debian-tracker", Kind: feed.KindDebianJSON, URLs: []string{"https://security-tracker.debian.org/tracker/data/json"}, Paths: []string{"debian/tracker.json"}},
+		Feed{Name: "debian-dsa", Kind: feed.KindDebianList,
+			URLs:  []string{"https://salsa.debian.org/security-tracker-team/security-tracker/-/raw/master/data/DSA/list", "https://salsa.debian.org/security-tracker-team/security-tracker/-/raw/master/data/DLA/list"},
+			Paths: []string{"debian/DSA-list", "debian/DLA-list"}},
+	)
+	sup := Feed{Name: "debian-security-support", Kind: feed.KindDebianSupport}
+	for _, f := range []string{"security-support-ended.deb11", "security-support-ended.deb12", "security-support-ended.deb13", "security-support-limited"} {
+		sup.URLs = append(sup.URLs, "https://salsa.debian.org/debian/debian-security-support/-/raw/master/"+f)
+		sup.Paths = append(sup.Paths, "debian-security-support/"+f)
+	}
+	fs = append(fs, sup)
+	for _, code := range []string{"focal", "jammy", "noble", "oracular"} {
+		fs = append(fs, Feed{Name: "ubuntu-" + code, Kind: feed.KindUbuntuOVAL,
+			URLs:  []string{"https://security-metadata.canonical.com/oval/com.ubuntu." + code + ".usn.oval.xml.bz2"},
+			Paths: []string{"ubuntu/com.ubuntu." + code + ".usn.oval.xml.bz2"}})
+	}
+	for _, rel := range []string{"8", "9"} {
+		fs = append(fs, Feed{Name: "rocky-" + rel, Kind: feed.KindRHELOVAL,
+			URLs:  []string{"https://dl.rockylinux.org/pub/oval/org.rockylinux.rlsa-" + rel + ".xml"},
+			Paths: []string{"rocky/org.rockylinux.rlsa-" + rel + ".xml"}})
+	}
+	return fs
+}
+
+// NVDFeed is the NVD CVE API 2.0 (paginated; set NVD_API_KEY for the higher rate limit).
+var NVDFeed = Feed{Name: "nvd", Kind: feed.KindNVD, URLs: []string{"https://services.nvd.nist.gov/rest/json/cves/2.0"}, Paths: []string{"nvd/cves.json"}}
+
+// NVDPageDelay is the pause between NVD API pages (its public rate limit is 5 requests per 30 s).
+var NVDPageDelay = 6 * time.Second
+
+// UpdateOptions tune Update.
+type UpdateOptions struct {
+	Options
+	Mirror   string    // base URL of a mirror holding each feed at its Paths; "" = upstream
+	Feeds    []Feed    // default DefaultFeeds()
+	Progress io.Writer // progress lines ("\r"-rewritten); nil = silent
+	Now      func() time.Time
+}
+
+// FeedResult is the outcome of one feed.
+type FeedResult struct {
+	Feed        string
+	NotModified bool // every URL answered 304: the data was kept
+	Batches     []*vulndb.Batch
+	Warnings    []string
+	Err         error
+}
+
+// Update fetches every feed (conditional requests with the ETag /
+// Last-Modified remembered in the database) and stores what changed, in one
+// atomic database update. A feed that fails is reported in its FeedResult
+// and the others still update; Update itself fails only when no feed could
+// be fetched or the database cannot be written.
+func Update(ctx context.Context, dbPath string, opt UpdateOptions) ([]FeedResult, error) {
+	feeds := opt.Feeds
+	if feeds == nil {
+		feeds = DefaultFeeds()
+	}
+	var results []FeedResult
+	err := vulndb.Update(ctx, dbPath, vulndb.UpdateOptions{Logger: opt.Logger, Now: opt.Now}, func(ctx context.Context, w *vulndb.Writer) error {
+		ok := 0
+		for i, f := range feeds {
+			if opt.Progress != nil {
+				fmt.Fprintf(opt.Progress, "\r\x1b[K[%d/%d] %s", i+1, len(feeds), f.Name)
+			}
+			r := updateFeed(ctx, w, f, opt)
+			if r.Err == nil {
+				ok++
+			}
+			results = append(results, r)
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+		}
+		if opt.Progress != nil {
+			fmt.Fprint(opt.Progress, "\r\x1b[K")
+		}
+		if ok == 0 && len(feeds) > 0 {
+			return errors.New("no feed could be updated")
+		}
+		return nil
+	})
+	return results, err
+}
+
+func feedURL(f Feed, i int, mirror string) string {
+	if mirror == "" {
+		return f.URLs[i]
+	}
+	return strings.TrimRight(mirror, "/") + "/" + f.Paths[i]
+}
+
+func updateFeed(ctx context.Context, w *vulndb.Writer, f Feed, opt UpdateOptions) (res FeedResult) {
+	res.Feed = f.Name
+	var files []string
+	defer func() {
+		for _, p := range files {
+			removeDownload(p)
+		}
+	}()
+	type fetched struct {
+		url string
+		hc  vulndb.HTTPCache
+	}
+	var got []fetched
+	notModified := 0
+	var prevSources []string
+	for i := range f.URLs {
+		u := feedURL(f, i, opt.Mirror)
+		old, _ := w.HTTPCache(u)
+		prevSources = append(prevSources, old.Sources...)
+		var (
+			path string
+			hc   vulndb.HTTPCache
+			nm   bool
+			err  error
+		)
+		if f.Kind == feed.KindNVD && opt.Mirror == "" {
+			path, err = fetchNVD(ctx, opt, u)
+		} else {
+			path, hc, nm, err = fetchConditional(ctx, opt, u, old)
+		}
+		if err != nil {
+			res.Err = fmt.Errorf("feed %s: %w", f.Name, err)
+			return res
+		}
+		if nm {
+			notModified++
+			continue
+		}
+		files = append(files, path)
+		got = append(got, fetched{u, hc})
+	}
+	if notModified == len(f.URLs) {
+		res.NotModified = true
+		for _, s := range uniq(prevSources) {
+			if err := w.Touch(s); err != nil {
+				res.Err = fmt.Errorf("feed %s: %w", f.Name, err)
+			}
+		}
+		return res
+	}
+	if notModified > 0 {
+		// Part of an all-or-nothing feed changed: fetch the rest again unconditionally.
+		for _, p := range files {
+			removeDownload(p)
+		}
+		files, got = nil, nil
+		for i := range f.URLs {
+			u := feedURL(f, i, opt.Mirror)
+			path, hc, _, err := fetchConditional(ctx, opt, u, vulndb.HTTPCache{})
+			if err != nil {
+				res.Err = fmt.Errorf("feed %s: %w", f.Name, err)
+				return res
+			}
+			files = append(files, path)
+			got = append(got, fetched{u, hc})
+		}
+	}
+	specs := make([]string, len(files))
+	for i, p := range files {
+		specs[i] = f.Kind + ":" + p
+	}
+	rr, err := Read(ctx, specs, opt.Options)
+	if err != nil {
+		res.Err = fmt.Errorf("feed %s: %w", f.Name, err)
+		return res
+	}
+	defer rr.Close()
+	var sources []string
+	for _, b := range rr.Batches {
+		b.Origin = strings.Join(f.URLs, ", ")
+		if opt.Mirror != "" {
+			b.Origin = feedURL(f, 0, opt.Mirror)
+		}
+		if err := w.Put(b); err != nil {
+			res.Err = fmt.Errorf("feed %s: %w", f.Name, err)
+			return res
+		}
+		sources = append(sources, b.Source)
+	}
+	for _, g := range got {
+		g.hc.Sources = sources
+		if err := w.SetHTTPCache(g.url, g.hc); err != nil {
+			res.Err = fmt.Errorf("feed %s: %w", f.Name, err)
+			return res
+		}
+	}
+	res.Batches, res.Warnings = rr.Batches, rr.Warnings
+	return res
+}
+
+func uniq(ss []string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, s := range ss {
+		if !seen[s] {
+			seen[s] = true
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// fetchConditional GETs u with the validators of old; notModified on 304.
+func fetchConditional(ctx context.Context, opt UpdateOptions, u string, old vulndb.HTTPCache) (path string, hc vulndb.HTTPCache, notModified bool, err error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return "", hc, false, fmt.Errorf("fetching %s: %w", u, err)
+	}
+	if old.ETag != "" {
+		req.Header.Set("If-None-Match", old.ETag)
+	}
+	if old.LastModified != "" {
+		req.Header.Set("If-Modified-Since", old.LastModified)
+	}
+	req.Header.Set("User-Agent", "warden-db-update")
+	resp, err := opt.client().Do(req)
+	if err != nil {
+		return "", hc, false, fmt.Errorf("fetching %s: %w", u, err)
+	}
+	defer resp.Body.Close()
+	now := time.Now()
+	if opt.Now != nil {
+		now = opt.Now()
+	}
+	switch resp.StatusCode {
+	case http.StatusNotModified:
+		return "", old, true, nil
+	case http.StatusOK:
+	default:
+		return "", hc, false, fmt.Errorf("fetching %s: %s", u, resp.Status)
+	}
+	path, err = saveBody(opt.Options, u, resp)
+	if err != nil {
+		return "", hc, false, err
+	}
+	return path, vulndb.HTTPCache{ETag: resp.Header.Get("ETag"), LastModified: resp.Header.Get("Last-Modified"), Fetched: now.UTC()}, false, nil
+}
+
+// fetchNVD pages through the NVD CVE API 2.0 and writes one response file
+// holding every vulnerability.
+func fetchNVD(ctx context.Context, opt UpdateOptions, base string) (string, error) {
+	f, err := os.CreateTemp(opt.TempDir, "warden-nvd-*")
+	if err != nil {
+		return "", err
+	}
+	ok := false
+	defer func() {
+		f.Close()
+		if !ok {
+			os.Remove(f.Name())
+		}
+	}()
+	if _, err := io.WriteString(f, `{"vulnerabilities":[`); err != nil {
+		return "", err
+	}
+	first := true
+	for start := 0; ; {
+		u := base + "?startIndex=" + strconv.Itoa(start) + "&resultsPerPage=2000"
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+		if err != nil {
+			return "", err
+		}
+		if k := os.Getenv("NVD_API_KEY"); k != "" {
+			req.Header.Set("apiKey", k)
+		}
+		resp, err := opt.client().Do(req)
+		if err != nil {
+			return "", fmt.Errorf("fetching %s: %w", u, err)
+		}
+		var page struct {
+			ResultsPerPage  int               `json:"resultsPerPage"`
+			StartIndex      int               `json:"startIndex"`
+			TotalResults    int               `json:"totalResults"`
+			Vulnerabilities []json.RawMessage `json:"vulnerabilities"`
+		}
+		err = func() error {
+			defer resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				return fmt.Errorf("fetching %s: %s", u, resp.Status)
+			}
+			return json.NewDecoder(io.LimitReader(resp.Body, feed.MaxFileSize)).Decode(&page)
+		}()
+		if err != nil {
+			return "", err
+		}
+		for _, v := range page.Vulnerabilities {
+			if !first {
+				f.WriteString(",")
+			}
+			first = false
+			if _, err := f.Write(v); err != nil {
+				return "", err
+			}
+		}
+		start += len(page.Vulnerabilities)
+		if len(page.Vulnerabilities) == 0 || start >= page.TotalResults {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return "", ctx.Err()
+		case <-time.After(NVDPageDelay):
+		}
+	}
+	if _, err := io.WriteString(f, "]}"); err != nil {
+		return "", err
+	}
+	ok = true
+	return f.Name(), nil
+}
+
+// decompressor wraps a response body by the URL's compression suffix.
+func decompressor(u string, body io.Reader) (io.Reader, error) {
+	switch {
+	case strings.HasSuffix(u, ".bz2"):
+		return bzip2.NewReader(body), nil
+	case strings.HasSuffix(u, ".gz"):
+		return gzip.NewReader(body)
+	}
+	return body, nil
+}
