@@ -4,6 +4,11 @@
 // (docker-archive, OCI layout, OCI archive, a registry on 127.0.0.1, the Docker
 // Engine).
 //
+// Hostile layers: File paths are written verbatim ("../x", "/abs"), symlinks
+// may point anywhere, Zeros and SparseZeros make decompression and tar bombs,
+// HeaderSize makes an entry lie about its size, and RawLayer with Truncate or
+// Gzip gives a layer whose blob is any bytes (e.g. truncated gzip).
+//
 // Layers are gzip tars with OCI media types; tar headers are deterministic
 // (fixed time, uid/gid 0), so the same files give the same digests. Parent
 // directories are NOT added implicitly: a layer holds exactly the entries given,
@@ -19,6 +24,7 @@ import (
 	"io"
 	"os"
 	"path"
+	"strconv"
 	"testing"
 	"time"
 
@@ -47,6 +53,10 @@ type File struct {
 	// HeaderSize, when non-zero, is the size declared in the tar header in place
 	// of the real one; the entry is then malformed (a truncated or over-long body).
 	HeaderSize int64
+	// Sparse, when non-zero, makes a regular file a GNU sparse file (PAX format
+	// 1.0) of Sparse bytes that are all a hole: a few hundred bytes in the tar
+	// that a tar reader expands to Sparse zero bytes, without any compression.
+	Sparse int64
 }
 
 // Reg is a regular file.
@@ -60,6 +70,9 @@ func Symlink(p, target string) File { return File{Path: p, Type: tar.TypeSymlink
 
 // Hardlink is a hard link p -> target (a path inside the layer).
 func Hardlink(p, target string) File { return File{Path: p, Type: tar.TypeLink, Linkname: target} }
+
+// SparseZeros is a sparse file of size bytes, all hole (a tar bomb without gzip).
+func SparseZeros(p string, size int64) File { return File{Path: p, Sparse: size} }
 
 // Zeros is a regular file of size zero bytes, streamed (for decompression bombs).
 func Zeros(p string, size int64) File { return File{Path: p, Size: size} }
@@ -118,6 +131,12 @@ func WriteTar(w io.Writer, files ...File) error {
 			Typeflag: typ, Name: f.Path, Linkname: f.Linkname, Mode: mode, Size: size,
 			ModTime: ModTime, Uname: "root", Gname: "root", Format: tar.FormatPAX,
 		}
+		if f.Sparse > 0 {
+			if err := writeSparse(w, tw, hdr, f.Sparse); err != nil {
+				return err
+			}
+			continue
+		}
 		if f.HeaderSize != 0 {
 			if err := writeRawEntry(w, tw, hdr, f.HeaderSize, f.Content); err != nil {
 				return err
@@ -164,6 +183,38 @@ func writeRawEntry(w io.Writer, tw *tar.Writer, hdr *tar.Header, declared int64,
 		body = append(body, make([]byte, 512-pad)...)
 	}
 	_, err := w.Write(body)
+	return err
+}
+
+// writeSparse writes a PAX 1.0 GNU sparse entry whose only content is the
+// sparse map "0 fragments". Go's tar writer drops GNU.sparse.* records, so they
+// are written under a same-length placeholder key and renamed in the bytes
+// (PAX record data is not covered by the header checksum).
+func writeSparse(w io.Writer, tw *tar.Writer, hdr *tar.Header, size int64) error {
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	h := *hdr
+	h.Size = 512
+	h.Name = path.Join(path.Dir(hdr.Name), "GNUSparseFile.0", path.Base(hdr.Name))
+	h.PAXRecords = map[string]string{
+		"GNU_sparse.major": "1", "GNU_sparse.minor": "0",
+		"GNU_sparse.name": hdr.Name, "GNU_sparse.realsize": strconv.FormatInt(size, 10),
+	}
+	var buf bytes.Buffer
+	stw := tar.NewWriter(&buf)
+	if err := stw.WriteHeader(&h); err != nil {
+		return err
+	}
+	block := make([]byte, 512)
+	copy(block, "0\n") // no data fragments: the whole file is a hole
+	if _, err := stw.Write(block); err != nil {
+		return err
+	}
+	if err := stw.Flush(); err != nil {
+		return err
+	}
+	_, err := w.Write(bytes.ReplaceAll(buf.Bytes(), []byte("GNU_sparse."), []byte("GNU.sparse.")))
 	return err
 }
 

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -156,5 +157,37 @@ func TestHeaderSize(t *testing.T) {
 	}
 	if _, err := io.Copy(io.Discard, tr); err == nil {
 		t.Error("reading an entry declaring more bytes than present: no error")
+	}
+}
+
+func TestSparse(t *testing.T) {
+	const size = 1 << 40 // 1 TiB
+	b := TarBytes(t, Reg("before", "x"), SparseZeros("var/bomb", size), Reg("after", "y"))
+	if len(b) > 8<<10 {
+		t.Errorf("tar of a sparse TiB is %d bytes", len(b))
+	}
+	tr := tar.NewReader(bytes.NewReader(b))
+	var got []string
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, h.Name)
+		if h.Name == "var/bomb" {
+			if h.Size != size {
+				t.Errorf("sparse size %d, want %d", h.Size, size)
+			}
+			n, err := io.CopyN(io.Discard, tr, 1<<20)
+			if err != nil || n != 1<<20 {
+				t.Errorf("reading the sparse file: %d, %v", n, err)
+			}
+		}
+	}
+	if strings.Join(got, " ") != "before var/bomb after" {
+		t.Errorf("entries %q", got)
 	}
 }
