@@ -2,7 +2,6 @@ package main
 
 import (
 	"compress/gzip"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -206,12 +205,116 @@ func exportBundle(db *vulndb.DB, file string) (err error) {
 	return nil
 }
 
+// mirrorEnv configures `db update`'s mirror when --mirror is not given.
+const mirrorEnv = "WARDEN_DB_MIRROR"
+
 func newDBUpdateCmd(g *globals) *cobra.Command {
-	return &cobra.Command{
+	var (
+		mirror string
+		only   []string
+		nvd    bool
+	)
+	cmd := &cobra.Command{
 		Use:   "update",
 		Short: "Fetch the upstream feeds (or a mirror) and update the database",
+		Long: `Fetch the vulnerability feeds from their upstream URLs (osv.dev per-ecosystem
+zips, Alpine/Wolfi/Chainguard secdb, the Debian security tracker, Ubuntu and
+Rocky Linux OVAL) or from a mirror (--mirror BASE or $WARDEN_DB_MIRROR, holding
+each feed at the path listed in docs/vulndb.md) and update the database in
+one atomic step. Requests are conditional (ETag / Last-Modified remembered in
+the database). A feed that fails is reported and the others still update.`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return errors.New("db update: not implemented yet; use `warden db import` with a directory, zip or URL")
+			path, err := g.dbPath()
+			if err != nil {
+				return err
+			}
+			if mirror == "" {
+				mirror = os.Getenv(mirrorEnv)
+			}
+			feedList := feeds.DefaultFeeds()
+			if nvd {
+				feedList = append(feedList, feeds.NVDFeed)
+			}
+			if len(only) > 0 {
+				all := append(feeds.DefaultFeeds(), feeds.NVDFeed)
+				feedList = nil
+				for _, name := range only {
+					found := false
+					for _, f := range all {
+						if f.Name == name {
+							feedList, found = append(feedList, f), true
+						}
+					}
+					if !found {
+						var names []string
+						for _, f := range all {
+							names = append(names, f.Name)
+						}
+						return fmt.Errorf("unknown feed %q (feeds: %s)", name, strings.Join(names, ", "))
+					}
+				}
+			}
+			opt := feeds.UpdateOptions{Options: feeds.Options{Logger: g.logger}, Mirror: mirror, Feeds: feedList}
+			if isTerminal(cmd.ErrOrStderr()) {
+				opt.Progress = cmd.ErrOrStderr()
+			}
+			start := time.Now()
+			results, err := feeds.Update(cmd.Context(), path, opt)
+			failed := printUpdate(cmd.OutOrStdout(), cmd.ErrOrStderr(), results)
+			if err != nil {
+				return fmt.Errorf("updating %s (the previous database is unchanged): %w", path, err)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "updated in %s\n", time.Since(start).Round(time.Millisecond))
+			if failed > 0 {
+				return fmt.Errorf("%d of %d feeds failed; the others were updated", failed, len(results))
+			}
+			return nil
 		},
 	}
+	cmd.Flags().StringVar(&mirror, "mirror", "", "base URL of a mirror of the feeds (default $"+mirrorEnv+" or the upstream URLs)")
+	cmd.Flags().StringSliceVar(&only, "feed", nil, "update only these feeds (repeatable; see docs/vulndb.md)")
+	cmd.Flags().BoolVar(&nvd, "nvd", false, "also fetch NVD CVSS scores from the NVD API (slow without NVD_API_KEY)")
+	return cmd
+}
+
+func printUpdate(out, errw io.Writer, results []feeds.FeedResult) (failed int) {
+	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "FEED\tRESULT\tRECORDS\tADVISORIES")
+	for _, r := range results {
+		switch {
+		case r.Err != nil:
+			failed++
+			fmt.Fprintf(tw, "%s\tFAILED\t-\t-\n", r.Feed)
+		case r.NotModified:
+			fmt.Fprintf(tw, "%s\tnot modified\t-\t-\n", r.Feed)
+		default:
+			recs, advs := 0, 0
+			for _, b := range r.Batches {
+				recs += b.Records
+				advs += len(b.Advisories) + len(b.Scores)
+			}
+			fmt.Fprintf(tw, "%s\tupdated\t%d\t%d\n", r.Feed, recs, advs)
+		}
+	}
+	tw.Flush()
+	for _, r := range results {
+		for _, w := range r.Warnings {
+			fmt.Fprintln(errw, "warning:", w)
+		}
+		if r.Err != nil {
+			fmt.Fprintln(errw, "error:", r.Err)
+		}
+	}
+	return failed
+}
+
+// isTerminal reports whether w is a character device (progress goes only there).
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }
