@@ -5,9 +5,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
+	"log/slog"
 	"os"
 	"sync"
 	"time"
@@ -31,7 +33,7 @@ func openDir(ctx context.Context, p string, plat platformReq, opt Options) (*Ima
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrNotFound, err)
 	}
-	core := &dirImage{layer: &dirLayer{ctx: ctx, root: root, path: p}, plat: plat.Platform}
+	core := &dirImage{layer: &dirLayer{ctx: ctx, root: root, path: p, log: opt.Logger}, plat: plat.Platform}
 	img, err := partial.CompressedToImage(core)
 	if err != nil {
 		root.Close()
@@ -101,6 +103,7 @@ type dirLayer struct {
 	ctx  context.Context
 	root *os.Root
 	path string
+	log  *slog.Logger
 
 	once   sync.Once
 	diffID v1.Hash
@@ -140,17 +143,26 @@ func (l *dirLayer) Compressed() (io.ReadCloser, error) { return l.Uncompressed()
 func (l *dirLayer) Uncompressed() (io.ReadCloser, error) {
 	pr, pw := io.Pipe()
 	go func() {
-		pw.CloseWithError(writeDirTar(l.ctx, l.root, pw))
+		pw.CloseWithError(writeDirTar(l.ctx, l.root, pw, l.log))
 	}()
 	return pr, nil
 }
 
-// writeDirTar writes the tree under root as a tar to w.
-func writeDirTar(ctx context.Context, root *os.Root, w io.Writer) error {
+// writeDirTar writes the tree under root as a tar to w. Files and
+// directories that cannot be read for lack of permission are left out, with a
+// warning; any other error stops it.
+func writeDirTar(ctx context.Context, root *os.Root, w io.Writer, log *slog.Logger) error {
 	fsys := root.FS()
 	tw := tar.NewWriter(w)
 	seen := map[[2]uint64]string{}
 	err := fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
+		if errors.Is(err, fs.ErrPermission) {
+			log.Warn("dir: skipping unreadable directory", "path", p, "err", err)
+			if d != nil && d.IsDir() {
+				return fs.SkipDir
+			}
+			return nil
+		}
 		if err != nil {
 			return err
 		}
@@ -188,22 +200,30 @@ func writeDirTar(ctx context.Context, root *os.Root, w io.Writer) error {
 			if key, linked := inode(fi); linked {
 				if first, ok := seen[key]; ok {
 					hdr.Typeflag, hdr.Linkname, hdr.Size = tar.TypeLink, first, 0
-				} else {
-					seen[key] = p
 				}
 			}
+		}
+		var f *os.File
+		if hdr.Typeflag == tar.TypeReg && hdr.Size > 0 {
+			f, err = root.Open(p)
+			if errors.Is(err, fs.ErrPermission) {
+				log.Warn("dir: skipping unreadable file", "path", p, "err", err)
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+			defer f.Close()
+		}
+		if key, linked := inode(fi); linked && hdr.Typeflag == tar.TypeReg {
+			seen[key] = p // the first readable name of a multiply linked file
 		}
 		if err := tw.WriteHeader(hdr); err != nil {
 			return fmt.Errorf("%s: %w", p, err)
 		}
-		if hdr.Typeflag != tar.TypeReg || hdr.Size == 0 {
+		if f == nil {
 			return nil
 		}
-		f, err := root.Open(p)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
 		if _, err := io.CopyN(tw, f, hdr.Size); err != nil {
 			return fmt.Errorf("%s: changed while being read: %w", p, err)
 		}
