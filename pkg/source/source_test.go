@@ -929,3 +929,51 @@ func TestDockerArchiveSeveralImages(t *testing.T) {
 		t.Errorf("unknown name: %v", err)
 	}
 }
+
+// TestConcurrentReads: the walk reads layers in parallel; every source must
+// allow it (run with -race).
+func TestConcurrentReads(t *testing.T) {
+	var layers []v1.Layer
+	for i := range 4 {
+		layers = append(layers, testimage.Layer(t, testimage.Reg(fmt.Sprintf("f%d", i), strings.Repeat("x", 100000*i))))
+	}
+	img := testimage.Image(t, nil, layers...)
+	tmp := t.TempDir()
+	testimage.WriteDockerArchive(t, img, "x:1", filepath.Join(tmp, "d.tar"))
+	testimage.WriteOCIArchive(t, img, filepath.Join(tmp, "o.tar"))
+	testimage.WriteOCILayout(t, img, filepath.Join(tmp, "l"))
+	root := filepath.Join(tmp, "root")
+	unpack(t, img, root)
+	for _, ref := range []string{"d.tar", "o.tar", "l", "root"} {
+		got, err := Open(context.Background(), filepath.Join(tmp, ref), Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ls, err := got.Layers()
+		if err != nil {
+			t.Fatal(err)
+		}
+		errs := make(chan error, 2*len(ls))
+		for range 2 {
+			for _, l := range ls {
+				go func() {
+					rc, err := l.Uncompressed()
+					if err == nil {
+						_, err = io.Copy(io.Discard, rc)
+						rc.Close()
+					}
+					if err == nil {
+						_, err = l.Digest()
+					}
+					errs <- err
+				}()
+			}
+		}
+		for range 2 * len(ls) {
+			if err := <-errs; err != nil {
+				t.Errorf("%s: %v", ref, err)
+			}
+		}
+		got.Close()
+	}
+}
