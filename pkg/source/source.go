@@ -145,21 +145,25 @@ func open(ctx context.Context, ref string, opt Options) (*Image, error) {
 			return openDaemon(ctx, rest, opt)
 		}
 		if isForeignScheme(scheme, rest) {
-			return nil, fmt.Errorf("%w %q (known: %s)", ErrUnknownScheme, scheme, strings.Join(Kinds, ", "))
+			hint := ""
+			if k := foreignSchemes[scheme]; k != "" {
+				hint = "; did you mean " + k + ":?"
+			}
+			return nil, fmt.Errorf("%w %q (known: %s)%s", ErrUnknownScheme, scheme, strings.Join(Kinds, ", "), hint)
 		}
 	}
 	return openBare(ctx, ref, plat, opt)
 }
 
-// Transports of other tools (skopeo, podman, URLs) that would otherwise be
-// read as "repository:tag".
-var foreignSchemes = map[string]bool{
-	"docker-daemon": true, "containers-storage": true, "podman": true, "oci": true, "tarball": true,
-	"file": true, "http": true, "https": true, "sif": true, "ostree": true, "archive": true, "image": true,
+// Transports of other tools (skopeo, URLs) that would otherwise be read as
+// "repository:tag", with the scheme of ours that does the same job, if any.
+var foreignSchemes = map[string]string{
+	"docker-daemon": KindDocker, "oci": KindOCILayout, "containers-storage": "", "ostree": "", "sif": "",
+	"file": "", "http": KindRegistry, "https": KindRegistry,
 }
 
 func isForeignScheme(scheme, rest string) bool {
-	if foreignSchemes[scheme] || strings.HasPrefix(rest, "//") {
+	if _, ok := foreignSchemes[scheme]; ok || strings.HasPrefix(rest, "//") {
 		return true
 	}
 	// Not a valid "name:tag" or "host:port/name" either: call it a scheme.

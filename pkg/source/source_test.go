@@ -550,6 +550,7 @@ func TestBadInput(t *testing.T) {
 		{"oci-layout:" + tmp, ErrNotImage, "oci-layout"},
 		{"oci-layout:" + badLayoutDir, ErrNotFound, "blob"},
 		{"docker-daemon:alpine", ErrUnknownScheme, "known: docker-archive"},
+		{"oci:" + tmp, ErrUnknownScheme, "did you mean oci-layout:?"},
 		{"nosuch-scheme:a/b:c", ErrUnknownScheme, `"nosuch-scheme"`},
 		{"https://example.com/x", ErrUnknownScheme, ""},
 		{"registry:" + host + "/nothing:here", ErrNotFound, "NAME_UNKNOWN"},
