@@ -159,6 +159,7 @@ func TestSigningCLIKeyFailures(t *testing.T) {
 	}
 	wantRun(t, exitError, "trunc.pub: no PEM block found", "verify", "--key", filepath.Join(dir, "trunc.pub"), img)
 	wantRun(t, exitError, "--key is required", "verify", img)
+	wantRun(t, exitError, "resolving 127.0.0.1:1/app:v1", "verify", "--key", k+".pub", "127.0.0.1:1/app:v1") // unreachable
 	wantRun(t, exitError, "unknown format", "sign", "--key", k+".key", "--format", "x", img)
 	wantRun(t, exitError, "reading public key", "verify", "--key", filepath.Join(dir, "missing.pub"), img)
 
