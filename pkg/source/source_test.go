@@ -124,49 +124,6 @@ func allEntries(t *testing.T, img v1.Image) [][]entry {
 	return out
 }
 
-// unpack writes the flattened file system of img into dir (test data only:
-// the image is ours).
-func unpack(t *testing.T, img v1.Image, dir string) {
-	t.Helper()
-	rc := mutate.Extract(img)
-	defer rc.Close()
-	tr := tar.NewReader(rc)
-	for {
-		h, err := tr.Next()
-		if errors.Is(err, io.EOF) {
-			return
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		n := cleanName(h.Name)
-		if n == "" {
-			continue
-		}
-		p := filepath.Join(dir, n)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		switch h.Typeflag {
-		case tar.TypeDir:
-			err = os.MkdirAll(p, os.FileMode(h.Mode).Perm())
-		case tar.TypeSymlink:
-			err = os.Symlink(h.Linkname, p)
-		case tar.TypeLink:
-			err = os.Link(filepath.Join(dir, cleanName(h.Linkname)), p)
-		case tar.TypeReg, tar.TypeRegA:
-			var f *os.File
-			if f, err = os.OpenFile(p, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, os.FileMode(h.Mode).Perm()); err == nil {
-				_, err = io.Copy(f, tr)
-				f.Close()
-			}
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-}
-
 func randomTag(t *testing.T) string {
 	b := make([]byte, 6)
 	rand.Read(b)
@@ -255,7 +212,7 @@ func TestSourcesGiveTheSameImage(t *testing.T) {
 
 	t.Run("dir", func(t *testing.T) {
 		root := filepath.Join(tmp, "rootfs")
-		unpack(t, img, root)
+		testimage.Unpack(t, img, root)
 		flat := tarEntries(t, mutate.Extract(img))
 		for _, ref := range []string{"dir:" + root, root} {
 			got, err := Open(ctx, ref, Options{})
@@ -944,7 +901,7 @@ func TestConcurrentReads(t *testing.T) {
 	testimage.WriteOCIArchive(t, img, filepath.Join(tmp, "o.tar"))
 	testimage.WriteOCILayout(t, img, filepath.Join(tmp, "l"))
 	root := filepath.Join(tmp, "root")
-	unpack(t, img, root)
+	testimage.Unpack(t, img, root)
 	for _, ref := range []string{"d.tar", "o.tar", "l", "root"} {
 		got, err := Open(context.Background(), filepath.Join(tmp, ref), Options{})
 		if err != nil {
@@ -974,6 +931,30 @@ func TestConcurrentReads(t *testing.T) {
 			if err := <-errs; err != nil {
 				t.Errorf("%s: %v", ref, err)
 			}
+		}
+		got.Close()
+	}
+}
+
+// TestAllSources: testimage.AllSources (what other packages use to check that
+// every source gives the same result) writes the image where each kind opens it.
+func TestAllSources(t *testing.T) {
+	img := alpineImage(t)
+	flat := tarEntries(t, mutate.Extract(img))
+	srcs := testimage.AllSources(t, img)
+	if len(srcs) < 5 {
+		t.Fatalf("%d sources", len(srcs))
+	}
+	for _, s := range srcs {
+		got, err := Open(context.Background(), s.Ref, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Kind != s.Kind {
+			t.Errorf("%s: kind %q, want %q", s.Ref, got.Kind, s.Kind)
+		}
+		if d := cmp.Diff(flat, tarEntries(t, mutate.Extract(got.Image))); d != "" {
+			t.Errorf("%s: flattened file system differs (-want +got):\n%s", s.Ref, d)
 		}
 		got.Close()
 	}
