@@ -178,7 +178,13 @@ func openArchive(r io.ReaderAt, size int64, kind, tag string, plat platformReq) 
 		if found != KindDockerArchive {
 			return nil, fmt.Errorf("%w: %s: no manifest.json in the tar (it looks like a %s)", ErrNotImage, kind, found)
 		}
-		return fromDockerArchive(t, tag)
+		img, err := fromDockerArchive(t, tag)
+		if err == nil && plat.explicit {
+			if err = checkPlatform(img, plat); err != nil {
+				err = fmt.Errorf("%s: %w", kind, err)
+			}
+		}
+		return img, err
 	}
 	return nil, fmt.Errorf("%w %q", ErrUnknownScheme, kind)
 }

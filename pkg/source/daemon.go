@@ -91,7 +91,7 @@ func (c *dockerClient) get(ctx context.Context, path string, query url.Values) (
 	return resp, nil
 }
 
-func openDaemon(ctx context.Context, ref string, opt Options) (*Image, error) {
+func openDaemon(ctx context.Context, ref string, plat platformReq, opt Options) (*Image, error) {
 	if ref == "" {
 		return nil, fmt.Errorf("%w: docker: no image name", ErrNotFound)
 	}
@@ -125,7 +125,7 @@ func openDaemon(ctx context.Context, ref string, opt Options) (*Image, error) {
 		}
 		return err
 	}
-	img, err := exportDaemon(ctx, c, ref, f)
+	img, err := exportDaemon(ctx, c, ref, f, plat)
 	if err != nil {
 		cleanup()
 		return nil, fmt.Errorf("docker: %w", err)
@@ -139,7 +139,7 @@ func openDaemon(ctx context.Context, ref string, opt Options) (*Image, error) {
 	return img, nil
 }
 
-func exportDaemon(ctx context.Context, c *dockerClient, ref string, f *os.File) (*Image, error) {
+func exportDaemon(ctx context.Context, c *dockerClient, ref string, f *os.File, plat platformReq) (*Image, error) {
 	resp, err := c.get(ctx, "/images/get", url.Values{"names": {ref}})
 	if err != nil {
 		return nil, err
@@ -149,5 +149,5 @@ func exportDaemon(ctx context.Context, c *dockerClient, ref string, f *os.File) 
 	if err != nil {
 		return nil, fmt.Errorf("exporting: %w", err)
 	}
-	return openArchive(f, size, KindDockerArchive, "", platformReq{})
+	return openArchive(f, size, KindDockerArchive, "", plat)
 }

@@ -142,7 +142,7 @@ func open(ctx context.Context, ref string, opt Options) (*Image, error) {
 		case KindRegistry:
 			return openRegistry(ctx, rest, plat, opt)
 		case KindDocker:
-			return openDaemon(ctx, rest, opt)
+			return openDaemon(ctx, rest, plat, opt)
 		}
 		if isForeignScheme(scheme, rest) {
 			hint := ""
@@ -209,7 +209,7 @@ func openBare(ctx context.Context, ref string, plat platformReq, opt Options) (*
 		_, serr := os.Stat(ref)
 		return nil, fmt.Errorf("%w: %w, and not an image reference either", ErrNotFound, serr)
 	}
-	img, err := openDaemon(ctx, ref, opt)
+	img, err := openDaemon(ctx, ref, plat, opt)
 	if err == nil {
 		return img, nil
 	}

@@ -408,6 +408,19 @@ func TestMultiPlatform(t *testing.T) {
 	if _, err := Open(ctx, single, Options{Platform: "linux/amd64"}); !errors.Is(err, ErrNoPlatform) {
 		t.Errorf("single arm64 image, --platform linux/amd64: %v, want ErrNoPlatform", err)
 	}
+	if _, err := Open(ctx, "oci-archive:"+archive, Options{Platform: "linux/arm64/v7"}); !errors.Is(err, ErrNoPlatform) {
+		t.Errorf("--platform linux/arm64/v7: %v, want ErrNoPlatform", err)
+	}
+	armArchive := filepath.Join(tmp, "arm-docker.tar")
+	testimage.WriteDockerArchive(t, imgs["linux/arm/v7"], "x:arm", armArchive)
+	if _, err := Open(ctx, armArchive, Options{Platform: "linux/amd64"}); !errors.Is(err, ErrNoPlatform) || !strings.Contains(err.Error(), "linux/arm/v7") {
+		t.Errorf("docker-archive of linux/arm/v7, --platform linux/amd64: %v, want ErrNoPlatform", err)
+	}
+	if img, err := Open(ctx, armArchive, Options{Platform: "linux/arm"}); err != nil {
+		t.Errorf("docker-archive of linux/arm/v7, --platform linux/arm: %v", err)
+	} else {
+		img.Close()
+	}
 	if _, err := Open(ctx, single, Options{Platform: "amd64"}); err == nil || !strings.Contains(err.Error(), "os/arch") {
 		t.Errorf("bad platform string: %v", err)
 	}
