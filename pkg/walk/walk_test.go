@@ -23,15 +23,17 @@ import (
 	"github.com/wardensec/warden/pkg/extract"
 	"github.com/wardensec/warden/pkg/extract/os/apk"
 	"github.com/wardensec/warden/pkg/extract/os/dpkg"
-	"github.com/wardensec/warden/pkg/extract/os/rpm"
 	"github.com/wardensec/warden/pkg/inventory"
 	"github.com/wardensec/warden/pkg/layercache"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
 
+// osExtractors are the apk and dpkg extractors. rpm is tested with the walk in
+// its own package: it links modernc's SQLite, whose size makes coverage-guided
+// fuzzing of this package crawl.
 func osExtractors() []extract.Extractor {
-	return []extract.Extractor{apk.New(), dpkg.New(), rpm.New()}
+	return []extract.Extractor{apk.New(), dpkg.New()}
 }
 
 type summary struct {
@@ -464,8 +466,9 @@ func FuzzReadLayer(f *testing.F) {
 	for _, s := range seeds {
 		f.Add(s)
 	}
+	tmp := f.TempDir()
 	f.Fuzz(func(t *testing.T, b []byte) {
-		opt := &Options{Extractors: osExtractors(), MaxLayerSize: 1 << 20, MaxFileSize: 256 << 10, SpoolThreshold: 64 << 10, TempDir: t.TempDir()}
+		opt := &Options{Extractors: osExtractors(), MaxLayerSize: 1 << 20, MaxFileSize: 256 << 10, SpoolThreshold: 64 << 10, TempDir: tmp}
 		r, err := readLayer(context.Background(), strings.NewReader(string(b)), "sha256:fuzz", opt)
 		if err == nil {
 			merge([]*layerResult{r}, opt)
