@@ -230,3 +230,31 @@ func TestScanGoVulnapp(t *testing.T) {
 		}
 	}
 }
+
+// TestDemoScript runs the README's main command (scripts/demo.sh) as a user
+// would, offline: it must build warden, import testdata/feeds and report
+// exactly CVE-2024-9143 on libcrypto3 and libssl3.
+func TestDemoScript(t *testing.T) {
+	testutil.RequireTool(t, "go")
+	root := testutil.RepoRoot(t)
+	cmd := exec.Command("bash", filepath.Join(root, "scripts", "demo.sh"), "--format", "json")
+	cmd.Env = append(os.Environ(), "WARDEN_CACHE_DIR="+t.TempDir())
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("scripts/demo.sh: %v\n%s", err, stderr.String())
+	}
+	var doc report.Document
+	if err := json.Unmarshal(out, &doc); err != nil {
+		t.Fatalf("demo output is not the JSON report: %v\n%s", err, out)
+	}
+	var got []string
+	for _, v := range doc.Vulnerabilities {
+		got = append(got, v.ID+" "+v.Package.Name+" "+v.Package.Version+" fixed "+v.FixedVersion)
+	}
+	want := []string{"CVE-2024-9143 libcrypto3 3.1.7-r0 fixed 3.1.7-r1", "CVE-2024-9143 libssl3 3.1.7-r0 fixed 3.1.7-r1"}
+	if d := cmp.Diff(want, got); d != "" {
+		t.Errorf("demo findings (-want +got):\n%s", d)
+	}
+}
