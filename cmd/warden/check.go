@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
-	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/spf13/cobra"
 
@@ -19,9 +18,9 @@ import (
 	"github.com/wardensec/warden/pkg/lint"
 	"github.com/wardensec/warden/pkg/match"
 	"github.com/wardensec/warden/pkg/policy"
+	"github.com/wardensec/warden/pkg/policy/facts"
 	"github.com/wardensec/warden/pkg/sign"
 	"github.com/wardensec/warden/pkg/source"
-	"github.com/wardensec/warden/pkg/verify"
 	"github.com/wardensec/warden/pkg/vulndb"
 )
 
@@ -113,9 +112,9 @@ func runCheck(ctx context.Context, g *globals, arg, refName, policyPath string, 
 		digest = h.String()
 	}
 	subj = checkSubject(arg, refName, img, digest)
-	facts := &checkFacts{g: g, img: img, inv: inv}
+	provider := &checkFacts{g: g, img: img, inv: inv}
 	return policy.Evaluate(ctx, pol, subj, policy.Facts{
-		Signatures: facts, Attestations: facts, Vulnerabilities: facts, Image: facts,
+		Signatures: provider, Attestations: provider, Vulnerabilities: provider, Image: provider,
 		Keys: keys, Now: checkNow(),
 	})
 }
@@ -164,97 +163,38 @@ func (c *checkFacts) inventory(ctx context.Context) (*inventory.Inventory, error
 	return c.invRes, c.invErr
 }
 
-// registryRef is the reference signatures are looked up at; only images in a
-// registry have signatures there.
-func (c *checkFacts) registryRef() (name.Reference, error) {
+// verifier is pkg/verify at the image's registry repository and digest: only
+// images opened from a registry have signatures there (--ref only renames
+// what the policy sees, not where signatures are looked up).
+func (c *checkFacts) verifier(ctx context.Context) (*facts.Verifier, policy.Subject, error) {
 	if c.img.Kind != source.KindRegistry || c.img.Ref == nil {
-		return nil, fmt.Errorf("signatures live in a registry: open the image as registry:REF to check them (it was opened as %s)", c.img.Kind)
+		return nil, policy.Subject{}, fmt.Errorf("signatures live in a registry: open the image as registry:REF to check them (it was opened as %s)", c.img.Kind)
 	}
-	if d, err := c.img.Digest(); err == nil {
-		return c.img.Ref.Context().Digest(d.String()), nil
+	d, err := c.img.Digest()
+	if err != nil {
+		return nil, policy.Subject{}, fmt.Errorf("computing the digest of %s: %w", c.img.Name, err)
 	}
-	return c.img.Ref, nil
-}
-
-func checkVerifyKeys(keys []policy.Key) []verify.Key {
-	out := make([]verify.Key, len(keys))
-	for i, k := range keys {
-		out[i] = verify.NewKey(k.Path, k.Public)
-	}
-	return out
-}
-
-func checkRemote(ctx context.Context) []remote.Option {
-	return []remote.Option{remote.WithContext(ctx), remote.WithAuthFromKeychain(authn.DefaultKeychain)}
+	at := policy.Subject{Ref: c.img.Ref.String(), Repository: c.img.Ref.Context().Name(), Digest: d.String()}
+	v := &facts.Verifier{RemoteOptions: []remote.Option{remote.WithContext(ctx), remote.WithAuthFromKeychain(authn.DefaultKeychain)}, Logger: c.g.logger}
+	return v, at, nil
 }
 
 // VerifySignatures implements policy.SignatureVerifier with pkg/verify.
 func (c *checkFacts) VerifySignatures(ctx context.Context, _ policy.Subject, keys []policy.Key, ann map[string]string) (*policy.SignatureFacts, error) {
-	ref, err := c.registryRef()
+	v, at, err := c.verifier(ctx)
 	if err != nil {
 		return nil, err
 	}
-	res, err := verify.Image(ctx, ref, verify.Options{Keys: checkVerifyKeys(keys), Threshold: 1, Annotations: ann,
-		RemoteOptions: checkRemote(ctx), Logger: c.g.logger})
-	if res == nil {
-		return nil, err
-	}
-	out := &policy.SignatureFacts{ValidKeys: res.Keys, Found: res.Found}
-	for _, p := range res.Invalid {
-		out.Invalid = append(out.Invalid, p.String())
-	}
-	return out, nil
+	return v.VerifySignatures(ctx, at, keys, ann)
 }
 
 // VerifyAttestations implements policy.AttestationVerifier with pkg/verify.
 func (c *checkFacts) VerifyAttestations(ctx context.Context, _ policy.Subject, typ string, keys []policy.Key) ([]policy.AttestationFact, error) {
-	ref, err := c.registryRef()
+	v, at, err := c.verifier(ctx)
 	if err != nil {
 		return nil, err
 	}
-	res, err := verify.Attestations(ctx, ref, verify.AttestationOptions{
-		Options:       verify.Options{Keys: checkVerifyKeys(keys), Threshold: 1, RemoteOptions: checkRemote(ctx), Logger: c.g.logger},
-		PredicateType: typ,
-	})
-	if res == nil {
-		return nil, err
-	}
-	var out []policy.AttestationFact
-	for _, a := range res.Attestations {
-		out = append(out, policy.AttestationFact{PredicateType: a.PredicateType, Key: a.Key, Time: predicateTime(a.Predicate)})
-	}
-	return out, nil
-}
-
-// predicateTime finds when a predicate says it was made: CycloneDX
-// metadata.timestamp, SPDX creationInfo.created, cosign vuln
-// metadata.scanFinishedOn, cosign custom Timestamp, SLSA build finish times.
-func predicateTime(raw json.RawMessage) time.Time {
-	var m map[string]any
-	if json.Unmarshal(raw, &m) != nil {
-		return time.Time{}
-	}
-	paths := [][]string{
-		{"metadata", "timestamp"}, {"creationInfo", "created"}, {"metadata", "scanFinishedOn"}, {"Timestamp"},
-		{"metadata", "buildFinishedOn"}, {"runDetails", "metadata", "finishedOn"}, {"timestamp"},
-	}
-	for _, p := range paths {
-		var v any = m
-		for _, k := range p {
-			mm, ok := v.(map[string]any)
-			if !ok {
-				v = nil
-				break
-			}
-			v = mm[k]
-		}
-		if s, ok := v.(string); ok {
-			if t, err := time.Parse(time.RFC3339, s); err == nil {
-				return t
-			}
-		}
-	}
-	return time.Time{}
+	return v.VerifyAttestations(ctx, at, typ, keys)
 }
 
 // Vulnerabilities implements policy.VulnerabilitySource: the local database and pkg/match.
