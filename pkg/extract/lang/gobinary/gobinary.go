@@ -399,7 +399,7 @@ func findPclntab(at io.ReaderAt, goVersion string) (tab []byte, textAddr uint64,
 				}
 				for _, p := range f.Progs {
 					if p.Type == elf.PT_LOAD && p.Vaddr <= sym.Value && sym.Value < p.Vaddr+p.Memsz {
-						gf = &goFunc{value: sym.Value, base: p.Vaddr, r: p.ReaderAt}
+						gf = &goFunc{value: sym.Value, base: p.Vaddr, end: p.Vaddr + p.Filesz, r: p.ReaderAt}
 					}
 				}
 				break
@@ -428,7 +428,7 @@ func findPclntab(at io.ReaderAt, goVersion string) (tab []byte, textAddr uint64,
 					continue
 				}
 				sect := f.Sections[sym.Sect-1]
-				gf = &goFunc{value: sym.Value, base: sect.Addr, r: sect}
+				gf = &goFunc{value: sym.Value, base: sect.Addr, end: sect.Addr + sect.Size, r: sect}
 				break
 			}
 		}
@@ -454,7 +454,8 @@ func findPclntab(at io.ReaderAt, goVersion string) (tab []byte, textAddr uint64,
 		}
 		for _, s := range f.Symbols {
 			if s.Name == fsym && s.SectionNumber >= 1 && int(s.SectionNumber) <= len(f.Sections) {
-				gf = &goFunc{value: uint64(s.Value), base: 0, r: f.Sections[s.SectionNumber-1]}
+				sect := f.Sections[s.SectionNumber-1]
+				gf = &goFunc{value: uint64(s.Value), base: 0, end: uint64(sect.Size), r: sect}
 				break
 			}
 		}
@@ -529,7 +530,7 @@ func guessELFGoFunc(f *elf.File, t *pclntab, pclnAddr uint64) *goFunc {
 	prog := func(v uint64) *goFunc {
 		for _, p := range f.Progs {
 			if p.Type == elf.PT_LOAD && p.Vaddr <= v && v < p.Vaddr+p.Filesz {
-				return &goFunc{value: v, base: p.Vaddr, r: p.ReaderAt}
+				return &goFunc{value: v, base: p.Vaddr, end: p.Vaddr + p.Filesz, r: p.ReaderAt}
 			}
 		}
 		return nil

@@ -30,7 +30,24 @@ var errPclntab = errors.New("malformed pclntab")
 type goFunc struct {
 	value uint64      // address of go:func.*
 	base  uint64      // address where r starts
+	end   uint64      // address where r ends (0: unknown)
 	r     io.ReaderAt // the segment holding it
+	data  []byte      // when loaded: the bytes from value to end (bounded)
+}
+
+// load reads the region after go:func.* into memory once, so that the
+// inline trees of thousands of functions are not thousands of reads.
+func (gf *goFunc) load() {
+	if gf.data != nil || gf.end <= gf.value || gf.value < gf.base {
+		return
+	}
+	n := gf.end - gf.value
+	if n > maxPclntab {
+		n = maxPclntab
+	}
+	b := make([]byte, n)
+	m, _ := gf.r.ReadAt(b, int64(gf.value-gf.base))
+	gf.data = b[:m]
 }
 
 type pclntab struct {
@@ -181,6 +198,9 @@ func (t *pclntab) funcs(fn func(name string, inl inlineRef) error) error {
 // funcNames calls fn with each function's name and the names of the
 // functions inlined into it (when gf is non-nil).
 func (t *pclntab) funcNames(gf *goFunc, fn func(string)) error {
+	if gf != nil {
+		gf.load()
+	}
 	return t.funcs(func(name string, inl inlineRef) error {
 		fn(name)
 		if gf == nil || inl.count <= 0 {
@@ -266,10 +286,15 @@ func (t *pclntab) inlined(gf *goFunc, inl inlineRef, fn func(entry []byte, name 
 	if gf.value < gf.base {
 		return errBadEntry
 	}
-	start := int64(gf.value-gf.base) + int64(inl.off)
-	buf := make([]byte, size*int64(inl.count))
-	if _, err := gf.r.ReadAt(buf, start); err != nil {
-		return fmt.Errorf("reading inline tree: %w", err)
+	n := size * int64(inl.count)
+	var buf []byte
+	if gf.data != nil && int64(inl.off)+n <= int64(len(gf.data)) {
+		buf = gf.data[inl.off : int64(inl.off)+n]
+	} else {
+		buf = make([]byte, n)
+		if _, err := gf.r.ReadAt(buf, int64(gf.value-gf.base)+int64(inl.off)); err != nil {
+			return fmt.Errorf("reading inline tree: %w", err)
+		}
 	}
 	for j := int64(0); j < int64(inl.count); j++ {
 		e := buf[j*size : (j+1)*size]
