@@ -5,8 +5,11 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"os"
 	"path"
@@ -29,32 +32,61 @@ const (
 	opaqueMarker   = ".wh..wh..opq"
 )
 
-// scanLayer streams one layer and extracts what the extractors ask for.
-func scanLayer(ctx context.Context, l v1.Layer, idx int, diffID string, opt *Options) (*layerResult, error) {
-	rc, err := openLayer(l)
+// source is how a layer's bytes are read: open gives them as stored, id is
+// their sha256 (checked while reading, so that a cached result always belongs
+// to the bytes it was made from).
+type source struct {
+	open func() (io.ReadCloser, error)
+	id   v1.Hash
+}
+
+// layerSource picks how to read a layer without a round of recompression:
+// layers that go-containerregistry holds uncompressed (docker save, the Docker
+// Engine) are read through Uncompressed, which for them is a plain read, and
+// identified by their diff ID; the others through Compressed, identified by
+// their blob digest, and inflated by readLayer with a faster inflater than
+// go-containerregistry's.
+func layerSource(l v1.Layer, diffID v1.Hash) (source, error) {
+	mt, _ := l.MediaType()
+	if mt == types.OCIUncompressedLayer || mt == types.DockerUncompressedLayer || mt == types.OCIUncompressedRestrictedLayer ||
+		strings.Contains(strings.ToLower(reflect.TypeOf(l).String()), "uncompressed") {
+		return source{open: l.Uncompressed, id: diffID}, nil
+	}
+	d, err := l.Digest()
+	if err != nil {
+		return source{}, fmt.Errorf("reading digest: %w", err)
+	}
+	return source{open: l.Compressed, id: d}, nil
+}
+
+// scanLayer streams one layer, extracts what the extractors ask for, and
+// checks that the bytes read hash to the layer's content ID.
+func scanLayer(ctx context.Context, src source, idx int, diffID string, opt *Options) (*layerResult, error) {
+	rc, err := src.open()
 	if err != nil {
 		return nil, fmt.Errorf("image %s: layer %d (%s): opening: %w", opt.ImageName, idx, diffID, err)
 	}
 	defer rc.Close()
-	r, err := readLayer(ctx, rc, diffID, opt)
+	var h hash.Hash
+	var r io.Reader = rc
+	if src.id.Algorithm == "sha256" {
+		h = sha256.New()
+		r = io.TeeReader(rc, h)
+	}
+	res, err := readLayer(ctx, r, diffID, opt)
 	if err != nil {
 		return nil, fmt.Errorf("image %s: layer %d (%s): %w", opt.ImageName, idx, diffID, err)
 	}
-	return r, nil
-}
-
-// openLayer returns the layer's bytes as stored, without a round of
-// recompression: layers that go-containerregistry holds uncompressed (docker
-// save, the Docker Engine) are read through Uncompressed, which for them is a
-// plain read; the others through Compressed, which readLayer inflates itself
-// with a faster inflater than go-containerregistry's.
-func openLayer(l v1.Layer) (io.ReadCloser, error) {
-	mt, _ := l.MediaType()
-	if mt == types.OCIUncompressedLayer || mt == types.DockerUncompressedLayer || mt == types.OCIUncompressedRestrictedLayer ||
-		strings.Contains(strings.ToLower(reflect.TypeOf(l).String()), "uncompressed") {
-		return l.Uncompressed()
+	if h != nil {
+		// Whatever follows the compressed stream counts too.
+		if _, err := io.Copy(io.Discard, io.LimitReader(r, 1<<20)); err != nil {
+			return nil, fmt.Errorf("image %s: layer %d (%s): %w", opt.ImageName, idx, diffID, err)
+		}
+		if got := hex.EncodeToString(h.Sum(nil)); got != src.id.Hex {
+			return nil, fmt.Errorf("image %s: layer %d (%s): content is sha256:%s, not %s as the image says: %w", opt.ImageName, idx, diffID, got, src.id, ErrDigestMismatch)
+		}
 	}
-	return l.Compressed()
+	return res, nil
 }
 
 // readLayer reads one layer's bytes (gzip, zstd or plain tar, detected by

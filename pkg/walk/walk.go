@@ -41,6 +41,10 @@ const (
 // is larger than the configured limit (a decompression bomb, or a limit too small).
 var ErrTooLarge = errors.New("decompression bomb: size limit exceeded")
 
+// ErrDigestMismatch is wrapped by the error returned when a layer's bytes do
+// not hash to the digest (or diff ID) the image gives for it.
+var ErrDigestMismatch = errors.New("layer digest mismatch")
+
 // Options configure Inventory. The zero value of every field is a sane default.
 type Options struct {
 	// Extractors are run on every layer; nil means none (only the distro is detected).
@@ -85,9 +89,11 @@ func (o *Options) defaults() {
 	}
 }
 
-// CacheKey is the per-layer cache key for a layer diff ID and a set of extractors.
-func CacheKey(diffID string, exts []extract.Extractor) string {
-	return diffID + "/" + extractorsHash(exts)
+// CacheKey is the per-layer cache key for a layer content ID (the digest of
+// the bytes the walk reads: the blob digest of a compressed layer, the diff ID
+// of an uncompressed one) and a set of extractors.
+func CacheKey(contentID string, exts []extract.Extractor) string {
+	return contentID + "/" + extractorsHash(exts)
 }
 
 func extractorsHash(exts []extract.Extractor) string {
@@ -111,6 +117,12 @@ func Inventory(ctx context.Context, img v1.Image, opt Options) (*inventory.Inven
 	if err != nil {
 		return nil, fmt.Errorf("image %s: listing layers: %w", opt.ImageName, err)
 	}
+	// Diff IDs come from the config (go-containerregistry would otherwise
+	// recompute some of them by inflating the whole layer).
+	var diffIDs []v1.Hash
+	if cf, err := img.ConfigFile(); err == nil && cf != nil && len(cf.RootFS.DiffIDs) == len(layers) {
+		diffIDs = cf.RootFS.DiffIDs
+	}
 	results := make([]*layerResult, len(layers))
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -131,7 +143,11 @@ func Inventory(ctx context.Context, img v1.Image, opt Options) (*inventory.Inven
 				return
 			}
 			defer func() { <-sem }()
-			r, err := layerWithCache(ctx, l, i, hash, &opt)
+			var diffID v1.Hash
+			if diffIDs != nil {
+				diffID = diffIDs[i]
+			}
+			r, err := layerWithCache(ctx, l, i, diffID, hash, &opt)
 			if err != nil {
 				mu.Lock()
 				if firstErr == nil {
@@ -154,13 +170,19 @@ func Inventory(ctx context.Context, img v1.Image, opt Options) (*inventory.Inven
 	return merge(results, &opt), nil
 }
 
-func layerWithCache(ctx context.Context, l v1.Layer, idx int, hash string, opt *Options) (*layerResult, error) {
-	d, err := l.DiffID()
-	if err != nil {
-		return nil, fmt.Errorf("image %s: layer %d: reading diff ID: %w", opt.ImageName, idx, err)
+func layerWithCache(ctx context.Context, l v1.Layer, idx int, d v1.Hash, hash string, opt *Options) (*layerResult, error) {
+	if d.Hex == "" {
+		var err error
+		if d, err = l.DiffID(); err != nil {
+			return nil, fmt.Errorf("image %s: layer %d: reading diff ID: %w", opt.ImageName, idx, err)
+		}
 	}
 	diffID := d.String()
-	key := diffID + "/" + hash
+	src, err := layerSource(l, d)
+	if err != nil {
+		return nil, fmt.Errorf("image %s: layer %d (%s): %w", opt.ImageName, idx, diffID, err)
+	}
+	key := src.id.String() + "/" + hash
 	if opt.Cache != nil {
 		b, err := opt.Cache.Get(key)
 		switch {
@@ -176,7 +198,7 @@ func layerWithCache(ctx context.Context, l v1.Layer, idx int, hash string, opt *
 			opt.Logger.Warn("layer cache entry unreadable; reading the layer", "layer", diffID, "err", err)
 		}
 	}
-	r, err := scanLayer(ctx, l, idx, diffID, opt)
+	r, err := scanLayer(ctx, src, idx, diffID, opt)
 	if err != nil {
 		return nil, err
 	}

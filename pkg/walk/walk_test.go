@@ -413,7 +413,7 @@ func TestCacheColdWarm(t *testing.T) {
 		t.Error("cache key ignores the extractors")
 	}
 	// A corrupt entry is ignored (the layer is read again), not an error.
-	d, _ := base.DiffID()
+	d, _ := base.Digest()
 	if err := c.Put(CacheKey(d.String(), osExtractors()), []byte("garbage")); err != nil {
 		t.Fatal(err)
 	}
@@ -479,6 +479,28 @@ func FuzzReadLayer(f *testing.F) {
 func tarOf(tb testing.TB, files ...testimage.File) []byte {
 	b := testimage.TarBytes(tb, files...)
 	return b
+}
+
+// TestDigestMismatch: a layer whose bytes do not hash to its digest is refused
+// (a cached result must belong to the bytes it was made from).
+func TestDigestMismatch(t *testing.T) {
+	good := testimage.Layer(t, testimage.Reg("lib/apk/db/installed", "P:a\nV:1\n\n"))
+	other := testimage.TarGz(t, testimage.Reg("lib/apk/db/installed", "P:b\nV:2\n\n"))
+	img := testimage.Image(t, nil, lyingLayer{good, other})
+	_, err := Inventory(context.Background(), img, Options{Extractors: osExtractors(), ImageName: "liar"})
+	if !errors.Is(err, ErrDigestMismatch) || !strings.Contains(err.Error(), "liar") {
+		t.Fatalf("got %v", err)
+	}
+}
+
+// lyingLayer claims the digest of one layer and serves another's bytes.
+type lyingLayer struct {
+	v1.Layer
+	blob []byte
+}
+
+func (l lyingLayer) Compressed() (io.ReadCloser, error) {
+	return io.NopCloser(bytes.NewReader(l.blob)), nil
 }
 
 func TestCompressionFormats(t *testing.T) {

@@ -8,7 +8,9 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"log/slog"
 	"os"
+	"runtime/pprof"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -25,15 +27,32 @@ func main() {
 	archive := flag.String("docker-archive", "", "docker-archive tarball")
 	cacheDir := flag.String("cache", "", "layer cache directory (empty: no cache)")
 	parallel := flag.Int("parallel", 0, "layers read at once (0: GOMAXPROCS)")
+	verbose := flag.Bool("v", false, "log the walk's debug messages to stderr")
+	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile here")
 	flag.Parse()
+	if *verbose {
+		logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "walkbench:", err)
+			os.Exit(1)
+		}
+		pprof.StartCPUProfile(f)
+		defer pprof.StopCPUProfile()
+	}
 	start := time.Now()
 	n, err := run(*ociDir, *archive, *cacheDir, *parallel)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "walkbench:", err)
+		pprof.StopCPUProfile()
 		os.Exit(1)
 	}
 	fmt.Printf("%.3f %d\n", time.Since(start).Seconds(), n)
 }
+
+var logger *slog.Logger
 
 func run(ociDir, archive, cacheDir string, parallel int) (int, error) {
 	var img v1.Image
@@ -62,7 +81,7 @@ func run(ociDir, archive, cacheDir string, parallel int) (int, error) {
 	default:
 		return 0, fmt.Errorf("give -oci or -docker-archive")
 	}
-	opt := walk.Options{Extractors: all.Extractors(), ImageName: ociDir + archive, Parallel: parallel}
+	opt := walk.Options{Extractors: all.Extractors(), ImageName: ociDir + archive, Parallel: parallel, Logger: logger}
 	if cacheDir != "" {
 		c, err := layercache.Open(cacheDir)
 		if err != nil {
