@@ -14,6 +14,7 @@ import (
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/spf13/cobra"
 	"gopkg.in/yaml.v3"
 
@@ -21,6 +22,9 @@ import (
 	"github.com/wardensec/warden/pkg/extract/all"
 	"github.com/wardensec/warden/pkg/layercache"
 	"github.com/wardensec/warden/pkg/match"
+	"github.com/wardensec/warden/pkg/policy"
+	"github.com/wardensec/warden/pkg/policy/facts"
+	"github.com/wardensec/warden/pkg/policy/registrygate"
 	"github.com/wardensec/warden/pkg/registry"
 	"github.com/wardensec/warden/pkg/registry/auth"
 	"github.com/wardensec/warden/pkg/registry/gc"
@@ -49,7 +53,13 @@ type serveConfig struct {
 		Disabled bool `yaml:"disabled"`
 		Workers  int  `yaml:"workers"`
 	} `yaml:"scan"`
-	// Gate is the built-in severity gate (until policy files are wired).
+	// Policy is a policy file (docs/policy.md) enforced on pull: the same
+	// policy.Evaluate as `warden check`.
+	Policy string `yaml:"policy"`
+	// Host is the registry's name as clients write it; policy patterns see
+	// Host/repository (default: the listen address).
+	Host string `yaml:"host"`
+	// Gate is a simpler built-in gate (severity only), for use without a policy.
 	Gate struct {
 		Repos          []string `yaml:"repos"`
 		MaxSeverity    string   `yaml:"maxSeverity"`
@@ -136,6 +146,8 @@ See docs/registry.md.`,
 				c.Gate.Repos = flagCfg.Gate.Repos
 			}
 			override("gate-max-severity", &c.Gate.MaxSeverity, flagCfg.Gate.MaxSeverity)
+			override("policy", &c.Policy, flagCfg.Policy)
+			override("host", &c.Host, flagCfg.Host)
 			return runServe(cmd.Context(), g, c, cmd.ErrOrStderr())
 		},
 	}
@@ -151,6 +163,8 @@ See docs/registry.md.`,
 	fl.BoolVar(&flagCfg.Auth.AnonymousPull, "anonymous-pull", false, "with authentication on, still let anyone pull")
 	fl.IntVar(&flagCfg.Scan.Workers, "scan-workers", 1, "background scan workers")
 	fl.BoolVar(&noScan, "no-scan", false, "do not scan pushed images")
+	fl.StringVar(&flagCfg.Policy, "policy", "", "policy file enforced on pull (docs/policy.md): DENIED with the policy's reasons")
+	fl.StringVar(&flagCfg.Host, "host", "", "registry name as clients write it, for policy patterns (default: the --addr value)")
 	fl.StringSliceVar(&flagCfg.Gate.Repos, "gate-repos", nil, `repositories the pull gate covers (patterns: "prod/*", "team/**", "**")`)
 	fl.StringVar(&flagCfg.Gate.MaxSeverity, "gate-max-severity", "", "deny pulls of covered images with findings above this severity (e.g. MEDIUM)")
 	cmd.AddCommand(newServeGCCmd(g))
@@ -217,21 +231,32 @@ func runServe(ctx context.Context, g *globals, c *serveConfig, stderr io.Writer)
 	}
 
 	var stateDir string
-	if !c.Scan.Disabled {
+	var lc *layercache.Cache
+	if !c.Scan.Disabled || c.Policy != "" {
 		if stateDir, err = g.stateDir(); err != nil {
 			return err
 		}
-		sc, err := newLibScanner(stateDir, g.logger)
-		if err != nil {
-			return err
+		if lc, err = layercache.Open(cachedir.LayerCachePath(stateDir)); err != nil {
+			return fmt.Errorf("opening the layer cache: %w", err)
 		}
-		defer sc.Close()
-		opt.Scanner = sc
+		defer lc.Close()
+	}
+	if !c.Scan.Disabled {
+		opt.Scanner = &libScanner{dbPath: cachedir.DBPath(stateDir), cache: lc, log: g.logger}
 		if _, err := os.Stat(cachedir.DBPath(stateDir)); err != nil {
 			fmt.Fprintf(stderr, "warden serve: warning: no vulnerability database at %s yet: scans will fail until `warden db update`\n", cachedir.DBPath(stateDir))
 		}
 	}
-	if len(c.Gate.Repos) > 0 {
+	var pgate *registrygate.Gate
+	switch {
+	case c.Policy != "" && len(c.Gate.Repos) > 0:
+		return errors.New("use either a policy (--policy) or the built-in severity gate (--gate-repos), not both")
+	case c.Policy != "":
+		if pgate, err = newPolicyGate(g, c, lc, stateDir); err != nil {
+			return err
+		}
+		opt.Gate = pgate
+	case len(c.Gate.Repos) > 0:
 		opt.Gate = &registry.SeverityGate{Repos: c.Gate.Repos, MaxSeverity: c.Gate.MaxSeverity, AllowUnscanned: c.Gate.AllowUnscanned}
 	}
 
@@ -240,6 +265,9 @@ func runServe(ctx context.Context, g *globals, c *serveConfig, stderr io.Writer)
 		return err
 	}
 	defer reg.Close()
+	if pgate != nil {
+		pgate.SetHandler(reg)
+	}
 
 	srv := &http.Server{
 		Addr:              c.Addr,
@@ -285,6 +313,39 @@ func runServe(ctx context.Context, g *globals, c *serveConfig, stderr io.Writer)
 	return nil
 }
 
+// newPolicyGate loads the policy (an unusable policy stops the server: it
+// would otherwise have to deny everything) and builds pkg/policy's registry
+// gate, with signatures and attestations checked through the registry itself.
+func newPolicyGate(g *globals, c *serveConfig, lc *layercache.Cache, stateDir string) (*registrygate.Gate, error) {
+	p, err := policy.Load(c.Policy)
+	if err != nil {
+		return nil, fmt.Errorf("--policy: %w", err)
+	}
+	host := c.Host
+	if host == "" {
+		host = c.Addr
+	}
+	var gate *registrygate.Gate
+	tr := roundTripperFunc(func(req *http.Request) (*http.Response, error) { return gate.Transport().RoundTrip(req) })
+	v := &facts.Verifier{RemoteOptions: []remote.Option{remote.WithTransport(tr)}, Logger: g.logger}
+	dbPath := cachedir.DBPath(stateDir)
+	opt := registrygate.Options{Policy: p, Host: host, Signatures: v, Attestations: v, Logger: g.logger, LayerCache: lc,
+		DBBuilt: func() time.Time {
+			db, err := vulndb.Open(dbPath)
+			if err != nil {
+				return time.Time{} // no database: as old as can be, so a max_db_age rule denies
+			}
+			defer db.Close()
+			return db.Built()
+		}}
+	gate = registrygate.New(opt)
+	return gate, nil
+}
+
+type roundTripperFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripperFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
 // serveMux routes the registry API, the token endpoint, the JSON API, the UI and metrics.
 func serveMux(reg *registry.Registry, au *auth.Auth) http.Handler {
 	mux := http.NewServeMux()
@@ -308,16 +369,6 @@ type libScanner struct {
 	cache  *layercache.Cache
 	log    *slog.Logger
 }
-
-func newLibScanner(stateDir string, log *slog.Logger) (*libScanner, error) {
-	c, err := layercache.Open(cachedir.LayerCachePath(stateDir))
-	if err != nil {
-		return nil, fmt.Errorf("opening the layer cache: %w", err)
-	}
-	return &libScanner{dbPath: cachedir.DBPath(stateDir), cache: c, log: log}, nil
-}
-
-func (s *libScanner) Close() error { return s.cache.Close() }
 
 func (s *libScanner) Scan(ctx context.Context, repo string, digest v1.Hash, img v1.Image) (*registry.ScanResult, error) {
 	db, err := vulndb.Open(s.dbPath)

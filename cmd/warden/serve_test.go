@@ -452,3 +452,40 @@ func crane2Tar(path string) error {
 	}
 	return tarball.WriteToFile(path, tag, img)
 }
+
+// TestServePolicy: with --policy, the registry decides pulls with pkg/policy
+// (the same Evaluate as `warden check`): Alpine 3.19.4 under prod/ is denied
+// for CVE-2024-9143 (UNKNOWN severity counts as CRITICAL), dev/ is allowed.
+func TestServePolicy(t *testing.T) {
+	state, _ := scanState(t, "alpine-secdb/v3.19")
+	pol := filepath.Join(t.TempDir(), "policy.yaml")
+	writeFile(t, pol, "version: 1\ndefault: allow\nrules:\n  - match: [\"registry.test/prod/**\"]\n    vulnerabilities: {max_severity: MEDIUM}\n")
+	addr := startServe(t, "--cache-dir", state, "--root", t.TempDir(), "--policy", pol, "--host", "registry.test")
+	layout := filepath.Join(testutil.RepoRoot(t), "testdata", "images", "alpine-3.19.4")
+	for _, repo := range []string{"prod/alpine", "dev/alpine"} {
+		if out, err := crane(t, "push", "--insecure", layout, addr+"/"+repo+":3.19.4"); err != nil {
+			t.Fatalf("crane push: %v\n%s", err, out)
+		}
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	var out string
+	var err error
+	for time.Now().Before(deadline) {
+		out, err = crane(t, "manifest", "--insecure", addr+"/prod/alpine:3.19.4")
+		if strings.Contains(out, "CVE-2024-9143") {
+			break
+		}
+		time.Sleep(250 * time.Millisecond) // denied as not scanned until the scan lands
+	}
+	if err == nil || !strings.Contains(out, "DENIED") || !strings.Contains(out, "CVE-2024-9143") {
+		t.Errorf("pull of prod/alpine under the policy: err=%v\n%s", err, out)
+	}
+	t.Logf("denied pull: %s", strings.TrimSpace(out))
+	if out, err := crane(t, "manifest", "--insecure", addr+"/dev/alpine:3.19.4"); err != nil {
+		t.Errorf("pull of dev/alpine: %v\n%s", err, out)
+	}
+	_, stderr, code := runWardenCmd(t, "serve", "--root", t.TempDir(), "--no-scan", "--policy", filepath.Join(t.TempDir(), "missing.yaml"))
+	if code != exitError || !strings.Contains(stderr, "--policy") {
+		t.Errorf("missing policy: exit %d %q", code, stderr)
+	}
+}
