@@ -9,7 +9,6 @@ import (
 	"context"
 	"debug/buildinfo"
 	"debug/elf"
-	"debug/gosym"
 	"debug/macho"
 	"debug/pe"
 	"errors"
@@ -304,7 +303,7 @@ var machoArch = map[macho.Cpu]string{macho.CpuAmd64: "amd64", macho.CpuArm64: "a
 // symbols returns the linked functions as import path -> set of symbols, or
 // nil (no error) when the binary has no function table to read.
 func symbols(at io.ReaderAt, size int64, goVersion string) (map[string]map[string]bool, error) {
-	tab, textAddr, gf, guess, err := findPclntab(at, goVersion)
+	tab, _, gf, guess, err := findPclntab(at, goVersion)
 	if err != nil || tab == nil {
 		return nil, err
 	}
@@ -319,29 +318,22 @@ func symbols(at io.ReaderAt, size int64, goVersion string) (map[string]map[strin
 		}
 		out[pkg][sym] = true
 	}
-	t, perr := parsePclntab(tab)
-	if perr == nil {
-		if gf == nil && guess != nil {
-			gf = guess(t)
-		}
-		if gf == nil {
-			// Without the inline trees, functions inlined into others
-			// would look absent: say nothing rather than "not linked".
-			return nil, nil
-		}
-		if err := t.funcNames(gf, add); err != nil {
-			return nil, err
-		}
-		return out, nil
-	}
-	// Before Go 1.18: the standard library's reader (no inline trees).
-	lt := gosym.NewLineTable(tab, textAddr)
-	st, err := gosym.NewTable(nil, lt)
+	t, err := parsePclntab(tab)
 	if err != nil {
-		return nil, fmt.Errorf("reading pclntab: %w", err)
+		// Before Go 1.18 (or unreadable): without inline trees some linked
+		// functions would look absent, so reachability stays unknown.
+		return nil, nil
 	}
-	for _, f := range st.Funcs {
-		add(f.Name)
+	if gf == nil && guess != nil {
+		gf = guess(t)
+	}
+	if gf == nil {
+		// Without the inline trees, functions inlined into others
+		// would look absent: say nothing rather than "not linked".
+		return nil, nil
+	}
+	if err := t.funcNames(gf, add); err != nil {
+		return nil, err
 	}
 	return out, nil
 }
