@@ -65,6 +65,22 @@ func (d *dec) uint() uint64 {
 	d.b = d.b[n:]
 	return v
 }
+
+// bytes returns the next length-prefixed bytes without copying.
+func (d *dec) bytes() []byte {
+	n := d.uint()
+	if d.err != nil {
+		return nil
+	}
+	if n > uint64(len(d.b)) {
+		d.err = errCorrupt
+		return nil
+	}
+	p := d.b[:n]
+	d.b = d.b[n:]
+	return p
+}
+
 func (d *dec) str() string {
 	n := d.uint()
 	if d.err != nil {
@@ -105,40 +121,61 @@ func (d *dec) time() time.Time {
 	return time.Unix(int64(v-1), 0).UTC()
 }
 
-var (
-	flateReaders = sync.Pool{}
-	flateWriters = sync.Pool{New: func() any { w, _ := flate.NewWriter(nil, flate.BestCompression); return w }}
-)
+var flateReaders = sync.Pool{}
 
-func deflate(p []byte) []byte {
-	var buf bytes.Buffer
-	w := flateWriters.Get().(*flate.Writer)
-	w.Reset(&buf)
-	_, _ = w.Write(p)
-	_ = w.Close()
-	flateWriters.Put(w)
-	return buf.Bytes()
+// codec compresses with an optional preset dictionary (one per source and
+// namespace, sampled from its own records: small records compress far
+// better against it).
+type codec struct {
+	dict []byte
+	w    *flate.Writer
+	buf  bytes.Buffer
 }
 
-func inflate(p []byte, limit int64) ([]byte, error) {
+func newCodec(dict []byte) *codec {
+	w, _ := flate.NewWriterDict(nil, flate.BestCompression, dict)
+	return &codec{dict: dict, w: w}
+}
+
+// deflate compresses p, prefixed with its uncompressed length.
+func (c *codec) deflate(p []byte) []byte {
+	c.buf.Reset()
+	c.buf.Write(binary.AppendUvarint(nil, uint64(len(p))))
+	c.w.Reset(&c.buf)
+	_, _ = c.w.Write(p)
+	_ = c.w.Close()
+	return bytes.Clone(c.buf.Bytes())
+}
+
+// inflate reverses deflate into a buffer of exactly the recorded size.
+func inflate(p, dict []byte, limit uint64) ([]byte, error) {
+	n, k := binary.Uvarint(p)
+	if k <= 0 || n > limit {
+		return nil, fmt.Errorf("bad or too large length %d", n)
+	}
+	br := bytes.NewReader(p[k:])
 	var r io.ReadCloser
 	if v := flateReaders.Get(); v != nil {
 		r = v.(io.ReadCloser)
-		_ = r.(flate.Resetter).Reset(bytes.NewReader(p), nil)
+		_ = r.(flate.Resetter).Reset(br, dict)
 	} else {
-		r = flate.NewReader(bytes.NewReader(p))
+		r = flate.NewReaderDict(br, dict)
 	}
-	out, err := io.ReadAll(io.LimitReader(r, limit))
+	out := make([]byte, n)
+	_, err := io.ReadFull(r, out)
 	flateReaders.Put(r)
-	return out, err
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 // encodeRows encodes the per-package rows of one package in one source;
 // long encodings are DEFLATE-compressed (marked by a first byte of 2).
-func encodeRows(advs []Advisory) []byte {
+func encodeRows(advs []Advisory, c *codec) []byte {
 	raw := encodeRowsRaw(advs)
 	if len(raw) > compressAbove {
-		if z := deflate(raw[1:]); len(z)+1 < len(raw) {
+		if z := c.deflate(raw[1:]); len(z)+1 < len(raw) {
 			return append([]byte{rowsCompressed}, z...)
 		}
 	}
@@ -175,9 +212,9 @@ func encodeRowsRaw(advs []Advisory) []byte {
 	return e.b
 }
 
-func decodeRows(b []byte) ([]Advisory, error) {
+func decodeRows(b, dict []byte) ([]Advisory, error) {
 	if len(b) > 0 && b[0] == rowsCompressed {
-		raw, err := inflate(b[1:], 64<<20)
+		raw, err := inflate(b[1:], dict, 64<<20)
 		if err != nil {
 			return nil, fmt.Errorf("%w: rows: %v", errCorrupt, err)
 		}
@@ -256,51 +293,88 @@ func decodeCVSS(d *dec) []CVSS {
 	return out
 }
 
-func encodeBody(b body) []byte {
+// encodeBodyRaw encodes a body's fields.
+func encodeBodyRaw(b body) []byte {
 	e := &enc{}
-	e.uint(encVersion)
 	e.strs(b.Aliases)
 	encodeCVSS(e, b.CVSS)
 	e.str(b.Title)
 	e.strs(b.URLs)
 	e.time(b.Published)
 	e.time(b.Modified)
-	if len(b.Description) > compressAbove {
+	e.str(b.Description)
+	return e.b
+}
+
+// encodeBody encodes a body, compressed when long.
+func encodeBody(b body, c *codec) []byte {
+	raw := encodeBodyRaw(b)
+	e := &enc{}
+	e.uint(encVersion)
+	if len(raw) > compressAbove {
 		e.uint(flagCompressed)
-		e.str(string(deflate([]byte(b.Description))))
+		e.str(string(c.deflate(raw)))
 	} else {
 		e.uint(0)
-		e.str(b.Description)
+		e.str(string(raw))
 	}
 	return e.b
 }
 
-func decodeBody(p []byte) (body, error) {
+func decodeBody(p, dict []byte) (body, error) {
 	d := &dec{b: p}
 	var b body
 	if v := d.uint(); v != encVersion {
 		return b, fmt.Errorf("%w: encoding version %d", errCorrupt, v)
 	}
+	flags := d.uint()
+	raw := d.bytes()
+	if d.err != nil {
+		return b, d.err
+	}
+	if flags&flagCompressed != 0 {
+		out, err := inflate(raw, dict, 4<<20)
+		if err != nil {
+			return b, fmt.Errorf("%w: body: %v", errCorrupt, err)
+		}
+		raw = out
+	}
+	d = &dec{b: raw}
 	b.Aliases = d.strs()
 	b.CVSS = decodeCVSS(d)
 	b.Title = d.str()
 	b.URLs = d.strs()
 	b.Published = d.time()
 	b.Modified = d.time()
-	flags := d.uint()
-	desc := d.str()
-	if d.err != nil {
-		return b, d.err
+	b.Description = d.str()
+	return b, d.err
+}
+
+// buildDict samples raw records into a preset dictionary of at most 32 KiB
+// (DEFLATE's window), or nil when there is too little data to pay for one.
+func buildDict(samples [][]byte) []byte {
+	total := 0
+	for _, s := range samples {
+		total += len(s)
 	}
-	if flags&flagCompressed != 0 {
-		out, err := inflate([]byte(desc), 1<<20)
-		if err != nil {
-			return b, fmt.Errorf("%w: description: %v", errCorrupt, err)
+	const max = 32 << 10
+	if total < 8*max {
+		return nil
+	}
+	stride := total / max
+	var dict []byte
+	acc := 0
+	for _, s := range samples {
+		acc += len(s)
+		if acc >= stride {
+			acc = 0
+			if len(dict)+len(s) > max {
+				continue
+			}
+			dict = append(dict, s...)
 		}
-		desc = string(out)
 	}
-	b.Description = desc
-	return b, nil
+	return dict
 }
 
 // scoreRecord is what the NVD table holds per CVE.

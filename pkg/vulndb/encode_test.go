@@ -6,19 +6,19 @@ import (
 )
 
 func FuzzDecodeRows(f *testing.F) {
-	f.Add(encodeRows([]Advisory{{ID: "GO-2022-0956", Status: StatusFixed, Ranges: []Range{{Type: "SEMVER", Introduced: "0", Fixed: "2.2.4"}}, Imports: []GoImport{{Path: "gopkg.in/yaml.v2", Symbols: []string{"Unmarshal"}}}}}))
+	f.Add(encodeRows([]Advisory{{ID: "GO-2022-0956", Status: StatusFixed, Ranges: []Range{{Type: "SEMVER", Introduced: "0", Fixed: "2.2.4"}}, Imports: []GoImport{{Path: "gopkg.in/yaml.v2", Symbols: []string{"Unmarshal"}}}}}, newCodec(nil)))
 	var many []Advisory
 	for i := 0; i < 50; i++ {
 		many = append(many, Advisory{ID: "ALSA-2022:8444", Status: StatusFixed, FixedVersion: "6.5.1-1.el9_1", Ranges: []Range{{Type: "ECOSYSTEM", Introduced: "0", Fixed: "6.5.1-1.el9_1"}}})
 	}
-	f.Add(encodeRows(many))
+	f.Add(encodeRows(many, newCodec(nil)))
 	f.Add([]byte{1, 200, 1})
 	f.Add([]byte{2, 0xff})
 	f.Fuzz(func(t *testing.T, b []byte) {
-		advs, err := decodeRows(b)
+		advs, err := decodeRows(b, nil)
 		if err == nil {
 			// What decodes re-encodes and decodes the same.
-			if _, err := decodeRows(encodeRows(advs)); err != nil {
+			if _, err := decodeRows(encodeRows(advs, newCodec(nil)), nil); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -27,11 +27,11 @@ func FuzzDecodeRows(f *testing.F) {
 
 func FuzzDecodeBody(f *testing.F) {
 	f.Add(encodeBody(body{Aliases: []string{"CVE-1"}, CVSS: []CVSS{{Source: "nvd", Version: "3.1", Vector: "CVSS:3.1/AV:N", Score: 9.8}}, Title: "t",
-		Description: string(make([]byte, 500)), URLs: []string{"u"}, Published: time.Unix(1e9, 0)}))
-	f.Add(encodeBody(body{Title: "short"}))
+		Description: string(make([]byte, 500)), URLs: []string{"u"}, Published: time.Unix(1e9, 0)}, newCodec(nil)))
+	f.Add(encodeBody(body{Title: "short"}, newCodec(nil)))
 	f.Add(encodeScores([]CVSS{{Source: "nvd", Version: "2.0", Vector: "AV:N/AC:L/Au:N/C:P/I:P/A:P", Score: 7.5}}))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		_, _ = decodeBody(b)
+		_, _ = decodeBody(b, nil)
 		_, _ = decodeScores(b)
 	})
 }

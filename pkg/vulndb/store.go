@@ -7,9 +7,11 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -17,7 +19,7 @@ import (
 
 // SchemaVersion is the layout version of the database file. A file with
 // another version is refused with ErrSchema.
-const SchemaVersion = 1
+const SchemaVersion = 2
 
 // ErrNoDB is returned (wrapped) by Open when there is no database file.
 var ErrNoDB = errors.New("no vulnerability database (run `warden db update` or `warden db import`)")
@@ -30,6 +32,7 @@ var ErrSchema = errors.New("vulnerability database has an incompatible schema (r
 //	meta                       schema -> "1", built -> RFC 3339 time
 //	ns/<namespace>/<source>/pkg   <normalised name> -> rows (encodeRows)
 //	ns/<namespace>/<source>/vuln  <advisory id>     -> body (encodeBody)
+//	ns/<namespace>/<source> dict  -> the DEFLATE preset dictionary of both (buildDict)
 //	scores/<source>            <CVE id> -> CVSS list (NVD)
 //	status                     <source>\x00<namespace> -> JSON NamespaceStatus
 //	imports                    <source> -> JSON ImportStatus
@@ -43,6 +46,7 @@ var (
 	bStatus  = []byte("status")
 	bImports = []byte("imports")
 	bHTTP    = []byte("http")
+	bDict    = []byte("dict")
 )
 
 // DB is an open, read-only vulnerability database.
@@ -50,6 +54,39 @@ type DB struct {
 	bolt  *bolt.DB
 	path  string
 	built time.Time
+
+	// bodies caches decoded advisory bodies: in a scan, one advisory (a
+	// kernel ALSA, a USN) is shared by dozens of binary packages.
+	mu     sync.Mutex
+	bodies map[string]body
+}
+
+// bodyCacheSize bounds the body cache (entries); it is emptied when full.
+const bodyCacheSize = 50000
+
+func (db *DB) body(vb *bolt.Bucket, dict []byte, key string, id []byte) (body, bool, error) {
+	db.mu.Lock()
+	b, ok := db.bodies[key]
+	db.mu.Unlock()
+	if ok {
+		return b, true, nil
+	}
+	raw := vb.Get(id)
+	if raw == nil {
+		return body{}, false, nil
+	}
+	b, err := decodeBody(raw, dict)
+	if err != nil {
+		return b, false, err
+	}
+	b.Aliases, b.CVSS, b.URLs = slices.Clip(b.Aliases), slices.Clip(b.CVSS), slices.Clip(b.URLs)
+	db.mu.Lock()
+	if len(db.bodies) >= bodyCacheSize {
+		db.bodies = make(map[string]body)
+	}
+	db.bodies[key] = b
+	db.mu.Unlock()
+	return b, true, nil
 }
 
 var _ Reader = (*DB)(nil)
@@ -78,7 +115,7 @@ func Open(path string) (*DB, error) {
 		}
 		return nil, fmt.Errorf("opening vulnerability database %s (remove it and run `warden db update` if it is damaged): %w", path, err)
 	}
-	db := &DB{bolt: bdb, path: path}
+	db := &DB{bolt: bdb, path: path, bodies: map[string]body{}}
 	if err := bdb.View(func(tx *bolt.Tx) error {
 		built, err := checkSchema(tx)
 		db.built = built
@@ -140,17 +177,18 @@ func (db *DB) Lookup(ctx context.Context, namespace, pkg string) ([]Advisory, er
 			if raw == nil {
 				return nil
 			}
-			rows, err := decodeRows(raw)
+			dict := sb.Get(bDict)
+			rows, err := decodeRows(raw, dict)
 			if err != nil {
 				return fmt.Errorf("%s %s (source %s): %w", namespace, pkg, src, err)
 			}
 			for _, a := range rows {
 				a.Namespace, a.Package, a.Source = namespace, pkg, string(src)
-				if braw := vb.Get([]byte(a.ID)); braw != nil {
-					b, err := decodeBody(braw)
-					if err != nil {
-						return fmt.Errorf("%s %s (source %s): %w", namespace, a.ID, src, err)
-					}
+				b, ok, err := db.body(vb, dict, namespace+"\x00"+string(src)+"\x00"+a.ID, []byte(a.ID))
+				if err != nil {
+					return fmt.Errorf("%s %s (source %s): %w", namespace, a.ID, src, err)
+				}
+				if ok {
 					a.Aliases, a.CVSS, a.Title, a.Description = b.Aliases, b.CVSS, b.Title, b.Description
 					a.URLs, a.Published, a.Modified = b.URLs, b.Published, b.Modified
 				}

@@ -1,6 +1,7 @@
 package vulndb
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -318,6 +319,30 @@ func (w *Writer) putNamespace(root, stb *bolt.Bucket, b *Batch, ns string, pkgs 
 		names = append(names, n)
 	}
 	sort.Strings(names)
+
+	// The compression dictionary: kept from an earlier batch of this source
+	// and namespace, else sampled from this batch.
+	dict := bytes.Clone(sb.Get(bDict))
+	if dict == nil && pb.Stats().KeyN == 0 {
+		var samples [][]byte
+		seen := map[string]bool{}
+		for _, name := range names {
+			for i := range pkgs[name] {
+				a := &pkgs[name][i]
+				if !seen[a.ID] {
+					seen[a.ID] = true
+					samples = append(samples, encodeBodyRaw(bodyOf(a)))
+				}
+			}
+			samples = append(samples, encodeRowsRaw(pkgs[name]))
+		}
+		if dict = buildDict(samples); dict != nil {
+			if err := sb.Put(bDict, dict); err != nil {
+				return err
+			}
+		}
+	}
+	c := newCodec(dict)
 	newIDs := map[string]bool{}
 	seenIDs := w.ids[tkey]
 	if seenIDs == nil {
@@ -327,7 +352,7 @@ func (w *Writer) putNamespace(root, stb *bolt.Bucket, b *Batch, ns string, pkgs 
 	for _, name := range names {
 		rows := pkgs[name]
 		if old := pb.Get([]byte(name)); old != nil {
-			prev, err := decodeRows(old)
+			prev, err := decodeRows(old, dict)
 			if err != nil {
 				return err
 			}
@@ -344,7 +369,7 @@ func (w *Writer) putNamespace(root, stb *bolt.Bucket, b *Batch, ns string, pkgs 
 			rows = append(merged, rows...)
 		}
 		sort.SliceStable(rows, func(i, j int) bool { return rows[i].ID < rows[j].ID })
-		if err := pb.Put([]byte(name), encodeRows(rows)); err != nil {
+		if err := pb.Put([]byte(name), encodeRows(rows, c)); err != nil {
 			return err
 		}
 		st.Advisories += len(pkgs[name])
@@ -358,7 +383,7 @@ func (w *Writer) putNamespace(root, stb *bolt.Bucket, b *Batch, ns string, pkgs 
 				seenIDs[a.ID] = true
 				st.Records++
 				if bd := bodyOf(a); !bd.empty() {
-					if err := vb.Put([]byte(a.ID), encodeBody(bd)); err != nil {
+					if err := vb.Put([]byte(a.ID), encodeBody(bd, c)); err != nil {
 						return err
 					}
 				}
