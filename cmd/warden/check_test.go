@@ -210,6 +210,15 @@ func TestCheckFailsClosed(t *testing.T) {
 			}
 		})
 	}
+	// --key supplies the trusted key to a rule that lists none.
+	nokeys := write("nokeys.yaml", "version: 1\nrules:\n  - match: [\"**\"]\n    signatures: {threshold: 1}\n")
+	if out, _, code := runWardenCmd(t, "check", image, "--policy", nokeys, "--cache-dir", w.state); code != exitFail || !strings.Contains(out, "no trusted key is configured") {
+		t.Errorf("no keys anywhere: exit %d\n%s", code, out)
+	}
+	if out, _, code := runWardenCmd(t, "check", image, "--policy", nokeys, "--key", filepath.Join(w.dir, "keys", "release.pub"), "--cache-dir", w.state); code != 0 {
+		t.Errorf("--key: exit %d\n%s", code, out)
+	}
+
 	// Usage errors are exit 1.
 	for _, args := range [][]string{{"check", image}, {"check", image, "--policy", w.policy, "--format", "xml"}, {"check", image, "--policy", w.policy, "--key", badKey}} {
 		if _, _, code := runWardenCmd(t, args...); code != exitError {

@@ -85,6 +85,14 @@ func (g *Gate) SetPolicy(p *policy.Policy) {
 	g.mu.Unlock()
 }
 
+// SetVerifiers sets the signature and attestation verifiers (usually one
+// facts.Verifier over Transport()).
+func (g *Gate) SetVerifiers(s policy.SignatureVerifier, a policy.AttestationVerifier) {
+	g.mu.Lock()
+	g.opt.Signatures, g.opt.Attestations = s, a
+	g.mu.Unlock()
+}
+
 // SetHandler gives the gate the registry's own handler, for Transport.
 func (g *Gate) SetHandler(h http.Handler) {
 	g.mu.Lock()
@@ -185,10 +193,11 @@ func (g *Gate) Decide(ctx context.Context, s registry.Subject) (registry.Decisio
 	}
 	g.mu.Lock()
 	pol := g.opt.Policy
+	sigs, atts := g.opt.Signatures, g.opt.Attestations
 	g.mu.Unlock()
 	d := policy.Evaluate(ctx, pol, subj, policy.Facts{
-		Signatures:      g.opt.Signatures,
-		Attestations:    g.opt.Attestations,
+		Signatures:      sigs,
+		Attestations:    atts,
 		Vulnerabilities: scanFacts{s: s, dbBuilt: g.opt.DBBuilt},
 		Image:           inspector{g: g, s: s},
 		Keys:            g.opt.Keys,

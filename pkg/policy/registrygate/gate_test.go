@@ -57,7 +57,7 @@ func TestRegistryEnforcesPolicy(t *testing.T) {
 	gate := New(Options{Host: host})
 	gate.SetPolicy(mustParse(t, "version: 1\ndefault: allow\n", t.TempDir())) // open while we push and sign
 	v := &facts.Verifier{RemoteOptions: []remote.Option{remote.WithTransport(gate.Transport())}}
-	gate.opt.Signatures, gate.opt.Attestations = v, v
+	gate.SetVerifiers(v, v)
 
 	scanner := registry.ScannerFunc(func(_ context.Context, repo string, _ v1.Hash, _ v1.Image) (*registry.ScanResult, error) {
 		res := &registry.ScanResult{Scanner: "fake", ScannedAt: time.Now()}
