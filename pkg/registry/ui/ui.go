@@ -8,7 +8,6 @@ import (
 	"errors"
 	"html/template"
 	"net/http"
-	"net/url"
 	"strings"
 
 	"github.com/wardensec/warden/pkg/registry"
@@ -26,7 +25,6 @@ var funcs = template.FuncMap{
 		}
 		return d
 	},
-	"q":    url.QueryEscape,
 	"sevs": func() []string { return []string{"CRITICAL", "HIGH", "MEDIUM", "LOW", "NEGLIGIBLE", "UNKNOWN"} },
 }
 
