@@ -59,6 +59,7 @@ func asExit(err error, target **exitErr) bool {
 func schemaFor(t *testing.T, files ...string) *jsonschema.Schema {
 	t.Helper()
 	c := jsonschema.NewCompiler()
+	c.AssertFormat()
 	var first string
 	for _, f := range files {
 		fh, err := os.Open(filepath.Join(testutil.RepoRoot(t), "pkg", "sbom", "testdata", "schema", f))
@@ -198,5 +199,55 @@ func TestSBOMErrors(t *testing.T) {
 	t.Setenv("SOURCE_DATE_EPOCH", "yesterday")
 	if _, stderr, code := runWardenCmd(t, "sbom", image, "--no-cache"); code != exitError || !strings.Contains(stderr, "SOURCE_DATE_EPOCH") {
 		t.Errorf("bad SOURCE_DATE_EPOCH: exit %d %q", code, stderr)
+	}
+}
+
+// TestSBOMDebian: the Debian bookworm package DB image (122 dpkg packages and
+// the Python packages beside them) gives documents the official schemas and
+// libraries accept — real licence strings, source versions, epochs.
+func TestSBOMDebian(t *testing.T) {
+	t.Setenv("SOURCE_DATE_EPOCH", "1700000000")
+	image := filepath.Join(testutil.RepoRoot(t), "testdata", "images", "debian-bookworm-pkgdb")
+	cache := t.TempDir()
+	out, stderr, code := runWardenCmd(t, "sbom", image, "--format", "json", "--cache-dir", cache)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	var doc sbom.Document
+	if err := json.Unmarshal([]byte(out), &doc); err != nil {
+		t.Fatal(err)
+	}
+	dpkg := 0
+	for _, p := range doc.Packages {
+		if p.Ecosystem == "dpkg" {
+			dpkg++
+		}
+	}
+	if dpkg != 122 {
+		t.Errorf("%d dpkg packages, want 122", dpkg)
+	}
+	cdxOut, _, code := runWardenCmd(t, "sbom", image, "--format", "cyclonedx-json", "--cache-dir", cache)
+	if code != 0 {
+		t.Fatal("cyclonedx failed")
+	}
+	var bom cdx.BOM
+	if err := cdx.NewBOMDecoder(strings.NewReader(cdxOut), cdx.BOMFileFormatJSON).Decode(&bom); err != nil {
+		t.Fatal(err)
+	}
+	validateJSONSchema(t, schemaFor(t, "bom-1.6.schema.json", "spdx.schema.json", "jsf-0.82.schema.json"), []byte(cdxOut))
+	spdxOut, _, code := runWardenCmd(t, "sbom", image, "--format", "spdx-json", "--cache-dir", cache)
+	if code != 0 {
+		t.Fatal("spdx failed")
+	}
+	sd, err := spdxjson.Read(strings.NewReader(spdxOut))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := spdxlib.ValidateDocument(sd); err != nil {
+		t.Error(err)
+	}
+	validateJSONSchema(t, schemaFor(t, "spdx-2.3.schema.json"), []byte(spdxOut))
+	if len(sd.Packages) != len(doc.Packages)+2 {
+		t.Errorf("spdx: %d packages, want %d", len(sd.Packages), len(doc.Packages)+2)
 	}
 }
