@@ -71,6 +71,13 @@ func TestScanDebianBookworm(t *testing.T) {
 	}
 	const image = "oci-layout:../../testdata/images/debian-bookworm-pkgdb"
 	transcript(t, "debian-table", 0, state, built, "scan", image)
+	// The gate: HIGH findings with fixes exist; --ignore-unfixed drops the open (NEGLIGIBLE) ones.
+	transcript(t, "debian-ignore-unfixed-fail-on-high", exitFail, state, built, "scan", image, "--ignore-unfixed", "--fail-on", "high", "--format", "template", "--template", "testdata/scan/ids.tmpl")
+	for _, v := range scanJSON(t, state, image, "--ignore-unfixed").Vulnerabilities {
+		if v.FixedVersion == "" {
+			t.Errorf("--ignore-unfixed kept %s on %s (status %s)", v.ID, v.Package.Name, v.Status)
+		}
+	}
 	doc := scanJSON(t, state, image)
 
 	// Per package: the CVE ids, and the highest fixed version (the upgrade that clears them all).
@@ -197,6 +204,7 @@ func TestScanGoVulnapp(t *testing.T) {
 	state, built := scanState(t, "go-vulndb-osv")
 	ref := "oci-layout:" + dir
 	transcript(t, "go-table", 0, state, built, "scan", ref)
+	transcript(t, "go-show-unlinked", 0, state, built, "scan", ref, "--show-unlinked")
 	doc := scanJSON(t, state, ref)
 
 	module, linked := map[string]bool{}, map[string]bool{}
