@@ -1,8 +1,11 @@
 package walk
 
 import (
+	"archive/tar"
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -16,6 +19,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/klauspost/compress/zstd"
 
 	"github.com/wardensec/warden/internal/testimage"
@@ -526,5 +530,44 @@ func TestCompressionFormats(t *testing.T) {
 				t.Errorf("distro %+v", inv.Distro)
 			}
 		})
+	}
+}
+
+// TestUncompressedDockerArchive: `docker save` (Docker 25+) writes layers
+// uncompressed; they are read as they are (no recompression) and identified
+// by their diff ID.
+func TestUncompressedDockerArchive(t *testing.T) {
+	layerTar := testimage.TarBytes(t, testimage.Reg("lib/apk/db/installed", "P:musl\nV:1.2.4-r2\n\n"), testimage.Reg("etc/alpine-release", "3.19.4\n"))
+	sum := sha256.Sum256(layerTar)
+	diffID := "sha256:" + hex.EncodeToString(sum[:])
+	cfg := []byte(`{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":["` + diffID + `"]}}`)
+	manifest := []byte(`[{"Config":"config.json","RepoTags":["t:1"],"Layers":["layer.tar"]}]`)
+	p := filepath.Join(t.TempDir(), "image.tar")
+	f, err := os.Create(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tw := tar.NewWriter(f)
+	for name, b := range map[string][]byte{"manifest.json": manifest, "config.json": cfg, "layer.tar": layerTar} {
+		tw.WriteHeader(&tar.Header{Name: name, Mode: 0o644, Size: int64(len(b))})
+		tw.Write(b)
+	}
+	tw.Close()
+	f.Close()
+	img, err := tarball.ImageFromPath(p, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ls, _ := img.Layers()
+	src, err := layerSource(ls[0], v1.Hash{Algorithm: "sha256", Hex: diffID[7:]})
+	if err != nil || src.id.String() != diffID {
+		t.Fatalf("source id %v, %v; want the diff ID (read uncompressed)", src.id, err)
+	}
+	inv := run(t, img, Options{})
+	if diff := cmp.Diff([]string{"musl@1.2.4-r2"}, names(inv)); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+	if inv.Packages[0].Layer != diffID {
+		t.Errorf("layer %s, want %s", inv.Packages[0].Layer, diffID)
 	}
 }
