@@ -11,6 +11,7 @@ import (
 	"debug/elf"
 	"debug/macho"
 	"debug/pe"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -375,11 +376,26 @@ func findPclntab(at io.ReaderAt, goVersion string) (tab []byte, textAddr uint64,
 		if s == nil {
 			s = f.Section(".data.rel.ro.gopclntab")
 		}
-		if s == nil || s.Type == elf.SHT_NOBITS {
+		var tabAddr uint64
+		if s != nil && s.Type != elf.SHT_NOBITS {
+			if tab, err = readSection(s, 0, int64(s.Size)); err != nil {
+				return nil, 0, nil, nil, err
+			}
+			tabAddr = s.Addr
+		} else if rel := f.Section(".data.rel.ro"); rel != nil && rel.Type != elf.SHT_NOBITS {
+			// Linked by an external linker: the table sits inside
+			// .data.rel.ro without a section header of its own.
+			data, err := readSection(rel, 0, int64(rel.Size))
+			if err != nil {
+				return nil, 0, nil, nil, err
+			}
+			off := findPclntabMagic(data)
+			if off < 0 {
+				return nil, 0, nil, nil, nil
+			}
+			tab, tabAddr = data[off:], rel.Addr+uint64(off)
+		} else {
 			return nil, 0, nil, nil, nil
-		}
-		if tab, err = readSection(s, 0, int64(s.Size)); err != nil {
-			return nil, 0, nil, nil, err
 		}
 		if t := f.Section(".text"); t != nil {
 			textAddr = t.Addr
@@ -398,8 +414,7 @@ func findPclntab(at io.ReaderAt, goVersion string) (tab []byte, textAddr uint64,
 			}
 		}
 		if gf == nil {
-			addr := s.Addr
-			guess = func(t *pclntab) *goFunc { return guessELFGoFunc(f, t, addr) }
+			guess = func(t *pclntab) *goFunc { return guessELFGoFunc(f, t, tabAddr) }
 		}
 		return tab, textAddr, gf, guess, nil
 	}
@@ -555,4 +570,30 @@ func guessELFGoFunc(f *elf.File, t *pclntab, pclnAddr uint64) *goFunc {
 		}
 	}
 	return nil
+}
+
+// findPclntabMagic finds a Go 1.18+ pclntab header in data (aligned, magic,
+// two zero bytes, a valid instruction quantum and pointer size, and a header
+// that parses), or returns -1.
+func findPclntabMagic(data []byte) int {
+	for i := 0; i+64 <= len(data); i += 4 {
+		m := binary.LittleEndian.Uint32(data[i:])
+		mb := binary.BigEndian.Uint32(data[i:])
+		if m != magic118 && m != magic120 && mb != magic118 && mb != magic120 {
+			continue
+		}
+		if data[i+4] != 0 || data[i+5] != 0 {
+			continue
+		}
+		if q := data[i+6]; q != 1 && q != 2 && q != 4 {
+			continue
+		}
+		if ps := data[i+7]; ps != 4 && ps != 8 {
+			continue
+		}
+		if t, err := parsePclntab(data[i:]); err == nil && t.nfunc > 0 && t.firstName() != "" {
+			return i
+		}
+	}
+	return -1
 }

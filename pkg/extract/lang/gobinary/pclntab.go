@@ -145,6 +145,15 @@ func (t *pclntab) name(off uint32) string {
 	return ""
 }
 
+// firstName is the name of the first function of the table ("" when unreadable).
+func (t *pclntab) firstName() string {
+	funcoff, ok := t.u32(t.functab, 4)
+	if !ok || uint64(funcoff)+8 > uint64(len(t.functab)) {
+		return ""
+	}
+	return t.name(t.order.Uint32(t.functab[funcoff+4:]))
+}
+
 func indexByte(b []byte, c byte) int {
 	for i, x := range b {
 		if x == c {

@@ -1,7 +1,10 @@
 package gobinary
 
 import (
+	"bytes"
 	"context"
+	"debug/elf"
+	"encoding/binary"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -43,11 +46,12 @@ func vulnApp(t *testing.T) string {
 				return
 			}
 		}
-		for _, b := range []struct{ out, ldflags string }{
-			{"vulnapp", "-buildid="},
-			{"vulnapp-stripped", "-buildid= -s -w"},
+		for _, b := range []struct{ out, ldflags, mode string }{
+			{"vulnapp", "-buildid=", "exe"},
+			{"vulnapp-stripped", "-buildid= -s -w", "exe"},
+			{"vulnapp-pie", "-buildid= -s -w", "pie"},
 		} {
-			cmd := exec.Command("go", "build", "-trimpath", "-ldflags="+b.ldflags, "-o", b.out, ".")
+			cmd := exec.Command("go", "build", "-trimpath", "-buildmode="+b.mode, "-ldflags="+b.ldflags, "-o", b.out, ".")
 			cmd.Dir = dir
 			cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH=amd64", "GOFLAGS=-mod=mod")
 			if out, err := cmd.CombinedOutput(); err != nil {
@@ -97,7 +101,17 @@ func byName(pkgs []inventory.Package) map[string]inventory.Package {
 
 func TestVulnApp(t *testing.T) {
 	dir := vulnApp(t)
-	for _, bin := range []string{"vulnapp", "vulnapp-stripped"} {
+	// vulnapp-nohdr: the stripped PIE with its .gopclntab section header renamed
+	// to .data.rel.ro, as in binaries whose external linker merged the table
+	// into .data.rel.ro (Debian's docker, dockerd): found by its magic.
+	pie, err := os.ReadFile(filepath.Join(dir, "vulnapp-pie"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "vulnapp-nohdr"), hidePclntabHeader(t, pie), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, bin := range []string{"vulnapp", "vulnapp-stripped", "vulnapp-pie", "vulnapp-nohdr"} {
 		t.Run(bin, func(t *testing.T) {
 			pkgs, warns := extractFile(t, filepath.Join(dir, bin), "app/"+bin)
 			if len(warns) > 0 {
@@ -186,4 +200,36 @@ func set(s []string) map[string]bool {
 		m[x] = true
 	}
 	return m
+}
+
+// hidePclntabHeader gives the .gopclntab section header the name of the
+// first .data.rel.ro header (ELF64 little-endian: sh_name is the first word of a header).
+func hidePclntabHeader(t *testing.T, b []byte) []byte {
+	f, err := elf.NewFile(bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tab, rel int = -1, -1
+	for i, s := range f.Sections {
+		switch s.Name {
+		case ".gopclntab":
+			tab = i
+		case ".data.rel.ro":
+			if rel < 0 {
+				rel = i
+			}
+		}
+	}
+	if tab < 0 || rel < 0 || tab > rel {
+		t.Fatalf("unexpected section layout: .gopclntab %d, .data.rel.ro %d", tab, rel)
+	}
+	shoff := binary.LittleEndian.Uint64(b[0x28:])
+	shentsize := uint64(binary.LittleEndian.Uint16(b[0x3a:]))
+	out := bytes.Clone(b)
+	copy(out[shoff+uint64(tab)*shentsize:], b[shoff+uint64(rel)*shentsize:shoff+uint64(rel)*shentsize+4])
+	g, err := elf.NewFile(bytes.NewReader(out))
+	if err != nil || g.Section(".gopclntab") != nil || g.Section(".data.rel.ro") == nil {
+		t.Fatalf("patching the section header did not work: %v", err)
+	}
+	return out
 }
