@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/authn"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/spf13/cobra"
@@ -37,7 +38,9 @@ import (
 type serveConfig struct {
 	Addr string `yaml:"addr"`
 	Root string `yaml:"root"`
-	TLS  struct {
+	// Upstream turns on gateway mode (pull-through cache with the same scanning and policy).
+	Upstream string `yaml:"upstream"`
+	TLS      struct {
 		Cert string `yaml:"cert"`
 		Key  string `yaml:"key"`
 	} `yaml:"tls"`
@@ -147,6 +150,7 @@ See docs/registry.md.`,
 			}
 			override("gate-max-severity", &c.Gate.MaxSeverity, flagCfg.Gate.MaxSeverity)
 			override("policy", &c.Policy, flagCfg.Policy)
+			override("upstream", &c.Upstream, flagCfg.Upstream)
 			override("host", &c.Host, flagCfg.Host)
 			return runServe(cmd.Context(), g, c, cmd.ErrOrStderr())
 		},
@@ -163,6 +167,7 @@ See docs/registry.md.`,
 	fl.BoolVar(&flagCfg.Auth.AnonymousPull, "anonymous-pull", false, "with authentication on, still let anyone pull")
 	fl.IntVar(&flagCfg.Scan.Workers, "scan-workers", 1, "background scan workers")
 	fl.BoolVar(&noScan, "no-scan", false, "do not scan pushed images")
+	fl.StringVar(&flagCfg.Upstream, "upstream", "", "gateway mode: fetch what is missing from this registry (http(s)://HOST[:PORT]); credentials from the Docker config")
 	fl.StringVar(&flagCfg.Policy, "policy", "", "policy file enforced on pull (docs/policy.md): DENIED with the policy's reasons")
 	fl.StringVar(&flagCfg.Host, "host", "", "registry name as clients write it, for policy patterns (default: the --addr value)")
 	fl.StringSliceVar(&flagCfg.Gate.Repos, "gate-repos", nil, `repositories the pull gate covers (patterns: "prod/*", "team/**", "**")`)
@@ -247,6 +252,11 @@ func runServe(ctx context.Context, g *globals, c *serveConfig, stderr io.Writer)
 			fmt.Fprintf(stderr, "warden serve: warning: no vulnerability database at %s yet: scans will fail until `warden db update`\n", cachedir.DBPath(stateDir))
 		}
 	}
+	if c.Upstream != "" {
+		if opt.Upstream, err = registry.NewUpstream(c.Upstream, remote.WithAuthFromKeychain(authn.DefaultKeychain)); err != nil {
+			return err
+		}
+	}
 	var pgate *registrygate.Gate
 	switch {
 	case c.Policy != "" && len(c.Gate.Repos) > 0:
@@ -292,6 +302,9 @@ func runServe(ctx context.Context, g *globals, c *serveConfig, stderr io.Writer)
 		}
 	}
 	fmt.Fprintf(stderr, "warden serve: listening on %s://%s, storage %s, %s\n", scheme, ln.Addr(), root, authMsg)
+	if opt.Upstream != nil {
+		fmt.Fprintf(stderr, "warden serve: gateway for %s\n", opt.Upstream)
+	}
 
 	errc := make(chan error, 1)
 	go func() {

@@ -489,3 +489,23 @@ func TestServePolicy(t *testing.T) {
 		t.Errorf("missing policy: exit %d %q", code, stderr)
 	}
 }
+
+// TestServeGateway: `warden serve --upstream` in front of another `warden
+// serve`: crane pulls through it, and the gateway's gate applies.
+func TestServeGateway(t *testing.T) {
+	up := startServe(t, "--root", t.TempDir(), "--no-scan")
+	layout := filepath.Join(testutil.RepoRoot(t), "testdata", "images", "alpine-3.19.4")
+	for _, repo := range []string{"prod/alpine", "dev/alpine"} {
+		if out, err := crane(t, "push", "--insecure", layout, up+"/"+repo+":3.19.4"); err != nil {
+			t.Fatalf("crane push: %v\n%s", err, out)
+		}
+	}
+	gw := startServe(t, "--root", t.TempDir(), "--no-scan", "--upstream", "http://"+up, "--gate-repos", "prod/**")
+	if out, err := crane(t, "pull", "--insecure", gw+"/dev/alpine:3.19.4", filepath.Join(t.TempDir(), "a.tar")); err != nil {
+		t.Errorf("pull through the gateway: %v\n%s", err, out)
+	}
+	out, err := crane(t, "manifest", "--insecure", gw+"/prod/alpine:3.19.4")
+	if err == nil || !strings.Contains(out, "DENIED") || !strings.Contains(out, "has not been scanned") {
+		t.Errorf("gated pull through the gateway: %v\n%s", err, out)
+	}
+}

@@ -175,7 +175,7 @@ func (r *Registry) verdict(ctx context.Context, repo, ref string, d storage.Dige
 	s := Subject{Repo: repo, Reference: ref, Digest: toHash(d), MediaType: types.MediaType(man.MediaType)}
 	switch {
 	case isImageManifest(man.MediaType):
-		s.Image, err = r.image(body, s.MediaType)
+		s.Image, err = r.image(repo, body, s.MediaType)
 	case isIndex(man.MediaType):
 		s.Index, err = r.imageIndex(repo, body, s.MediaType)
 	default:

@@ -26,6 +26,15 @@ func (r *Registry) handleBlob(w http.ResponseWriter, req *http.Request, rt route
 			r.internalError(w, "looking up blob", err)
 			return
 		}
+		if !ok && r.upstream != nil {
+			if err := r.fetchBlob(ctx, rt.name, d); err != nil && !errors.Is(err, errUpstreamNotFound) {
+				r.log.Warn("registry: upstream blob", "repo", rt.name, "digest", d, "err", err)
+				writeError(w, http.StatusBadGateway, codeBlobUnknown, err.Error(), nil)
+				return
+			} else if err == nil {
+				ok = true
+			}
+		}
 		if !ok {
 			writeError(w, http.StatusNotFound, codeBlobUnknown, fmt.Sprintf("blob %s is not in repository %s", d, rt.name), nil)
 			return

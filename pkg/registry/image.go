@@ -2,6 +2,7 @@ package registry
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"io"
 
@@ -18,7 +19,8 @@ const maxManifestSize = 4 << 20
 
 // localImage is a v1.Image read from the registry's own storage.
 type localImage struct {
-	store     *storage.FS
+	r         *Registry
+	repo      string
 	raw       []byte
 	mediaType types.MediaType
 	manifest  *v1.Manifest
@@ -29,18 +31,18 @@ func toHash(d storage.Digest) v1.Hash { return v1.Hash{Algorithm: d.Algorithm, H
 func fromHash(h v1.Hash) (storage.Digest, error) { return storage.ParseDigest(h.String()) }
 
 // Image returns a stored image manifest (raw bytes already read) as a v1.Image.
-func (r *Registry) image(raw []byte, mt types.MediaType) (v1.Image, error) {
+func (r *Registry) image(repo string, raw []byte, mt types.MediaType) (v1.Image, error) {
 	m, err := v1.ParseManifest(bytes.NewReader(raw))
 	if err != nil {
 		return nil, fmt.Errorf("parsing image manifest: %w", err)
 	}
-	return partial.CompressedToImage(&localImage{store: r.store, raw: raw, mediaType: mt, manifest: m})
+	return partial.CompressedToImage(&localImage{r: r, repo: repo, raw: raw, mediaType: mt, manifest: m})
 }
 
 func (i *localImage) RawManifest() ([]byte, error)        { return i.raw, nil }
 func (i *localImage) MediaType() (types.MediaType, error) { return i.mediaType, nil }
 func (i *localImage) RawConfigFile() ([]byte, error) {
-	return readHash(i.store, i.manifest.Config.Digest)
+	return i.r.readHash(context.Background(), i.repo, i.manifest.Config.Digest)
 }
 
 func (i *localImage) LayerByDigest(h v1.Hash) (partial.CompressedLayer, error) {
@@ -52,15 +54,19 @@ func (i *localImage) LayerByDigest(h v1.Hash) (partial.CompressedLayer, error) {
 			return nil, fmt.Errorf("layer %s is not in the manifest", h)
 		}
 	}
-	return &localLayer{store: i.store, desc: *d}, nil
+	return &localLayer{r: i.r, repo: i.repo, desc: *d}, nil
 }
 
-func readHash(s *storage.FS, h v1.Hash) ([]byte, error) {
+// readHash reads a small blob (config, manifest), from the upstream in gateway mode when missing.
+func (r *Registry) readHash(ctx context.Context, repo string, h v1.Hash) ([]byte, error) {
 	d, err := fromHash(h)
 	if err != nil {
 		return nil, err
 	}
-	return s.ReadAll(d, maxManifestSize)
+	if err := r.ensureBlob(ctx, repo, d); err != nil {
+		return nil, err
+	}
+	return r.store.ReadAll(d, maxManifestSize)
 }
 
 func findDesc(ds []v1.Descriptor, h v1.Hash) *v1.Descriptor {
@@ -74,8 +80,9 @@ func findDesc(ds []v1.Descriptor, h v1.Hash) *v1.Descriptor {
 
 // localLayer is a compressed layer stored as a local blob file.
 type localLayer struct {
-	store *storage.FS
-	desc  v1.Descriptor
+	r    *Registry
+	repo string
+	desc v1.Descriptor
 }
 
 func (l *localLayer) Digest() (v1.Hash, error)            { return l.desc.Digest, nil }
@@ -86,7 +93,10 @@ func (l *localLayer) Compressed() (io.ReadCloser, error) {
 	if err != nil {
 		return nil, err
 	}
-	return l.store.Open(d)
+	if err := l.r.ensureBlob(context.Background(), l.repo, d); err != nil {
+		return nil, err
+	}
+	return l.r.store.Open(d)
 }
 
 // localIndex is a stored index / manifest list as a v1.ImageIndex.
@@ -116,18 +126,18 @@ func (x *localIndex) Image(h v1.Hash) (v1.Image, error) {
 	if d == nil {
 		return nil, fmt.Errorf("manifest %s is not in the index", h)
 	}
-	raw, err := readHash(x.r.store, h)
+	raw, err := x.r.readHash(context.Background(), x.repo, h)
 	if err != nil {
 		return nil, err
 	}
-	return x.r.image(raw, d.MediaType)
+	return x.r.image(x.repo, raw, d.MediaType)
 }
 func (x *localIndex) ImageIndex(h v1.Hash) (v1.ImageIndex, error) {
 	d := findDesc(x.index.Manifests, h)
 	if d == nil {
 		return nil, fmt.Errorf("manifest %s is not in the index", h)
 	}
-	raw, err := readHash(x.r.store, h)
+	raw, err := x.r.readHash(context.Background(), x.repo, h)
 	if err != nil {
 		return nil, err
 	}

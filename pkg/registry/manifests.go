@@ -2,6 +2,7 @@ package registry
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -167,6 +168,13 @@ func (r *Registry) resolve(w http.ResponseWriter, req *http.Request, rt route) (
 
 func (r *Registry) getManifest(w http.ResponseWriter, req *http.Request, rt route) {
 	ctx := req.Context()
+	if r.upstream != nil && !r.haveManifest(ctx, rt) {
+		if err := r.fetchManifest(ctx, rt.name, rt.ref); err != nil && !errors.Is(err, errUpstreamNotFound) {
+			r.log.Warn("registry: upstream manifest", "repo", rt.name, "ref", rt.ref, "err", err)
+			writeError(w, http.StatusBadGateway, codeManifestUnknown, err.Error(), nil)
+			return
+		}
+	}
 	d, ok := r.resolve(w, req, rt)
 	if !ok {
 		return
@@ -202,6 +210,19 @@ func (r *Registry) getManifest(w http.ResponseWriter, req *http.Request, rt rout
 		_, _ = w.Write(body)
 		r.metrics.manifestPulled()
 	}
+}
+
+// haveManifest reports whether a tag or digest is known locally.
+func (r *Registry) haveManifest(ctx context.Context, rt route) bool {
+	ds := rt.ref
+	if !strings.Contains(rt.ref, ":") {
+		var err error
+		if ds, err = r.meta.ResolveTag(ctx, rt.name, rt.ref); err != nil {
+			return false
+		}
+	}
+	_, err := r.meta.GetManifest(ctx, rt.name, ds)
+	return err == nil
 }
 
 func (r *Registry) putManifest(w http.ResponseWriter, req *http.Request, rt route) {

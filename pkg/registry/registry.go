@@ -43,18 +43,21 @@ type Options struct {
 	// AnonymousMount allows ?mount= without from= (the blob must exist in
 	// some repository). Off by default when Auth is set.
 	AnonymousMount bool
+	// Upstream turns on gateway mode: what is missing here is fetched from it.
+	Upstream *Upstream
 }
 
 // Registry is the OCI registry handler.
 type Registry struct {
-	store   *storage.FS
-	meta    *meta.DB
-	log     *slog.Logger
-	auth    Authorizer
-	gate    Gate
-	scanner Scanner
-	anonMnt bool
-	metrics *metrics
+	store    *storage.FS
+	meta     *meta.DB
+	log      *slog.Logger
+	auth     Authorizer
+	gate     Gate
+	scanner  Scanner
+	anonMnt  bool
+	upstream *Upstream
+	metrics  *metrics
 
 	wake   chan struct{}
 	cancel context.CancelFunc
@@ -83,7 +86,7 @@ func New(opt Options) (*Registry, error) {
 	}
 	r := &Registry{
 		store: st, meta: md, log: log, auth: opt.Auth, gate: opt.Gate, scanner: opt.Scanner,
-		anonMnt: opt.AnonymousMount || opt.Auth == nil,
+		anonMnt: opt.AnonymousMount || opt.Auth == nil, upstream: opt.Upstream,
 		metrics: newMetrics(),
 		wake:    make(chan struct{}, 1),
 	}

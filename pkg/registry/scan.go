@@ -93,7 +93,7 @@ func (r *Registry) scanOne(ctx context.Context, repo, digest string) (*ScanResul
 	if err != nil {
 		return nil, err
 	}
-	img, err := r.image(raw, types.MediaType(man.MediaType))
+	img, err := r.image(repo, raw, types.MediaType(man.MediaType))
 	if err != nil {
 		return nil, fmt.Errorf("%s@%s: %w", repo, digest, err)
 	}
@@ -161,7 +161,7 @@ func (r *Registry) checkGate(w http.ResponseWriter, req *http.Request, rt route,
 		if err == nil && !scannable(doc, man.MediaType) {
 			return true // an artifact (e.g. a cosign signature), not a runnable image
 		}
-		img, err := r.image(body, s.MediaType)
+		img, err := r.image(rt.name, body, s.MediaType)
 		if err != nil {
 			r.deny(w, rt, []string{"policy could not read the image: " + err.Error()})
 			return false
