@@ -48,62 +48,74 @@ for l in "$W"/l1.tar.gz "$W"/l2.tar.gz "$W"/l3.tar.gz; do
 done
 echo "image: 3 layers, $((unpacked / 1048576)) MB unpacked, $((compressed / 1048576)) MB compressed; largest layer $(basename "$largest") $((lsize / 1048576)) MB"
 
-# timed CMD...: runs CMD RUNS times; prints "best_wall_seconds max_rss_mb" (wall time of the
-# whole process, start to exit; RSS from GNU time).
+# timed CMD...: runs CMD RUNS times; prints "best_wall_seconds max_rss_mb best_cpu_seconds" (wall time of
+# the whole process, start to exit; RSS and user+system CPU from GNU time). CPU time is the steadier measure
+# when the machine is shared.
 timed() {
-  local best="" rss=0 t m s e
+  local best="" rss=0 cpu="" t m c s e
   for _ in $(seq "$RUNS"); do
     s=$(date +%s.%N)
-    if ! /usr/bin/time -f "%M" -o "$W/time.log" "$@" >/dev/null 2>"$W/err.log"; then
-      echo "failed: $*" >&2; tail -5 "$W/err.log" >&2; echo "NA NA"; return
+    if ! /usr/bin/time -f "%M %U %S" -o "$W/time.log" "$@" >/dev/null 2>"$W/err.log"; then
+      echo "failed: $*" >&2; tail -5 "$W/err.log" >&2; echo "NA NA NA"; return
     fi
     e=$(date +%s.%N)
     t=$(awk "BEGIN{printf \"%.3f\", $e - $s}")
-    m=$(tail -1 "$W/time.log")
+    m=$(tail -1 "$W/time.log" | awk '{print $1}')
+    c=$(tail -1 "$W/time.log" | awk '{printf "%.2f", $2 + $3}')
     if [ -z "$best" ] || awk "BEGIN{exit !($t < $best)}"; then best=$t; fi
+    if [ -z "$cpu" ] || awk "BEGIN{exit !($c < $cpu)}"; then cpu=$c; fi
     if [ "$m" -gt "$rss" ]; then rss=$m; fi
   done
-  echo "$best $((rss / 1024))"
+  echo "$best $((rss / 1024)) $cpu"
 }
 
-echo "== floor: inflate the largest layer (klauspost/compress, best of 3)"
-floor=$("$W/bin/inflate" -n 3 "$largest" | awk '{print $1}')
-echo "floor $floor s"
+echo "== floor: inflate the largest layer (klauspost/compress, best of $RUNS)"
+read -r floor _ floor_cpu < <(timed "$W/bin/inflate" -n 1 "$largest")
+all_cpu=0
+for l in "$W"/l1.tar.gz "$W"/l2.tar.gz "$W"/l3.tar.gz; do
+  read -r _ _ c < <(timed "$W/bin/inflate" -n 1 "$l")
+  all_cpu=$(awk "BEGIN{print $all_cpu + $c}")
+done
+echo "floor $floor s wall ($floor_cpu s CPU); inflating all layers: $all_cpu s CPU"
 
 echo "== warden walk (all extractors), $RUNS runs each, best time, peak RSS"
 "$W/bin/walkbench" -oci "$W/oci" >/dev/null # page cache
-read -r cold cold_rss < <(timed "$W/bin/walkbench" -oci "$W/oci")
+read -r cold cold_rss cold_cpu < <(timed "$W/bin/walkbench" -oci "$W/oci")
 rm -rf "$W/cache"; "$W/bin/walkbench" -oci "$W/oci" -cache "$W/cache" >/dev/null
-read -r warm warm_rss < <(timed "$W/bin/walkbench" -oci "$W/oci" -cache "$W/cache")
-read -r cold_da cold_da_rss < <(timed "$W/bin/walkbench" -docker-archive "$W/image.tar")
+read -r warm warm_rss _ < <(timed "$W/bin/walkbench" -oci "$W/oci" -cache "$W/cache")
+read -r cold_da cold_da_rss cold_da_cpu < <(timed "$W/bin/walkbench" -docker-archive "$W/image.tar")
 pk=$("$W/bin/walkbench" -oci "$W/oci" | awk '{print $2}')
 echo "packages found: $pk"
 
 # The CLI, when its sbom command is in place.
 sbom_cold=NA sbom_warm=NA sbom_rss=NA
 if "$W/bin/warden" sbom --help >/dev/null 2>&1 && "$W/bin/warden" sbom --cache-dir "$W/clicache" --format cyclonedx-json "oci-layout:$W/oci" >/dev/null 2>&1; then
-  read -r sbom_cold sbom_rss < <(timed "$W/bin/warden" sbom --no-cache --format cyclonedx-json "oci-layout:$W/oci")
-  read -r sbom_warm _ < <(timed "$W/bin/warden" sbom --cache-dir "$W/clicache" --format cyclonedx-json "oci-layout:$W/oci")
+  read -r sbom_cold sbom_rss _ < <(timed "$W/bin/warden" sbom --no-cache --format cyclonedx-json "oci-layout:$W/oci")
+  read -r sbom_warm _ _ < <(timed "$W/bin/warden" sbom --cache-dir "$W/clicache" --format cyclonedx-json "oci-layout:$W/oci")
 fi
 
-trivy_cold=NA trivy_warm=NA trivy_rss=NA syft_t=NA syft_rss=NA
+trivy_cold=NA trivy_warm=NA trivy_rss=NA trivy_cpu=NA syft_t=NA syft_rss=NA syft_cpu=NA
 if command -v trivy >/dev/null; then
-  read -r trivy_cold trivy_rss < <(timed trivy image --quiet --skip-db-update --skip-java-db-update --offline-scan --cache-dir "$W/trivy-none-$RANDOM" --format cyclonedx --input "$W/image.tar")
-  trivy image --quiet --offline-scan --cache-dir "$W/trivy-cache" --format cyclonedx --input "$W/image.tar" >/dev/null 2>&1 || true
-  read -r trivy_warm _ < <(timed trivy image --quiet --offline-scan --cache-dir "$W/trivy-cache" --format cyclonedx --input "$W/image.tar")
+  # cold: an in-memory cache, new each run; warm: a filesystem cache filled once.
+  topt=(image --quiet --skip-db-update --skip-java-db-update --offline-scan --format cyclonedx --input "$W/image.tar")
+  read -r trivy_cold trivy_rss trivy_cpu < <(timed trivy "${topt[@]}" --cache-backend memory)
+  rm -rf "$W/trivy-cache"; trivy "${topt[@]}" --cache-dir "$W/trivy-cache" >/dev/null 2>&1 || true
+  read -r trivy_warm _ _ < <(timed trivy "${topt[@]}" --cache-dir "$W/trivy-cache")
 fi
 if command -v syft >/dev/null; then
-  read -r syft_t syft_rss < <(timed syft -q "docker-archive:$W/image.tar" -o cyclonedx-json)
+  read -r syft_t syft_rss syft_cpu < <(timed syft -q "docker-archive:$W/image.tar" -o cyclonedx-json)
 fi
 
 ratio() { if [ "$1" = NA ] || [ "$2" = NA ]; then echo NA; else awk "BEGIN{printf \"%.2f\", $1 / $2}"; fi; }
 echo
-echo "| measure | seconds | peak RSS MB | ratio |"
-echo "|---|---|---|---|"
-echo "| floor (inflate largest layer) | $floor | | 1.00 x floor |"
-echo "| warden walk cold, oci-layout | $cold | $cold_rss | $(ratio "$cold" "$floor") x floor |"
-echo "| warden walk cold, docker-archive | $cold_da | $cold_da_rss | $(ratio "$cold_da" "$floor") x floor |"
-echo "| warden walk warm (cached) | $warm | $warm_rss | |"
-echo "| warden sbom CLI cold / warm | $sbom_cold / $sbom_warm | $sbom_rss | $(ratio "$sbom_cold" "$floor") x floor |"
-echo "| trivy cold / warm | $trivy_cold / $trivy_warm | $trivy_rss | trivy/warden cold: $(ratio "$trivy_cold" "$cold") |"
-echo "| syft | $syft_t | $syft_rss | syft/warden cold: $(ratio "$syft_t" "$cold") |"
+echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores"
+echo "| measure | wall s | CPU s | peak RSS MB | ratio |"
+echo "|---|---|---|---|---|"
+echo "| floor (inflate largest layer) | $floor | $floor_cpu | | 1.00 x floor |"
+echo "| inflate all layers (CPU) | | $all_cpu | | |"
+echo "| warden walk cold, oci-layout | $cold | $cold_cpu | $cold_rss | $(ratio "$cold" "$floor") x floor wall; CPU $(ratio "$cold_cpu" "$all_cpu") x inflating all layers |"
+echo "| warden walk cold, docker-archive | $cold_da | $cold_da_cpu | $cold_da_rss | $(ratio "$cold_da" "$floor") x floor |"
+echo "| warden walk warm (cached) | $warm | | $warm_rss | |"
+echo "| warden sbom CLI cold / warm | $sbom_cold / $sbom_warm | | $sbom_rss | $(ratio "$sbom_cold" "$floor") x floor |"
+echo "| trivy cold / warm | $trivy_cold / $trivy_warm | $trivy_cpu | $trivy_rss | trivy/warden cold (same docker-archive) wall: $(ratio "$trivy_cold" "$cold_da"), CPU: $(ratio "$trivy_cpu" "$cold_da_cpu"); warm: $(ratio "$trivy_warm" "$warm") |"
+echo "| syft | $syft_t | $syft_cpu | $syft_rss | syft/warden cold (same docker-archive) wall: $(ratio "$syft_t" "$cold_da"), CPU: $(ratio "$syft_cpu" "$cold_da_cpu") |"
