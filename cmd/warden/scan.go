@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/wardensec/warden/pkg/ignore"
+	"github.com/wardensec/warden/pkg/inventory"
 	"github.com/wardensec/warden/pkg/match"
 	"github.com/wardensec/warden/pkg/report"
 	"github.com/wardensec/warden/pkg/sbom"
@@ -187,6 +188,21 @@ func runScan(cmd *cobra.Command, g *globals, f *scanFlags, ref string) error {
 	if err != nil {
 		return fmt.Errorf("scanning %s: %w", img.Name, err)
 	}
+	// Say which packages the database could not judge (a release or ecosystem never imported).
+	if nss, err := db.Namespaces(); err == nil {
+		have := map[string]bool{}
+		for _, ns := range nss {
+			have[ns] = true
+		}
+		for _, w := range match.Uncovered(inv, func(ns string) bool { return have[ns] }, f.osOnly) {
+			fmt.Fprintln(stderr, "warning:", w)
+			warnings = append(warnings, w)
+		}
+		// A gate fails closed: an image whose OS release the database does not cover cannot pass it.
+		if ns := match.Namespace(inv.Distro); failRank >= 0 && ns != "" && !have[ns] && hasOSPackages(inv) {
+			return fmt.Errorf("--fail-on: the database has no data for %s, so %s cannot be judged: import that release's feed (warden db import / warden db update)", ns, img.Name)
+		}
+	}
 	if f.ignoreUnfixed {
 		kept := findings[:0]
 		for _, x := range findings {
@@ -261,6 +277,15 @@ func runScan(cmd *cobra.Command, g *globals, f *scanFlags, ref string) error {
 		}
 	}
 	return nil
+}
+
+func hasOSPackages(inv *inventory.Inventory) bool {
+	for i := range inv.Packages {
+		if match.IsOS(inv.Packages[i].Ecosystem) {
+			return true
+		}
+	}
+	return false
 }
 
 func roundAge(d time.Duration) string {

@@ -152,6 +152,9 @@ func TestScanErrors(t *testing.T) {
 	empty := t.TempDir()
 	transcript(t, "no-db", exitError, empty, time.Time{}, "scan", alpineImage)
 	state, built := scanState(t, "ghsa-osv")
+	// A database without the image's release: nothing matched, and the scan says why.
+	transcript(t, "alpine-release-not-imported", 0, state, built, "scan", alpineImage)
+	transcript(t, "alpine-release-not-imported-gate", exitError, state, built, "scan", alpineImage, "--fail-on", "low")
 	transcript(t, "bad-fail-on", exitError, state, built, "scan", alpineImage, "--fail-on", "SEVERE")
 	transcript(t, "bad-format", exitError, state, built, "scan", alpineImage, "--format", "xml")
 	transcript(t, "template-without-file", exitError, state, built, "scan", alpineImage, "--format", "template")

@@ -399,3 +399,42 @@ func MarkOwned(inv *inventory.Inventory) int {
 	}
 	return n
 }
+
+// Uncovered lists, as warnings, the groups of packages that Match cannot
+// judge because the database has no namespace for them (an OS release or a
+// language ecosystem that was never imported, or an OS the image does not
+// identify). has reports whether the database holds a namespace.
+func Uncovered(inv *inventory.Inventory, has func(namespace string) bool, osOnly bool) []string {
+	counts := map[string]int{}
+	var order []string
+	add := func(key string) {
+		if counts[key] == 0 {
+			order = append(order, key)
+		}
+		counts[key]++
+	}
+	for i := range inv.Packages {
+		p := &inv.Packages[i]
+		switch {
+		case IsOS(p.Ecosystem):
+			ns := Namespace(inv.Distro)
+			if ns == "" {
+				add("\x00" + p.Ecosystem)
+			} else if !has(ns) {
+				add(ns)
+			}
+		case osOnly || p.OwnedBy != "" || p.Ecosystem == "":
+		case !has(p.Ecosystem):
+			add(p.Ecosystem)
+		}
+	}
+	var out []string
+	for _, k := range order {
+		if eco, ok := strings.CutPrefix(k, "\x00"); ok {
+			out = append(out, fmt.Sprintf("%d %s packages not checked: the image's OS release is unknown (no os-release)", counts[k], eco))
+			continue
+		}
+		out = append(out, fmt.Sprintf("%d packages not checked: the database has no data for %s (import its feed)", counts[k], k))
+	}
+	return out
+}

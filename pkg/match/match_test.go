@@ -366,3 +366,28 @@ func TestLookupNames(t *testing.T) {
 		t.Errorf("lookups (-want +got):\n%s", diff)
 	}
 }
+
+func TestUncovered(t *testing.T) {
+	inv := &inventory.Inventory{Distro: &inventory.Distro{ID: "alpine", VersionID: "3.22.1"}, Packages: []inventory.Package{
+		{Name: "musl", Version: "1.2.5-r10", Ecosystem: "apk"},
+		{Name: "busybox", Version: "1.37.0-r18", Ecosystem: "apk"},
+		{Name: "lodash", Version: "4.17.21", Ecosystem: "npm"},
+		{Name: "log4j", Version: "2.14.1", Ecosystem: "Maven"},
+		{Name: "urllib3", Version: "1.26.12", Ecosystem: "PyPI", OwnedBy: "apk:py3-urllib3"},
+	}}
+	has := func(ns string) bool { return ns == "npm" || ns == "alpine:3.19" }
+	want := []string{
+		"2 packages not checked: the database has no data for alpine:3.22 (import its feed)",
+		"1 packages not checked: the database has no data for Maven (import its feed)",
+	}
+	if d := cmp.Diff(want, Uncovered(inv, has, false)); d != "" {
+		t.Errorf("(-want +got):\n%s", d)
+	}
+	if d := cmp.Diff(want[:1], Uncovered(inv, has, true)); d != "" {
+		t.Errorf("os-only (-want +got):\n%s", d)
+	}
+	inv.Distro = nil
+	if got := Uncovered(inv, has, true); len(got) != 1 || !strings.Contains(got[0], "2 apk packages not checked: the image's OS release is unknown") {
+		t.Errorf("unknown distro: %v", got)
+	}
+}
