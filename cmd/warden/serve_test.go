@@ -509,3 +509,74 @@ func TestServeGateway(t *testing.T) {
 		t.Errorf("gated pull through the gateway: %v\n%s", err, out)
 	}
 }
+
+// TestServeCosign: cosign signs and verifies against warden serve. The repository
+// is gated (images are unscanned, so plain pulls are denied), yet a user who may
+// push there (the signer) can sign and verify, while a pull-only user gets DENIED.
+func TestServeCosign(t *testing.T) {
+	cosign := testutil.RequireTool(t, "cosign")
+	dir := t.TempDir()
+	var users strings.Builder
+	for _, u := range []string{"alice", "bob"} {
+		h, _ := bcrypt.GenerateFromPassword([]byte(u+"-pw"), bcrypt.MinCost)
+		users.WriteString(u + ":" + string(h) + "\n")
+	}
+	writeFile(t, filepath.Join(dir, "htpasswd"), users.String())
+	writeFile(t, filepath.Join(dir, "serve.yaml"), `auth:
+  htpasswd: `+filepath.Join(dir, "htpasswd")+`
+  token: true
+  access:
+    - {repo: "**", users: [alice], actions: ["*"]}
+    - {repo: "**", users: [bob], actions: [pull]}
+gate: {repos: ["prod/**"]}
+scan: {disabled: true}
+`)
+	addr := startServe(t, "--root", t.TempDir(), "--config", filepath.Join(dir, "serve.yaml"))
+	login := func(user string) []string {
+		cfg := filepath.Join(dir, user)
+		bin := testutil.RequireTool(t, "crane")
+		c := exec.Command(bin, "auth", "login", addr, "-u", user, "-p", user+"-pw")
+		c.Env = append(os.Environ(), "DOCKER_CONFIG="+cfg)
+		if out, err := c.CombinedOutput(); err != nil {
+			t.Fatalf("crane auth login %s: %v\n%s", user, err, out)
+		}
+		return append(os.Environ(), "DOCKER_CONFIG="+cfg, "HOME="+dir, "TUF_ROOT="+filepath.Join(dir, "tuf"),
+			"COSIGN_PASSWORD=", "COSIGN_EXPERIMENTAL=0", "SIGSTORE_NO_CACHE=true")
+	}
+	alice, bob := login("alice"), login("bob")
+	run := func(env []string, bin string, args ...string) (string, error) {
+		c := exec.Command(bin, args...)
+		c.Dir, c.Env = dir, env
+		out, err := c.CombinedOutput()
+		return string(out), err
+	}
+	craneBin := testutil.RequireTool(t, "crane")
+	img := filepath.Join(dir, "img.tar")
+	if err := crane2Tar(img); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := run(alice, craneBin, "push", img, addr+"/prod/app:1"); err != nil {
+		t.Fatalf("push: %v\n%s", err, out)
+	}
+	d, err := run(alice, craneBin, "digest", addr+"/prod/app:1")
+	if err != nil {
+		t.Fatalf("digest as alice (may push, so not gated): %v\n%s", err, d)
+	}
+	ref := addr + "/prod/app@" + strings.TrimSpace(d)
+	if out, err := run(bob, craneBin, "manifest", ref); err == nil || !strings.Contains(out, "DENIED") || !strings.Contains(out, "has not been scanned") {
+		t.Errorf("bob (pull only) got the gated image: %v\n%s", err, out)
+	}
+	if out, err := run(alice, cosign, "generate-key-pair"); err != nil {
+		t.Fatalf("cosign generate-key-pair: %v\n%s", err, out)
+	}
+	if out, err := run(alice, cosign, "sign", "--key", "cosign.key", "--tlog-upload=false", "--use-signing-config=false", "--new-bundle-format=false", "-y", ref); err != nil {
+		t.Fatalf("cosign sign: %v\n%s", err, out)
+	}
+	if out, err := run(alice, cosign, "verify", "--key", "cosign.pub", "--insecure-ignore-tlog=true", "--new-bundle-format=false", ref); err != nil {
+		t.Fatalf("cosign verify: %v\n%s", err, out)
+	}
+	// The signature tag is readable by the pull-only user.
+	if out, err := run(bob, craneBin, "manifest", addr+"/prod/app:"+strings.Replace(strings.TrimSpace(d), ":", "-", 1)+".sig"); err != nil {
+		t.Errorf("bob reading the .sig tag: %v\n%s", err, out)
+	}
+}

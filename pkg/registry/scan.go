@@ -154,6 +154,9 @@ func (r *Registry) checkGate(w http.ResponseWriter, req *http.Request, rt route,
 	if man.Subject != "" {
 		return true // a referrer (signature, attestation, SBOM): readable
 	}
+	if r.mayPush(req, rt.name) {
+		return true // whoever may push here (a signer, CI) may read what is there
+	}
 	s := Subject{Repo: rt.name, Reference: rt.ref, Digest: toHash(d), MediaType: types.MediaType(man.MediaType)}
 	switch {
 	case isImageManifest(man.MediaType):
@@ -201,4 +204,23 @@ func (r *Registry) deny(w http.ResponseWriter, rt route, reasons []string) {
 	r.metrics.denied()
 	msg := fmt.Sprintf("warden policy denied %s:%s: %s", rt.name, rt.ref, strings.Join(reasons, "; "))
 	writeError(w, http.StatusForbidden, codeDenied, msg, map[string]any{"reasons": reasons})
+}
+
+// IdentityAuthorizer is implemented by Authorizers that can tell what the
+// caller's identity may do, beyond what this request's token grants (a pull
+// token of a user who may also push).
+type IdentityAuthorizer interface {
+	IdentityCan(req *http.Request, repo, action string) bool
+}
+
+// mayPush reports whether the authenticated caller may push to repo. Without
+// authentication nobody is known, so nobody may.
+func (r *Registry) mayPush(req *http.Request, repo string) bool {
+	if r.auth == nil || req.Header.Get("Authorization") == "" {
+		return false
+	}
+	if ia, ok := r.auth.(IdentityAuthorizer); ok {
+		return ia.IdentityCan(req, repo, "push")
+	}
+	return r.auth.Authorize(req, repo, "push") == nil
 }

@@ -268,6 +268,22 @@ func (a *Auth) Authorize(req *http.Request, repo, action string) error {
 	return unauth("unsupported authorization scheme")
 }
 
+// IdentityCan implements registry.IdentityAuthorizer: whether the user behind
+// the request's credentials (basic, or the subject of a valid token) may do
+// action on repo, whatever scopes the token carries.
+func (a *Auth) IdentityCan(req *http.Request, repo, action string) bool {
+	h := req.Header.Get("Authorization")
+	switch {
+	case strings.HasPrefix(strings.ToLower(h), "basic "):
+		user, pass, ok := req.BasicAuth()
+		return ok && a.checkBasic(user, pass) && a.Can(user, repo, action)
+	case strings.HasPrefix(strings.ToLower(h), "bearer ") && a.cfg.Token:
+		c, err := a.verify(h[len("bearer "):])
+		return err == nil && c.Subject != "" && a.Can(c.Subject, repo, action)
+	}
+	return false
+}
+
 // --- tokens ---
 
 type access struct {
