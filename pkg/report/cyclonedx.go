@@ -131,7 +131,7 @@ func writeCycloneDX(w io.Writer, doc *Document, in *Input) error {
 			}
 			cv.References = &rs
 		}
-		ratings := []cdx.VulnerabilityRating{{Source: &cdx.Source{Name: v.SeveritySource}, Severity: cdx.Severity(strings.ToLower(v.Severity))}}
+		ratings := []cdx.VulnerabilityRating{{Source: &cdx.Source{Name: v.SeveritySource}, Severity: cdxSeverity(v.Severity)}}
 		for _, c := range v.CVSS {
 			score := c.Score
 			ratings = append(ratings, cdx.VulnerabilityRating{Source: &cdx.Source{Name: c.Source}, Score: &score, Severity: cdx.Severity(strings.ToLower(scoreSeverity(c.Score))), Method: cvssMethod(c.Version), Vector: c.Vector})
@@ -174,6 +174,23 @@ func writeCycloneDX(w io.Writer, doc *Document, in *Input) error {
 		return fmt.Errorf("writing CycloneDX report: %w", err)
 	}
 	return nil
+}
+
+// cdxSeverity maps Warden's severities to CycloneDX's (which has no NEGLIGIBLE).
+func cdxSeverity(s string) cdx.Severity {
+	switch s {
+	case "CRITICAL":
+		return cdx.SeverityCritical
+	case "HIGH":
+		return cdx.SeverityHigh
+	case "MEDIUM":
+		return cdx.SeverityMedium
+	case "LOW":
+		return cdx.SeverityLow
+	case "NEGLIGIBLE":
+		return cdx.SeverityInfo
+	}
+	return cdx.SeverityUnknown
 }
 
 func scoreSeverity(s float64) string {

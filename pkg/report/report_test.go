@@ -54,6 +54,8 @@ func sample() *Input {
 	minimistAdv2 := vulndb.Advisory{ID: "GHSA-vh95-rmgr-6w4m", Aliases: []string{"CVE-2020-7598"}, Namespace: "npm", Package: "minimist",
 		Severity: "MEDIUM", SeveritySource: "ghsa", Title: "Prototype Pollution in minimist", Source: "osv-ghsa"}
 	busyboxAdv := vulndb.Advisory{ID: "CVE-2023-42364", Namespace: "alpine:3.19", Package: "busybox", Status: "unfixed", Severity: "UNKNOWN", Source: "alpine-secdb"}
+	busyboxAdv2 := vulndb.Advisory{ID: "CVE-2005-2541", Namespace: "alpine:3.19", Package: "busybox", Status: "wont-fix", Severity: "NEGLIGIBLE", SeveritySource: "debian-tracker",
+		Title: "Tar 1.15.1 does not properly warn the user when extracting setuid or setgid files", Source: "alpine-secdb"}
 
 	return &Input{
 		Artifact: "oci-layout:testdata/images/sample",
@@ -66,6 +68,7 @@ func sample() *Input {
 			{Package: libcrypto, Advisory: openssl, Status: "fixed", FixedVersion: "3.1.7-r1"},
 			{Package: libssl, Advisory: openssl, Status: "fixed", FixedVersion: "3.1.7-r1"},
 			{Package: busybox, Advisory: busyboxAdv, Status: "unfixed"},
+			{Package: busybox, Advisory: busyboxAdv2, Status: "wont-fix"},
 			{Package: xnet, Advisory: go238, Status: "fixed", FixedVersion: "0.0.0-20210520170846-37e1c6afe023", Linked: ptr(true)},
 			{Package: xnet, Advisory: go288, Status: "fixed", FixedVersion: "0.0.0-20211209124913-491a49abca63", Linked: ptr(false)},
 			{Package: lodash, Advisory: lodashAdv, Status: "fixed", FixedVersion: "4.17.20",
@@ -145,8 +148,8 @@ func TestTableOrderAndCounts(t *testing.T) {
 		t.Errorf("unlinked Go finding listed without --show-unlinked:\n%s", out)
 	}
 	for _, want := range []string{
-		"Total: 5 (CRITICAL: 1, HIGH: 1, MEDIUM: 2, LOW: 0, NEGLIGIBLE: 0, UNKNOWN: 1)",
-		"4 of 5 findings are fixed in newer packages: a rebuild would fix them",
+		"Total: 6 (CRITICAL: 1, HIGH: 1, MEDIUM: 2, LOW: 0, NEGLIGIBLE: 1, UNKNOWN: 1)",
+		"4 of 6 findings are fixed in newer packages: a rebuild would fix them",
 		"1 Go finding is in modules the binary uses, but the vulnerable code is not linked into it",
 		"GHSA-p6mc-m468-83gw on lodash 4.17.15: vex: not_affected: vulnerable_code_not_present [vex.json]",
 		"CVE-2019-0001 expired 2025-06-30",
@@ -180,8 +183,8 @@ func TestJSONSchema(t *testing.T) {
 		t.Errorf("os = %v", os)
 	}
 	vulns := doc["vulnerabilities"].([]any)
-	if len(vulns) != 6 { // 5 counted + 1 unlinked Go finding (JSON lists every module-level finding)
-		t.Fatalf("%d vulnerabilities, want 6", len(vulns))
+	if len(vulns) != 7 { // 6 counted + 1 unlinked Go finding (JSON lists every module-level finding)
+		t.Fatalf("%d vulnerabilities, want 7", len(vulns))
 	}
 	linkedSeen := 0
 	for _, x := range vulns {
@@ -222,8 +225,8 @@ func TestSARIFShape(t *testing.T) {
 		t.Fatalf("version %q, %d runs", log.Version, len(log.Runs))
 	}
 	run := log.Runs[0]
-	if len(run.Results) != 5 {
-		t.Errorf("%d results, want 5 (unsuppressed, linked)", len(run.Results))
+	if len(run.Results) != 6 {
+		t.Errorf("%d results, want 6 (unsuppressed, linked)", len(run.Results))
 	}
 	for _, r := range run.Results {
 		rule := run.Tool.Driver.Rules[r.RuleIndex]
