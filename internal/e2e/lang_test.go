@@ -33,9 +33,14 @@ import (
 // scan runs the pipeline on img against a database built from the feed specs.
 func scan(t *testing.T, img v1.Image, specs ...string) (*inventory.Inventory, []match.Finding) {
 	t.Helper()
-	ctx := context.Background()
+	return scanDB(t, img, openDB(t, specs...))
+}
+
+// openDB builds a Warden database from feed specs ("osv:DIR").
+func openDB(t *testing.T, specs ...string) *vulndb.DB {
+	t.Helper()
 	dbPath := filepath.Join(t.TempDir(), "warden.db")
-	if _, err := feeds.Import(ctx, dbPath, specs, feeds.Options{}); err != nil {
+	if _, err := feeds.Import(context.Background(), dbPath, specs, feeds.Options{}); err != nil {
 		t.Fatalf("importing %v: %v", specs, err)
 	}
 	db, err := vulndb.Open(dbPath)
@@ -43,6 +48,12 @@ func scan(t *testing.T, img v1.Image, specs ...string) (*inventory.Inventory, []
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+func scanDB(t *testing.T, img v1.Image, db *vulndb.DB) (*inventory.Inventory, []match.Finding) {
+	t.Helper()
+	ctx := context.Background()
 	inv, err := walk.Inventory(ctx, img, walk.Options{Extractors: all.Extractors()})
 	if err != nil {
 		t.Fatalf("walk: %v", err)
