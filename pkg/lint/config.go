@@ -36,12 +36,16 @@ func ConfigFindings(cf *v1.ConfigFile, opt Options) []Finding {
 			out = append(out, NewFinding(SecretEnv, fmt.Sprintf("ENV %s holds: %s (%s)", k, m.Title, m.Redacted)))
 		}
 	}
+	current := map[string]bool{}
+	for _, kv := range cf.Config.Env {
+		current[kv] = true
+	}
 	for i, h := range cf.History {
 		by := h.CreatedBy
 		if by == "" {
 			continue
 		}
-		for _, m := range historySecrets(by) {
+		for _, m := range historySecrets(by, current) {
 			out = append(out, NewFinding(SecretHistory, fmt.Sprintf("history step %d: %s (%s)", i, m.Title, m.Redacted)))
 		}
 		if m := remoteAdd.FindStringSubmatch(by); m != nil {
@@ -63,8 +67,23 @@ func ConfigFindings(cf *v1.ConfigFile, opt Options) []Finding {
 
 // historySecrets finds secrets in one history line: the high-confidence
 // patterns anywhere, plus NAME=VALUE assignments with secret names (build
-// arguments are recorded as "|2 NAME=value NAME2=value /bin/sh -c …").
-func historySecrets(line string) []SecretMatch {
+// arguments are recorded as "|2 NAME=value NAME2=value /bin/sh -c …"). An
+// ENV step whose NAME=VALUE is still in the config's environment is left to
+// the environment check (one finding per secret).
+func historySecrets(line string, currentEnv map[string]bool) []SecretMatch {
+	if i := strings.Index(line, "ENV "); i >= 0 && (strings.Contains(line[:i], "#(nop)") || i == 0) {
+		rest := strings.Fields(line[i+4:])
+		all := len(rest) > 0
+		for _, kv := range rest {
+			if kv == "#" || kv == "buildkit" {
+				continue
+			}
+			all = all && currentEnv[strings.Trim(kv, `"'`)]
+		}
+		if all {
+			return nil
+		}
+	}
 	ms := FindSecrets([]byte(line))
 	seen := map[string]bool{}
 	for _, m := range ms {
@@ -76,7 +95,7 @@ func historySecrets(line string) []SecretMatch {
 			continue
 		}
 		if m, ok := EnvSecret(k, strings.Trim(v, `"'`)); ok && !seen[m.Rule] {
-			m.Title = m.Title + " " + k
+			m.Title = k + ": " + m.Title
 			ms = append(ms, m)
 			seen[m.Rule] = true
 		}

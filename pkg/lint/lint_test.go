@@ -100,6 +100,11 @@ func TestConfigFindings(t *testing.T) {
 			{CreatedBy: "COPY ./app /app # buildkit"},
 			{CreatedBy: "RUN /bin/sh -c curl -o /tmp/x https://example.com/x && sha256sum -c x.sha256"},
 		}}, Options{}, []string{RemoteAdd, RemoteAdd, PipeToShell, PipeToShell, SecretHistory}},
+		{"env step in history counted once", v1.ConfigFile{Config: v1.Config{User: "app", Healthcheck: hc, Env: []string{"APP_PASSWORD=Sup3rS3cretValue"}}, History: []v1.History{
+			{CreatedBy: "/bin/sh -c #(nop)  ENV APP_PASSWORD=Sup3rS3cretValue"},
+			{CreatedBy: "ENV APP_PASSWORD=Sup3rS3cretValue # buildkit"},
+			{CreatedBy: "/bin/sh -c #(nop)  ENV OLD_TOKEN=an-old-token-value"}, // overwritten later: only the history has it
+		}}, Options{}, []string{SecretEnv, SecretHistory}},
 		{"latest tag", v1.ConfigFile{Config: v1.Config{User: "app", Healthcheck: hc}}, Options{Reference: "alpine:latest"}, []string{LatestTag}},
 		{"no tag", v1.ConfigFile{Config: v1.Config{User: "app", Healthcheck: hc}}, Options{Reference: "registry:localhost:5000/app"}, []string{LatestTag}},
 		{"digest", v1.ConfigFile{Config: v1.Config{User: "app", Healthcheck: hc}}, Options{Reference: "alpine@sha256:" + strings.Repeat("a", 64)}, nil},

@@ -121,7 +121,7 @@ func EnvSecret(name, value string) (SecretMatch, bool) {
 	if len(v) < 8 || strings.HasPrefix(v, "/") || placeholderValue.MatchString(v) {
 		return SecretMatch{}, false
 	}
-	return SecretMatch{Rule: "secret-env-name", Title: "secret-named variable with a value", Redacted: redact(v)}, true
+	return SecretMatch{Rule: "secret-env-name", Title: "password or token (by the variable's name)", Redacted: redact(v)}, true
 }
 
 // RedactLine replaces every secret in a line of text (pattern matches, and
