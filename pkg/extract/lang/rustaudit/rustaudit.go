@@ -25,7 +25,7 @@ import (
 
 const (
 	// MinSize and MaxSize bound the executables looked at.
-	MinSize     = 16 << 10
+	MinSize     = 128 << 10 // a Rust executable links std statically: well over 128 KiB
 	MaxSize     = 200 << 20
 	maxInMemory = 64 << 20
 	maxSection  = 8 << 20  // compressed
