@@ -264,7 +264,7 @@ func vulnFrom(f *match.Finding) Vulnerability {
 		Title:          title(a),
 		Description:    a.Description,
 		URL:            AdvisoryURL(a),
-		URLs:           nonNil(a.URLs),
+		URLs:           uniq(a.URLs),
 		Namespace:      a.Namespace,
 		DataSource:     a.Source,
 		Linked:         f.Linked,
@@ -344,6 +344,19 @@ func AdvisoryURL(a *vulndb.Advisory) string {
 		return a.URLs[0]
 	}
 	return ""
+}
+
+// uniq drops repeated entries, keeping the first of each.
+func uniq(s []string) []string {
+	out := make([]string, 0, len(s))
+	seen := map[string]bool{}
+	for _, x := range s {
+		if !seen[x] {
+			seen[x] = true
+			out = append(out, x)
+		}
+	}
+	return out
 }
 
 func nonNil(s []string) []string {
