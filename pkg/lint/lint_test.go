@@ -2,6 +2,7 @@ package lint
 
 import (
 	"archive/tar"
+	"fmt"
 	"bytes"
 	"context"
 	"crypto/ecdsa"
@@ -432,4 +433,24 @@ func TestDocsListEveryRule(t *testing.T) {
 			t.Errorf("docs/lint.md lacks the row %q", row)
 		}
 	}
+}
+
+// BenchmarkFileFindings: one layer of 20,000 small text files (a typical
+// application tree); reports throughput over the uncompressed bytes.
+func BenchmarkFileFindings(b *testing.B) {
+	var files []testimage.File
+	for i := 0; i < 20000; i++ {
+		files = append(files, testimage.Reg(fmt.Sprintf("app/node_modules/pkg%d/lib/file%d.js", i/20, i), strings.Repeat("module.exports = function () { return 42 }\n", 40)))
+	}
+	l := testimage.Layer(b, files...)
+	var size int64
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		_, n, err := FileFindings(context.Background(), []v1.Layer{l}, Options{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		size = n
+	}
+	b.SetBytes(size)
 }
