@@ -2,7 +2,6 @@ package lint
 
 import (
 	"archive/tar"
-	"fmt"
 	"bytes"
 	"context"
 	"crypto/ecdsa"
@@ -13,6 +12,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
