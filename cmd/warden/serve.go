@@ -55,6 +55,10 @@ type serveConfig struct {
 	Scan struct {
 		Disabled bool `yaml:"disabled"`
 		Workers  int  `yaml:"workers"`
+		// Webhook receives new findings when a database update re-matches stored images.
+		Webhook string `yaml:"webhook"`
+		// DBCheck is how often the database is checked for updates (default 1m).
+		DBCheck string `yaml:"dbCheck"`
 	} `yaml:"scan"`
 	// Policy is a policy file (docs/policy.md) enforced on pull: the same
 	// policy.Evaluate as `warden check`.
@@ -142,6 +146,7 @@ See docs/registry.md.`,
 			if fl.Changed("scan-workers") || c.Scan.Workers == 0 {
 				c.Scan.Workers = flagCfg.Scan.Workers
 			}
+			override("webhook", &c.Scan.Webhook, flagCfg.Scan.Webhook)
 			if noScan {
 				c.Scan.Disabled = true
 			}
@@ -167,6 +172,7 @@ See docs/registry.md.`,
 	fl.BoolVar(&flagCfg.Auth.AnonymousPull, "anonymous-pull", false, "with authentication on, still let anyone pull")
 	fl.IntVar(&flagCfg.Scan.Workers, "scan-workers", 1, "background scan workers")
 	fl.BoolVar(&noScan, "no-scan", false, "do not scan pushed images")
+	fl.StringVar(&flagCfg.Scan.Webhook, "webhook", "", "URL that receives (JSON POST) the new findings per image when a database update re-matches stored images")
 	fl.StringVar(&flagCfg.Upstream, "upstream", "", "gateway mode: fetch what is missing from this registry (http(s)://HOST[:PORT]); credentials from the Docker config")
 	fl.StringVar(&flagCfg.Policy, "policy", "", "policy file enforced on pull (docs/policy.md): DENIED with the policy's reasons")
 	fl.StringVar(&flagCfg.Host, "host", "", "registry name as clients write it, for policy patterns (default: the --addr value)")
@@ -248,6 +254,7 @@ func runServe(ctx context.Context, g *globals, c *serveConfig, stderr io.Writer)
 	}
 	if !c.Scan.Disabled {
 		opt.Scanner = &libScanner{dbPath: cachedir.DBPath(stateDir), cache: lc, log: g.logger}
+		opt.Webhook = c.Scan.Webhook
 		if _, err := os.Stat(cachedir.DBPath(stateDir)); err != nil {
 			fmt.Fprintf(stderr, "warden serve: warning: no vulnerability database at %s yet: scans will fail until `warden db update`\n", cachedir.DBPath(stateDir))
 		}
@@ -277,6 +284,15 @@ func runServe(ctx context.Context, g *globals, c *serveConfig, stderr io.Writer)
 	defer reg.Close()
 	if pgate != nil {
 		pgate.SetHandler(reg)
+	}
+	if !c.Scan.Disabled {
+		every := time.Minute
+		if c.Scan.DBCheck != "" {
+			if every, err = time.ParseDuration(c.Scan.DBCheck); err != nil || every <= 0 {
+				return fmt.Errorf("scan.dbCheck %q: want a positive duration", c.Scan.DBCheck)
+			}
+		}
+		go watchDB(ctx, reg, cachedir.DBPath(stateDir), every, g.logger)
 	}
 
 	srv := &http.Server{
@@ -358,6 +374,36 @@ func newPolicyGate(g *globals, c *serveConfig, lc *layercache.Cache, stateDir st
 type roundTripperFunc func(*http.Request) (*http.Response, error)
 
 func (f roundTripperFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// watchDB re-queues every scanned image when the vulnerability database
+// changes (`warden db update`): the workers re-match them from the layer cache.
+func watchDB(ctx context.Context, reg *registry.Registry, dbPath string, every time.Duration, log *slog.Logger) {
+	built := func() time.Time {
+		db, err := vulndb.Open(dbPath)
+		if err != nil {
+			return time.Time{}
+		}
+		defer db.Close()
+		return db.Built()
+	}
+	last := built()
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		b := built()
+		if b.IsZero() || b.Equal(last) {
+			continue
+		}
+		last = b
+		n, err := reg.Rescan(ctx)
+		log.Info("warden serve: vulnerability database changed, rescanning", "built", b, "images", n, "err", err)
+	}
+}
 
 // serveMux routes the registry API, the token endpoint, the JSON API, the UI and metrics.
 func serveMux(reg *registry.Registry, au *auth.Auth) http.Handler {

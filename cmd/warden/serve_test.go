@@ -11,6 +11,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -578,5 +579,54 @@ scan: {disabled: true}
 	// The signature tag is readable by the pull-only user.
 	if out, err := run(bob, craneBin, "manifest", addr+"/prod/app:"+strings.Replace(strings.TrimSpace(d), ":", "-", 1)+".sig"); err != nil {
 		t.Errorf("bob reading the .sig tag: %v\n%s", err, out)
+	}
+}
+
+// TestServeRescanOnDBUpdate: Alpine 3.19.4 is pushed while the database has no
+// Alpine data (no findings); `warden db import` of the Alpine secdb then makes
+// the server re-match the stored image and post CVE-2024-9143 to the webhook.
+func TestServeRescanOnDBUpdate(t *testing.T) {
+	state, _ := scanState(t, "ghsa-osv")
+	events := make(chan registry.WebhookEvent, 4)
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var ev registry.WebhookEvent
+		json.NewDecoder(r.Body).Decode(&ev)
+		events <- ev
+	}))
+	defer hook.Close()
+	cfg := filepath.Join(t.TempDir(), "serve.yaml")
+	writeFile(t, cfg, "scan: {webhook: \""+hook.URL+"\", dbCheck: 100ms}\n")
+	addr := startServe(t, "--cache-dir", state, "--root", t.TempDir(), "--config", cfg)
+	layout := filepath.Join(testutil.RepoRoot(t), "testdata", "images", "alpine-3.19.4")
+	if out, err := crane(t, "push", "--insecure", layout, addr+"/library/alpine:3.19.4"); err != nil {
+		t.Fatalf("crane push: %v\n%s", err, out)
+	}
+	var info registry.ImageDetail
+	for i := 0; i < 300; i++ {
+		info = registry.ImageDetail{}
+		getJSON(t, "http://"+addr+"/api/v1/image?repo=library/alpine&ref=3.19.4", &info)
+		if info.Scan != nil && info.Scan.State == "done" {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if info.Scan == nil || info.Scan.Result == nil || len(info.Scan.Result.Findings) != 0 {
+		t.Fatalf("first scan: %+v", info.Scan)
+	}
+	if _, stderr, code := runWardenCmd(t, "--cache-dir", state, "db", "import", filepath.Join(testutil.Corpus(t), "feeds", "alpine-secdb", "v3.19")); code != 0 {
+		t.Fatalf("db import: %s", stderr)
+	}
+	select {
+	case ev := <-events:
+		var ids []string
+		for _, f := range ev.NewFindings {
+			ids = append(ids, f.ID+"/"+f.Package)
+		}
+		if ev.Repository != "library/alpine" || strings.Join(ev.Tags, ",") != "3.19.4" ||
+			strings.Join(ids, " ") != "CVE-2024-9143/libcrypto3 CVE-2024-9143/libssl3" {
+			t.Errorf("webhook event: %+v", ev)
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatal("no webhook after the database update")
 	}
 }

@@ -45,6 +45,9 @@ type Options struct {
 	AnonymousMount bool
 	// Upstream turns on gateway mode: what is missing here is fetched from it.
 	Upstream *Upstream
+	// Webhook, when set, receives a JSON POST for every rescan (Rescan) that
+	// finds vulnerabilities an image did not have before.
+	Webhook string
 }
 
 // Registry is the OCI registry handler.
@@ -57,6 +60,7 @@ type Registry struct {
 	scanner  Scanner
 	anonMnt  bool
 	upstream *Upstream
+	webhook  string
 	metrics  *metrics
 
 	wake   chan struct{}
@@ -86,7 +90,7 @@ func New(opt Options) (*Registry, error) {
 	}
 	r := &Registry{
 		store: st, meta: md, log: log, auth: opt.Auth, gate: opt.Gate, scanner: opt.Scanner,
-		anonMnt: opt.AnonymousMount || opt.Auth == nil, upstream: opt.Upstream,
+		anonMnt: opt.AnonymousMount || opt.Auth == nil, upstream: opt.Upstream, webhook: opt.Webhook,
 		metrics: newMetrics(),
 		wake:    make(chan struct{}, 1),
 	}

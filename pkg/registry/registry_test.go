@@ -526,3 +526,77 @@ func writeTarball(path string, img v1.Image) error {
 	}
 	return tarball.WriteToFile(path, tag, img)
 }
+
+// TestRescanWebhook: Rescan re-queues scanned images; a rescan that finds a
+// new vulnerability posts it to the webhook, with the image's tags.
+func TestRescanWebhook(t *testing.T) {
+	events := make(chan registry.WebhookEvent, 4)
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var ev registry.WebhookEvent
+		if err := json.NewDecoder(r.Body).Decode(&ev); err != nil {
+			t.Errorf("webhook body: %v", err)
+		}
+		events <- ev
+	}))
+	defer hook.Close()
+	var mu sync.Mutex
+	db := []registry.Finding{{ID: "CVE-OLD", Package: "a", Version: "1", Severity: "LOW"}}
+	scans := make(chan struct{}, 4)
+	sc := registry.ScannerFunc(func(ctx context.Context, repo string, d v1.Hash, img v1.Image) (*registry.ScanResult, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		defer func() { scans <- struct{}{} }()
+		return &registry.ScanResult{Findings: append([]registry.Finding(nil), db...)}, nil
+	})
+	r := newTestReg(t, registry.Options{Scanner: sc, Webhook: hook.URL})
+	img, _ := random.Image(100, 1)
+	if err := remote.Write(r.ref(t, "hook/app:1.0"), img); err != nil {
+		t.Fatal(err)
+	}
+	wait := func(ch chan struct{}) {
+		t.Helper()
+		select {
+		case <-ch:
+		case <-time.After(10 * time.Second):
+			t.Fatal("timeout")
+		}
+	}
+	wait(scans)
+	waitState := func() {
+		t.Helper()
+		d, _ := img.Digest()
+		for i := 0; i < 200; i++ {
+			if info, err := r.Scan(context.Background(), "hook/app", d.String()); err == nil && info.State == "done" {
+				return
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		t.Fatal("scan not done")
+	}
+	waitState()
+	// The database learns a new vulnerability.
+	mu.Lock()
+	db = append(db, registry.Finding{ID: "CVE-NEW", Package: "b", Version: "2", Severity: "HIGH"})
+	mu.Unlock()
+	if n, err := r.Rescan(context.Background()); err != nil || n != 1 {
+		t.Fatalf("Rescan = %d, %v", n, err)
+	}
+	wait(scans)
+	select {
+	case ev := <-events:
+		if ev.Repository != "hook/app" || len(ev.NewFindings) != 1 || ev.NewFindings[0].ID != "CVE-NEW" || strings.Join(ev.Tags, ",") != "1.0" {
+			t.Errorf("webhook event %+v", ev)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no webhook call")
+	}
+	// A rescan with nothing new posts nothing.
+	waitState()
+	r.Rescan(context.Background())
+	wait(scans)
+	select {
+	case ev := <-events:
+		t.Errorf("webhook called without new findings: %+v", ev)
+	case <-time.After(500 * time.Millisecond):
+	}
+}

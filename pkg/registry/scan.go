@@ -1,6 +1,7 @@
 package registry
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -75,9 +76,90 @@ func (r *Registry) runJob(ctx context.Context, job *meta.Job) {
 		r.log.Info("registry: scanned", "repo", job.Repo, "digest", job.Digest, "findings", len(res.Findings), "took", time.Since(start))
 	}
 	r.metrics.scanned(err == nil, time.Since(start))
+	var prev *ScanResult
+	if err == nil && r.webhook != "" {
+		if pb, _, perr := r.meta.ScanResult(ctx, job.Repo, job.Digest); perr == nil {
+			prev = &ScanResult{}
+			if json.Unmarshal(pb, prev) != nil {
+				prev = nil
+			}
+		}
+	}
 	if ferr := r.meta.Finish(context.WithoutCancel(ctx), job, b, err); ferr != nil {
 		r.log.Error("registry: recording scan", "err", ferr)
+		return
 	}
+	if prev != nil {
+		if added := newFindings(prev, res); len(added) > 0 {
+			r.notify(ctx, job.Repo, job.Digest, added)
+		}
+	}
+}
+
+// Rescan queues every scanned image again: after a vulnerability database
+// update the workers re-match them (layer inventories come from the layer
+// cache, so nothing is re-extracted), and the webhook hears of new findings.
+func (r *Registry) Rescan(ctx context.Context) (int64, error) {
+	n, err := r.meta.RequeueScanned(ctx)
+	if err == nil && n > 0 {
+		r.kick()
+	}
+	return n, err
+}
+
+// newFindings lists the findings of cur that prev did not have (by ID and package).
+func newFindings(prev, cur *ScanResult) []Finding {
+	had := map[string]bool{}
+	for _, f := range prev.Findings {
+		had[f.ID+"\x00"+f.Package+"\x00"+f.Version] = true
+	}
+	var out []Finding
+	for _, f := range cur.Findings {
+		if !had[f.ID+"\x00"+f.Package+"\x00"+f.Version] {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// WebhookEvent is the JSON body POSTed to the webhook.
+type WebhookEvent struct {
+	Event       string    `json:"event"` // "new-findings"
+	Repository  string    `json:"repository"`
+	Digest      string    `json:"digest"`
+	Tags        []string  `json:"tags"`
+	NewFindings []Finding `json:"newFindings"`
+}
+
+func (r *Registry) notify(ctx context.Context, repo, digest string, added []Finding) {
+	ev := WebhookEvent{Event: "new-findings", Repository: repo, Digest: digest, Tags: []string{}, NewFindings: added}
+	if tis, err := r.meta.TagsDetailed(ctx, repo); err == nil {
+		for _, t := range tis {
+			if t.Digest == digest {
+				ev.Tags = append(ev.Tags, t.Tag)
+			}
+		}
+	}
+	body, _ := json.Marshal(ev)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, r.webhook, bytes.NewReader(body))
+		if err != nil {
+			r.log.Error("registry: webhook", "err", err)
+			return
+		}
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			r.log.Warn("registry: webhook failed", "url", r.webhook, "err", err)
+			return
+		}
+		resp.Body.Close()
+		if resp.StatusCode >= 300 {
+			r.log.Warn("registry: webhook refused", "url", r.webhook, "status", resp.StatusCode)
+		}
+	}()
 }
 
 func (r *Registry) scanOne(ctx context.Context, repo, digest string) (*ScanResult, error) {

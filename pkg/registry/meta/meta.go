@@ -431,6 +431,16 @@ func (m *DB) Claim(ctx context.Context) (*Job, error) {
 	return &j, nil
 }
 
+// RequeueScanned queues every manifest that was scanned (or whose scan
+// failed) again, e.g. after the vulnerability database changed.
+func (m *DB) RequeueScanned(ctx context.Context) (int64, error) {
+	res, err := m.db.ExecContext(ctx, `UPDATE scan_queue SET state = 'queued', attempts = 0, enqueued = ? WHERE state IN ('done', 'failed')`, now())
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}
+
 // RequeueRunning puts jobs left 'running' by a crash back in the queue.
 func (m *DB) RequeueRunning(ctx context.Context) error {
 	_, err := m.db.ExecContext(ctx, `UPDATE scan_queue SET state = 'queued' WHERE state = 'running'`)
