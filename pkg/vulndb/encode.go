@@ -150,7 +150,9 @@ func (c *codec) deflate(p []byte) []byte {
 // inflate reverses deflate into a buffer of exactly the recorded size.
 func inflate(p, dict []byte, limit uint64) ([]byte, error) {
 	n, k := binary.Uvarint(p)
-	if k <= 0 || n > limit {
+	// DEFLATE expands at most ~1032:1: a larger claimed size is corruption,
+	// and refusing it bounds the allocation below.
+	if k <= 0 || n > limit || n > 1032*uint64(len(p))+64 {
 		return nil, fmt.Errorf("bad or too large length %d", n)
 	}
 	br := bytes.NewReader(p[k:])

@@ -1,7 +1,6 @@
-// Package cvss computes CVSS base scores from vector strings (v2.0, v3.0,
-// v3.1) following the FIRST specifications. CVSS v4.0 vectors are recognised
-// but not scored (ErrUnsupported): v4 scores come from the feed when it gives
-// them.
+// Package cvss computes CVSS base scores from vector strings following the
+// FIRST specifications: v2.0, v3.0 and v3.1 here, v4.0 through
+// github.com/pandatix/go-cvss (v4 scoring needs FIRST's macro-vector tables).
 package cvss
 
 import (
@@ -9,6 +8,8 @@ import (
 	"fmt"
 	"math"
 	"strings"
+
+	cvss40 "github.com/pandatix/go-cvss/40"
 )
 
 // ErrUnsupported is returned for vector versions this package does not score.
@@ -26,7 +27,11 @@ func Score(vector string) (version string, score float64, err error) {
 		s, err := v3(vector[len("CVSS:3.0/"):], false)
 		return "3.0", s, err
 	case strings.HasPrefix(vector, "CVSS:4.0/"):
-		return "4.0", 0, fmt.Errorf("vector %q: %w", vector, ErrUnsupported)
+		c, err := cvss40.ParseVector(vector)
+		if err != nil {
+			return "4.0", 0, fmt.Errorf("CVSS v4 vector %q: %w", vector, err)
+		}
+		return "4.0", c.Score(), nil
 	case strings.HasPrefix(vector, "CVSS:"):
 		return "", 0, fmt.Errorf("vector %q: %w", vector, ErrUnsupported)
 	}

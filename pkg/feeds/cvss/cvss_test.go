@@ -27,8 +27,20 @@ func TestScore(t *testing.T) {
 			t.Errorf("Score(%q) = %s %v %v, want %s %v", tc.vec, ver, score, err, tc.ver, tc.score)
 		}
 	}
-	if _, _, err := Score("CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N"); !errors.Is(err, ErrUnsupported) {
-		t.Errorf("v4: err = %v", err)
+	// v4.0, as FIRST's calculator scores them.
+	for vec, want := range map[string]float64{
+		"CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N": 9.3,
+		"CVSS:4.0/AV:L/AC:L/AT:N/PR:L/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N": 8.5,
+	} {
+		if ver, score, err := Score(vec); err != nil || ver != "4.0" || score != want {
+			t.Errorf("Score(%q) = %s %v %v, want 4.0 %v", vec, ver, score, err, want)
+		}
+	}
+	if _, _, err := Score("CVSS:5.0/AV:N"); !errors.Is(err, ErrUnsupported) {
+		t.Errorf("v5: err = %v", err)
+	}
+	if _, _, err := Score("CVSS:4.0/AV:N"); err == nil {
+		t.Error("incomplete v4 vector: want an error")
 	}
 	for _, bad := range []string{"", "CVSS:3.1/AV:N", "CVSS:3.1/AV:X/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H", "CVSS:3.1/AV:N/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"} {
 		if _, _, err := Score(bad); err == nil {
@@ -40,6 +52,7 @@ func TestScore(t *testing.T) {
 func FuzzScore(f *testing.F) {
 	f.Add("CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H")
 	f.Add("AV:N/AC:L/Au:N/C:P/I:P/A:P")
+	f.Add("CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N")
 	f.Fuzz(func(t *testing.T, v string) {
 		_, s, err := Score(v)
 		if err == nil && (s < 0 || s > 10) {

@@ -505,7 +505,7 @@ func recordSeverity(list []Severity, id string) ([]vulndb.CVSS, string) {
 		if err != nil {
 			continue
 		}
-		rank := map[string]int{"3.1": 4, "3.0": 3, "2.0": 1}[ver]
+		rank := map[string]int{"3.1": 4, "3.0": 3, "4.0": 2, "2.0": 1}[ver]
 		if rank > bestRank {
 			bestRank = rank
 			if ver == "2.0" {
