@@ -64,7 +64,13 @@ func (r *Registry) authorize(w http.ResponseWriter, req *http.Request, rt route)
 // allowed reports whether the request may do action on another repository
 // (the source of a cross-repository mount).
 func (r *Registry) allowed(req *http.Request, repo, action string) bool {
-	return r.auth == nil || r.auth.Authorize(req, repo, action) == nil
+	if r.auth == nil || r.auth.Authorize(req, repo, action) == nil {
+		return true
+	}
+	// A token is scoped to the repository pushed to; what its user may do
+	// elsewhere decides a mount from there.
+	ia, ok := r.auth.(IdentityAuthorizer)
+	return ok && req.Header.Get("Authorization") != "" && ia.IdentityCan(req, repo, action)
 }
 
 // Authorize checks that the request may pull repo ("" = only authenticated) for
