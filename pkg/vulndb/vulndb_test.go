@@ -343,3 +343,21 @@ func TestNormalizeName(t *testing.T) {
 		}
 	}
 }
+
+// A process holding the file exclusively makes Open wait, then fail clearly.
+func TestOpenLocked(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "db")
+	build(t, path, &vulndb.Batch{Source: "x", Advisories: []vulndb.Advisory{{ID: "A", Namespace: "npm", Package: "p", Status: vulndb.StatusUnfixed}}})
+	w, err := bolt.Open(path, 0o644, nil) // read-write: exclusive lock
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	old := vulndb.OpenTimeout
+	vulndb.OpenTimeout = 200 * time.Millisecond
+	defer func() { vulndb.OpenTimeout = old }()
+	_, err = vulndb.Open(path)
+	if err == nil || !strings.Contains(err.Error(), "locked by another process") || !strings.Contains(err.Error(), path) {
+		t.Errorf("err = %v", err)
+	}
+}
