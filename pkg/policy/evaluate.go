@@ -153,8 +153,15 @@ type Decision struct {
 
 // Deny is the decision for a policy or fact that could not be had at all: it
 // fails closed with err as the reason.
+// Each line of the error (a policy with several problems) becomes a detail.
 func Deny(s Subject, check string, err error) Decision {
-	return Decision{Allow: false, Subject: s, Reasons: []Reason{{Check: check, Result: Fail, Message: err.Error()}}}
+	lines := strings.Split(err.Error(), "\n")
+	r := Reason{Check: check, Result: Fail, Message: lines[0]}
+	if len(lines) > 1 {
+		r.Message = lines[0] + fmt.Sprintf(" (and %d more problem(s))", len(lines)-1)
+		r.Details = lines[1:]
+	}
+	return Decision{Allow: false, Subject: s, Reasons: []Reason{r}}
 }
 
 // Select returns the rule that applies to s: the most specific matching

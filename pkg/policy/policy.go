@@ -195,7 +195,8 @@ type str struct {
 
 func (s *str) UnmarshalYAML(n *yaml.Node) error {
 	if n.Kind != yaml.ScalarNode {
-		return fmt.Errorf("line %d: expected a string, got a %s", n.Line, kindName(n.Kind))
+		// A TypeError lets the decoder go on and report every problem.
+		return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: got a %s, want a string", n.Line, kindName(n.Kind))}}
 	}
 	s.V, s.Line = n.Value, n.Line
 	return nil
@@ -266,6 +267,36 @@ type rawImage struct {
 	ForbiddenPackages []str `yaml:"forbidden_packages"`
 	MaxSizeMB         *int  `yaml:"max_size_mb"`
 	MaxPackages       *int  `yaml:"max_packages"`
+}
+
+var unmarshalMsg = regexp.MustCompile("^cannot unmarshal !!(\\w+)(?: `([^`]*)`)? into (.+)$")
+
+// typeWords names the Go types of the raw document in words.
+var typeWords = map[string]string{
+	"[]policy.str": "a list of strings", "policy.str": "a string", "*policy.str": "a string",
+	"[]policy.rawRule": "a list of rules", "[]policy.rawAttestation": "a list of attestations",
+	"[]policy.rawException": "a list of exceptions", "map[string]string": "a mapping of strings",
+	"int": "an integer", "*int": "an integer", "bool": "true or false",
+}
+
+// plainMessage rewrites a decoder type error in words.
+func plainMessage(msg string) string {
+	m := unmarshalMsg.FindStringSubmatch(msg)
+	if m == nil {
+		return msg
+	}
+	want, ok := typeWords[m[3]]
+	if !ok {
+		want = "a mapping"
+	}
+	got := map[string]string{"str": "a string", "seq": "a list", "map": "a mapping", "int": "an integer", "bool": "a boolean", "float": "a number", "null": "null"}[m[1]]
+	if got == "" {
+		got = m[1]
+	}
+	if m[2] != "" {
+		got += fmt.Sprintf(" (%q)", m[2])
+	}
+	return fmt.Sprintf("got %s, want %s", got, want)
 }
 
 var yamlLine = regexp.MustCompile(`^(?:yaml: )?line (\d+): (.*)$`)
@@ -357,6 +388,7 @@ func (p *parser) yamlMsg(s string) {
 				msg = fmt.Sprintf("unknown field %q", name)
 			}
 		}
+		msg = plainMessage(msg)
 		p.errf(n, "%s", msg)
 		return
 	}

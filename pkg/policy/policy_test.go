@@ -102,7 +102,9 @@ func TestParseErrors(t *testing.T) {
 		{"bad expiry", "version: 1\nrules:\n  - match: [a/**]\n    vulnerabilities:\n      exceptions:\n        - {id: CVE-2024-9143, reason: x, expires: 31/12/2026}\n", []string{`policy.yaml:6: rule rules[0]: exception CVE-2024-9143: expires "31/12/2026"`}},
 		{"exception without reason", "version: 1\nrules:\n  - match: [a/**]\n    vulnerabilities:\n      exceptions:\n        - id: CVE-2024-9143\n", []string{"policy.yaml:6: rule rules[0]: exception CVE-2024-9143: reason is required"}},
 		{"threshold above keys", "version: 1\nrules:\n  - match: [a/**]\n    signatures: {keys: [keys/release.pub], threshold: 2}\n", []string{"policy.yaml:3: rule rules[0]: signatures.threshold 2 is more than the 1 keys"}},
-		{"wrong type", "version: 1\nrules:\n  - match: [a/**]\n    image: {max_size_mb: big}\n", []string{"policy.yaml:4: cannot unmarshal"}},
+		{"wrong type", "version: 1\nrules:\n  - match: [a/**]\n    image: {max_size_mb: big}\n", []string{`policy.yaml:4: got a string ("big"), want an integer`}},
+		{"mapping for a key", "version: 1\nrules:\n  - match: [a/**]\n    signatures:\n      keys: [{path: x}]\n", []string{"policy.yaml:5: got a mapping, want a string"}},
+		{"string for a list", "version: 1\nrules:\n  - match: \"a/**\"\n", []string{`policy.yaml:3: got a string ("a/**"), want a list of strings`}},
 		{"no match", "version: 1\nrules:\n  - image: {forbid_root: true}\n", []string{"policy.yaml:3: rule rules[0]: match: at least one image pattern is required"}},
 		{"vex missing", "version: 1\nrules:\n  - match: [a/**]\n    vulnerabilities: {vex: [nope.json]}\n", []string{`policy.yaml:4: rule rules[0]: vex "nope.json"`}},
 		{"bad attestation type", "version: 1\nrules:\n  - match: [a/**]\n    attestations:\n      - {type: \"not a type\"}\n", []string{`policy.yaml:5: rule rules[0]: attestations.type "not a type"`}},
@@ -496,6 +498,10 @@ func TestDefaultAllowAndNil(t *testing.T) {
 	}
 	if d := Deny(NewSubject("x", ""), "policy", errors.New("policy.yaml:3: bad")); d.Allow || d.Reasons[0].Message != "policy.yaml:3: bad" {
 		t.Errorf("Deny: %+v", d)
+	}
+	if d := Deny(NewSubject("x", ""), "policy", errors.New("p.yaml:1: a\np.yaml:2: b\np.yaml:3: c")); d.Allow ||
+		d.Reasons[0].Message != "p.yaml:1: a (and 2 more problem(s))" || len(d.Reasons[0].Details) != 2 {
+		t.Errorf("Deny with several problems: %+v", d)
 	}
 }
 
