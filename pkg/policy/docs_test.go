@@ -178,7 +178,7 @@ func TestSchemaMatchesParser(t *testing.T) {
 	defs := s["$defs"].(map[string]any)
 	rule := defs["rule"].(map[string]any)
 	rp := rule["properties"].(map[string]any)
-	att := rp["attestations"].(map[string]any)["items"]
+	att := defs["attestation"]
 	vul := rp["vulnerabilities"].(map[string]any)
 	exc := vul["properties"].(map[string]any)["exceptions"].(map[string]any)["items"]
 	for _, c := range []struct {

@@ -225,7 +225,7 @@ type rawRule struct {
 	Name            string              `yaml:"name"`
 	Match           []str               `yaml:"match"`
 	Signatures      *rawSignatures      `yaml:"signatures"`
-	Attestations    []rawAttestation    `yaml:"attestations"`
+	Attestations    rawAttestations     `yaml:"attestations"`
 	Vulnerabilities *rawVulnerabilities `yaml:"vulnerabilities"`
 	Image           *rawImage           `yaml:"image"`
 }
@@ -234,6 +234,30 @@ type rawSignatures struct {
 	Keys        []str             `yaml:"keys"`
 	Threshold   *int              `yaml:"threshold"`
 	Annotations map[string]string `yaml:"annotations"`
+}
+
+// rawAttestations accepts one attestation requirement (a mapping) or a list.
+type rawAttestations []rawAttestation
+
+// UnmarshalYAML uses the decoder's own unmarshal function, so unknown fields
+// are still errors.
+func (a *rawAttestations) UnmarshalYAML(unmarshal func(any) error) error {
+	var list []rawAttestation
+	err := unmarshal(&list)
+	if err == nil {
+		*a = list
+		return nil
+	}
+	var te *yaml.TypeError
+	if !errors.As(err, &te) || len(te.Errors) != 1 || !strings.Contains(te.Errors[0], "cannot unmarshal !!map into []") {
+		return err
+	}
+	var one rawAttestation
+	if err := unmarshal(&one); err != nil {
+		return err
+	}
+	*a = rawAttestations{one}
+	return nil
 }
 
 type rawAttestation struct {
@@ -275,7 +299,7 @@ var unmarshalMsg = regexp.MustCompile("^cannot unmarshal !!(\\w+)(?: `([^`]*)`)?
 var typeWords = map[string]string{
 	"[]policy.str": "a list of strings", "policy.str": "a string", "*policy.str": "a string",
 	"[]policy.rawRule": "a list of rules", "[]policy.rawAttestation": "a list of attestations",
-	"[]policy.rawException": "a list of exceptions", "map[string]string": "a mapping of strings",
+	"[]policy.rawException": "a list of exceptions", "policy.rawAttestations": "a list of attestations", "map[string]string": "a mapping of strings",
 	"int": "an integer", "*int": "an integer", "bool": "true or false",
 }
 

@@ -66,6 +66,27 @@ rules:
     image: {forbid_root: true, forbid_latest: true}
 `
 
+// TestAttestationsForms: one requirement as a mapping, or a list; both strict.
+func TestAttestationsForms(t *testing.T) {
+	pol, err := parse(t, "version: 1\nrules:\n  - match: [a]\n    attestations: {type: cyclonedx, max_age_days: 7}\n  - match: [b]\n    attestations:\n      - {type: vuln}\n      - {type: slsaprovenance1}\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(pol.Rules[0].Attestations) != 1 || pol.Rules[0].Attestations[0].Type != "https://cyclonedx.org/bom" || pol.Rules[0].Attestations[0].MaxAgeDays != 7 ||
+		len(pol.Rules[1].Attestations) != 2 {
+		t.Errorf("attestations = %+v / %+v", pol.Rules[0].Attestations, pol.Rules[1].Attestations)
+	}
+	for _, bad := range []string{
+		"version: 1\nrules:\n  - match: [a]\n    attestations: {type: cyclonedx, keyz: []}\n",
+		"version: 1\nrules:\n  - match: [a]\n    attestations: [{type: cyclonedx, keyz: []}]\n",
+		"version: 1\nrules:\n  - match: [a]\n    attestations: cyclonedx\n",
+	} {
+		if _, err := parse(t, bad); err == nil || !strings.Contains(err.Error(), "policy.yaml:4:") {
+			t.Errorf("%q: err = %v", bad, err)
+		}
+	}
+}
+
 func TestParseIssueExample(t *testing.T) {
 	pol, err := parse(t, issueExample)
 	if err != nil {
