@@ -102,6 +102,45 @@ func (d *dec) count() int {
 	}
 	return int(n)
 }
+// common returns the next string, without allocating for the few values
+// that repeat in every row (statuses, range types, severities, sources).
+func (d *dec) common() string {
+	b := d.bytes()
+	switch string(b) {
+	case "":
+		return ""
+	case StatusFixed:
+		return StatusFixed
+	case StatusUnfixed:
+		return StatusUnfixed
+	case StatusNotAffected:
+		return StatusNotAffected
+	case StatusEndOfLife:
+		return StatusEndOfLife
+	case StatusWontFix:
+		return StatusWontFix
+	case "ECOSYSTEM":
+		return "ECOSYSTEM"
+	case "SEMVER":
+		return "SEMVER"
+	case "0":
+		return "0"
+	case "CRITICAL":
+		return "CRITICAL"
+	case "HIGH":
+		return "HIGH"
+	case "MEDIUM":
+		return "MEDIUM"
+	case "LOW":
+		return "LOW"
+	case "NEGLIGIBLE":
+		return "NEGLIGIBLE"
+	case "UNKNOWN":
+		return "UNKNOWN"
+	}
+	return string(b)
+}
+
 func (d *dec) strs() []string {
 	n := d.count()
 	if n == 0 {
@@ -231,16 +270,16 @@ func decodeRows(b, dict []byte) ([]Advisory, error) {
 	for i := 0; i < n && d.err == nil; i++ {
 		var a Advisory
 		a.ID = d.str()
-		a.Status = d.str()
+		a.Status = d.common()
 		if nr := d.count(); nr > 0 {
 			a.Ranges = make([]Range, nr)
 			for j := range a.Ranges {
-				a.Ranges[j] = Range{Type: d.str(), Introduced: d.str(), Fixed: d.str(), LastAffected: d.str()}
+				a.Ranges[j] = Range{Type: d.common(), Introduced: d.common(), Fixed: d.str(), LastAffected: d.str()}
 			}
 		}
 		a.Versions = d.strs()
 		a.FixedVersion = d.str()
-		a.Severity = d.str()
+		a.Severity = d.common()
 		a.SeveritySource = d.str()
 		a.FixedAt = d.time()
 		if ni := d.count(); ni > 0 {
