@@ -102,6 +102,7 @@ func (d *dec) count() int {
 	}
 	return int(n)
 }
+
 // common returns the next string, without allocating for the few values
 // that repeat in every row (statuses, range types, severities, sources).
 func (d *dec) common() string {
