@@ -21,6 +21,7 @@ import (
 
 // Feed is one upstream feed fetched by Update: one or more URLs read
 // together (all or nothing), e.g. an Alpine release's main.json and community.json.
+// A URL (or mirror path) ending in .bz2 or .gz is decompressed.
 type Feed struct {
 	Name  string   // "osv-go", "alpine-v3.19", "ubuntu-noble", ...
 	Kind  string   // a feed.Kind*
@@ -67,7 +68,7 @@ func DefaultFeeds() []Feed {
 	}
 	for _, rel := range []string{"8", "9"} {
 		fs = append(fs, Feed{Name: "rocky-" + rel, Kind: feed.KindRHELOVAL,
-			URLs:  []string{"https://dl.rockylinux.org/pub/oval/org.rockylinux.rlsa-" + rel + ".xml"},
+			URLs:  []string{"https://dl.rockylinux.org/pub/oval/org.rockylinux.rlsa-" + rel + ".xml.bz2"},
 			Paths: []string{"rocky/org.rockylinux.rlsa-" + rel + ".xml"}})
 	}
 	return fs
