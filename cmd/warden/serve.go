@@ -30,6 +30,7 @@ import (
 	"github.com/wardensec/warden/pkg/registry/auth"
 	"github.com/wardensec/warden/pkg/registry/gc"
 	"github.com/wardensec/warden/pkg/registry/ui"
+	"github.com/wardensec/warden/pkg/sbom"
 	"github.com/wardensec/warden/pkg/vulndb"
 	"github.com/wardensec/warden/pkg/walk"
 )
@@ -253,7 +254,8 @@ func runServe(ctx context.Context, g *globals, c *serveConfig, stderr io.Writer)
 		defer lc.Close()
 	}
 	if !c.Scan.Disabled {
-		opt.Scanner = &libScanner{dbPath: cachedir.DBPath(stateDir), cache: lc, log: g.logger}
+		ls := &libScanner{dbPath: cachedir.DBPath(stateDir), cache: lc, log: g.logger}
+		opt.Scanner, opt.SBOM = ls, ls
 		opt.Webhook = c.Scan.Webhook
 		if _, err := os.Stat(cachedir.DBPath(stateDir)); err != nil {
 			fmt.Fprintf(stderr, "warden serve: warning: no vulnerability database at %s yet: scans will fail until `warden db update`\n", cachedir.DBPath(stateDir))
@@ -467,6 +469,20 @@ func (s *libScanner) Scan(ctx context.Context, repo string, digest v1.Hash, img 
 	}
 	registry.SortFindings(res.Findings)
 	return res, nil
+}
+
+// WriteSBOM implements registry.SBOMWriter: the image's inventory (layer
+// cache) written by pkg/sbom.
+func (s *libScanner) WriteSBOM(ctx context.Context, w io.Writer, format, repo string, digest v1.Hash, img v1.Image) error {
+	inv, err := walk.Inventory(ctx, img, walk.Options{Extractors: all.Extractors(), Cache: s.cache, Logger: s.log, ImageName: repo + "@" + digest.String()})
+	if err != nil {
+		return err
+	}
+	meta, err := sbom.ImageFrom(repo+"@"+digest.String(), img)
+	if err != nil {
+		return err
+	}
+	return sbom.Write(w, format, inv, meta, sbom.Options{ToolVersion: wardenVersion()})
 }
 
 func newServeGCCmd(g *globals) *cobra.Command {

@@ -195,6 +195,19 @@ func TestServeAlpineScanAndGate(t *testing.T) {
 			t.Errorf("UI image page lacks %q", want)
 		}
 	}
+	// The SBOM download lists the image's packages.
+	if !info.SBOM || !bytes.Contains(page, []byte("format=cyclonedx-json")) {
+		t.Errorf("no SBOM link (sbomAvailable=%v)", info.SBOM)
+	}
+	resp, err = http.Get("http://" + addr + "/api/v1/sbom?repo=prod/alpine&ref=3.19.4&format=cyclonedx-json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bom, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !bytes.Contains(bom, []byte(`"bomFormat"`)) || !bytes.Contains(bom, []byte("pkg:apk/alpine/libssl3@3.1.7-r0")) {
+		t.Errorf("SBOM download: %d %.300s", resp.StatusCode, bom)
+	}
 	// crane pull of the gated repository fails with the CVE; the ungated one works.
 	out, err := crane(t, "manifest", "--insecure", addr+"/prod/alpine:3.19.4")
 	if err == nil || !strings.Contains(out, "DENIED") || !strings.Contains(out, "CVE-2024-9143") {

@@ -1,10 +1,13 @@
 package registry
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -43,6 +46,7 @@ type ImageDetail struct {
 	Referrers  []ReferrerInfo `json:"referrers"`
 	Signatures []string       `json:"signatures"` // tags such as sha256-<hex>.sig
 	Verdict    *Verdict       `json:"verdict,omitempty"`
+	SBOM       bool           `json:"sbomAvailable"` // /api/v1/sbom serves this image's SBOM
 }
 
 // ReferrerInfo is one referrer (signature, attestation, SBOM) of a manifest.
@@ -164,6 +168,7 @@ func (r *Registry) Image(ctx context.Context, repo, ref string) (*ImageDetail, e
 	if r.gate != nil {
 		det.Verdict = r.verdict(ctx, repo, ref, d, man)
 	}
+	det.SBOM = r.sbom != nil && isImageManifest(man.MediaType)
 	return det, nil
 }
 
@@ -200,6 +205,7 @@ func (r *Registry) verdict(ctx context.Context, repo, ref string, d storage.Dige
 //	GET /api/v1/tags?repo=NAME
 //	GET /api/v1/image?repo=NAME&ref=TAG|DIGEST   (scan result, referrers, signatures, verdict)
 //	GET /api/v1/scan?repo=NAME&digest=DIGEST
+//	GET /api/v1/sbom?repo=NAME&ref=TAG|DIGEST&format=cyclonedx-json|spdx-json|json
 //
 // It sits behind the same Authorizer as the registry (pull on the repository).
 func (r *Registry) APIHandler() http.Handler {
@@ -230,6 +236,9 @@ func (r *Registry) APIHandler() http.Handler {
 			v, err = r.Image(ctx, repo, q.Get("ref"))
 		case "scan":
 			v, err = r.Scan(ctx, repo, q.Get("digest"))
+		case "sbom":
+			r.serveSBOM(w, req, repo, q.Get("ref"), q.Get("format"))
+			return
 		default:
 			writeError(w, http.StatusNotFound, codeUnsupported, "no such API endpoint", nil)
 			return
@@ -244,4 +253,54 @@ func (r *Registry) APIHandler() http.Handler {
 		}
 		writeJSON(w, "application/json", v, false)
 	})
+}
+
+// serveSBOM writes an image's SBOM as a download.
+func (r *Registry) serveSBOM(w http.ResponseWriter, req *http.Request, repo, ref, format string) {
+	ctx := req.Context()
+	if r.sbom == nil {
+		writeError(w, http.StatusNotFound, codeUnsupported, "SBOM downloads are not configured", nil)
+		return
+	}
+	if format == "" {
+		format = "cyclonedx-json"
+	}
+	digest := ref
+	if !strings.Contains(ref, ":") {
+		var err error
+		if digest, err = r.meta.ResolveTag(ctx, repo, ref); err != nil {
+			writeError(w, http.StatusNotFound, codeManifestUnknown, err.Error(), nil)
+			return
+		}
+	}
+	d, err := storage.ParseDigest(digest)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, codeDigestInvalid, err.Error(), nil)
+		return
+	}
+	man, err := r.meta.GetManifest(ctx, repo, d.String())
+	if err != nil || !isImageManifest(man.MediaType) {
+		writeError(w, http.StatusNotFound, codeManifestUnknown, fmt.Sprintf("no image %s in %s", ref, repo), nil)
+		return
+	}
+	raw, err := r.store.ReadAll(d, maxManifestSize)
+	if err != nil {
+		r.internalError(w, "reading manifest", err)
+		return
+	}
+	img, err := r.image(repo, raw, types.MediaType(man.MediaType))
+	if err != nil {
+		r.internalError(w, "reading image", err)
+		return
+	}
+	var buf bytes.Buffer
+	if err := r.sbom.WriteSBOM(ctx, &buf, format, repo, toHash(d), img); err != nil {
+		writeError(w, http.StatusBadRequest, codeUnsupported, "SBOM: "+err.Error(), nil)
+		return
+	}
+	name := strings.ReplaceAll(repo, "/", "_") + "_" + d.Hex[:12] + "." + strings.TrimSuffix(format, "-json") + ".json"
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Disposition", `attachment; filename="`+name+`"`)
+	w.Header().Set("Content-Length", strconv.Itoa(buf.Len()))
+	_, _ = w.Write(buf.Bytes())
 }

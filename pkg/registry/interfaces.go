@@ -2,6 +2,7 @@ package registry
 
 import (
 	"context"
+	"io"
 	"sort"
 	"strings"
 	"time"
@@ -122,3 +123,9 @@ type GateFunc func(ctx context.Context, s Subject) (Decision, error)
 
 // Decide calls f.
 func (f GateFunc) Decide(ctx context.Context, s Subject) (Decision, error) { return f(ctx, s) }
+
+// SBOMWriter writes an image's SBOM in a format ("cyclonedx-json", "spdx-json", "json").
+// The lead's wiring uses pkg/walk (layer cache) + pkg/sbom; the UI links to it.
+type SBOMWriter interface {
+	WriteSBOM(ctx context.Context, w io.Writer, format, repo string, digest v1.Hash, img v1.Image) error
+}

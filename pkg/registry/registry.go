@@ -48,6 +48,8 @@ type Options struct {
 	// Webhook, when set, receives a JSON POST for every rescan (Rescan) that
 	// finds vulnerabilities an image did not have before.
 	Webhook string
+	// SBOM serves /api/v1/sbom; nil: no SBOM downloads.
+	SBOM SBOMWriter
 }
 
 // Registry is the OCI registry handler.
@@ -61,6 +63,7 @@ type Registry struct {
 	anonMnt  bool
 	upstream *Upstream
 	webhook  string
+	sbom     SBOMWriter
 	metrics  *metrics
 
 	wake   chan struct{}
@@ -90,7 +93,7 @@ func New(opt Options) (*Registry, error) {
 	}
 	r := &Registry{
 		store: st, meta: md, log: log, auth: opt.Auth, gate: opt.Gate, scanner: opt.Scanner,
-		anonMnt: opt.AnonymousMount || opt.Auth == nil, upstream: opt.Upstream, webhook: opt.Webhook,
+		anonMnt: opt.AnonymousMount || opt.Auth == nil, upstream: opt.Upstream, webhook: opt.Webhook, sbom: opt.SBOM,
 		metrics: newMetrics(),
 		wake:    make(chan struct{}, 1),
 	}
