@@ -2,6 +2,7 @@ package main
 
 import (
 	"compress/gzip"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -89,7 +90,8 @@ func printImport(out, errw io.Writer, res *feeds.Result, took time.Duration) {
 }
 
 func newDBStatusCmd(g *globals) *cobra.Command {
-	return &cobra.Command{
+	var asJSON bool
+	cmd := &cobra.Command{
 		Use:   "status",
 		Short: "Show each source: record count, newest record, when it was imported",
 		Args:  cobra.NoArgs,
@@ -107,9 +109,16 @@ func newDBStatusCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if asJSON {
+				enc := json.NewEncoder(cmd.OutOrStdout())
+				enc.SetIndent("", "  ")
+				return enc.Encode(st)
+			}
 			return printStatus(cmd.OutOrStdout(), cmd.ErrOrStderr(), st, time.Now())
 		},
 	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the status as JSON (every source and namespace)")
+	return cmd
 }
 
 func printStatus(out, errw io.Writer, st *vulndb.Status, now time.Time) error {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -34,6 +35,11 @@ func TestDBImportStatusExport(t *testing.T) {
 	out, stderr, code = runWardenCmd(t, "--cache-dir", dir, "db", "status")
 	if code != 0 || !strings.Contains(out, "alpine:3.19") || !strings.Contains(out, "debian:12") || strings.Contains(stderr, "older than") {
 		t.Errorf("db status: exit %d\n%s\n%s", code, out, stderr)
+	}
+	out, _, code = runWardenCmd(t, "--cache-dir", dir, "db", "status", "--json")
+	var st vulndb.Status
+	if err := json.Unmarshal([]byte(out), &st); err != nil || code != 0 || len(st.Imports) != 2 || st.Schema != vulndb.SchemaVersion {
+		t.Errorf("db status --json: exit %d, %v: %s", code, err, out)
 	}
 	bundle := filepath.Join(t.TempDir(), "warden-db.bundle")
 	if _, stderr, code := runWardenCmd(t, "--cache-dir", dir, "db", "export", bundle); code != 0 {
