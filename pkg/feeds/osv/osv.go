@@ -157,27 +157,31 @@ func yamlToJSON(data []byte) ([]byte, error) {
 	if err := yaml.Unmarshal(data, &n); err != nil {
 		return nil, err
 	}
-	v, err := nodeValue(&n, 0)
+	budget := 1 << 20 // nodes, aliases expanded: no "billion laughs"
+	v, err := nodeValue(&n, 0, &budget)
 	if err != nil {
 		return nil, err
 	}
 	return json.Marshal(v)
 }
 
-func nodeValue(n *yaml.Node, depth int) (any, error) {
+func nodeValue(n *yaml.Node, depth int, budget *int) (any, error) {
 	if depth > 64 {
 		return nil, errors.New("YAML nested too deeply")
+	}
+	if *budget--; *budget < 0 {
+		return nil, errors.New("YAML document too large once its aliases are expanded")
 	}
 	switch n.Kind {
 	case yaml.DocumentNode:
 		if len(n.Content) == 0 {
 			return nil, errors.New("empty YAML document")
 		}
-		return nodeValue(n.Content[0], depth+1)
+		return nodeValue(n.Content[0], depth+1, budget)
 	case yaml.MappingNode:
 		m := make(map[string]any, len(n.Content)/2)
 		for i := 0; i+1 < len(n.Content); i += 2 {
-			v, err := nodeValue(n.Content[i+1], depth+1)
+			v, err := nodeValue(n.Content[i+1], depth+1, budget)
 			if err != nil {
 				return nil, err
 			}
@@ -187,7 +191,7 @@ func nodeValue(n *yaml.Node, depth int) (any, error) {
 	case yaml.SequenceNode:
 		s := make([]any, 0, len(n.Content))
 		for _, c := range n.Content {
-			v, err := nodeValue(c, depth+1)
+			v, err := nodeValue(c, depth+1, budget)
 			if err != nil {
 				return nil, err
 			}
@@ -198,7 +202,7 @@ func nodeValue(n *yaml.Node, depth int) (any, error) {
 		if n.Alias == nil {
 			return nil, errors.New("dangling YAML alias")
 		}
-		return nodeValue(n.Alias, depth+1)
+		return nodeValue(n.Alias, depth+1, budget)
 	case yaml.ScalarNode:
 		switch n.ShortTag() {
 		case "!!null":

@@ -1,6 +1,7 @@
 package osv
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -119,6 +120,20 @@ func TestMalformed(t *testing.T) {
 	}
 	if len(w.List) != 2 || !strings.Contains(w.List[0], "bad1.json") || !strings.Contains(w.List[0], "GHSA-1") || !strings.Contains(w.List[1], "bad2.json") {
 		t.Errorf("warnings = %q", w.List)
+	}
+}
+
+func TestYAMLAliasBomb(t *testing.T) {
+	doc := "id: X\na: &a [x, x, x, x, x, x, x, x, x, x]\n"
+	prev := "a"
+	for i := 0; i < 9; i++ {
+		name := fmt.Sprintf("l%d", i)
+		doc += fmt.Sprintf("%s: &%s [*%s, *%s, *%s, *%s, *%s, *%s, *%s, *%s, *%s, *%s]\n", name, name, prev, prev, prev, prev, prev, prev, prev, prev, prev, prev)
+		prev = name
+	}
+	_, err := Parse("bomb.yaml", []byte(doc))
+	if err == nil || !strings.Contains(err.Error(), "aliases") {
+		t.Errorf("err = %v", err)
 	}
 }
 
