@@ -651,7 +651,7 @@ func TestServeRescanOnDBUpdate(t *testing.T) {
 	}
 }
 
-// TestServeTLS: --tls-cert/--tls-key serve HTTPS, with auth on a non-loopback-capable setup.
+// TestServeTLS: --tls-cert/--tls-key serve HTTPS; a certificate without its key is refused.
 func TestServeTLS(t *testing.T) {
 	dir := t.TempDir()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)

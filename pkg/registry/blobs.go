@@ -21,7 +21,7 @@ func (r *Registry) handleBlob(w http.ResponseWriter, req *http.Request, rt route
 	ctx := req.Context()
 	switch req.Method {
 	case http.MethodGet, http.MethodHead:
-		size, ok, err := r.meta.BlobLinked(ctx, rt.name, d.String())
+		_, ok, err := r.meta.BlobLinked(ctx, rt.name, d.String())
 		if err != nil {
 			r.internalError(w, "looking up blob", err)
 			return
@@ -49,7 +49,6 @@ func (r *Registry) handleBlob(w http.ResponseWriter, req *http.Request, rt route
 			return
 		}
 		defer f.Close()
-		_ = size
 		h := w.Header()
 		h.Set("Content-Type", "application/octet-stream")
 		h.Set("Docker-Content-Digest", d.String())

@@ -22,7 +22,6 @@ const (
 	codeDenied              = "DENIED"
 	codeUnsupported         = "UNSUPPORTED"
 	codeRangeInvalid        = "RANGE_INVALID" // not in the spec's table; used with 416
-	codeTooManyRequests     = "TOOMANYREQUESTS"
 )
 
 type apiError struct {
