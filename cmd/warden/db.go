@@ -72,15 +72,11 @@ func printImport(out, errw io.Writer, res *feeds.Result, took time.Duration) {
 	}
 	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "SOURCE\tRECORDS\tWITHDRAWN\tSKIPPED\tADVISORIES")
-	for _, b := range res.Batches {
-		n := len(b.Advisories)
-		if len(b.Scores) > 0 {
-			n = len(b.Scores)
-		}
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\n", b.Source, b.Records, b.Withdrawn, b.Skipped, n)
+	for _, s := range res.Summaries {
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\n", s.Source, s.Records, s.Withdrawn, s.Skipped, s.Advisories)
 	}
 	for _, p := range res.Bundles {
-		fmt.Fprintf(tw, "bundle\t-\t-\t-\t%s\n", filepath.Base(p))
+		fmt.Fprintf(tw, "bundle %s\t-\t-\t-\tmerged\n", filepath.Base(p))
 	}
 	tw.Flush()
 	if len(res.Warnings) > 0 {

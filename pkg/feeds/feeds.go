@@ -71,11 +71,12 @@ func ParseSpec(arg string) (kind, loc string) {
 
 // Result is what Read produced.
 type Result struct {
-	Batches  []*vulndb.Batch
-	Bundles  []string // database bundles (from `warden db export`) to merge
-	Warnings []string // skipped malformed records, one line each
-	Ignored  []string // files that are no feed (README, licences)
-	cleanup  []string
+	Batches   []*vulndb.Batch // Read only
+	Summaries []Summary       // Import only: per source, what was stored
+	Bundles   []string        // database bundles (from `warden db export`) to merge (Import: the arguments they came from)
+	Warnings  []string        // skipped malformed records, one line each
+	Ignored   []string        // files that are no feed (README, licences)
+	cleanup   []string
 }
 
 // Close removes temporary files (downloads, unpacked bundles).
@@ -337,22 +338,55 @@ func unpackBundle(e *feed.Entry, opt Options) (string, error) {
 	return f.Name(), nil
 }
 
-// Import reads the sources and stores them in the database at dbPath
-// atomically: on any error the previous database is untouched.
+// Summary is what an import stored for one source.
+type Summary struct {
+	Source     string
+	Records    int // records read, including withdrawn and skipped ones
+	Withdrawn  int
+	Skipped    int
+	Advisories int // advisory rows (or CVE scores for NVD)
+}
+
+// Import reads the sources one at a time and stores each in the database
+// at dbPath, all in one atomic update: on any error the previous database is
+// untouched. Only one source's records are held in memory at a time; the
+// Result carries Summaries (its Batches are released once stored).
 func Import(ctx context.Context, dbPath string, specs []string, opt Options) (*Result, error) {
-	res, err := Read(ctx, specs, opt)
-	if err != nil {
-		return nil, err
-	}
-	defer res.Close()
-	err = vulndb.Update(ctx, dbPath, vulndb.UpdateOptions{Logger: opt.Logger}, func(ctx context.Context, w *vulndb.Writer) error {
-		for _, p := range res.Bundles {
-			if err := w.Merge(p); err != nil {
+	total := &Result{}
+	sums := map[string]*Summary{}
+	err := vulndb.Update(ctx, dbPath, vulndb.UpdateOptions{Logger: opt.Logger}, func(ctx context.Context, w *vulndb.Writer) error {
+		for _, spec := range specs {
+			res, err := Read(ctx, []string{spec}, opt)
+			if err != nil {
 				return err
 			}
-		}
-		for _, b := range res.Batches {
-			if err := w.Put(b); err != nil {
+			err = func() error {
+				defer res.Close()
+				for _, p := range res.Bundles {
+					if err := w.Merge(p); err != nil {
+						return err
+					}
+					total.Bundles = append(total.Bundles, spec)
+				}
+				for _, b := range res.Batches {
+					if err := w.Put(b); err != nil {
+						return err
+					}
+					s := sums[b.Source]
+					if s == nil {
+						s = &Summary{Source: b.Source}
+						sums[b.Source] = s
+					}
+					s.Records += b.Records
+					s.Withdrawn += b.Withdrawn
+					s.Skipped += b.Skipped
+					s.Advisories += len(b.Advisories) + len(b.Scores)
+				}
+				total.Warnings = append(total.Warnings, res.Warnings...)
+				total.Ignored = append(total.Ignored, res.Ignored...)
+				return nil
+			}()
+			if err != nil {
 				return err
 			}
 		}
@@ -361,7 +395,11 @@ func Import(ctx context.Context, dbPath string, specs []string, opt Options) (*R
 	if err != nil {
 		return nil, err
 	}
-	return res, nil
+	for _, s := range sums {
+		total.Summaries = append(total.Summaries, *s)
+	}
+	sort.Slice(total.Summaries, func(i, j int) bool { return total.Summaries[i].Source < total.Summaries[j].Source })
+	return total, nil
 }
 
 var errNoReader = errors.New("no reader")

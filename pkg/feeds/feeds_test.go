@@ -61,14 +61,7 @@ func corpusDB(t testing.TB) (string, *Result) {
 		start := time.Now()
 		corpusRes, corpusErr = Import(context.Background(), filepath.Join(corpusDir, "db"), corpusSpecs(corpus), Options{})
 		corpusTook = time.Since(start)
-		if corpusRes != nil {
-			// Keep the counts only: a heap of every advisory would slow
-			// everything after it (GC), the lookup benchmark most of all.
-			for _, b := range corpusRes.Batches {
-				b.Advisories, b.Scores = nil, nil
-			}
-			runtime.GC()
-		}
+		runtime.GC()
 	})
 	if corpusErr != nil {
 		t.Fatal(corpusErr)
@@ -114,8 +107,9 @@ func TestCorpusCounts(t *testing.T) {
 	corpus := testutil.Corpus(t)
 	f := filepath.Join(corpus, "feeds")
 	t.Logf("import of the whole corpus: %s", corpusTook)
-	got := map[string]*vulndb.Batch{}
-	for _, b := range res.Batches {
+	got := map[string]*Summary{}
+	for i := range res.Summaries {
+		b := &res.Summaries[i]
 		got[b.Source] = b
 		if b.Skipped != 0 {
 			t.Errorf("%s: %d records skipped", b.Source, b.Skipped)
@@ -366,8 +360,8 @@ func TestImportSkipsMalformed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(res.Batches) != 1 || res.Batches[0].Skipped != 2 || res.Batches[0].Records != 3 {
-		t.Fatalf("batches: %+v", res.Batches[0])
+	if len(res.Summaries) != 1 || res.Summaries[0].Skipped != 2 || res.Summaries[0].Records != 3 || res.Summaries[0].Advisories != 2 {
+		t.Fatalf("summaries: %+v", res.Summaries)
 	}
 	if len(res.Warnings) != 2 || !strings.Contains(res.Warnings[0], "bad-range.json") || !strings.Contains(res.Warnings[0], "GHSA-bad1") || !strings.Contains(res.Warnings[1], "truncated.json") {
 		t.Errorf("warnings: %q", res.Warnings)
@@ -556,8 +550,8 @@ func TestImportURL(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(res.Batches) != 2 || res.Batches[1].Source != "osv-pypi" || res.Batches[1].Records != 2661 {
-		t.Errorf("batches: %v", res.Batches)
+	if len(res.Summaries) != 2 || res.Summaries[1].Source != "osv-pypi" || res.Summaries[1].Records != 2661 || res.Summaries[0].Advisories != 1 {
+		t.Errorf("summaries: %+v", res.Summaries)
 	}
 }
 
