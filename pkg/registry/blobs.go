@@ -39,6 +39,21 @@ func (r *Registry) handleBlob(w http.ResponseWriter, req *http.Request, rt route
 			writeError(w, http.StatusNotFound, codeBlobUnknown, fmt.Sprintf("blob %s is not in repository %s", d, rt.name), nil)
 			return
 		}
+		if r.gate != nil {
+			// A manifest read through the blobs endpoint is gated like one read
+			// through the manifests endpoint: otherwise the digest of a denied
+			// image (from an allowed index) would be a way around the gate.
+			if man, err := r.meta.GetManifest(ctx, rt.name, d.String()); err == nil {
+				body, err := r.store.ReadAll(d, maxManifestSize)
+				if err != nil {
+					r.internalError(w, "reading manifest", err)
+					return
+				}
+				if !r.checkGate(w, req, route{kind: "manifest", name: rt.name, ref: d.String()}, d, man, body) {
+					return
+				}
+			}
+		}
 		f, err := r.store.Open(d)
 		if errors.Is(err, storage.ErrNotFound) {
 			writeError(w, http.StatusNotFound, codeBlobUnknown, fmt.Sprintf("blob %s is not stored", d), nil)

@@ -355,7 +355,10 @@ func TestGate(t *testing.T) {
 		{"HEAD", "prod/app/manifests/1", 403},
 		{"GET", "prod/app/manifests/" + d.String(), 403},
 		{"HEAD", "prod/app/manifests/" + d.String(), 403},
+		{"GET", "prod/app/blobs/" + d.String(), 403}, // the manifest through the blobs endpoint
+		{"HEAD", "prod/app/blobs/" + d.String(), 403},
 		{"GET", "dev/app/manifests/1", 200},
+		{"GET", "dev/app/blobs/" + d.String(), 200},
 		{"GET", "prod/app/manifests/sha256-" + d.Hex + ".sig", 200},
 		{"GET", "prod/app/manifests/" + attDigest.String(), 200},
 		{"GET", "prod/app/referrers/" + d.String(), 200},
