@@ -297,6 +297,13 @@ func (r *Registry) startUpload(w http.ResponseWriter, req *http.Request, rt rout
 // anywhere) and answers 201. It reports false when the mount cannot be done.
 func (r *Registry) tryMount(w http.ResponseWriter, req *http.Request, repo string, d storage.Digest, from string) bool {
 	ctx := req.Context()
+	if r.gate != nil {
+		// A manifest mounted into another repository would be readable there as a
+		// blob, past the gate; the client can upload the bytes if it has them.
+		if isMan, err := r.meta.IsManifest(ctx, d.String()); err != nil || isMan {
+			return false
+		}
+	}
 	var ok bool
 	switch {
 	case from != "":

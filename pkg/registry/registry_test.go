@@ -375,6 +375,12 @@ func TestGate(t *testing.T) {
 			}
 		}
 	}
+	// Mounting the denied manifest into another repository does not work (202: upload it yourself).
+	for _, q := range []string{"?mount=" + d.String() + "&from=prod/app", "?mount=" + d.String()} {
+		if resp := do(t, "POST", base+"dev/other/blobs/uploads/"+q, nil); resp.StatusCode != 202 {
+			t.Errorf("mount of a gated manifest %s: %d", q, resp.StatusCode)
+		}
+	}
 	// ggcr's client sees the DENIED error too.
 	_, err := remote.Image(r.ref(t, "prod/app:1"))
 	var te *transport.Error

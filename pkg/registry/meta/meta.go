@@ -114,6 +114,13 @@ func (m *DB) BlobAnywhere(ctx context.Context, digest string) (bool, error) {
 	return n > 0, err
 }
 
+// IsManifest reports whether digest is a manifest in any repository.
+func (m *DB) IsManifest(ctx context.Context, digest string) (bool, error) {
+	var n int
+	err := m.db.QueryRowContext(ctx, `SELECT count(*) FROM manifests WHERE digest = ?`, digest).Scan(&n)
+	return n > 0, err
+}
+
 // UnlinkBlob removes repo's access to digest.
 func (m *DB) UnlinkBlob(ctx context.Context, repo, digest string) (bool, error) {
 	res, err := m.db.ExecContext(ctx, `DELETE FROM blobs WHERE repo = ? AND digest = ?`, repo, digest)
