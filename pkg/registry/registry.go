@@ -99,6 +99,8 @@ func New(opt Options) (*Registry, error) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	r.cancel = cancel
+	r.wg.Add(1)
+	go r.sweepUploads(ctx, time.Hour, 24*time.Hour)
 	if r.scanner != nil {
 		if err := md.RequeueRunning(ctx); err != nil {
 			cancel()
@@ -115,6 +117,31 @@ func New(opt Options) (*Registry, error) {
 		}
 	}
 	return r, nil
+}
+
+// sweepUploads discards upload sessions abandoned for longer than maxAge.
+func (r *Registry) sweepUploads(ctx context.Context, every, maxAge time.Duration) {
+	defer r.wg.Done()
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		ids, err := r.meta.StaleUploads(ctx, time.Now().Add(-maxAge))
+		if err != nil {
+			continue
+		}
+		for _, id := range ids {
+			_ = r.store.Cancel(id)
+			_ = r.meta.DeleteUpload(ctx, id)
+		}
+		if len(ids) > 0 {
+			r.log.Info("registry: discarded abandoned uploads", "count", len(ids))
+		}
+	}
 }
 
 // Close stops the workers and closes the metadata store.
