@@ -8,9 +8,13 @@ export PATH="$(go env GOPATH)/bin:$PATH"
 go vet ./...
 export WARDEN_TEST_SUMMARY
 WARDEN_TEST_SUMMARY=$(mktemp)
-trap 'rm -f "$WARDEN_TEST_SUMMARY"' EXIT
+log=$(mktemp)
+trap 'rm -f "$WARDEN_TEST_SUMMARY" "$log"' EXIT
 status=0
-go test -count=1 -timeout 40m ./... || status=$?
-echo "--- peer summaries (from the tests):"
+go test -count=1 -timeout 40m ./... 2>&1 | tee "$log" || status=$?
+echo "--- peer summaries (written by the tests):"
 cat "$WARDEN_TEST_SUMMARY"
+ok=$(grep -c '^ok ' "$log" || true)
+failed=$(grep -cE '^FAIL\s' "$log" || true)
+echo "packages: $ok passed, $failed failed"
 exit $status
