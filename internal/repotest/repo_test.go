@@ -1,0 +1,85 @@
+// Package repotest pins repository-wide rules: the dependency direction of the
+// packages (docs/architecture.md) and gofmt. It has no non-test code.
+package repotest
+
+import (
+	"bytes"
+	"encoding/json"
+	"os/exec"
+	"strings"
+	"testing"
+
+	"github.com/wardensec/warden/internal/testutil"
+)
+
+const mod = "github.com/wardensec/warden/"
+
+// forbidden lists, per package prefix, the Warden packages it must not import
+// (directly or indirectly). "" in allowOnly means: no Warden package at all.
+var forbidden = []struct {
+	pkg, why string
+	not      []string
+}{
+	{"pkg/inventory", "inventory is pure data", []string{"pkg/", "internal/", "cmd/"}},
+	{"pkg/extract", "extractors see files, not the database or the network", []string{"pkg/vulndb", "pkg/match", "pkg/walk", "pkg/source", "pkg/registry", "pkg/feeds"}},
+	{"pkg/match", "matching does not depend on how packages were found", []string{"pkg/extract", "pkg/walk", "pkg/source", "pkg/registry", "pkg/feeds"}},
+	{"pkg/vulndb", "the store does not know the feeds or the matchers", []string{"pkg/feeds", "pkg/match", "pkg/extract", "pkg/walk"}},
+	{"pkg/registry", "the registry reaches scanning and policy through its small interfaces", []string{"pkg/walk", "pkg/match", "pkg/policy", "pkg/vulndb", "pkg/extract", "pkg/source", "pkg/sign", "pkg/verify", "pkg/feeds"}},
+	{"pkg/walk", "the walk does not match", []string{"pkg/match", "pkg/vulndb", "pkg/registry", "pkg/feeds"}},
+	{"pkg/", "the library never imports the CLI or test helpers", []string{"cmd/", "internal/testimage", "internal/testutil"}},
+}
+
+type listed struct {
+	ImportPath string
+	Deps       []string
+}
+
+func TestDependencyDirection(t *testing.T) {
+	cmd := exec.Command("go", "list", "-json=ImportPath,Deps", "./pkg/...")
+	cmd.Dir = testutil.RepoRoot(t)
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(out))
+	n := 0
+	for dec.More() {
+		var p listed
+		if err := dec.Decode(&p); err != nil {
+			t.Fatalf("decoding go list output: %v", err)
+		}
+		n++
+		rel := strings.TrimPrefix(p.ImportPath, mod)
+		for _, rule := range forbidden {
+			if !strings.HasPrefix(rel, rule.pkg) {
+				continue
+			}
+			for _, d := range p.Deps {
+				if !strings.HasPrefix(d, mod) {
+					continue
+				}
+				drel := strings.TrimPrefix(d, mod)
+				for _, bad := range rule.not {
+					if strings.HasPrefix(drel, bad) && !strings.HasPrefix(drel, rule.pkg) {
+						t.Errorf("%s imports %s (%s)", rel, drel, rule.why)
+					}
+				}
+			}
+		}
+	}
+	if n < 10 {
+		t.Fatalf("go list returned only %d packages", n)
+	}
+}
+
+func TestGofmt(t *testing.T) {
+	cmd := exec.Command("gofmt", "-l", ".")
+	cmd.Dir = testutil.RepoRoot(t)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("gofmt: %v\n%s", err, out)
+	}
+	if s := strings.TrimSpace(string(out)); s != "" {
+		t.Errorf("gofmt wants to change:\n%s", s)
+	}
+}
