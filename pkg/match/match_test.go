@@ -344,6 +344,7 @@ func TestNamespace(t *testing.T) {
 		{inventory.Distro{ID: "almalinux", VersionID: "8.10"}, "almalinux:8"},
 		{inventory.Distro{ID: "rhel", VersionID: "9.4"}, "rhel:9"},
 		{inventory.Distro{ID: "wolfi", VersionID: "20230201"}, "wolfi:rolling"},
+		{inventory.Distro{ID: "ubuntu"}, ""},
 		{inventory.Distro{}, ""},
 	} {
 		if got := Namespace(&tt.d); got != tt.want {

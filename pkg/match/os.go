@@ -39,6 +39,9 @@ func Namespace(d *inventory.Distro) string {
 		}
 		return "debian:" + major(v)
 	case "ubuntu":
+		if v == "" {
+			return ""
+		}
 		return "ubuntu:" + majorMinor(v)
 	default:
 		if v == "" {
