@@ -1,7 +1,3 @@
-// Package match joins an image's inventory with the vulnerability database.
-// There is one Matcher per kind of package (Alpine apk, Debian/Ubuntu dpkg,
-// RHEL-family rpm, and the language ecosystems), each with its version scheme;
-// Matchers lists them all.
 package match
 
 import (
