@@ -1,7 +1,10 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -264,5 +267,38 @@ func TestDemoScript(t *testing.T) {
 	want := []string{"CVE-2024-9143 libcrypto3 3.1.7-r0 fixed 3.1.7-r1", "CVE-2024-9143 libssl3 3.1.7-r0 fixed 3.1.7-r1"}
 	if d := cmp.Diff(want, got); d != "" {
 		t.Errorf("demo findings (-want +got):\n%s", d)
+	}
+}
+
+// BenchmarkScan runs the whole `warden scan` in-process (open, walk through
+// the layer cache, match, JSON report) on the images in testdata/images with
+// the corpus feeds imported.
+func BenchmarkScan(b *testing.B) {
+	c := testutil.Corpus(b)
+	state := b.TempDir()
+	slice := filepath.Join(testutil.RepoRoot(b), "pkg", "feeds", "debian", "testdata", "bookworm-slice.json")
+	run := func(args ...string) {
+		root := newRootCmd()
+		var errb bytes.Buffer
+		root.SetOut(io.Discard)
+		root.SetErr(&errb)
+		root.SetArgs(args)
+		if err := root.ExecuteContext(context.Background()); err != nil {
+			b.Fatalf("warden %v: %v\n%s", args, err, errb.String())
+		}
+	}
+	run("--cache-dir", state, "db", "import", filepath.Join(c, "feeds", "alpine-secdb", "v3.19"), filepath.Join(c, "feeds", "pypi-osv"), slice)
+	for _, img := range []string{"alpine-3.19.4", "debian-bookworm-pkgdb"} {
+		for _, cache := range []string{"warm", "cold"} {
+			b.Run(img+"/"+cache, func(b *testing.B) {
+				args := []string{"--cache-dir", state, "scan", "--format", "json", "--output", filepath.Join(b.TempDir(), "r.json"), "oci-layout:../../testdata/images/" + img}
+				if cache == "cold" {
+					args = append(args, "--no-cache")
+				}
+				for b.Loop() {
+					run(args...)
+				}
+			})
+		}
 	}
 }
