@@ -23,6 +23,17 @@ type sarifRun struct {
 	Results            []sarifResult               `json:"results"`
 	ColumnKind         string                      `json:"columnKind"`
 	OriginalURIBaseIDs map[string]sarifArtifactLoc `json:"originalUriBaseIds"`
+	Properties         *sarifRunProps              `json:"properties,omitempty"`
+}
+
+// sarifRunProps lists the Go findings left out of the results because their
+// vulnerable code is not linked into the binary.
+type sarifRunProps struct {
+	UnlinkedGoFindings []string `json:"unlinkedGoFindings"`
+}
+
+type sarifResultProps struct {
+	Linked *bool `json:"linked,omitempty"`
 }
 
 type sarifTool struct {
@@ -68,11 +79,12 @@ type sarifRuleProps struct {
 }
 
 type sarifResult struct {
-	RuleID    string          `json:"ruleId"`
-	RuleIndex int             `json:"ruleIndex"`
-	Level     string          `json:"level"`
-	Message   sarifText       `json:"message"`
-	Locations []sarifLocation `json:"locations"`
+	RuleID     string            `json:"ruleId"`
+	RuleIndex  int               `json:"ruleIndex"`
+	Level      string            `json:"level"`
+	Message    sarifText         `json:"message"`
+	Locations  []sarifLocation   `json:"locations"`
+	Properties *sarifResultProps `json:"properties,omitempty"`
 }
 
 type sarifLocation struct {
@@ -149,7 +161,12 @@ func writeSARIF(w io.Writer, doc *Document, in *Input) error {
 	for i := range doc.Vulnerabilities {
 		v := &doc.Vulnerabilities[i]
 		if v.Linked != nil && !*v.Linked {
-			continue // not linked into the binary: not an alert
+			// Not linked into the binary: not an alert, but named in the run's properties.
+			if run.Properties == nil {
+				run.Properties = &sarifRunProps{}
+			}
+			run.Properties.UnlinkedGoFindings = append(run.Properties.UnlinkedGoFindings, v.ID+" "+v.Package.Name+"@"+v.Package.Version)
+			continue
 		}
 		idx, ok := ruleIndex[v.ID]
 		if !ok {
@@ -187,8 +204,12 @@ func writeSARIF(w io.Writer, doc *Document, in *Input) error {
 			fixed = "fixed in " + v.FixedVersion
 		}
 		msg := fmt.Sprintf("%s %s is affected by %s (%s); %s. Image: %s", v.Package.Name, v.Package.Version, v.ID, v.Severity, fixed, doc.Artifact)
+		var props *sarifResultProps
+		if v.Linked != nil {
+			props = &sarifResultProps{Linked: v.Linked}
+		}
 		run.Results = append(run.Results, sarifResult{
-			RuleID: v.ID, RuleIndex: idx, Level: sarifLevel(v.Severity), Message: sarifText{msg},
+			RuleID: v.ID, RuleIndex: idx, Level: sarifLevel(v.Severity), Message: sarifText{msg}, Properties: props,
 			Locations: []sarifLocation{{
 				PhysicalLocation: sarifPhysical{
 					ArtifactLocation: sarifArtifactLoc{URI: strings.TrimPrefix(loc, "/"), URIBaseID: "ROOTPATH"},
