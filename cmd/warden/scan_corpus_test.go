@@ -189,11 +189,19 @@ func TestScanGoVulnapp(t *testing.T) {
 		MustNot []struct{ ID string } `json:"must_not"`
 	}
 	expected(t, "go-vulnapp", &truth)
-	src := filepath.Join(testutil.Corpus(t), "lang", "go-vulnapp")
+	// Build a copy: the corpus may be read-only (CI), and go may want to touch go.sum.
+	src := t.TempDir()
+	for _, f := range []string{"go.mod", "go.sum", "main.go"} {
+		b, err := os.ReadFile(filepath.Join(testutil.Corpus(t), "lang", "go-vulnapp", f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		writeFile(t, filepath.Join(src, f), string(b))
+	}
 	bin := filepath.Join(t.TempDir(), "vulnapp")
 	build := exec.Command(goTool, "build", "-trimpath", "-ldflags=-buildid=", "-o", bin, ".")
 	build.Dir = src
-	build.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH=amd64", "GOFLAGS=-mod=mod")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH=amd64", "GOFLAGS=-mod=mod -buildvcs=false", "GOWORK=off")
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("building %s: %v\n%s", src, err, out)
 	}
