@@ -99,7 +99,26 @@ func (dpkgMatcher) Match(ctx context.Context, db vulndb.Reader, d *inventory.Dis
 		env.Logger.Debug("dpkg package in an image of unknown distro: not matched", "package", p.Name)
 		return nil, nil
 	}
-	return lookupAll(ctx, db, Dpkg, ns, []string{p.Source()}, p.SourceVer(), p, env)
+	out, err := lookupAll(ctx, db, Dpkg, ns, []string{p.Source()}, p.SourceVer(), p, env)
+	if err != nil || d.ID != "ubuntu" || p.Source() == p.Name {
+		return out, err
+	}
+	// Ubuntu's USN OVAL names binary packages (libc6, not glibc): look the
+	// binary up too, with the binary's version, keeping one finding per advisory.
+	bin, err := lookupAll(ctx, db, Dpkg, ns, []string{p.Name}, p.Version, p, env)
+	if err != nil {
+		return nil, err
+	}
+	have := map[string]bool{}
+	for _, f := range out {
+		have[f.Advisory.ID] = true
+	}
+	for _, f := range bin {
+		if !have[f.Advisory.ID] {
+			out = append(out, f)
+		}
+	}
+	return out, nil
 }
 
 // rpmMatcher: RHEL-family packages by binary name and by source RPM name,

@@ -90,6 +90,14 @@ func TestMatchRealDB(t *testing.T) {
 			want:    []string{"USN-6937-1"},
 			notWant: []string{"USN-6663-3"}, // fixed in 3.0.13-0ubuntu3.1: the installed version
 		},
+		{
+			// USN OVAL names binaries: USN-6815-1 lists libaom3 (source aom), fixed in 3.8.2-2ubuntu0.1;
+			// a lookup by the source name alone finds nothing.
+			name:   "ubuntu by binary package",
+			distro: inventory.Distro{ID: "ubuntu", VersionID: "24.04"},
+			pkg:    inventory.Package{Name: "libaom3", Version: "3.8.2-2", SourceName: "aom", Ecosystem: "dpkg"},
+			want:   []string{"USN-6815-1"},
+		},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			fs, err := Match(ctx, db, &inventory.Inventory{Distro: &tt.distro, Packages: []inventory.Package{tt.pkg}}, Options{})
