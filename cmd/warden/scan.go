@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -16,6 +18,7 @@ import (
 	"github.com/wardensec/warden/pkg/match"
 	"github.com/wardensec/warden/pkg/report"
 	"github.com/wardensec/warden/pkg/sbom"
+	"github.com/wardensec/warden/pkg/source"
 	"github.com/wardensec/warden/pkg/vulndb"
 )
 
@@ -35,6 +38,8 @@ type scanFlags struct {
 	requireFresh  bool
 	showUnlinked  bool
 	osOnly        bool
+	attest        bool
+	key           string
 }
 
 // scanNow is the clock of scan (ignore-rule expiry, database age); tests pin it.
@@ -79,6 +84,8 @@ no database, a stale database with --require-fresh-db).`,
 	fl.BoolVar(&f.requireFresh, "require-fresh-db", false, "fail (exit 1) instead of warning when the database is older than --db-max-age")
 	fl.BoolVar(&f.showUnlinked, "show-unlinked", false, "table: also list Go findings whose vulnerable code is not linked into the binary")
 	fl.BoolVar(&f.osOnly, "os-only", false, "scan OS packages only")
+	fl.BoolVar(&f.attest, "attest", false, "sign and attach the scan report (cosign vuln predicate) and the SBOM (CycloneDX) to the scanned registry image, by digest; needs --key")
+	fl.StringVar(&f.key, "key", "", "private key for --attest (password from WARDEN_PASSWORD / COSIGN_PASSWORD or a prompt)")
 	return cmd
 }
 
@@ -86,6 +93,10 @@ func runScan(cmd *cobra.Command, g *globals, f *scanFlags, ref string) error {
 	ctx := cmd.Context()
 	stderr := cmd.ErrOrStderr()
 	now := scanNow().UTC()
+	started := time.Now()
+	if f.attest != (f.key != "") {
+		return errors.New("--attest and --key go together: --attest --key FILE signs and attaches the results")
+	}
 
 	// Check every flag and input file before the (slow) image walk.
 	known := false
@@ -259,6 +270,12 @@ func runScan(cmd *cobra.Command, g *globals, f *scanFlags, ref string) error {
 		}
 	}
 
+	if f.attest {
+		if err := attestScan(cmd, g, f.key, img, in, started); err != nil {
+			return err
+		}
+	}
+
 	if failRank >= 0 {
 		n := 0
 		for _, x := range findings {
@@ -339,4 +356,25 @@ func plural(n int, one, many string) string {
 		return one
 	}
 	return many
+}
+
+// attestScan signs and attaches the SBOM and the JSON report to the registry
+// image that was scanned, addressed by the digest that was read.
+func attestScan(cmd *cobra.Command, g *globals, key string, img *source.Image, in *report.Input, started time.Time) error {
+	if img.Kind != source.KindRegistry || img.Ref == nil {
+		return fmt.Errorf("--attest: %s is a %s image; attestations are stored in a registry (scan registry:REF)", img.Name, img.Kind)
+	}
+	d, err := img.Digest()
+	if err != nil {
+		return fmt.Errorf("--attest: digest of %s: %w", img.Name, err)
+	}
+	var bom, rep bytes.Buffer
+	if err := sbom.Write(&bom, sbom.FormatCycloneDX, in.Inventory, in.Image, sbom.Options{Time: in.Time, ToolVersion: in.ToolVersion}); err != nil {
+		return fmt.Errorf("--attest: SBOM: %w", err)
+	}
+	if err := report.Write(&rep, in, report.Options{Format: report.FormatJSON}); err != nil {
+		return fmt.Errorf("--attest: report: %w", err)
+	}
+	return sigAttestScan(cmd, g, key, img.Ref.Context().Digest(d.String()).String(), bom.Bytes(), json.RawMessage(rep.Bytes()),
+		started, time.Now(), in.ToolVersion, in.DBBuilt.UTC().Format(time.RFC3339))
 }
