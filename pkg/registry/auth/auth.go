@@ -80,13 +80,18 @@ func (h *Htpasswd) Check(user, pass string) bool {
 	hash, ok := h.users[user]
 	if !ok {
 		// Same cost as a real check, so timing does not reveal user names.
-		_ = bcrypt.CompareHashAndPassword(dummyHash, []byte(pass))
+		_ = bcrypt.CompareHashAndPassword(dummyHash(), []byte(pass))
 		return false
 	}
 	return bcrypt.CompareHashAndPassword(hash, []byte(pass)) == nil
 }
 
-var dummyHash, _ = bcrypt.GenerateFromPassword([]byte("dummy"), bcrypt.DefaultCost)
+// dummyHash is made on first use: bcrypt costs ~80 ms, which every warden
+// command would otherwise pay at start-up.
+var dummyHash = sync.OnceValue(func() []byte {
+	h, _ := bcrypt.GenerateFromPassword([]byte("dummy"), bcrypt.DefaultCost)
+	return h
+})
 
 // Rule grants actions on repositories matching Repo (a path.Match pattern;
 // "*" matches one path segment, so use "**" for every repository) to Users
