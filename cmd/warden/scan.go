@@ -10,7 +10,6 @@ import (
 	"strings"
 	"time"
 
-	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/spf13/cobra"
 
 	"github.com/wardensec/warden/pkg/ignore"
@@ -187,7 +186,7 @@ func runScan(cmd *cobra.Command, g *globals, f *scanFlags, ref string) error {
 		return err
 	}
 	defer img.Close()
-	meta, err := imageMeta(img.Name, img.Image)
+	meta, err := sbom.ImageFrom(img.Name, img.Image)
 	if err != nil {
 		return err
 	}
@@ -295,44 +294,6 @@ func runScan(cmd *cobra.Command, g *globals, f *scanFlags, ref string) error {
 		}
 	}
 	return nil
-}
-
-// imageMeta describes the image for the CycloneDX report from its manifest and
-// config alone (the diff IDs are the config's rootfs.diff_ids), without reading
-// any layer blob: hashing decompressed layers would cost seconds on big images.
-func imageMeta(name string, img v1.Image) (sbom.Image, error) {
-	out := sbom.Image{Name: name}
-	d, err := img.Digest()
-	if err != nil {
-		return out, fmt.Errorf("image %q: manifest digest: %w", name, err)
-	}
-	out.Digest = d.String()
-	cd, err := img.ConfigName()
-	if err != nil {
-		return out, fmt.Errorf("image %q: config digest: %w", name, err)
-	}
-	out.ConfigDigest = cd.String()
-	cf, err := img.ConfigFile()
-	if err != nil {
-		return out, fmt.Errorf("image %q: reading config: %w", name, err)
-	}
-	m, err := img.Manifest()
-	if err != nil {
-		return out, fmt.Errorf("image %q: reading manifest: %w", name, err)
-	}
-	if cf.OS != "" {
-		out.Platform = cf.OS + "/" + cf.Architecture
-		if cf.Variant != "" {
-			out.Platform += "/" + cf.Variant
-		}
-	}
-	if len(cf.RootFS.DiffIDs) != len(m.Layers) {
-		return out, fmt.Errorf("image %q: config lists %d diff IDs for %d manifest layers", name, len(cf.RootFS.DiffIDs), len(m.Layers))
-	}
-	for i, l := range m.Layers {
-		out.Layers = append(out.Layers, sbom.Layer{DiffID: cf.RootFS.DiffIDs[i].String(), Digest: l.Digest.String(), Size: l.Size})
-	}
-	return out, nil
 }
 
 func hasOSPackages(inv *inventory.Inventory) bool {

@@ -88,30 +88,23 @@ func ImageFrom(name string, img v1.Image) (Image, error) {
 	if err != nil {
 		return out, fmt.Errorf("image %q: reading config: %w", name, err)
 	}
-	if cf != nil && cf.OS != "" {
+	m, err := img.Manifest()
+	if err != nil {
+		return out, fmt.Errorf("image %q: reading manifest: %w", name, err)
+	}
+	if cf.OS != "" {
 		out.Platform = cf.OS + "/" + cf.Architecture
 		if cf.Variant != "" {
 			out.Platform += "/" + cf.Variant
 		}
 	}
-	layers, err := img.Layers()
-	if err != nil {
-		return out, fmt.Errorf("image %q: listing layers: %w", name, err)
+	// The diff IDs come from the config's rootfs, not from layer.DiffID(): that
+	// would inflate and hash every layer, seconds on a big image.
+	if len(cf.RootFS.DiffIDs) != len(m.Layers) {
+		return out, fmt.Errorf("image %q: config lists %d diff IDs for %d manifest layers", name, len(cf.RootFS.DiffIDs), len(m.Layers))
 	}
-	for i, l := range layers {
-		diff, err := l.DiffID()
-		if err != nil {
-			return out, fmt.Errorf("image %q: layer %d: diff ID: %w", name, i, err)
-		}
-		dg, err := l.Digest()
-		if err != nil {
-			return out, fmt.Errorf("image %q: layer %d: digest: %w", name, i, err)
-		}
-		sz, err := l.Size()
-		if err != nil {
-			return out, fmt.Errorf("image %q: layer %d: size: %w", name, i, err)
-		}
-		out.Layers = append(out.Layers, Layer{DiffID: diff.String(), Digest: dg.String(), Size: sz})
+	for i, l := range m.Layers {
+		out.Layers = append(out.Layers, Layer{DiffID: cf.RootFS.DiffIDs[i].String(), Digest: l.Digest.String(), Size: l.Size})
 	}
 	return out, nil
 }
