@@ -307,25 +307,34 @@ func (c *content) at() io.ReaderAt {
 	return bytes.NewReader(c.mem)
 }
 
+// bytes returns a copy of the content (the buffer is reused for the next file).
 func (c *content) bytes() []byte {
+	b := make([]byte, c.size)
 	if c.file != nil {
-		b := make([]byte, c.size)
 		if _, err := c.file.ReadAt(b, 0); err != nil {
 			return nil
 		}
 		return b
 	}
-	return c.mem
+	copy(b, c.mem)
+	return b
 }
 
-// spooler reuses one temp file per layer for large wanted files.
+// spooler holds the wanted file being extracted: in one memory buffer reused
+// from file to file (no garbage per file, flat memory), or, past
+// SpoolThreshold, in one temp file reused the same way. Extractors must not
+// keep Input's bytes after Extract returns.
 type spooler struct {
-	f *os.File
+	buf []byte
+	f   *os.File
 }
 
 func (s *spooler) read(r io.Reader, size int64, o *Options) (*content, error) {
 	if size <= o.SpoolThreshold {
-		b := make([]byte, size)
+		if int64(cap(s.buf)) < size {
+			s.buf = make([]byte, min(max(size, 2*int64(cap(s.buf)), 64<<10), o.SpoolThreshold))
+		}
+		b := s.buf[:size]
 		if _, err := io.ReadFull(r, b); err != nil {
 			return nil, err
 		}

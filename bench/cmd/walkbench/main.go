@@ -6,6 +6,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -27,6 +28,7 @@ func main() {
 	archive := flag.String("docker-archive", "", "docker-archive tarball")
 	cacheDir := flag.String("cache", "", "layer cache directory (empty: no cache)")
 	parallel := flag.Int("parallel", 0, "layers read at once (0: GOMAXPROCS)")
+	out = flag.String("o", "", "write the inventory as JSON here")
 	verbose := flag.Bool("v", false, "log the walk's debug messages to stderr")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile here")
 	flag.Parse()
@@ -52,7 +54,11 @@ func main() {
 	fmt.Printf("%.3f %d\n", time.Since(start).Seconds(), n)
 }
 
-var logger *slog.Logger
+var (
+	logger     *slog.Logger
+	out        *string
+	memprofile = flag.String("memprofile", "", "write a heap profile (after the walk) here")
+)
 
 func run(ociDir, archive, cacheDir string, parallel int) (int, error) {
 	var img v1.Image
@@ -93,6 +99,29 @@ func run(ociDir, archive, cacheDir string, parallel int) (int, error) {
 	inv, err := walk.Inventory(context.Background(), img, opt)
 	if err != nil {
 		return 0, err
+	}
+	if *memprofile != "" {
+		f, err := os.Create(*memprofile)
+		if err != nil {
+			return 0, err
+		}
+		pprof.Lookup("heap").WriteTo(f, 0)
+		f.Close()
+		files, syms := 0, 0
+		for _, p := range inv.Packages {
+			files += len(p.Files)
+			syms += len(p.Symbols)
+		}
+		fmt.Fprintf(os.Stderr, "files %d symbols %d\n", files, syms)
+	}
+	if *out != "" {
+		b, err := json.MarshalIndent(inv, "", " ")
+		if err != nil {
+			return 0, err
+		}
+		if err := os.WriteFile(*out, b, 0o644); err != nil {
+			return 0, err
+		}
 	}
 	return len(inv.Packages), nil
 }
