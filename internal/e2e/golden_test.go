@@ -15,7 +15,6 @@ import (
 	"github.com/wardensec/warden/internal/testimage"
 	"github.com/wardensec/warden/internal/testutil"
 	"github.com/wardensec/warden/pkg/extract/all"
-	"github.com/wardensec/warden/pkg/extract/lang/owned"
 	"github.com/wardensec/warden/pkg/inventory"
 	"github.com/wardensec/warden/pkg/walk"
 )
@@ -59,7 +58,7 @@ func TestLangInventoryGolden(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	owned.MarkOwned(inv)
+	inv.MarkOwned()
 	var got []inventory.Package
 	for _, p := range inv.Packages {
 		switch p.Ecosystem {

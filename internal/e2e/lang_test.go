@@ -22,7 +22,6 @@ import (
 	"github.com/wardensec/warden/internal/testimage"
 	"github.com/wardensec/warden/internal/testutil"
 	"github.com/wardensec/warden/pkg/extract/all"
-	"github.com/wardensec/warden/pkg/extract/lang/owned"
 	"github.com/wardensec/warden/pkg/feeds"
 	"github.com/wardensec/warden/pkg/inventory"
 	"github.com/wardensec/warden/pkg/match"
@@ -58,7 +57,7 @@ func scanDB(t *testing.T, img v1.Image, db *vulndb.DB) (*inventory.Inventory, []
 	if err != nil {
 		t.Fatalf("walk: %v", err)
 	}
-	owned.MarkOwned(inv)
+	inv.MarkOwned()
 	fs, err := match.Match(ctx, db, inv, match.Options{})
 	if err != nil {
 		t.Fatalf("match: %v", err)

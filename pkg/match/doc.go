@@ -25,7 +25,7 @@
 //     last_affected (inclusive), plus the explicit "versions" list; the fixed
 //     version reported is that of the matching range.
 //   - Language packages owned by an OS package (Package.OwnedBy, or found by
-//     MarkOwned in the OS packages' file lists) are not matched against
+//     Inventory.MarkOwned in the OS packages' file lists) are not matched against
 //     upstream advisories: the distribution's data judges them.
 //   - Go: an advisory whose every import is limited to other GOOS/GOARCH than
 //     the binary's is dropped; when the binary's symbols are known,

@@ -104,7 +104,7 @@ func Matchers() []Matcher {
 // advisory, by id or alias, on the same package, once) and sorted by package
 // then advisory id. Language packages owned by an OS package (OwnedBy) are
 // not matched against upstream advisories: the distro's data judges them;
-// Match marks them (MarkOwned) when the extractors have not.
+// Match marks them (Inventory.MarkOwned) when the extractors have not.
 func Match(ctx context.Context, db vulndb.Reader, inv *inventory.Inventory, opt Options) ([]Finding, error) {
 	if db == nil || inv == nil {
 		return nil, fmt.Errorf("match: nil database or inventory")
@@ -117,7 +117,7 @@ func Match(ctx context.Context, db vulndb.Reader, inv *inventory.Inventory, opt 
 	if matchers == nil {
 		matchers = Matchers()
 	}
-	MarkOwned(inv)
+	inv.MarkOwned()
 	env := &Env{Logger: log, memos: map[string]Scheme{}}
 	var out []Finding
 	for i := range inv.Packages {
@@ -157,13 +157,7 @@ func Match(ctx context.Context, db vulndb.Reader, inv *inventory.Inventory, opt 
 }
 
 // IsOS reports whether an ecosystem is an OS package manager's.
-func IsOS(ecosystem string) bool {
-	switch ecosystem {
-	case inventory.Apk, inventory.Dpkg, inventory.Rpm:
-		return true
-	}
-	return false
-}
+func IsOS(ecosystem string) bool { return inventory.IsOS(ecosystem) }
 
 // dedupe merges findings on one package that name the same vulnerability (by
 // id or alias), keeping the first and joining the aliases.
@@ -360,40 +354,6 @@ func lookupAll(ctx context.Context, db vulndb.Reader, s Scheme, ns string, names
 		}
 	}
 	return out, nil
-}
-
-// MarkOwned sets OwnedBy ("dpkg:python3-urllib3") on every language package
-// whose metadata file (its first location) is a file of an OS package, when
-// the extractors have not set it already. Match calls it; it returns how many
-// packages it marked.
-func MarkOwned(inv *inventory.Inventory) int {
-	owner := map[string]string{}
-	for i := range inv.Packages {
-		p := &inv.Packages[i]
-		if !IsOS(p.Ecosystem) {
-			continue
-		}
-		for _, f := range p.Files {
-			if _, ok := owner[f]; !ok {
-				owner[f] = p.Ecosystem + ":" + p.Name
-			}
-		}
-	}
-	if len(owner) == 0 {
-		return 0
-	}
-	n := 0
-	for i := range inv.Packages {
-		p := &inv.Packages[i]
-		if IsOS(p.Ecosystem) || p.OwnedBy != "" || len(p.Locations) == 0 {
-			continue
-		}
-		if o, ok := owner[p.Locations[0]]; ok {
-			p.OwnedBy = o
-			n++
-		}
-	}
-	return n
 }
 
 // Uncovered lists, as warnings, the groups of packages that Match cannot

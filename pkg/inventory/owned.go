@@ -1,31 +1,30 @@
-// Package owned joins language packages to the OS packages that installed
-// them: a Python egg-info from Debian's python3-urllib3, a Go binary from an
-// Alpine package. Such a package is judged by the distro's data, not by the
-// upstream advisories (see the matching rules).
-package owned
+package inventory
 
-import (
-	"strings"
+// Ownership joins language packages to the OS packages that installed them: a
+// Python egg-info from Debian's python3-urllib3, a Go binary from an Alpine
+// package. Such a package is judged by the distro's data, not by the upstream
+// advisories (see the matching rules in pkg/match).
 
-	"github.com/wardensec/warden/pkg/inventory"
-)
+import "strings"
 
-func osEcosystem(eco string) bool {
-	return eco == inventory.Apk || eco == inventory.Dpkg || eco == inventory.Rpm
+// IsOS reports whether an ecosystem is an OS package manager's.
+func IsOS(eco string) bool {
+	return eco == Apk || eco == Dpkg || eco == Rpm
 }
 
 // MarkOwned sets OwnedBy ("dpkg:python3-urllib3") on every language package
 // one of whose locations is a file, or inside a directory, that an OS
 // package lists among its Files. It runs after the walk has merged the layers
 // (it needs the final OS package set) and costs one map of the owned files.
-func MarkOwned(inv *inventory.Inventory) {
+// It returns how many packages it marked.
+func (inv *Inventory) MarkOwned() int {
 	if inv == nil {
-		return
+		return 0
 	}
 	owner := map[string]string{}
 	for i := range inv.Packages {
 		p := &inv.Packages[i]
-		if !osEcosystem(p.Ecosystem) {
+		if !IsOS(p.Ecosystem) {
 			continue
 		}
 		for _, f := range p.Files {
@@ -35,20 +34,23 @@ func MarkOwned(inv *inventory.Inventory) {
 		}
 	}
 	if len(owner) == 0 {
-		return
+		return 0
 	}
+	n := 0
 	for i := range inv.Packages {
 		p := &inv.Packages[i]
-		if osEcosystem(p.Ecosystem) || p.OwnedBy != "" {
+		if IsOS(p.Ecosystem) || p.OwnedBy != "" {
 			continue
 		}
 		for _, loc := range p.Locations {
 			if o := lookup(owner, loc); o != "" {
 				p.OwnedBy = o
+				n++
 				break
 			}
 		}
 	}
+	return n
 }
 
 // lookup finds the owner of a path, trying the merged-/usr spelling too
