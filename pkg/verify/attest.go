@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
-	"strings"
 	"sync"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -44,22 +43,10 @@ type AttestationResult struct {
 // PAE, the statement's subject digest, the predicate type and the annotations asked for. Errors
 // wrap ErrUnsigned or ErrNotVerified as for Image.
 func Attestations(ctx context.Context, ref name.Reference, opt AttestationOptions) (*AttestationResult, error) {
-	if err := opt.check(); err != nil {
-		return nil, err
-	}
-	var err error
-	if opt.RemoteOptions, err = reuse(ctx, opt.RemoteOptions); err != nil {
-		return nil, err
-	}
-	d, _, err := sign.Resolve(ctx, ref, opt.RemoteOptions)
+	d, f, key, err := prepare(ctx, ref, "att", &opt.Options, opt.PredicateType)
 	if err != nil {
 		return nil, err
 	}
-	f, err := fetchAll(ctx, d, "att", opt.RemoteOptions)
-	if err != nil {
-		return nil, err
-	}
-	key := cacheKey("att", d, opt.Options, opt.PredicateType, f.state())
 	if r, ok := opt.Cache.getAtt(key); ok {
 		r.Cached = true
 		return r, nil
@@ -84,17 +71,7 @@ func Attestations(ctx context.Context, ref name.Reference, opt AttestationOption
 		}
 	})
 	sort.Slice(res.Attestations, func(i, j int) bool { return res.Attestations[i].Location < res.Attestations[j].Location })
-	sort.Slice(res.Invalid, func(i, j int) bool { return res.Invalid[i].Location < res.Invalid[j].Location })
-	seen := map[string]bool{}
-	for _, a := range res.Attestations {
-		if !seen[a.KeyID] {
-			seen[a.KeyID] = true
-			res.Keys = append(res.Keys, a.Key)
-		}
-	}
-	sort.Strings(res.Keys)
-	res.Unsigned = res.Found == 0
-	res.Verified = len(res.Keys) >= opt.threshold()
+	res.Keys, res.Unsigned, res.Verified = tally(res.Attestations, func(a Attestation) Signer { return a.Signer }, res.Invalid, res.Found, opt.Options)
 	if res.Verified {
 		opt.Cache.putAtt(key, res)
 		return res, nil
@@ -117,10 +94,7 @@ func checkAttestation(c candidate, d name.Digest, opt AttestationOptions) (*Atte
 	bad := func(format string, a ...any) (*Attestation, *Problem, bool) {
 		return nil, &Problem{Format: c.format, Location: c.location, Reason: fmt.Sprintf(format, a...)}, true
 	}
-	if c.loadErr != nil {
-		return bad("%v", c.loadErr)
-	}
-	data, err := c.load()
+	data, err := c.read()
 	if err != nil {
 		return bad("%v", err)
 	}
@@ -133,21 +107,10 @@ func checkAttestation(c candidate, d name.Digest, opt AttestationOptions) (*Atte
 		if env, err = sign.ParseEnvelope(data); err != nil {
 			return bad("%v", err)
 		}
-	} else {
-		b, err := sign.ParseBundle(data)
-		if err != nil {
-			return bad("%v", err)
-		}
-		if b.DSSEEnvelope == nil {
-			return bad("bundle holds a messageSignature, not an attestation")
-		}
-		env, hint = b.DSSEEnvelope, hintOf(b)
-	}
-	payload, err := env.DecodedPayload()
-	if err != nil {
+	} else if env, hint, err = bundleEnvelope(data, "an attestation"); err != nil {
 		return bad("%v", err)
 	}
-	st, err := sign.ParseStatement(payload)
+	st, err := statementOf(env)
 	if err != nil {
 		return bad("%v", err)
 	}
@@ -157,17 +120,9 @@ func checkAttestation(c candidate, d name.Digest, opt AttestationOptions) (*Atte
 	if opt.PredicateType != "" && st.PredicateType != opt.PredicateType {
 		return nil, nil, true
 	}
-	key, _, err := verifyEnvelope(env, opt.Keys, hint)
-	if err != nil {
-		return bad("%v (%s)", err, keyNames(opt.Keys))
-	}
-	alg, hex, _ := strings.Cut(d.DigestStr(), ":")
-	sub := st.SubjectFor(alg, hex)
-	if sub == nil {
-		return bad("signed by %s, but no statement subject is %s (re-pointed tag or copied attestation)", key.Name, d.DigestStr())
-	}
-	if err := checkAnnotations(opt.Annotations, stringifyAny(sub.Annotations)); err != nil {
-		return bad("signed by %s, but %v", key.Name, err)
+	key, reason := checkStatement(env, hint, st, d, opt.Options, "attestation")
+	if key == nil {
+		return bad("%s", reason)
 	}
 	return &Attestation{
 		Signer:        Signer{Key: key.Name, KeyID: key.ID, Format: c.format, Location: c.location},

@@ -132,22 +132,10 @@ type Result struct {
 // returns the result and, when the image does not pass, an error wrapping ErrUnsigned or
 // ErrNotVerified; other errors (unreachable registry, bad options) come with a nil result.
 func Image(ctx context.Context, ref name.Reference, opt Options) (*Result, error) {
-	if err := opt.check(); err != nil {
-		return nil, err
-	}
-	var err error
-	if opt.RemoteOptions, err = reuse(ctx, opt.RemoteOptions); err != nil {
-		return nil, err
-	}
-	d, _, err := sign.Resolve(ctx, ref, opt.RemoteOptions)
+	d, f, key, err := prepare(ctx, ref, "sig", &opt, "")
 	if err != nil {
 		return nil, err
 	}
-	f, err := fetchAll(ctx, d, "sig", opt.RemoteOptions)
-	if err != nil {
-		return nil, err
-	}
-	key := cacheKey("sig", d, opt, "", f.state())
 	if r, ok := opt.Cache.get(key); ok {
 		r.Cached = true
 		return r, nil
@@ -187,6 +175,25 @@ func Image(ctx context.Context, ref name.Reference, opt Options) (*Result, error
 	return res, fmt.Errorf("%s: %w (%d signature(s) found, %d distinct valid key(s), %d required)", d, ErrNotVerified, res.Found, len(res.Keys), opt.threshold())
 }
 
+// prepare checks the options, gives them a shared Puller (reuse), resolves ref to its digest and
+// reads what the registry holds for it at the .sig or .att tag (kind) and among its referrers.
+// key is the cache key of that state.
+func prepare(ctx context.Context, ref name.Reference, kind string, opt *Options, predicateType string) (d name.Digest, f *fetched, key string, err error) {
+	if err = opt.check(); err != nil {
+		return d, nil, "", err
+	}
+	if opt.RemoteOptions, err = reuse(ctx, opt.RemoteOptions); err != nil {
+		return d, nil, "", err
+	}
+	if d, _, err = sign.Resolve(ctx, ref, opt.RemoteOptions); err != nil {
+		return d, nil, "", err
+	}
+	if f, err = fetchAll(ctx, d, kind, opt.RemoteOptions); err != nil {
+		return d, nil, "", err
+	}
+	return d, f, cacheKey(kind, d, *opt, predicateType, f.state()), nil
+}
+
 // reuse adds a shared Puller to the remote options, so that every request of one verification
 // goes over one set of connections with one registry ping and token exchange per repository.
 func reuse(ctx context.Context, ropts []remote.Option) ([]remote.Option, error) {
@@ -209,17 +216,23 @@ func finish(res *Result, opt Options) {
 		}
 		return a.Location < b.Location
 	})
-	sort.Slice(res.Invalid, func(i, j int) bool { return res.Invalid[i].Location < res.Invalid[j].Location })
+	res.Keys, res.Unsigned, res.Verified = tally(res.Signers, func(s Signer) Signer { return s }, res.Invalid, res.Found, opt)
+}
+
+// tally sorts the problems by location and judges the valid signatures (or attestations): keys
+// are the distinct key names among them (one per key ID, sorted), unsigned says nothing at all
+// was found, verified that at least the threshold of distinct keys signed.
+func tally[T any](valid []T, signer func(T) Signer, invalid []Problem, found int, opt Options) (keys []string, unsigned, verified bool) {
+	sort.Slice(invalid, func(i, j int) bool { return invalid[i].Location < invalid[j].Location })
 	seen := map[string]bool{}
-	for _, s := range res.Signers {
-		if !seen[s.KeyID] {
+	for _, v := range valid {
+		if s := signer(v); !seen[s.KeyID] {
 			seen[s.KeyID] = true
-			res.Keys = append(res.Keys, s.Key)
+			keys = append(keys, s.Key)
 		}
 	}
-	sort.Strings(res.Keys)
-	res.Unsigned = res.Found == 0
-	res.Verified = len(res.Keys) >= opt.threshold()
+	sort.Strings(keys)
+	return keys, found == 0, len(keys) >= opt.threshold()
 }
 
 // candidate is one signature-bearing item found in the registry: a layer of the .sig/.att image,
@@ -230,6 +243,14 @@ type candidate struct {
 	desc     v1.Descriptor // the layer (legacy) or the bundle blob (bundle)
 	load     func() ([]byte, error)
 	loadErr  error // set when the referrer manifest itself could not be read
+}
+
+// read returns the candidate's content, or why it could not be had.
+func (c candidate) read() ([]byte, error) {
+	if c.loadErr != nil {
+		return nil, c.loadErr
+	}
+	return c.load()
 }
 
 // fetched is what one look at the registry found.
@@ -457,10 +478,7 @@ func checkSignature(c candidate, d name.Digest, opt Options) (*Signer, *Problem,
 	bad := func(format string, a ...any) (*Signer, *Problem, bool) {
 		return nil, &Problem{Format: c.format, Location: c.location, Reason: fmt.Sprintf(format, a...)}, true
 	}
-	if c.loadErr != nil {
-		return bad("%v", c.loadErr)
-	}
-	data, err := c.load()
+	data, err := c.read()
 	if err != nil {
 		return bad("%v", err)
 	}
@@ -499,38 +517,65 @@ func checkSignature(c candidate, d name.Digest, opt Options) (*Signer, *Problem,
 		}
 		return &Signer{Key: key.Name, KeyID: key.ID, Format: c.format, Location: c.location}, nil, true
 	default:
-		b, err := sign.ParseBundle(data)
+		env, hint, err := bundleEnvelope(data, "a DSSE-wrapped image signature")
 		if err != nil {
 			return bad("%v", err)
 		}
-		if b.DSSEEnvelope == nil {
-			return bad("bundle holds a messageSignature, not a DSSE-wrapped image signature")
-		}
-		payload, err := b.DSSEEnvelope.DecodedPayload()
-		if err != nil {
-			return bad("%v", err)
-		}
-		st, err := sign.ParseStatement(payload)
+		st, err := statementOf(env)
 		if err != nil {
 			return bad("%v", err)
 		}
 		if st.PredicateType != sign.PredicateCosignSign {
 			return nil, nil, false // an attestation, not a signature
 		}
-		key, _, err := verifyEnvelope(b.DSSEEnvelope, opt.Keys, hintOf(b))
-		if err != nil {
-			return bad("%v (%s)", err, keyNames(opt.Keys))
-		}
-		alg, hex, _ := strings.Cut(d.DigestStr(), ":")
-		sub := st.SubjectFor(alg, hex)
-		if sub == nil {
-			return bad("signed by %s, but no statement subject is %s (re-pointed tag or copied signature)", key.Name, d.DigestStr())
-		}
-		if err := checkAnnotations(opt.Annotations, stringifyAny(sub.Annotations)); err != nil {
-			return bad("signed by %s, but %v", key.Name, err)
+		key, reason := checkStatement(env, hint, st, d, opt, "signature")
+		if key == nil {
+			return bad("%s", reason)
 		}
 		return &Signer{Key: key.Name, KeyID: key.ID, Format: c.format, Location: c.location}, nil, true
 	}
+}
+
+// bundleEnvelope parses a Sigstore bundle and returns its DSSE envelope and key hint; what names
+// the envelope expected, for the error when the bundle holds a messageSignature instead.
+func bundleEnvelope(data []byte, what string) (*sign.Envelope, string, error) {
+	b, err := sign.ParseBundle(data)
+	if err != nil {
+		return nil, "", err
+	}
+	if b.DSSEEnvelope == nil {
+		return nil, "", errors.New("bundle holds a messageSignature, not " + what)
+	}
+	return b.DSSEEnvelope, hintOf(b), nil
+}
+
+// statementOf decodes the in-toto statement a DSSE envelope carries (its signatures unchecked).
+func statementOf(env *sign.Envelope) (*sign.Statement, error) {
+	payload, err := env.DecodedPayload()
+	if err != nil {
+		return nil, err
+	}
+	return sign.ParseStatement(payload)
+}
+
+// checkStatement checks a DSSE envelope and the statement it carries against the options: a
+// signature over PAE by one of the keys, a subject that is d, and the annotations asked for on
+// that subject. It returns the key that signed, or nil and why the envelope does not count;
+// what ("signature", "attestation") names the envelope in that reason.
+func checkStatement(env *sign.Envelope, hint string, st *sign.Statement, d name.Digest, opt Options, what string) (*Key, string) {
+	key, _, err := verifyEnvelope(env, opt.Keys, hint)
+	if err != nil {
+		return nil, fmt.Sprintf("%v (%s)", err, keyNames(opt.Keys))
+	}
+	alg, hex, _ := strings.Cut(d.DigestStr(), ":")
+	sub := st.SubjectFor(alg, hex)
+	if sub == nil {
+		return nil, fmt.Sprintf("signed by %s, but no statement subject is %s (re-pointed tag or copied %s)", key.Name, d.DigestStr(), what)
+	}
+	if err := checkAnnotations(opt.Annotations, stringifyAny(sub.Annotations)); err != nil {
+		return nil, fmt.Sprintf("signed by %s, but %v", key.Name, err)
+	}
+	return key, ""
 }
 
 func stringifyAny(m map[string]any) map[string]string {
