@@ -60,6 +60,30 @@ func sigExit(typed, what string, err error) error {
 	return withCode(exitError, err)
 }
 
+// report prints the outcome of verify or verify-attestation: res as JSON with -o json; otherwise,
+// when verified, what printVerified writes (to stdout and stderr), and the invalid signatures on
+// stderr. err, the verification's, becomes the exit status (sigExit); typed is the image as the
+// user wrote it, what "signature" or "attestation".
+func (f *sigVerifyFlags) report(cmd *cobra.Command, typed, what string, res any, verified bool, invalid []verify.Problem, err error, printVerified func(out, errw io.Writer)) error {
+	out, errw := cmd.OutOrStdout(), cmd.ErrOrStderr()
+	if f.output == "json" {
+		enc := json.NewEncoder(out)
+		enc.SetIndent("", "  ")
+		if jerr := enc.Encode(res); jerr != nil {
+			return jerr
+		}
+	} else if verified {
+		printVerified(out, errw)
+	}
+	if f.output == "text" && len(invalid) > 0 {
+		printProblems(errw, invalid)
+	}
+	if err != nil {
+		return sigExit(typed, what, err)
+	}
+	return nil
+}
+
 func printProblems(w io.Writer, ps []verify.Problem) {
 	for _, p := range ps {
 		fmt.Fprintf(w, "  invalid (%s) %s\n", p.Format, p)
@@ -92,26 +116,12 @@ Exit status: 0 verified; 1 error (bad arguments, unreadable key, unreachable reg
 			if res == nil {
 				return fmt.Errorf("verify: %w", err)
 			}
-			out, errw := cmd.OutOrStdout(), cmd.ErrOrStderr()
-			if f.output == "json" {
-				enc := json.NewEncoder(out)
-				enc.SetIndent("", "  ")
-				if jerr := enc.Encode(res); jerr != nil {
-					return jerr
-				}
-			} else if res.Verified {
+			return f.report(cmd, args[0], "signature", res, res.Verified, res.Invalid, err, func(out, _ io.Writer) {
 				fmt.Fprintf(out, "Verified %s\n", res.Digest)
 				for _, s := range res.Signers {
 					fmt.Fprintf(out, "  signed by %s (%s) at %s\n", s.Key, s.Format, s.Location)
 				}
-			}
-			if f.output == "text" && len(res.Invalid) > 0 {
-				printProblems(errw, res.Invalid)
-			}
-			if err != nil {
-				return sigExit(args[0], "signature", err)
-			}
-			return nil
+			})
 		},
 	}
 	f.add(cmd)

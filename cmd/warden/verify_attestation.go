@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 
 	"github.com/spf13/cobra"
 
@@ -42,27 +43,13 @@ Exit status as for verify: 0, 1, 10 (no attestation at all), 11 (none valid for 
 			if res == nil {
 				return fmt.Errorf("verify-attestation: %w", err)
 			}
-			out, errw := cmd.OutOrStdout(), cmd.ErrOrStderr()
-			if f.output == "json" {
-				enc := json.NewEncoder(out)
-				enc.SetIndent("", "  ")
-				if jerr := enc.Encode(res); jerr != nil {
-					return jerr
-				}
-			} else if res.Verified {
+			return f.report(cmd, args[0], "attestation", res, res.Verified, res.Invalid, err, func(out, errw io.Writer) {
 				fmt.Fprintf(errw, "Verified %d attestation(s) of %s\n", len(res.Attestations), res.Digest)
 				for _, a := range res.Attestations {
 					fmt.Fprintf(errw, "  %s signed by %s (%s) at %s\n", a.PredicateType, a.Key, a.Format, a.Location)
 					fmt.Fprintf(out, "%s\n", compactJSON(a.Predicate))
 				}
-			}
-			if f.output == "text" && len(res.Invalid) > 0 {
-				printProblems(errw, res.Invalid)
-			}
-			if err != nil {
-				return sigExit(args[0], "attestation", err)
-			}
-			return nil
+			})
 		},
 	}
 	f.add(cmd)
