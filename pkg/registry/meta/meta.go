@@ -81,6 +81,47 @@ func (m *DB) tx(ctx context.Context, fn func(*sql.Tx) error) error {
 	return tx.Commit()
 }
 
+// query runs q and appends to out one T per row, made by scan. out is what a query with no rows
+// returns: nil, or an empty slice where callers encode it as a JSON list.
+func query[T any](ctx context.Context, db *sql.DB, out []T, scan func(*sql.Rows) (T, error), q string, args ...any) ([]T, error) {
+	rows, err := db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}
+
+func scanString(rows *sql.Rows) (string, error) {
+	var s string
+	err := rows.Scan(&s)
+	return s, err
+}
+
+// limit adds LIMIT n to q when n > 0 (n <= 0: no limit).
+func limit(q string, n int, args ...any) (string, []any) {
+	if n > 0 {
+		return q + ` LIMIT ?`, append(args, n)
+	}
+	return q, args
+}
+
+// deleted reports whether a DELETE removed a row.
+func deleted(res sql.Result, err error) (bool, error) {
+	if err != nil {
+		return false, err
+	}
+	n, _ := res.RowsAffected()
+	return n > 0, nil
+}
+
 func ensureRepo(ctx context.Context, tx *sql.Tx, repo string) error {
 	_, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO repos(name, created) VALUES(?, ?)`, repo, now())
 	return err
@@ -123,12 +164,7 @@ func (m *DB) IsManifest(ctx context.Context, digest string) (bool, error) {
 
 // UnlinkBlob removes repo's access to digest.
 func (m *DB) UnlinkBlob(ctx context.Context, repo, digest string) (bool, error) {
-	res, err := m.db.ExecContext(ctx, `DELETE FROM blobs WHERE repo = ? AND digest = ?`, repo, digest)
-	if err != nil {
-		return false, err
-	}
-	n, _ := res.RowsAffected()
-	return n > 0, nil
+	return deleted(m.db.ExecContext(ctx, `DELETE FROM blobs WHERE repo = ? AND digest = ?`, repo, digest))
 }
 
 // Manifest is a manifest's metadata row.
@@ -195,12 +231,7 @@ func (m *DB) ResolveTag(ctx context.Context, repo, tag string) (string, error) {
 
 // DeleteTag removes one tag.
 func (m *DB) DeleteTag(ctx context.Context, repo, tag string) (bool, error) {
-	res, err := m.db.ExecContext(ctx, `DELETE FROM tags WHERE repo = ? AND tag = ?`, repo, tag)
-	if err != nil {
-		return false, err
-	}
-	n, _ := res.RowsAffected()
-	return n > 0, nil
+	return deleted(m.db.ExecContext(ctx, `DELETE FROM tags WHERE repo = ? AND tag = ?`, repo, tag))
 }
 
 // DeleteManifest removes a manifest, every tag pointing at it and its references.
@@ -236,26 +267,8 @@ func (m *DB) RepoExists(ctx context.Context, repo string) (bool, error) {
 
 // Tags lists up to n tags (n <= 0: all) after last, in lexical order.
 func (m *DB) Tags(ctx context.Context, repo, last string, n int) ([]string, error) {
-	q := `SELECT tag FROM tags WHERE repo = ? AND tag > ? ORDER BY tag`
-	args := []any{repo, last}
-	if n > 0 {
-		q += ` LIMIT ?`
-		args = append(args, n)
-	}
-	rows, err := m.db.QueryContext(ctx, q, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	tags := []string{}
-	for rows.Next() {
-		var t string
-		if err := rows.Scan(&t); err != nil {
-			return nil, err
-		}
-		tags = append(tags, t)
-	}
-	return tags, rows.Err()
+	q, args := limit(`SELECT tag FROM tags WHERE repo = ? AND tag > ? ORDER BY tag`, n, repo, last)
+	return query(ctx, m.db, []string{}, scanString, q, args...)
 }
 
 // TagInfo is a tag with its manifest digest.
@@ -266,66 +279,30 @@ type TagInfo struct {
 
 // TagsDetailed lists every tag of repo with its digest.
 func (m *DB) TagsDetailed(ctx context.Context, repo string) ([]TagInfo, error) {
-	rows, err := m.db.QueryContext(ctx, `SELECT tag, digest, updated FROM tags WHERE repo = ? ORDER BY tag`, repo)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []TagInfo
-	for rows.Next() {
+	return query(ctx, m.db, nil, func(rows *sql.Rows) (TagInfo, error) {
 		var t TagInfo
 		var u int64
-		if err := rows.Scan(&t.Tag, &t.Digest, &u); err != nil {
-			return nil, err
-		}
+		err := rows.Scan(&t.Tag, &t.Digest, &u)
 		t.Updated = time.Unix(u, 0)
-		out = append(out, t)
-	}
-	return out, rows.Err()
+		return t, err
+	}, `SELECT tag, digest, updated FROM tags WHERE repo = ? ORDER BY tag`, repo)
 }
 
 // Repos lists up to n repositories after last.
 func (m *DB) Repos(ctx context.Context, last string, n int) ([]string, error) {
-	q := `SELECT name FROM repos WHERE name > ? ORDER BY name`
-	args := []any{last}
-	if n > 0 {
-		q += ` LIMIT ?`
-		args = append(args, n)
-	}
-	rows, err := m.db.QueryContext(ctx, q, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	out := []string{}
-	for rows.Next() {
-		var s string
-		if err := rows.Scan(&s); err != nil {
-			return nil, err
-		}
-		out = append(out, s)
-	}
-	return out, rows.Err()
+	q, args := limit(`SELECT name FROM repos WHERE name > ? ORDER BY name`, n, last)
+	return query(ctx, m.db, []string{}, scanString, q, args...)
 }
 
 // Referrers lists the manifests in repo whose subject is digest.
 func (m *DB) Referrers(ctx context.Context, repo, digest string) ([]Manifest, error) {
-	rows, err := m.db.QueryContext(ctx, `SELECT digest, media_type, size, artifact_type, annotations, created FROM manifests WHERE repo = ? AND subject = ? ORDER BY created, digest`, repo, digest)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []Manifest
-	for rows.Next() {
+	return query(ctx, m.db, nil, func(rows *sql.Rows) (Manifest, error) {
 		man := Manifest{Repo: repo, Subject: digest}
 		var c int64
-		if err := rows.Scan(&man.Digest, &man.MediaType, &man.Size, &man.ArtifactType, &man.Annotations, &c); err != nil {
-			return nil, err
-		}
+		err := rows.Scan(&man.Digest, &man.MediaType, &man.Size, &man.ArtifactType, &man.Annotations, &c)
 		man.Created = time.Unix(c, 0)
-		out = append(out, man)
-	}
-	return out, rows.Err()
+		return man, err
+	}, `SELECT digest, media_type, size, artifact_type, annotations, created FROM manifests WHERE repo = ? AND subject = ? ORDER BY created, digest`, repo, digest)
 }
 
 // AddUpload records an upload session.
@@ -357,41 +334,19 @@ func (m *DB) DeleteUpload(ctx context.Context, id string) error {
 
 // StaleUploads lists sessions started before t.
 func (m *DB) StaleUploads(ctx context.Context, before time.Time) ([]string, error) {
-	rows, err := m.db.QueryContext(ctx, `SELECT id FROM uploads WHERE started < ?`, before.Unix())
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var s string
-		if err := rows.Scan(&s); err != nil {
-			return nil, err
-		}
-		out = append(out, s)
-	}
-	return out, rows.Err()
+	return query(ctx, m.db, nil, scanString, `SELECT id FROM uploads WHERE started < ?`, before.Unix())
 }
 
 // LiveDigests returns every digest a manifest row or a manifest reference keeps alive.
 func (m *DB) LiveDigests(ctx context.Context) (map[string]bool, error) {
 	live := map[string]bool{}
 	for _, q := range []string{`SELECT digest FROM manifests`, `SELECT ref FROM manifest_refs`} {
-		rows, err := m.db.QueryContext(ctx, q)
+		ds, err := query(ctx, m.db, nil, scanString, q)
 		if err != nil {
 			return nil, err
 		}
-		for rows.Next() {
-			var d string
-			if err := rows.Scan(&d); err != nil {
-				rows.Close()
-				return nil, err
-			}
+		for _, d := range ds {
 			live[d] = true
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return nil, err
 		}
 	}
 	return live, nil
