@@ -92,9 +92,9 @@ func (e *Env) Scheme(s Scheme) Scheme {
 // Matchers is the one list of matchers, OS first.
 func Matchers() []Matcher {
 	return []Matcher{
-		apkMatcher{},
-		dpkgMatcher{},
-		rpmMatcher{},
+		apkMatcher{osMatcher{"apk", inventory.Apk}},
+		dpkgMatcher{osMatcher{"dpkg", inventory.Dpkg}},
+		rpmMatcher{osMatcher{"rpm", inventory.Rpm}},
 		goMatcher{},
 		langMatcher{},
 	}

@@ -70,33 +70,44 @@ func majorMinor(v string) string {
 	return v
 }
 
-// apkMatcher: Alpine (and Wolfi/Chainguard) packages by origin against the release's secdb.
-type apkMatcher struct{}
-
-func (apkMatcher) Name() string { return "apk" }
-func (apkMatcher) Handles(d *inventory.Distro, p *inventory.Package) bool {
-	return p.Ecosystem == inventory.Apk
+// osMatcher is what the OS package matchers share: a name, the one ecosystem they judge and
+// the distro namespace their advisories are filed under.
+type osMatcher struct {
+	name string
+	eco  string // inventory.Apk, ...
 }
-func (apkMatcher) Match(ctx context.Context, db vulndb.Reader, d *inventory.Distro, p *inventory.Package, env *Env) ([]Finding, error) {
+
+func (m osMatcher) Name() string { return m.name }
+func (m osMatcher) Handles(d *inventory.Distro, p *inventory.Package) bool {
+	return p.Ecosystem == m.eco
+}
+
+// namespace is Namespace(d); "" (logged) when the distro is unknown and p cannot be matched.
+func (m osMatcher) namespace(d *inventory.Distro, p *inventory.Package, env *Env) string {
 	ns := Namespace(d)
 	if ns == "" {
-		env.Logger.Debug("apk package in an image of unknown distro: not matched", "package", p.Name)
+		env.Logger.Debug(m.name+" package in an image of unknown distro: not matched", "package", p.Name)
+	}
+	return ns
+}
+
+// apkMatcher: Alpine (and Wolfi/Chainguard) packages by origin against the release's secdb.
+type apkMatcher struct{ osMatcher }
+
+func (m apkMatcher) Match(ctx context.Context, db vulndb.Reader, d *inventory.Distro, p *inventory.Package, env *Env) ([]Finding, error) {
+	ns := m.namespace(d, p, env)
+	if ns == "" {
 		return nil, nil
 	}
 	return lookupAll(ctx, db, Apk, ns, []string{p.Source()}, p.Version, p, env)
 }
 
 // dpkgMatcher: Debian and Ubuntu packages by source package and source version.
-type dpkgMatcher struct{}
+type dpkgMatcher struct{ osMatcher }
 
-func (dpkgMatcher) Name() string { return "dpkg" }
-func (dpkgMatcher) Handles(d *inventory.Distro, p *inventory.Package) bool {
-	return p.Ecosystem == inventory.Dpkg
-}
-func (dpkgMatcher) Match(ctx context.Context, db vulndb.Reader, d *inventory.Distro, p *inventory.Package, env *Env) ([]Finding, error) {
-	ns := Namespace(d)
+func (m dpkgMatcher) Match(ctx context.Context, db vulndb.Reader, d *inventory.Distro, p *inventory.Package, env *Env) ([]Finding, error) {
+	ns := m.namespace(d, p, env)
 	if ns == "" {
-		env.Logger.Debug("dpkg package in an image of unknown distro: not matched", "package", p.Name)
 		return nil, nil
 	}
 	out, err := lookupAll(ctx, db, Dpkg, ns, []string{p.Source()}, p.SourceVer(), p, env)
@@ -123,16 +134,11 @@ func (dpkgMatcher) Match(ctx context.Context, db vulndb.Reader, d *inventory.Dis
 
 // rpmMatcher: RHEL-family packages by binary name and by source RPM name,
 // against "<id>:<major>", comparing the installed EVR.
-type rpmMatcher struct{}
+type rpmMatcher struct{ osMatcher }
 
-func (rpmMatcher) Name() string { return "rpm" }
-func (rpmMatcher) Handles(d *inventory.Distro, p *inventory.Package) bool {
-	return p.Ecosystem == inventory.Rpm
-}
-func (rpmMatcher) Match(ctx context.Context, db vulndb.Reader, d *inventory.Distro, p *inventory.Package, env *Env) ([]Finding, error) {
-	ns := Namespace(d)
+func (m rpmMatcher) Match(ctx context.Context, db vulndb.Reader, d *inventory.Distro, p *inventory.Package, env *Env) ([]Finding, error) {
+	ns := m.namespace(d, p, env)
 	if ns == "" {
-		env.Logger.Debug("rpm package in an image of unknown distro: not matched", "package", p.Name)
 		return nil, nil
 	}
 	v := p.Version
