@@ -31,6 +31,7 @@ import (
 	"github.com/wardensec/warden/pkg/registry/gc"
 	"github.com/wardensec/warden/pkg/registry/ui"
 	"github.com/wardensec/warden/pkg/sbom"
+	"github.com/wardensec/warden/pkg/verify"
 	"github.com/wardensec/warden/pkg/vulndb"
 	"github.com/wardensec/warden/pkg/walk"
 )
@@ -64,6 +65,9 @@ type serveConfig struct {
 	// Policy is a policy file (docs/policy.md) enforced on pull: the same
 	// policy.Evaluate as `warden check`.
 	Policy string `yaml:"policy"`
+	// TrustedKeys are public key files (PEM) the UI and API verify signatures
+	// against in every repository, besides the covering policy rule's keys.
+	TrustedKeys []string `yaml:"trustedKeys"`
 	// Host is the registry's name as clients write it; policy patterns see
 	// Host/repository (default: the listen address).
 	Host string `yaml:"host"`
@@ -158,6 +162,9 @@ See docs/registry.md.`,
 			override("policy", &c.Policy, flagCfg.Policy)
 			override("upstream", &c.Upstream, flagCfg.Upstream)
 			override("host", &c.Host, flagCfg.Host)
+			if fl.Changed("trusted-key") {
+				c.TrustedKeys = flagCfg.TrustedKeys
+			}
 			return runServe(cmd.Context(), g, c, cmd.ErrOrStderr())
 		},
 	}
@@ -176,6 +183,7 @@ See docs/registry.md.`,
 	fl.StringVar(&flagCfg.Scan.Webhook, "webhook", "", "URL that receives (JSON POST) the new findings per image when a database update re-matches stored images")
 	fl.StringVar(&flagCfg.Upstream, "upstream", "", "gateway mode: fetch what is missing from this registry (http(s)://HOST[:PORT]); credentials from the Docker config")
 	fl.StringVar(&flagCfg.Policy, "policy", "", "policy file enforced on pull (docs/policy.md): DENIED with the policy's reasons")
+	fl.StringArrayVar(&flagCfg.TrustedKeys, "trusted-key", nil, "public key file (PEM) whose signatures the UI and API show as verified, in every repository (repeatable; the covering policy rule's keys are trusted too)")
 	fl.StringVar(&flagCfg.Host, "host", "", "registry name as clients write it, for policy patterns (default: the --addr value)")
 	fl.StringSliceVar(&flagCfg.Gate.Repos, "gate-repos", nil, `repositories the pull gate covers (patterns: "prod/*", "team/**", "**")`)
 	fl.StringVar(&flagCfg.Gate.MaxSeverity, "gate-max-severity", "", "deny pulls of covered images with findings above this severity (e.g. MEDIUM)")
@@ -279,13 +287,28 @@ func runServe(ctx context.Context, g *globals, c *serveConfig, stderr io.Writer)
 		opt.Gate = &registry.SeverityGate{Repos: c.Gate.Repos, MaxSeverity: c.Gate.MaxSeverity, AllowUnscanned: c.Gate.AllowUnscanned}
 	}
 
+	var sigs *registrygate.SignatureChecker
+	if pgate != nil || len(c.TrustedKeys) > 0 {
+		keys, err := verify.LoadKeys(c.TrustedKeys...)
+		if err != nil {
+			return fmt.Errorf("--trusted-key: %w", err)
+		}
+		sigs = &registrygate.SignatureChecker{Gate: pgate, Keys: keys, Cache: verify.NewCache(0)}
+		opt.Signatures = sigs
+	}
+
 	reg, err := registry.New(opt)
 	if err != nil {
 		return err
 	}
 	defer reg.Close()
 	if pgate != nil {
-		pgate.SetHandler(reg)
+		// In-process reads of signatures and attestations: past the pull gate
+		// (the image being decided) and past authentication (no credentials).
+		pgate.SetHandler(reg.InternalHandler())
+	}
+	if sigs != nil {
+		sigs.SetHandler(reg.InternalHandler())
 	}
 	if !c.Scan.Disabled {
 		every := time.Minute

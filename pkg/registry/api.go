@@ -45,8 +45,12 @@ type ImageDetail struct {
 	Scan       *ScanInfo      `json:"scan"`
 	Referrers  []ReferrerInfo `json:"referrers"`
 	Signatures []string       `json:"signatures"` // tags such as sha256-<hex>.sig
-	Verdict    *Verdict       `json:"verdict,omitempty"`
-	SBOM       bool           `json:"sbomAvailable"` // /api/v1/sbom serves this image's SBOM
+	// SignatureCheck is the verification of the image's signatures against the
+	// server's trusted keys (who signed; invalid ones and why); nil when the
+	// server has no SignatureChecker or the manifest is not an image.
+	SignatureCheck *SignatureReport `json:"signatureCheck,omitempty"`
+	Verdict        *Verdict         `json:"verdict,omitempty"`
+	SBOM           bool             `json:"sbomAvailable"` // /api/v1/sbom serves this image's SBOM
 }
 
 // ReferrerInfo is one referrer (signature, attestation, SBOM) of a manifest.
@@ -164,6 +168,13 @@ func (r *Registry) Image(ctx context.Context, repo, ref string) (*ImageDetail, e
 	}
 	if det.Scan, err = r.Scan(ctx, repo, digest); err != nil {
 		return nil, err
+	}
+	if r.sigs != nil && (isImageManifest(man.MediaType) || isIndex(man.MediaType)) {
+		rep, err := r.sigs.CheckSignatures(ctx, repo, toHash(d))
+		if err != nil {
+			rep = &SignatureReport{Status: SigCheckFail, Error: err.Error()}
+		}
+		det.SignatureCheck = rep
 	}
 	if r.gate != nil {
 		det.Verdict = r.verdict(ctx, repo, ref, d, man)

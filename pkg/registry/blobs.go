@@ -26,6 +26,15 @@ func (r *Registry) handleBlob(w http.ResponseWriter, req *http.Request, rt route
 			r.internalError(w, "looking up blob", err)
 			return
 		}
+		if !ok && r.upstream != nil && r.gate != nil {
+			// Gateway: a digest asked for through the blobs endpoint may be a
+			// manifest upstream (a child of an allowed index, say). Fetch it as
+			// one first, so it is recorded as a manifest and gated below;
+			// fetched as a plain blob it would slip past the gate.
+			if err := r.fetchManifest(ctx, rt.name, d.String()); err == nil {
+				ok = true
+			}
+		}
 		if !ok && r.upstream != nil {
 			if err := r.fetchBlob(ctx, rt.name, d); err != nil && !errors.Is(err, errUpstreamNotFound) {
 				r.log.Warn("registry: upstream blob", "repo", rt.name, "digest", d, "err", err)

@@ -129,3 +129,44 @@ func (f GateFunc) Decide(ctx context.Context, s Subject) (Decision, error) { ret
 type SBOMWriter interface {
 	WriteSBOM(ctx context.Context, w io.Writer, format, repo string, digest v1.Hash, img v1.Image) error
 }
+
+// SignatureChecker verifies an image's signatures for the UI and the JSON API
+// ("signatures and who signed"). pkg/policy/registrygate implements it with
+// pkg/verify against the trusted keys the server knows.
+type SignatureChecker interface {
+	CheckSignatures(ctx context.Context, repo string, digest v1.Hash) (*SignatureReport, error)
+}
+
+// Signature statuses of a SignatureReport.
+const (
+	SigVerified  = "verified"   // at least one signature by a trusted key
+	SigInvalid   = "invalid"    // signatures exist, none valid for the trusted keys
+	SigUnsigned  = "not signed" // no signature of any kind
+	SigNoKeys    = "no trusted keys"
+	SigCheckFail = "error" // the check itself failed (Error says why)
+)
+
+// SignatureReport is the verified state of an image's signatures.
+type SignatureReport struct {
+	Status  string             `json:"status"` // one of the Sig* constants
+	Signers []SignatureSigner  `json:"signers"`
+	Invalid []InvalidSignature `json:"invalid"`
+	Keys    []string           `json:"trustedKeys"` // the keys checked against
+	Cached  bool               `json:"cached,omitempty"`
+	Error   string             `json:"error,omitempty"`
+}
+
+// SignatureSigner is one valid signature: the trusted key that made it.
+type SignatureSigner struct {
+	Key      string `json:"key"`    // key name (file)
+	KeyID    string `json:"keyId"`  // sign.KeyID
+	Format   string `json:"format"` // legacy (.sig tag) or bundle (referrer)
+	Location string `json:"location"`
+}
+
+// InvalidSignature is a signature that does not count, and why.
+type InvalidSignature struct {
+	Format   string `json:"format"`
+	Location string `json:"location"`
+	Reason   string `json:"reason"`
+}

@@ -50,6 +50,8 @@ type Options struct {
 	Webhook string
 	// SBOM serves /api/v1/sbom; nil: no SBOM downloads.
 	SBOM SBOMWriter
+	// Signatures verifies signatures for the UI and API; nil: they are only listed.
+	Signatures SignatureChecker
 }
 
 // Registry is the OCI registry handler.
@@ -64,6 +66,7 @@ type Registry struct {
 	upstream *Upstream
 	webhook  string
 	sbom     SBOMWriter
+	sigs     SignatureChecker
 	metrics  *metrics
 
 	wake   chan struct{}
@@ -93,7 +96,7 @@ func New(opt Options) (*Registry, error) {
 	}
 	r := &Registry{
 		store: st, meta: md, log: log, auth: opt.Auth, gate: opt.Gate, scanner: opt.Scanner,
-		anonMnt: opt.AnonymousMount || opt.Auth == nil, upstream: opt.Upstream, webhook: opt.Webhook, sbom: opt.SBOM,
+		anonMnt: opt.AnonymousMount || opt.Auth == nil, upstream: opt.Upstream, webhook: opt.Webhook, sbom: opt.SBOM, sigs: opt.Signatures,
 		metrics: newMetrics(),
 		wake:    make(chan struct{}, 1),
 	}
@@ -252,6 +255,28 @@ func (r *Registry) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	case "referrers":
 		r.handleReferrers(w, req, rt)
 	}
+}
+
+type internalKey struct{}
+
+// InternalHandler serves read-only requests (GET, HEAD) of in-process callers
+// — signature verification through verify.HandlerTransport, the policy gate's
+// own look at signatures — without authentication and without the pull gate:
+// the registry reading what it stores. It is never mounted on a listener, and
+// an HTTP client cannot set the context value it relies on.
+func (r *Registry) InternalHandler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		if req.Method != http.MethodGet && req.Method != http.MethodHead {
+			writeError(w, http.StatusMethodNotAllowed, codeUnsupported, "internal handler is read-only", nil)
+			return
+		}
+		r.ServeHTTP(w, req.WithContext(context.WithValue(req.Context(), internalKey{}, true)))
+	})
+}
+
+func isInternal(req *http.Request) bool {
+	v, _ := req.Context().Value(internalKey{}).(bool)
+	return v && (req.Method == http.MethodGet || req.Method == http.MethodHead)
 }
 
 // statusWriter records the status and byte count for metrics. It passes

@@ -220,22 +220,20 @@ func (r *Registry) Scan(ctx context.Context, repo, digest string) (*ScanInfo, er
 	return info, nil
 }
 
-// reSigTag matches cosign's signature/attestation/SBOM tags, which stay readable
-// so that signers and verifiers work on repositories the gate covers.
+// reSigTag matches cosign's signature/attestation/SBOM tags (left out of the
+// UI's tag lists; the gate looks at their content, not their name).
 var reSigTag = regexp.MustCompile(`^sha256-[a-f0-9]{64}(\.sig|\.att|\.sbom)?$`)
 
 // checkGate asks the Gate about a pull of an image or index manifest. It
 // answers the request (403 DENIED) and returns false when the pull is refused.
 func (r *Registry) checkGate(w http.ResponseWriter, req *http.Request, rt route, d storage.Digest, man meta.Manifest, body []byte) bool {
-	if r.gate == nil {
-		return true
+	if r.gate == nil || isInternal(req) {
+		return true // the registry reading its own content (InternalHandler)
 	}
-	if !strings.Contains(rt.ref, ":") && reSigTag.MatchString(rt.ref) {
-		return true
-	}
-	if man.Subject != "" {
-		return true // a referrer (signature, attestation, SBOM): readable
-	}
+	// What is exempt is decided by content, never by name: a runnable image
+	// pushed under a cosign-style tag (sha256-<hex>.sig) or with a subject is
+	// gated like any other; signatures, attestations and SBOMs are artifacts
+	// (not scannable) and pass below.
 	if r.mayPush(req, rt.name) {
 		return true // whoever may push here (a signer, CI) may read what is there
 	}
@@ -259,6 +257,10 @@ func (r *Registry) checkGate(w http.ResponseWriter, req *http.Request, rt route,
 			return false
 		}
 		s.Index = idx
+	case isSchema1(man.MediaType):
+		// Docker schema 1 (stored as an artifact): older clients still run it,
+		// and nothing here can check it, so the gate decides with no image
+		// (a covering rule then denies: no scan, no inspection).
 	default:
 		return true // other artifacts
 	}
@@ -305,4 +307,9 @@ func (r *Registry) mayPush(req *http.Request, repo string) bool {
 		return ia.IdentityCan(req, repo, "push")
 	}
 	return r.auth.Authorize(req, repo, "push") == nil
+}
+
+func isSchema1(mt string) bool {
+	return mt == "application/vnd.docker.distribution.manifest.v1+json" ||
+		mt == "application/vnd.docker.distribution.manifest.v1+prettyjws"
 }

@@ -2,6 +2,12 @@ package ui_test
 
 import (
 	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"encoding/json"
+	"html"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -18,14 +24,21 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/wardensec/warden/internal/testutil"
+	"github.com/wardensec/warden/pkg/policy/registrygate"
 	"github.com/wardensec/warden/pkg/registry"
 	"github.com/wardensec/warden/pkg/registry/ui"
+	"github.com/wardensec/warden/pkg/sign"
+	"github.com/wardensec/warden/pkg/verify"
 )
 
-// server pushes one image, waits for its (fake) scan and serves the UI.
+// server pushes three images, signs two of them, waits for their (fake)
+// scans and serves the registry, the JSON API and the UI. library/alpine:3.19.4
+// is signed by the trusted key release.pub (cosign .sig tag and Sigstore
+// bundle referrer), library/alpine:other by a key the server does not trust,
+// library/alpine:unsigned not at all.
 func server(t *testing.T) string {
 	t.Helper()
-	scanned := make(chan struct{}, 1)
+	scanned := make(chan struct{}, 8)
 	sc := registry.ScannerFunc(func(ctx context.Context, repo string, d v1.Hash, img v1.Image) (*registry.ScanResult, error) {
 		defer func() { scanned <- struct{}{} }()
 		return &registry.ScanResult{Distro: "alpine 3.19.4", Packages: 15, Findings: []registry.Finding{
@@ -34,27 +47,63 @@ func server(t *testing.T) string {
 			{ID: "CVE-2024-0002", Package: "zlib", Version: "1.3.1-r0", Severity: "CRITICAL"},
 		}}, nil
 	})
-	reg, err := registry.New(registry.Options{Root: t.TempDir(), Scanner: sc, Gate: &registry.SeverityGate{Repos: []string{"**"}, MaxSeverity: "MEDIUM"}})
+	trusted, other := newKey(t), newKey(t)
+	sigs := &registrygate.SignatureChecker{Keys: []verify.Key{verify.NewKey("release.pub", trusted.Public())}}
+	reg, err := registry.New(registry.Options{Root: t.TempDir(), Scanner: sc, Signatures: sigs,
+		Gate: &registry.SeverityGate{Repos: []string{"**"}, MaxSeverity: "MEDIUM"}})
 	if err != nil {
 		t.Fatal(err)
 	}
+	sigs.SetHandler(reg.InternalHandler())
 	mux := http.NewServeMux()
 	mux.Handle("/v2/", reg)
+	mux.Handle("/api/v1/", reg.APIHandler())
 	mux.Handle("/ui/", ui.Handler(reg, "/ui/"))
 	srv := httptest.NewServer(mux)
 	t.Cleanup(func() { srv.Close(); reg.Close() })
-	img, _ := random.Image(100, 1)
-	ref, _ := name.ParseReference(strings.TrimPrefix(srv.URL, "http://")+"/library/alpine:3.19.4", name.Insecure)
-	if err := remote.Write(ref, img); err != nil {
-		t.Fatal(err)
+	host := strings.TrimPrefix(srv.URL, "http://")
+	// The signer: reads go past the gate (the images are denied: HIGH and
+	// CRITICAL findings), as they do for a client authorized to push.
+	signer := verify.HandlerTransport(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodGet || r.Method == http.MethodHead {
+			reg.InternalHandler().ServeHTTP(w, r)
+			return
+		}
+		reg.ServeHTTP(w, r)
+	}))
+	for _, c := range []struct {
+		tag string
+		key crypto.Signer
+	}{{"3.19.4", trusted}, {"other", other}, {"unsigned", nil}} {
+		img, _ := random.Image(100, 1)
+		ref, _ := name.ParseReference(host+"/library/alpine:"+c.tag, name.Insecure)
+		if err := remote.Write(ref, img); err != nil {
+			t.Fatal(err)
+		}
+		if c.key != nil {
+			if _, err := sign.Image(context.Background(), ref, c.key, sign.Options{RemoteOptions: []remote.Option{remote.WithTransport(signer)}}); err != nil {
+				t.Fatalf("signing %s: %v", ref, err)
+			}
+		}
 	}
-	select {
-	case <-scanned:
-	case <-time.After(10 * time.Second):
-		t.Fatal("no scan")
+	for range 3 {
+		select {
+		case <-scanned:
+		case <-time.After(10 * time.Second):
+			t.Fatal("no scan")
+		}
 	}
 	time.Sleep(100 * time.Millisecond) // the result is stored right after the scanner returns
 	return srv.URL
+}
+
+func newKey(t *testing.T) crypto.Signer {
+	t.Helper()
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
 }
 
 func get(t *testing.T, url string) string {
@@ -89,7 +138,7 @@ func TestPages(t *testing.T) {
 	if iC < 0 || iH < 0 || iL < 0 || !(iC < iH && iH < iL) {
 		t.Errorf("findings not ordered by severity (%d %d %d)", iC, iH, iL)
 	}
-	for _, w := range []string{`<a href="https://nvd.nist.gov/vuln/detail/CVE-2024-9143">`, "3.1.7-r1", "Denied", "vulnerabilities above MEDIUM", "Not signed", "alpine 3.19.4"} {
+	for _, w := range []string{`<a href="https://nvd.nist.gov/vuln/detail/CVE-2024-9143">`, "3.1.7-r1", "Denied", "vulnerabilities above MEDIUM", "alpine 3.19.4"} {
 		if !strings.Contains(p, w) {
 			t.Errorf("image page lacks %q", w)
 		}
@@ -115,7 +164,7 @@ func TestChromium(t *testing.T) {
 	if err != nil {
 		t.Fatalf("chromium --dump-dom: %v", err)
 	}
-	for _, w := range []string{"CVE-2024-9143", "libssl3", "Denied", "<table>"} {
+	for _, w := range []string{"CVE-2024-9143", "libssl3", "Denied", "<table>", "Signed by release.pub", `<tr class="signer"><td>release.pub</td>`} {
 		if !strings.Contains(string(dom), w) {
 			t.Errorf("rendered page lacks %q", w)
 		}
@@ -130,5 +179,73 @@ func TestChromium(t *testing.T) {
 	}
 	if os.Getenv("WARDEN_UI_SHOT") != "" {
 		os.WriteFile(os.Getenv("WARDEN_UI_SHOT"), b, 0o644)
+	}
+}
+
+// TestSignatures: the JSON API and the image page name who signed — the
+// trusted key, in both formats cosign writes (.sig tag, bundle referrer) —
+// show a signature by an unknown key as invalid with the reason, and an
+// unsigned image as not signed.
+func TestSignatures(t *testing.T) {
+	base := server(t)
+	api := func(ref string) registry.ImageDetail {
+		t.Helper()
+		var det registry.ImageDetail
+		if err := json.Unmarshal([]byte(get(t, base+"/api/v1/image?repo=library/alpine&ref="+ref)), &det); err != nil {
+			t.Fatal(err)
+		}
+		if det.SignatureCheck == nil {
+			t.Fatalf("%s: no signatureCheck in the API", ref)
+		}
+		return det
+	}
+	det := api("3.19.4")
+	sc := det.SignatureCheck
+	formats := map[string]bool{}
+	for _, s := range sc.Signers {
+		if s.Key != "release.pub" || len(s.KeyID) < 8 {
+			t.Errorf("signer %+v", s)
+		}
+		formats[s.Format] = true
+	}
+	if sc.Status != registry.SigVerified || !formats["legacy"] || !formats["bundle"] || len(sc.Invalid) != 0 {
+		t.Errorf("signed image: %+v", sc)
+	}
+	if det.Verdict == nil || det.Verdict.Allow {
+		t.Errorf("the signed image is still denied for its findings: %+v", det.Verdict)
+	}
+	p := get(t, base+"/ui/image?repo=library/alpine&ref=3.19.4")
+	for _, w := range []string{`data-status="verified"`, "Signed by release.pub", sc.Signers[0].KeyID, "bundle", "legacy"} {
+		if !strings.Contains(html.UnescapeString(p), w) {
+			t.Errorf("image page of the signed image lacks %q", w)
+		}
+	}
+	// The second look comes from verify's cache (same digest, keys and signatures).
+	if again := api("3.19.4").SignatureCheck; !again.Cached || again.Status != registry.SigVerified {
+		t.Errorf("second check not cached: %+v", again)
+	}
+
+	sc = api("other").SignatureCheck
+	if sc.Status != registry.SigInvalid || len(sc.Signers) != 0 || len(sc.Invalid) != 2 {
+		t.Errorf("image signed by an unknown key: %+v", sc)
+	}
+	for _, p := range sc.Invalid {
+		if !strings.Contains(p.Reason, "verif") || !strings.Contains(p.Reason, "given keys (release.pub)") {
+			t.Errorf("invalid signature without its reason: %+v", p)
+		}
+	}
+	p = get(t, base+"/ui/image?repo=library/alpine&ref=other")
+	for _, w := range []string{`data-status="invalid"`, "invalid or unknown signer", "signature does not verify with any of the given keys", "no DSSE signature verifies"} {
+		if !strings.Contains(p, w) {
+			t.Errorf("image page of the image signed by another key lacks %q", w)
+		}
+	}
+
+	sc = api("unsigned").SignatureCheck
+	if sc.Status != registry.SigUnsigned || len(sc.Signers)+len(sc.Invalid) != 0 {
+		t.Errorf("unsigned image: %+v", sc)
+	}
+	if p = get(t, base+"/ui/image?repo=library/alpine&ref=unsigned"); !strings.Contains(p, "Not signed.") || !strings.Contains(p, `data-status="not signed"`) {
+		t.Errorf("image page of the unsigned image:\n%s", p)
 	}
 }
