@@ -95,6 +95,27 @@ func (c *Cache) Get(key string) ([]byte, error) {
 	return out, nil
 }
 
+// View calls fn with the value stored under key, without copying it: val is
+// only valid during fn (decode it there). found is false when there is none.
+func (c *Cache) View(key string, fn func(val []byte) error) (found bool, err error) {
+	err = c.view(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucket)
+		if b == nil {
+			return nil
+		}
+		v := b.Get([]byte(key))
+		if v == nil {
+			return nil
+		}
+		found = true
+		return fn(v)
+	})
+	if err != nil {
+		return found, fmt.Errorf("reading key %q: %w", key, err)
+	}
+	return found, nil
+}
+
 // Put stores val under key, replacing what was there.
 func (c *Cache) Put(key string, val []byte) error {
 	err := c.update(func(tx *bolt.Tx) error {

@@ -137,3 +137,23 @@ func TestCorruptFile(t *testing.T) {
 		t.Fatalf("want an error naming the file, got %v", err)
 	}
 }
+
+func TestView(t *testing.T) {
+	c, err := Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if found, err := c.View("k", func([]byte) error { t.Error("called on a miss"); return nil }); found || err != nil {
+		t.Fatalf("miss: %v %v", found, err)
+	}
+	c.Put("k", []byte("value"))
+	var got string
+	found, err := c.View("k", func(v []byte) error { got = string(v); return nil })
+	if !found || err != nil || got != "value" {
+		t.Fatalf("hit: %v %v %q", found, err, got)
+	}
+	boom := errors.New("boom")
+	if _, err := c.View("k", func([]byte) error { return boom }); !errors.Is(err, boom) {
+		t.Fatalf("fn error not returned: %v", err)
+	}
+}

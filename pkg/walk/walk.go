@@ -184,18 +184,21 @@ func layerWithCache(ctx context.Context, l v1.Layer, idx int, d v1.Hash, hash st
 	}
 	key := src.id.String() + "/" + hash
 	if opt.Cache != nil {
-		b, err := opt.Cache.Get(key)
+		var r *layerResult
+		var derr error
+		found, err := opt.Cache.View(key, func(b []byte) error {
+			r, derr = decodeResult(b)
+			return nil
+		})
 		switch {
 		case err != nil:
 			opt.Logger.Warn("layer cache unavailable; reading the layer", "layer", diffID, "err", err)
-		case b != nil:
-			r, err := decodeResult(b)
-			if err == nil {
-				opt.Logger.Debug("layer cache hit", "layer", diffID)
-				r.DiffID = diffID
-				return r, nil
-			}
-			opt.Logger.Warn("layer cache entry unreadable; reading the layer", "layer", diffID, "err", err)
+		case found && derr == nil:
+			opt.Logger.Debug("layer cache hit", "layer", diffID)
+			r.DiffID = diffID
+			return r, nil
+		case found:
+			opt.Logger.Warn("layer cache entry unreadable; reading the layer", "layer", diffID, "err", derr)
 		}
 	}
 	r, err := scanLayer(ctx, src, idx, diffID, opt)
