@@ -325,8 +325,9 @@ func (c *content) bytes() []byte {
 // SpoolThreshold, in one temp file reused the same way. Extractors must not
 // keep Input's bytes after Extract returns.
 type spooler struct {
-	buf []byte
-	f   *os.File
+	buf     []byte
+	copyBuf []byte
+	f       *os.File
 }
 
 func (s *spooler) read(r io.Reader, size int64, o *Options) (*content, error) {
@@ -351,7 +352,10 @@ func (s *spooler) read(r io.Reader, size int64, o *Options) (*content, error) {
 	if err := s.f.Truncate(0); err != nil {
 		return nil, fmt.Errorf("spooling: %w", err)
 	}
-	n, err := io.Copy(io.NewOffsetWriter(s.f, 0), io.LimitReader(r, size))
+	if s.copyBuf == nil {
+		s.copyBuf = make([]byte, 1<<20) // fewer, larger writes than io.Copy's 32 KiB
+	}
+	n, err := io.CopyBuffer(io.NewOffsetWriter(s.f, 0), io.LimitReader(r, size), s.copyBuf)
 	if err != nil {
 		return nil, err
 	}
