@@ -112,6 +112,25 @@ func Resolve(ctx context.Context, ref name.Reference, ropts []remote.Option) (na
 	return ref.Context().Digest(desc.Digest.String()), desc, nil
 }
 
+// resolve gives the options a shared Puller and resolves ref for Image and Attest (verb:
+// "signing", "attesting"): the digest, its descriptor, and the result to fill, which notes (with
+// a warning) that ref was a tag.
+func (o *Options) resolve(ctx context.Context, ref name.Reference, verb string) (name.Digest, *v1.Descriptor, *Result, error) {
+	if err := o.reuse(ctx); err != nil {
+		return name.Digest{}, nil, nil, err
+	}
+	d, desc, err := Resolve(ctx, ref, o.RemoteOptions)
+	if err != nil {
+		return name.Digest{}, nil, nil, err
+	}
+	res := &Result{Digest: d}
+	if _, ok := ref.(name.Tag); ok {
+		res.FromTag = true
+		o.logger().Warn(verb+" the digest the tag points to now, not the tag", "tag", ref.String(), "digest", d.DigestStr())
+	}
+	return d, desc, res, nil
+}
+
 // TagFor is the cosign tag for a digest and suffix ("sig", "att"): sha256-<hex>.<suffix>.
 func TagFor(d name.Digest, suffix string) name.Tag {
 	return d.Context().Tag(strings.Replace(d.DigestStr(), ":", "-", 1) + "." + suffix)
@@ -120,17 +139,9 @@ func TagFor(d name.Digest, suffix string) name.Tag {
 // Image signs the manifest ref names (a tag is resolved to its digest first) with key and
 // writes the signature in the formats opt.Format asks for.
 func Image(ctx context.Context, ref name.Reference, key crypto.Signer, opt Options) (*Result, error) {
-	if err := opt.reuse(ctx); err != nil {
-		return nil, err
-	}
-	d, desc, err := Resolve(ctx, ref, opt.RemoteOptions)
+	d, desc, res, err := opt.resolve(ctx, ref, "signing")
 	if err != nil {
 		return nil, err
-	}
-	res := &Result{Digest: d}
-	if _, ok := ref.(name.Tag); ok {
-		res.FromTag = true
-		opt.logger().Warn("signing the digest the tag points to now, not the tag", "tag", ref.String(), "digest", d.DigestStr())
 	}
 	if opt.Format.legacy() {
 		payload, err := json.Marshal(NewSimpleSigning(d.Context().Name(), d.DigestStr(), opt.Annotations))
@@ -169,17 +180,9 @@ func Attest(ctx context.Context, ref name.Reference, key crypto.Signer, predicat
 	if !json.Valid(predicate) {
 		return nil, errors.New("attest: predicate is not JSON")
 	}
-	if err := opt.reuse(ctx); err != nil {
-		return nil, err
-	}
-	d, desc, err := Resolve(ctx, ref, opt.RemoteOptions)
+	d, desc, res, err := opt.resolve(ctx, ref, "attesting")
 	if err != nil {
 		return nil, err
-	}
-	res := &Result{Digest: d}
-	if _, ok := ref.(name.Tag); ok {
-		res.FromTag = true
-		opt.logger().Warn("attesting the digest the tag points to now, not the tag", "tag", ref.String(), "digest", d.DigestStr())
 	}
 	st := newStatement(d, predicateType, predicate, opt.Annotations, true)
 	if opt.Format.legacy() {
