@@ -116,16 +116,26 @@ func encryptKey(plain, password []byte, p scryptParams) ([]byte, error) {
 	if _, err := io.ReadFull(rand.Reader, e.Cipher.Nonce); err != nil {
 		return nil, fmt.Errorf("reading random nonce: %w", err)
 	}
-	key, err := scrypt.Key(password, e.KDF.Salt, p.N, p.R, p.P, 32)
+	k, n, err := e.secretboxKey(password)
 	if err != nil {
-		return nil, fmt.Errorf("deriving key with scrypt: %w", err)
+		return nil, err
+	}
+	e.Ciphertext = secretbox.Seal(nil, plain, n, k)
+	return json.Marshal(&e)
+}
+
+// secretboxKey derives the secretbox key from password with the envelope's scrypt salt and
+// parameters, and returns it with the envelope's nonce.
+func (e *encryptedKey) secretboxKey(password []byte) (*[32]byte, *[24]byte, error) {
+	key, err := scrypt.Key(password, e.KDF.Salt, e.KDF.Params.N, e.KDF.Params.R, e.KDF.Params.P, 32)
+	if err != nil {
+		return nil, nil, fmt.Errorf("deriving key with scrypt: %w", err)
 	}
 	var k [32]byte
 	var n [24]byte
 	copy(k[:], key)
 	copy(n[:], e.Cipher.Nonce)
-	e.Ciphertext = secretbox.Seal(nil, plain, &n, &k)
-	return json.Marshal(&e)
+	return &k, &n, nil
 }
 
 func decryptKey(envelope, password []byte) ([]byte, error) {
@@ -150,15 +160,11 @@ func decryptKey(envelope, password []byte) ([]byte, error) {
 	if len(e.Ciphertext) < secretbox.Overhead {
 		return nil, fmt.Errorf("ciphertext is %d bytes, shorter than the secretbox tag", len(e.Ciphertext))
 	}
-	key, err := scrypt.Key(password, e.KDF.Salt, e.KDF.Params.N, e.KDF.Params.R, e.KDF.Params.P, 32)
+	k, n, err := e.secretboxKey(password)
 	if err != nil {
-		return nil, fmt.Errorf("deriving key with scrypt: %w", err)
+		return nil, err
 	}
-	var k [32]byte
-	var n [24]byte
-	copy(k[:], key)
-	copy(n[:], e.Cipher.Nonce)
-	plain, ok := secretbox.Open(nil, e.Ciphertext, &n, &k)
+	plain, ok := secretbox.Open(nil, e.Ciphertext, n, k)
 	if !ok {
 		return nil, ErrWrongPassword
 	}
