@@ -64,14 +64,24 @@ func NewSimpleSigning(repository, digest string, annotations map[string]string) 
 	return p
 }
 
+// decodeJSON reads data, at most maxPayloadBytes of JSON, into a new T; short ("payload") names
+// it in the error about its size, long ("simple-signing payload") in the error about its JSON.
+func decodeJSON[T any](data []byte, short, long string) (*T, error) {
+	if len(data) > maxPayloadBytes {
+		return nil, fmt.Errorf("%s of %d bytes is too large", short, len(data))
+	}
+	var v T
+	if err := json.Unmarshal(data, &v); err != nil {
+		return nil, fmt.Errorf("reading %s: %w", long, err)
+	}
+	return &v, nil
+}
+
 // ParseSimpleSigning reads a simple-signing payload and checks its shape.
 func ParseSimpleSigning(data []byte) (*SimpleSigning, error) {
-	if len(data) > maxPayloadBytes {
-		return nil, fmt.Errorf("payload of %d bytes is too large", len(data))
-	}
-	var p SimpleSigning
-	if err := json.Unmarshal(data, &p); err != nil {
-		return nil, fmt.Errorf("reading simple-signing payload: %w", err)
+	p, err := decodeJSON[SimpleSigning](data, "payload", "simple-signing payload")
+	if err != nil {
+		return nil, err
 	}
 	switch p.Critical.Type {
 	case SimpleSigningType, simpleSigningTypeAtomicOld:
@@ -81,7 +91,7 @@ func ParseSimpleSigning(data []byte) (*SimpleSigning, error) {
 	if p.Critical.Image.DockerManifestDigest == "" {
 		return nil, errors.New("payload names no image digest (critical.image.docker-manifest-digest)")
 	}
-	return &p, nil
+	return p, nil
 }
 
 // Annotations returns the optional section as strings (non-string values in their JSON form).
@@ -130,17 +140,14 @@ func PAE(payloadType string, payload []byte) []byte {
 
 // ParseEnvelope reads a DSSE envelope and checks it has a payload and at least one signature.
 func ParseEnvelope(data []byte) (*Envelope, error) {
-	if len(data) > maxPayloadBytes {
-		return nil, fmt.Errorf("envelope of %d bytes is too large", len(data))
-	}
-	var e Envelope
-	if err := json.Unmarshal(data, &e); err != nil {
-		return nil, fmt.Errorf("reading DSSE envelope: %w", err)
+	e, err := decodeJSON[Envelope](data, "envelope", "DSSE envelope")
+	if err != nil {
+		return nil, err
 	}
 	if err := e.check(); err != nil {
 		return nil, err
 	}
-	return &e, nil
+	return e, nil
 }
 
 func (e *Envelope) check() error {
@@ -195,12 +202,9 @@ type ResourceDesc struct {
 
 // ParseStatement reads an in-toto statement and checks its type and shape.
 func ParseStatement(data []byte) (*Statement, error) {
-	if len(data) > maxPayloadBytes {
-		return nil, fmt.Errorf("statement of %d bytes is too large", len(data))
-	}
-	var s Statement
-	if err := json.Unmarshal(data, &s); err != nil {
-		return nil, fmt.Errorf("reading in-toto statement: %w", err)
+	s, err := decodeJSON[Statement](data, "statement", "in-toto statement")
+	if err != nil {
+		return nil, err
 	}
 	switch s.Type {
 	case StatementTypeV1, StatementTypeV01:
@@ -213,7 +217,7 @@ func ParseStatement(data []byte) (*Statement, error) {
 	if len(s.Subject) == 0 {
 		return nil, errors.New("statement has no subject")
 	}
-	return &s, nil
+	return s, nil
 }
 
 // SubjectFor returns the subject whose sha256 digest is hex, or nil.
@@ -259,12 +263,9 @@ type MessageSignature struct {
 
 // ParseBundle reads a Sigstore bundle and checks its version and shape.
 func ParseBundle(data []byte) (*Bundle, error) {
-	if len(data) > maxPayloadBytes {
-		return nil, fmt.Errorf("bundle of %d bytes is too large", len(data))
-	}
-	var b Bundle
-	if err := json.Unmarshal(data, &b); err != nil {
-		return nil, fmt.Errorf("reading Sigstore bundle: %w", err)
+	b, err := decodeJSON[Bundle](data, "bundle", "Sigstore bundle")
+	if err != nil {
+		return nil, err
 	}
 	if !strings.HasPrefix(b.MediaType, "application/vnd.dev.sigstore.bundle") {
 		return nil, fmt.Errorf("bundle mediaType is %q, not a Sigstore bundle", b.MediaType)
@@ -286,5 +287,5 @@ func ParseBundle(data []byte) (*Bundle, error) {
 	default:
 		return nil, errors.New("bundle has neither a dsseEnvelope nor a messageSignature")
 	}
-	return &b, nil
+	return b, nil
 }
