@@ -2,7 +2,19 @@
 // (layers in parallel, never unpacked to disk), hands the files that some
 // extractor asked for to that extractor, and merges the per-layer results in
 // layer order with the OCI whiteout rules, so that only the final filesystem
-// counts. Per-layer results are cached by layer diff ID and extractor versions.
+// counts. Per-layer results are cached by the layer's content digest and the
+// extractor names and versions (see CacheKey); the bytes read are checked
+// against that digest, so a cached result always belongs to its bytes.
+//
+// Paths are normalised inside the layer root ("../x", "/x" and "./x" are all
+// "x"); nothing is written to disk except wanted files larger than
+// Options.SpoolThreshold, spooled to an unlinked temp file. Symbolic and hard
+// links are never followed: one at a wanted path only hides what lower layers
+// had there. An extractor's Input is valid only during its Extract call (the
+// buffer is reused for the next file). Extractor panics and errors become
+// warnings; a corrupt layer, a layer or wanted file over its size limit
+// (ErrTooLarge) or a digest mismatch (ErrDigestMismatch) is an error naming the
+// image, the layer and, where there is one, the path.
 package walk
 
 import (
