@@ -293,6 +293,9 @@ func runServe(ctx context.Context, g *globals, c *serveConfig, stderr io.Writer)
 		if err != nil {
 			return fmt.Errorf("--trusted-key: %w", err)
 		}
+		for i := range keys {
+			keys[i].Name = filepath.Base(keys[i].Name) // as policy keys are shown
+		}
 		sigs = &registrygate.SignatureChecker{Gate: pgate, Keys: keys, Cache: verify.NewCache(0)}
 		opt.Signatures = sigs
 	}

@@ -93,7 +93,9 @@ func (g *Gate) SetVerifiers(s policy.SignatureVerifier, a policy.AttestationVeri
 	g.mu.Unlock()
 }
 
-// SetHandler gives the gate the registry's own handler, for Transport.
+// SetHandler gives the gate the registry's own handler, for Transport: use
+// (*registry.Registry).InternalHandler(), which reads without credentials
+// (authentication on) and past the pull gate.
 func (g *Gate) SetHandler(h http.Handler) {
 	g.mu.Lock()
 	g.handler = h
