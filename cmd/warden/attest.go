@@ -52,21 +52,11 @@ as cosign does), or any predicate type URI. For all but custom the file must be 
 			} else if !json.Valid(data) {
 				return fmt.Errorf("attest: predicate %s is not JSON (a %s predicate must be)", predicatePath, typ)
 			}
-			annotations, err := sigAnnotations(ann)
+			ref, key, opt, err := sigPrepare(cmd, g, &reg, args[0], keyPath, ann, f)
 			if err != nil {
 				return fmt.Errorf("attest: %w", err)
 			}
-			ref, err := reg.parse(args[0])
-			if err != nil {
-				return fmt.Errorf("attest: %w", err)
-			}
-			key, err := sigLoadPrivateKey(cmd, keyPath)
-			if err != nil {
-				return fmt.Errorf("attest: %w", err)
-			}
-			res, err := sign.Attest(cmd.Context(), ref, key, uri, data, sign.Options{
-				Format: f, Annotations: annotations, RemoteOptions: reg.remote(cmd), Logger: g.logger,
-			})
+			res, err := sign.Attest(cmd.Context(), ref, key, uri, data, opt)
 			if err != nil {
 				return fmt.Errorf("attest: %w", err)
 			}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"crypto"
 	"errors"
 	"fmt"
 
@@ -34,21 +35,11 @@ PEM key). A tag is resolved to its digest first: the digest, not the tag, is wha
 			if err != nil {
 				return fmt.Errorf("sign: %w", err)
 			}
-			annotations, err := sigAnnotations(ann)
+			ref, key, opt, err := sigPrepare(cmd, g, &reg, args[0], keyPath, ann, f)
 			if err != nil {
 				return fmt.Errorf("sign: %w", err)
 			}
-			ref, err := reg.parse(args[0])
-			if err != nil {
-				return fmt.Errorf("sign: %w", err)
-			}
-			key, err := sigLoadPrivateKey(cmd, keyPath)
-			if err != nil {
-				return fmt.Errorf("sign: %w", err)
-			}
-			res, err := sign.Image(cmd.Context(), ref, key, sign.Options{
-				Format: f, Annotations: annotations, RemoteOptions: reg.remote(cmd), Logger: g.logger,
-			})
+			res, err := sign.Image(cmd.Context(), ref, key, opt)
 			if err != nil {
 				return fmt.Errorf("sign: %w", err)
 			}
@@ -61,6 +52,24 @@ PEM key). A tag is resolved to its digest first: the digest, not the tag, is wha
 	cmd.Flags().StringArrayVarP(&ann, "annotations", "a", nil, "key=value to sign into the payload (repeatable)")
 	reg.add(cmd)
 	return cmd
+}
+
+// sigPrepare is what sign and attest do once their flags are checked: parse the annotations
+// and the image reference, load the private key, and make the signing options.
+func sigPrepare(cmd *cobra.Command, g *globals, reg *sigRegistryFlags, image, keyPath string, ann []string, f sign.Format) (name.Reference, crypto.Signer, sign.Options, error) {
+	annotations, err := sigAnnotations(ann)
+	if err != nil {
+		return nil, nil, sign.Options{}, err
+	}
+	ref, err := reg.parse(image)
+	if err != nil {
+		return nil, nil, sign.Options{}, err
+	}
+	key, err := sigLoadPrivateKey(cmd, keyPath)
+	if err != nil {
+		return nil, nil, sign.Options{}, err
+	}
+	return ref, key, sign.Options{Format: f, Annotations: annotations, RemoteOptions: reg.remote(cmd), Logger: g.logger}, nil
 }
 
 func printSigned(cmd *cobra.Command, res *sign.Result, typed, verb string) {
