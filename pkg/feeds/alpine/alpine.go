@@ -42,7 +42,7 @@ const (
 // Reader accumulates secdb files into one batch per source.
 type Reader struct {
 	Warn    *feed.Warnings
-	batches map[string]*vulndb.Batch
+	batches feed.Batches
 	seen    map[string]bool // namespace\x00pkg\x00id already stored
 }
 
@@ -92,11 +92,7 @@ func (r *Reader) AddBytes(file string, modTime time.Time, data []byte) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", file, err)
 	}
-	b := r.batches[src]
-	if b == nil {
-		b = &vulndb.Batch{Source: src}
-		r.batches[src] = b
-	}
+	b := r.batches.Get(src)
 	// secdb records carry no dates; a file's modification time says when it
 	// was copied, not when its data is from, so Newest stays unknown here.
 	_ = modTime
@@ -156,10 +152,5 @@ func (r *Reader) AddBytes(file string, modTime time.Time, data []byte) error {
 
 // Batches returns what was read, one batch per source.
 func (r *Reader) Batches() []*vulndb.Batch {
-	var out []*vulndb.Batch
-	for _, b := range r.batches {
-		out = append(out, b)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Source < out[j].Source })
-	return out
+	return r.batches.Sorted()
 }

@@ -53,7 +53,7 @@ func Namespace(codename string) string {
 // Reader accumulates Debian feed files.
 type Reader struct {
 	Warn    *feed.Warnings
-	batches map[string]*vulndb.Batch
+	batches feed.Batches
 	support []supportFile
 }
 
@@ -76,14 +76,7 @@ func NewReader(w *feed.Warnings) *Reader {
 	return &Reader{Warn: w, batches: map[string]*vulndb.Batch{}}
 }
 
-func (r *Reader) batch(src string) *vulndb.Batch {
-	b := r.batches[src]
-	if b == nil {
-		b = &vulndb.Batch{Source: src}
-		r.batches[src] = b
-	}
-	return b
-}
+func (r *Reader) batch(src string) *vulndb.Batch { return r.batches.Get(src) }
 
 // Add reads one file: tracker JSON, a DSA/DLA list, or a security-support list.
 func (r *Reader) Add(e *feed.Entry) error {
@@ -448,10 +441,5 @@ func (r *Reader) supportAdvisories() {
 // Batches returns what was read, one batch per source.
 func (r *Reader) Batches() []*vulndb.Batch {
 	r.supportAdvisories()
-	var out []*vulndb.Batch
-	for _, b := range r.batches {
-		out = append(out, b)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Source < out[j].Source })
-	return out
+	return r.batches.Sorted()
 }

@@ -12,7 +12,6 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
-	"sort"
 	"strings"
 	"time"
 
@@ -84,7 +83,7 @@ type Reference struct {
 // Reader accumulates OSV records into one batch per source (per ecosystem).
 type Reader struct {
 	Warn    *feed.Warnings
-	batches map[string]*vulndb.Batch
+	batches feed.Batches
 	skipped int
 	now     time.Time
 }
@@ -290,13 +289,7 @@ type goSpecific struct {
 }
 
 func (r *Reader) batch(eco string) *vulndb.Batch {
-	src := SourceName(eco)
-	b := r.batches[src]
-	if b == nil {
-		b = &vulndb.Batch{Source: src}
-		r.batches[src] = b
-	}
-	return b
+	return r.batches.Get(SourceName(eco))
 }
 
 func (r *Reader) add(file string, rec *Record) error {
@@ -582,11 +575,7 @@ func convertRanges(in []RangeJSON) ([]vulndb.Range, error) {
 // Malformed records are counted on the largest batch (they have no trusted
 // ecosystem).
 func (r *Reader) Batches() []*vulndb.Batch {
-	var out []*vulndb.Batch
-	for _, b := range r.batches {
-		out = append(out, b)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Source < out[j].Source })
+	out := r.batches.Sorted()
 	if r.skipped > 0 {
 		if len(out) == 0 {
 			out = append(out, &vulndb.Batch{Source: "osv"})

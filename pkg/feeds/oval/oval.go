@@ -140,7 +140,7 @@ var UbuntuReleases = map[string]string{
 // Reader accumulates OVAL files.
 type Reader struct {
 	Warn    *feed.Warnings
-	batches map[string]*vulndb.Batch
+	batches feed.Batches
 }
 
 // NewReader returns an empty Reader.
@@ -186,11 +186,7 @@ func (r *Reader) AddBytes(file string, data []byte) error {
 		if src == "" {
 			src = "oval"
 		}
-		b := r.batches[src]
-		if b == nil {
-			b = &vulndb.Batch{Source: src}
-			r.batches[src] = b
-		}
+		b := r.batches.Get(src)
 		b.Records++
 		if ns == "" {
 			b.Skipped++
@@ -423,10 +419,5 @@ func contains(ss []string, s string) bool {
 
 // Batches returns what was read, one batch per source.
 func (r *Reader) Batches() []*vulndb.Batch {
-	var out []*vulndb.Batch
-	for _, b := range r.batches {
-		out = append(out, b)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Source < out[j].Source })
-	return out
+	return r.batches.Sorted()
 }
