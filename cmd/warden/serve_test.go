@@ -206,7 +206,7 @@ func TestServeAlpineScanAndGate(t *testing.T) {
 	if !info.SBOM || !bytes.Contains(page, []byte("format=cyclonedx-json")) {
 		t.Errorf("no SBOM link (sbomAvailable=%v)", info.SBOM)
 	}
-	resp, err = http.Get("http://" + addr + "/api/v1/sbom?repo=prod/alpine&ref=3.19.4&format=cyclonedx-json")
+	resp, err = http.Get("http://" + addr + "/api/v1/sbom?repo=dev/alpine&ref=3.19.4&format=cyclonedx-json")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -214,6 +214,19 @@ func TestServeAlpineScanAndGate(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != 200 || !bytes.Contains(bom, []byte(`"bomFormat"`)) || !bytes.Contains(bom, []byte("pkg:apk/alpine/libssl3@3.1.7-r0")) {
 		t.Errorf("SBOM download: %d %.300s", resp.StatusCode, bom)
+	}
+	// The denied image's SBOM is gated like its manifest (the json format names
+	// every layer blob: enough to rebuild the image).
+	for _, f := range []string{"json", "cyclonedx-json", "spdx-json"} {
+		resp, err = http.Get("http://" + addr + "/api/v1/sbom?repo=prod/alpine&ref=3.19.4&format=" + f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 403 || !bytes.Contains(b, []byte("DENIED")) || !bytes.Contains(b, []byte("CVE-2024-9143")) {
+			t.Errorf("SBOM (%s) of the denied image: %d %.300s", f, resp.StatusCode, b)
+		}
 	}
 	// crane pull of the gated repository fails with the CVE; the ungated one works.
 	out, err := crane(t, "manifest", "--insecure", addr+"/prod/alpine:3.19.4")

@@ -179,7 +179,7 @@ func (r *Registry) Image(ctx context.Context, repo, ref string) (*ImageDetail, e
 	if r.gate != nil {
 		det.Verdict = r.verdict(ctx, repo, ref, d, man)
 	}
-	det.SBOM = r.sbom != nil && isImageManifest(man.MediaType)
+	det.SBOM = r.sbom != nil && isImageManifest(man.MediaType) // gated like the manifest (serveSBOM)
 	return det, nil
 }
 
@@ -297,6 +297,11 @@ func (r *Registry) serveSBOM(w http.ResponseWriter, req *http.Request, repo, ref
 	raw, err := r.store.ReadAll(d, maxManifestSize)
 	if err != nil {
 		r.internalError(w, "reading manifest", err)
+		return
+	}
+	// The SBOM is gated like the manifest: its "json" format names every layer
+	// blob and the config, enough to fetch them and rebuild a denied image.
+	if !r.checkGate(w, req, route{kind: "manifest", name: repo, ref: d.String()}, d, man, raw) {
 		return
 	}
 	img, err := r.image(repo, raw, types.MediaType(man.MediaType))

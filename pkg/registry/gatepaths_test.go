@@ -32,6 +32,12 @@ var prodGate = registry.GateFunc(func(_ context.Context, s registry.Subject) (re
 	return registry.Decision{Reasons: []string{"denied " + s.Digest.String()}}, nil
 })
 
+type sbomFunc func(ctx context.Context, w io.Writer, format, repo string, d v1.Hash, img v1.Image) error
+
+func (f sbomFunc) WriteSBOM(ctx context.Context, w io.Writer, format, repo string, d v1.Hash, img v1.Image) error {
+	return f(ctx, w, format, repo, d, img)
+}
+
 type gateFixture struct {
 	img, withSubject v1.Image
 	d, subjD, layer  v1.Hash
@@ -67,10 +73,14 @@ func pushGateFixture(t *testing.T, r *testReg) gateFixture {
 // TestGatePaths: no route leads to a denied image's manifest — by tag, by
 // digest, HEAD (which leaks no digest) then GET, a conditional GET, the blobs
 // endpoint, a cosign-style tag, a runnable image carrying a subject, an index
-// holding it, the referrers API, Docker schema 1 — while indexes, referrers,
+// holding it, the referrers API, Docker schema 1, the SBOM download — while indexes, referrers,
 // and layer blobs stay readable (layers by decision: docs/registry.md).
 func TestGatePaths(t *testing.T) {
-	r := newTestReg(t, registry.Options{Gate: prodGate})
+	sbom := sbomFunc(func(_ context.Context, w io.Writer, _, _ string, _ v1.Hash, _ v1.Image) error {
+		_, err := io.WriteString(w, `{"layers":["…"]}`)
+		return err
+	})
+	r := newTestReg(t, registry.Options{Gate: prodGate, SBOM: sbom})
 	f := pushGateFixture(t, r)
 	// A Docker schema 1 manifest (stored as an artifact; older clients run it).
 	s1 := []byte(`{"schemaVersion":1,"name":"prod/app","tag":"old","architecture":"amd64","fsLayers":[],"history":[]}`)
@@ -127,6 +137,10 @@ func TestGatePaths(t *testing.T) {
 	raw, _ := f.img.RawManifest()
 	if !strings.Contains(string(b), f.subjD.String()) || bytes.Contains(b, raw) {
 		t.Errorf("referrers of the denied image: %s", b)
+	}
+	// The SBOM names every layer blob: it is gated like the manifest.
+	if resp := do(t, "GET", r.srv.URL+"/api/v1/sbom?repo=prod/app&ref=1&format=json", nil); resp.StatusCode != 403 {
+		t.Errorf("SBOM of the denied image: %d", resp.StatusCode)
 	}
 	// ggcr's pull of the index fails at the denied child.
 	if _, err := remote.Image(r.ref(t, "prod/app@"+f.d.String())); err == nil || !strings.Contains(err.Error(), "DENIED") {
