@@ -184,11 +184,18 @@ func TestGatePathsGateway(t *testing.T) {
 }
 
 // TestInternalHandler: the in-process handler (signature verification, the
-// policy gate's reads) reads past the gate, and only reads.
+// policy gate's reads) reads past the gate, only reads, and is not counted
+// in the metrics.
 func TestInternalHandler(t *testing.T) {
 	r := newTestReg(t, registry.Options{Gate: prodGate})
 	f := pushGateFixture(t, r)
 	h := r.InternalHandler()
+	metrics := func() string {
+		rec := httptest.NewRecorder()
+		r.MetricsHandler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+		return rec.Body.String()
+	}
+	before := metrics()
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, httptest.NewRequest("GET", "/v2/prod/app/manifests/"+f.d.String(), nil))
 	if rec.Code != 200 || rec.Header().Get("Docker-Content-Digest") != f.d.String() {
@@ -200,6 +207,9 @@ func TestInternalHandler(t *testing.T) {
 		if rec.Code != http.StatusMethodNotAllowed {
 			t.Errorf("internal %s: %d", m, rec.Code)
 		}
+	}
+	if after := metrics(); after != before {
+		t.Errorf("internal reads counted as traffic:\n%s\n---\n%s", before, after)
 	}
 	// The same request from outside is gated.
 	if resp := do(t, "GET", r.srv.URL+"/v2/prod/app/manifests/"+f.d.String(), nil); resp.StatusCode != 403 {

@@ -208,7 +208,9 @@ func (r *Registry) getManifest(w http.ResponseWriter, req *http.Request, rt rout
 	w.WriteHeader(http.StatusOK)
 	if req.Method == http.MethodGet {
 		_, _ = w.Write(body)
-		r.metrics.manifestPulled()
+		if !isInternal(req) {
+			r.metrics.manifestPulled()
+		}
 	}
 }
 

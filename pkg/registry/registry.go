@@ -221,7 +221,11 @@ func parsePath(p string) (route, bool) {
 func (r *Registry) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	start := time.Now()
 	sw := &statusWriter{ResponseWriter: w, status: 200}
-	defer func() { r.metrics.observe(req.Method, sw.status, sw.bytes, time.Since(start)) }()
+	defer func() {
+		if !isInternal(req) { // the server reading its own content is not traffic
+			r.metrics.observe(req.Method, sw.status, sw.bytes, time.Since(start))
+		}
+	}()
 	w = sw
 	w.Header().Set("Docker-Distribution-API-Version", "registry/2.0")
 
