@@ -148,12 +148,13 @@ const (
 
 // SignatureReport is the verified state of an image's signatures.
 type SignatureReport struct {
-	Status  string             `json:"status"` // one of the Sig* constants
-	Signers []SignatureSigner  `json:"signers"`
-	Invalid []InvalidSignature `json:"invalid"`
-	Keys    []string           `json:"trustedKeys"` // the keys checked against
-	Cached  bool               `json:"cached,omitempty"`
-	Error   string             `json:"error,omitempty"`
+	Status   string             `json:"status"`   // one of the Sig* constants
+	SignedBy []string           `json:"signedBy"` // distinct names of the keys with a valid signature
+	Signers  []SignatureSigner  `json:"signers"`  // every valid signature
+	Invalid  []InvalidSignature `json:"invalid"`
+	Keys     []string           `json:"trustedKeys"` // the keys checked against
+	Cached   bool               `json:"cached,omitempty"`
+	Error    string             `json:"error,omitempty"`
 }
 
 // SignatureSigner is one valid signature: the trusted key that made it.

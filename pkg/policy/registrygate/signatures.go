@@ -97,7 +97,7 @@ func (c *SignatureChecker) CheckSignatures(ctx context.Context, repo string, dig
 		return nil, errors.New("registrygate: signature checker has no registry handler (SetHandler)")
 	}
 	keys := c.trustedKeys(repo, digest)
-	rep := &registry.SignatureReport{Signers: []registry.SignatureSigner{}, Invalid: []registry.InvalidSignature{}, Keys: []string{}}
+	rep := &registry.SignatureReport{SignedBy: []string{}, Signers: []registry.SignatureSigner{}, Invalid: []registry.InvalidSignature{}, Keys: []string{}}
 	for _, k := range keys {
 		rep.Keys = append(rep.Keys, k.Name+" ("+k.ID+")")
 	}
@@ -120,6 +120,7 @@ func (c *SignatureChecker) CheckSignatures(ctx context.Context, repo string, dig
 		return nil, fmt.Errorf("verifying signatures of %s@%s: %w", repo, digest, err)
 	}
 	rep.Cached = res.Cached
+	rep.SignedBy = append(rep.SignedBy, res.Keys...)
 	for _, s := range res.Signers {
 		rep.Signers = append(rep.Signers, registry.SignatureSigner{Key: s.Key, KeyID: s.KeyID, Format: string(s.Format), Location: s.Location})
 	}

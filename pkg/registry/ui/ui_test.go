@@ -208,14 +208,14 @@ func TestSignatures(t *testing.T) {
 		}
 		formats[s.Format] = true
 	}
-	if sc.Status != registry.SigVerified || !formats["legacy"] || !formats["bundle"] || len(sc.Invalid) != 0 {
+	if sc.Status != registry.SigVerified || !formats["legacy"] || !formats["bundle"] || len(sc.Invalid) != 0 || strings.Join(sc.SignedBy, ",") != "release.pub" {
 		t.Errorf("signed image: %+v", sc)
 	}
 	if det.Verdict == nil || det.Verdict.Allow {
 		t.Errorf("the signed image is still denied for its findings: %+v", det.Verdict)
 	}
 	p := get(t, base+"/ui/image?repo=library/alpine&ref=3.19.4")
-	for _, w := range []string{`data-status="verified"`, "Signed by release.pub", sc.Signers[0].KeyID, "bundle", "legacy"} {
+	for _, w := range []string{`data-status="verified"`, "Signed by release.pub</p>", sc.Signers[0].KeyID, "bundle", "legacy"} {
 		if !strings.Contains(html.UnescapeString(p), w) {
 			t.Errorf("image page of the signed image lacks %q", w)
 		}
