@@ -32,6 +32,10 @@ type TagSummary struct {
 	ScanState string         `json:"scanState"`
 	Counts    map[string]int `json:"counts,omitempty"`
 	Signed    bool           `json:"signed"` // a cosign .sig tag or a referrer exists
+	// SignatureStatus and SignedBy are the verified state (SignatureReport)
+	// when the server has a SignatureChecker.
+	SignatureStatus string   `json:"signatureStatus,omitempty"`
+	SignedBy        []string `json:"signedBy,omitempty"`
 }
 
 // ImageDetail is everything known about one manifest.
@@ -105,6 +109,15 @@ func (r *Registry) Tags(ctx context.Context, repo string) ([]TagSummary, error) 
 		ts := TagSummary{Tag: t.Tag, Digest: t.Digest, Updated: t.Updated, Signed: sigs[t.Digest]}
 		if m, err := r.meta.GetManifest(ctx, repo, t.Digest); err == nil {
 			ts.MediaType = m.MediaType
+		}
+		if r.sigs != nil && (isImageManifest(ts.MediaType) || isIndex(ts.MediaType)) {
+			if d, err := storage.ParseDigest(t.Digest); err == nil {
+				if rep, err := r.sigs.CheckSignatures(ctx, repo, toHash(d)); err != nil {
+					ts.SignatureStatus = SigCheckFail
+				} else {
+					ts.SignatureStatus, ts.SignedBy = rep.Status, rep.SignedBy
+				}
+			}
 		}
 		if !ts.Signed {
 			if refs, err := r.meta.Referrers(ctx, repo, t.Digest); err == nil && len(refs) > 0 {

@@ -225,6 +225,23 @@ func TestSignatures(t *testing.T) {
 		t.Errorf("second check not cached: %+v", again)
 	}
 
+	// The tag list says who signed each tag.
+	var tags []registry.TagSummary
+	if err := json.Unmarshal([]byte(get(t, base+"/api/v1/tags?repo=library/alpine")), &tags); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, ts := range tags {
+		got[ts.Tag] = ts.SignatureStatus + ":" + strings.Join(ts.SignedBy, ",")
+	}
+	if got["3.19.4"] != "verified:release.pub" || got["other"] != "invalid:" || got["unsigned"] != "not signed:" || len(got) != 3 {
+		t.Errorf("tag list signatures: %v", got)
+	}
+	p = get(t, base+"/ui/repo?repo=library/alpine")
+	if !strings.Contains(p, `<span class="allow">release.pub</span>`) || !strings.Contains(p, `<span class="deny">invalid</span>`) {
+		t.Errorf("tag page lacks the signers:\n%s", p)
+	}
+
 	sc = api("other").SignatureCheck
 	if sc.Status != registry.SigInvalid || len(sc.Signers) != 0 || len(sc.Invalid) != 2 {
 		t.Errorf("image signed by an unknown key: %+v", sc)
