@@ -29,6 +29,7 @@ func main() {
 	cacheDir := flag.String("cache", "", "layer cache directory (empty: no cache)")
 	parallel := flag.Int("parallel", 0, "layers read at once (0: GOMAXPROCS)")
 	out = flag.String("o", "", "write the inventory as JSON here")
+	spool = flag.Int64("spool", 0, "walk.Options.SpoolThreshold (0: default)")
 	verbose := flag.Bool("v", false, "log the walk's debug messages to stderr")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile here")
 	flag.Parse()
@@ -57,6 +58,7 @@ func main() {
 var (
 	logger     *slog.Logger
 	out        *string
+	spool      *int64
 	memprofile = flag.String("memprofile", "", "write a heap profile (after the walk) here")
 )
 
@@ -87,7 +89,7 @@ func run(ociDir, archive, cacheDir string, parallel int) (int, error) {
 	default:
 		return 0, fmt.Errorf("give -oci or -docker-archive")
 	}
-	opt := walk.Options{Extractors: all.Extractors(), ImageName: ociDir + archive, Parallel: parallel, Logger: logger}
+	opt := walk.Options{Extractors: all.Extractors(), ImageName: ociDir + archive, Parallel: parallel, Logger: logger, SpoolThreshold: *spool}
 	if cacheDir != "" {
 		c, err := layercache.Open(cacheDir)
 		if err != nil {
