@@ -571,3 +571,20 @@ func TestUncompressedDockerArchive(t *testing.T) {
 		t.Errorf("layer %s, want %s", inv.Packages[0].Layer, diffID)
 	}
 }
+
+// TestUsrMergedApk: in Wolfi/Chainguard images /lib is a symlink to usr/lib and
+// the apk database is read at usr/lib/apk/db/installed (no symlink followed).
+func TestUsrMergedApk(t *testing.T) {
+	img := testimage.Image(t, nil, testimage.Layer(t,
+		testimage.Symlink("lib", "usr/lib"),
+		testimage.Reg("etc/os-release", "ID=wolfi\nNAME=\"Wolfi\"\nPRETTY_NAME=\"Wolfi\"\nVERSION_ID=\"20230201\"\n"),
+		testimage.Reg("usr/lib/apk/db/installed", "P:glibc\nV:2.40-r3\nA:x86_64\n\n"),
+	))
+	inv := run(t, img, Options{})
+	if diff := cmp.Diff([]string{"glibc@2.40-r3"}, names(inv)); diff != "" {
+		t.Fatalf("(-want +got):\n%s", diff)
+	}
+	if p := inv.Packages[0]; p.PURL != "pkg:apk/wolfi/glibc@2.40-r3?arch=x86_64&distro=wolfi-20230201" {
+		t.Errorf("purl %s", p.PURL)
+	}
+}

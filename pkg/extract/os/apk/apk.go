@@ -24,6 +24,10 @@ import (
 // DBPath is the installed database (apk-tools 2 and 3).
 const DBPath = "lib/apk/db/installed"
 
+// UsrDBPath is where the database lives in usr-merged images (Wolfi,
+// Chainguard), where /lib is a symlink to /usr/lib that the walk does not follow.
+const UsrDBPath = "usr/lib/apk/db/installed"
+
 // maxLine bounds one line of the database.
 const maxLine = 1 << 20
 
@@ -37,11 +41,31 @@ func New() *Extractor { return &Extractor{} }
 func (*Extractor) Name() string { return "os/apk" }
 
 // Version implements extract.Extractor.
-func (*Extractor) Version() int { return 1 }
+func (*Extractor) Version() int { return 2 }
 
 // Required implements extract.Extractor.
 func (*Extractor) Required(path string, mode fs.FileMode, _ int64) bool {
-	return path == DBPath && mode.IsRegular()
+	return (path == DBPath || path == UsrDBPath) && mode.IsRegular()
+}
+
+// Merge implements extract.Merger: when an image has both databases (it
+// should not), the packages of /lib/apk/db/installed, the one apk reads, win.
+func (*Extractor) Merge(pkgs []inventory.Package) []inventory.Package {
+	hasLib := false
+	for _, p := range pkgs {
+		hasLib = hasLib || (len(p.Locations) > 0 && p.Locations[0] == "/"+DBPath)
+	}
+	if !hasLib {
+		return pkgs
+	}
+	out := pkgs[:0:0]
+	for _, p := range pkgs {
+		if len(p.Locations) > 0 && p.Locations[0] == "/"+UsrDBPath {
+			continue
+		}
+		out = append(out, p)
+	}
+	return out
 }
 
 // Extract implements extract.Extractor.
@@ -51,6 +75,9 @@ func (*Extractor) Extract(ctx context.Context, in *extract.Input) ([]inventory.P
 		warn = func(string) {}
 	}
 	pkgs, err := Parse(in.Reader, warn)
+	for i := range pkgs {
+		pkgs[i].Locations = []string{"/" + in.Path}
+	}
 	if err != nil {
 		return pkgs, fmt.Errorf("reading %s: %w", in.Path, err)
 	}

@@ -186,3 +186,22 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestUsrMergedDatabase(t *testing.T) {
+	e := New()
+	if !e.Required(UsrDBPath, 0o644, 10) {
+		t.Fatal("usr/lib/apk/db/installed not required")
+	}
+	usr, err := e.Extract(context.Background(), &extract.Input{Path: UsrDBPath, Reader: strings.NewReader("F:\nR:bin\nP:wolfi-baselayout\nV:20230201-r23\n\n")})
+	if err != nil || len(usr) != 1 || usr[0].Locations[0] != "/usr/lib/apk/db/installed" {
+		t.Fatalf("%+v %v", usr, err)
+	}
+	if got := e.Merge(usr); len(got) != 1 {
+		t.Errorf("alone: %d", len(got))
+	}
+	lib, _ := e.Extract(context.Background(), &extract.Input{Path: DBPath, Reader: strings.NewReader("P:musl\nV:1\n\n")})
+	got := e.Merge(append(append([]inventory.Package{}, usr...), lib...))
+	if len(got) != 1 || got[0].Name != "musl" {
+		t.Errorf("both: %+v", got)
+	}
+}
