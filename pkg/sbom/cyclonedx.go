@@ -159,8 +159,14 @@ func WriteCycloneDX(w io.Writer, inv *inventory.Inventory, img Image, opt Option
 		bom.Components = &comps
 		bom.Dependencies = &[]cdx.Dependency{{Ref: imageRef, Dependencies: &deps}}
 	}
+	// The BOM uses nothing newer than 1.6, so it is labelled 1.6 directly:
+	// EncodeVersion would first deep-copy it through encoding/gob (most of
+	// the time and memory of writing an SBOM with many files).
+	bom.SpecVersion = cdx.SpecVersion1_6
+	bom.JSONSchema = "http://cyclonedx.org/schema/bom-1.6.schema.json"
+	bom.XMLNS = "http://cyclonedx.org/schema/bom/1.6"
 	enc := cdx.NewBOMEncoder(w, cdx.BOMFileFormatJSON).SetPretty(true).SetEscapeHTML(false)
-	if err := enc.EncodeVersion(bom, cdx.SpecVersion1_6); err != nil {
+	if err := enc.Encode(bom); err != nil {
 		return fmt.Errorf("image %q: writing CycloneDX: %w", img.Name, err)
 	}
 	return nil
