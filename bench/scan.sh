@@ -30,7 +30,8 @@ export PATH="$PEERS:$PATH:$(go env GOPATH)/bin"
 mkdir -p "$W/bin" "$W/img" "$W/findings"
 have() { [ -x "$PEERS/$1" ]; }
 
-echo "== building warden and helpers"
+rev="$(git rev-parse --short HEAD 2>/dev/null)$(git diff --quiet HEAD 2>/dev/null || echo ' + uncommitted changes in the tree')"
+echo "== building warden ($rev) and helpers; peers from $PEERS; $(uptime)"
 go build -o "$W/bin/warden" ./cmd/warden
 go build -o "$W/bin/" ./bench/cmd/peerdata ./bench/cmd/mkimage
 
@@ -144,9 +145,9 @@ ids() { # tool file
 }
 
 echo
-echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores (the machine is shared: CPU time is the steadier measure)"
+echo "warden $rev; load average at the end: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores (the machine is shared: CPU time is the steadier measure)"
 echo
-echo "| image | tool | cold wall s | cold CPU s | warm wall s | warm CPU s | peak RSS MB | findings | tool/warden cold wall | cold CPU | warm wall |"
+echo "| image | tool | cold wall s | cold CPU s | warm wall s | warm CPU s | peak RSS MB | findings (ID+package pairs) | tool/warden cold wall | cold CPU | warm wall |"
 echo "|---|---|---|---|---|---|---|---|---|---|---|"
 for img in "${images[@]}"; do
   read -r wcw wcc wcr <<<"${R[$img,wc]}"; read -r www wwc wwr <<<"${R[$img,ww]}"
