@@ -15,6 +15,7 @@ import (
 	"path"
 	"reflect"
 	"strings"
+	"sync/atomic"
 
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
@@ -73,15 +74,19 @@ func scanLayer(ctx context.Context, src source, idx int, diffID string, opt *Opt
 		h = sha256.New()
 		r = io.TeeReader(rc, h)
 	}
-	res, err := readLayer(ctx, r, diffID, opt)
+	// Reading and hashing the stored bytes runs ahead in its own goroutine.
+	ar := newAheadReader(r)
+	defer ar.Close()
+	res, err := readLayer(ctx, ar, diffID, opt)
 	if err != nil {
 		return nil, fmt.Errorf("image %s: layer %d (%s): %w", opt.ImageName, idx, diffID, err)
 	}
 	if h != nil {
 		// Whatever follows the compressed stream counts too.
-		if _, err := io.Copy(io.Discard, io.LimitReader(r, 1<<20)); err != nil {
+		if _, err := io.Copy(io.Discard, io.LimitReader(ar, 1<<20)); err != nil {
 			return nil, fmt.Errorf("image %s: layer %d (%s): %w", opt.ImageName, idx, diffID, err)
 		}
+		ar.Close() // h is complete once the goroutine is gone
 		if got := hex.EncodeToString(h.Sum(nil)); got != src.id.Hex {
 			return nil, fmt.Errorf("image %s: layer %d (%s): content is sha256:%s, not %s as the image says: %w", opt.ImageName, idx, diffID, got, src.id, ErrDigestMismatch)
 		}
@@ -118,8 +123,15 @@ func readLayer(ctx context.Context, r io.Reader, diffID string, opt *Options) (*
 		stream = zr
 	}
 	lim := &limitReader{r: stream, left: o.MaxLayerSize}
+	var ar io.Reader = lim
+	if stream != io.Reader(br) {
+		// Inflating runs ahead of the tar parsing and the extractors.
+		a := newAheadReader(lim)
+		defer a.Close() // before the inflater's Close (deferred above)
+		ar = a
+	}
 	res := &layerResult{DiffID: diffID, Files: map[string]*fileResult{}}
-	tr := tar.NewReader(lim)
+	tr := tar.NewReader(ar)
 	var spool spooler
 	defer spool.close()
 	for n := 0; ; n++ {
@@ -158,14 +170,14 @@ func readLayer(ctx context.Context, r io.Reader, diffID string, opt *Options) (*
 	}
 	// Read to the end so that a truncated or corrupt compressed stream is
 	// noticed even when the tar's end-of-archive blocks came through.
-	if _, err := io.Copy(io.Discard, lim); err != nil {
+	if _, err := io.Copy(io.Discard, ar); err != nil {
 		return nil, fmt.Errorf("reading past the end of the tar: %w", layerErr(err, lim, o.MaxLayerSize))
 	}
 	return res, nil
 }
 
 func layerErr(err error, lim *limitReader, max int64) error {
-	if lim.exceeded {
+	if lim.exceeded.Load() {
 		return fmt.Errorf("layer is larger than %d bytes uncompressed: %w", max, ErrTooLarge)
 	}
 	if errors.Is(err, io.ErrUnexpectedEOF) {
@@ -264,7 +276,7 @@ func cleanPath(name string) string {
 type limitReader struct {
 	r        io.Reader
 	left     int64
-	exceeded bool
+	exceeded atomic.Bool // set by the read-ahead goroutine
 }
 
 func (l *limitReader) Read(p []byte) (int, error) {
@@ -273,7 +285,7 @@ func (l *limitReader) Read(p []byte) (int, error) {
 		var one [1]byte
 		n, err := l.r.Read(one[:])
 		if n > 0 {
-			l.exceeded = true
+			l.exceeded.Store(true)
 			return 0, ErrTooLarge
 		}
 		return 0, err
