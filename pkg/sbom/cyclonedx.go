@@ -1,6 +1,9 @@
 package sbom
 
 import (
+	"bufio"
+	"bytes"
+	"encoding/json"
 	"fmt"
 	"io"
 	"strconv"
@@ -58,7 +61,17 @@ func WriteCycloneDX(w io.Writer, inv *inventory.Inventory, img Image, opt Option
 		Component: imageComp,
 	}
 
-	var comps []cdx.Component
+	// The document is written as it is built, one package at a time (an
+	// image's packages own hundreds of thousands of files): first the
+	// header up to the metadata, then each component, then the dependencies,
+	// with the bytes encoding/json would give for the whole BOM at once.
+	bom.SpecVersion = cdx.SpecVersion1_6
+	bom.JSONSchema = "http://cyclonedx.org/schema/bom-1.6.schema.json"
+	bom.XMLNS = "http://cyclonedx.org/schema/bom/1.6"
+	cw := newCDXWriter(w)
+	if err := cw.head(bom); err != nil {
+		return fmt.Errorf("image %q: writing CycloneDX: %w", img.Name, err)
+	}
 	var deps []string
 	if d := inv.Distro; d != nil && d.ID != "" {
 		ref := "os:" + d.ID
@@ -85,7 +98,7 @@ func WriteCycloneDX(w io.Writer, inv *inventory.Inventory, img Image, opt Option
 		if len(props) > 0 {
 			osc.Properties = &props
 		}
-		comps = append(comps, osc)
+		cw.component(&osc)
 		deps = append(deps, ref)
 	}
 
@@ -152,22 +165,79 @@ func WriteCycloneDX(w io.Writer, inv *inventory.Inventory, img Image, opt Option
 			}
 			c.Components = &files
 		}
-		comps = append(comps, c)
+		cw.component(&c)
 		deps = append(deps, ref)
 	}
-	if len(comps) > 0 {
-		bom.Components = &comps
-		bom.Dependencies = &[]cdx.Dependency{{Ref: imageRef, Dependencies: &deps}}
-	}
-	// The BOM uses nothing newer than 1.6, so it is labelled 1.6 directly:
-	// EncodeVersion would first deep-copy it through encoding/gob (most of
-	// the time and memory of writing an SBOM with many files).
-	bom.SpecVersion = cdx.SpecVersion1_6
-	bom.JSONSchema = "http://cyclonedx.org/schema/bom-1.6.schema.json"
-	bom.XMLNS = "http://cyclonedx.org/schema/bom/1.6"
-	enc := cdx.NewBOMEncoder(w, cdx.BOMFileFormatJSON).SetPretty(true).SetEscapeHTML(false)
-	if err := enc.Encode(bom); err != nil {
+	if err := cw.finish([]cdx.Dependency{{Ref: imageRef, Dependencies: &deps}}); err != nil {
 		return fmt.Errorf("image %q: writing CycloneDX: %w", img.Name, err)
 	}
 	return nil
+}
+
+// cdxWriter writes a CycloneDX JSON BOM in pieces, byte for byte what
+// cyclonedx-go's pretty, non-HTML-escaping encoder writes for the whole BOM
+// (a BOM that sets nothing after "metadata" but components and dependencies;
+// the BOM uses nothing newer than 1.6, so it is labelled 1.6 directly instead
+// of EncodeVersion's deep copy through encoding/gob).
+type cdxWriter struct {
+	w   *bufio.Writer
+	buf bytes.Buffer
+	enc *json.Encoder
+	n   int // components written
+	err error
+}
+
+func newCDXWriter(w io.Writer) *cdxWriter {
+	cw := &cdxWriter{w: bufio.NewWriterSize(w, 256<<10)}
+	cw.enc = json.NewEncoder(&cw.buf)
+	cw.enc.SetEscapeHTML(false)
+	return cw
+}
+
+// encode returns v as indented JSON whose lines after the first start with
+// prefix, without the final newline; valid until the next call.
+func (cw *cdxWriter) encode(v any, prefix string) []byte {
+	cw.buf.Reset()
+	cw.enc.SetIndent(prefix, "  ")
+	if err := cw.enc.Encode(v); err != nil && cw.err == nil {
+		cw.err = err
+	}
+	return bytes.TrimSuffix(cw.buf.Bytes(), []byte("\n"))
+}
+
+// head writes bom (with its metadata, no components) without its closing brace.
+func (cw *cdxWriter) head(bom *cdx.BOM) error {
+	b := cw.encode(bom, "")
+	if cw.err != nil {
+		return cw.err
+	}
+	b, ok := bytes.CutSuffix(b, []byte("\n}"))
+	if !ok {
+		return fmt.Errorf("unexpected end of the encoded BOM")
+	}
+	cw.w.Write(b)
+	return nil
+}
+
+func (cw *cdxWriter) component(c *cdx.Component) {
+	if cw.n == 0 {
+		cw.w.WriteString(",\n  \"components\": [\n    ")
+	} else {
+		cw.w.WriteString(",\n    ")
+	}
+	cw.n++
+	cw.w.Write(cw.encode(c, "    "))
+}
+
+// finish writes the dependencies (when there were components) and the end.
+func (cw *cdxWriter) finish(deps []cdx.Dependency) error {
+	if cw.n > 0 {
+		cw.w.WriteString("\n  ],\n  \"dependencies\": ")
+		cw.w.Write(cw.encode(&deps, "  "))
+	}
+	cw.w.WriteString("\n}\n")
+	if cw.err != nil {
+		return cw.err
+	}
+	return cw.w.Flush()
 }
