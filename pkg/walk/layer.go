@@ -316,8 +316,30 @@ func (c *content) at() io.ReaderAt {
 	if c.file != nil {
 		return io.NewSectionReader(c.file, 0, c.size)
 	}
-	return bytes.NewReader(c.mem)
+	return memReaderAt(c.mem)
 }
+
+// memReaderAt is a file held in memory. Its Bytes method lets an extractor
+// slice what it needs (an executable's sections) instead of copying it; the
+// bytes must not be modified nor kept after Extract returns.
+type memReaderAt []byte
+
+func (m memReaderAt) ReadAt(p []byte, off int64) (int, error) {
+	if off < 0 {
+		return 0, errors.New("walk: negative offset")
+	}
+	if off >= int64(len(m)) {
+		return 0, io.EOF
+	}
+	n := copy(p, m[off:])
+	if n < len(p) {
+		return n, io.EOF
+	}
+	return n, nil
+}
+
+// Bytes returns the whole file, without a copy.
+func (m memReaderAt) Bytes() []byte { return m }
 
 // bytes returns a copy of the content (the buffer is reused for the next file).
 func (c *content) bytes() []byte {

@@ -304,20 +304,27 @@ var machoArch = map[macho.Cpu]string{macho.CpuAmd64: "amd64", macho.CpuArm64: "a
 // symbols returns the linked functions as import path -> set of symbols, or
 // nil (no error) when the binary has no function table to read.
 func symbols(at io.ReaderAt, size int64, goVersion string) (map[string]map[string]bool, error) {
-	tab, _, gf, guess, err := findPclntab(at, goVersion)
+	sc := &scratch{}
+	defer sc.release()
+	tab, _, gf, guess, err := findPclntab(sc, at, goVersion)
 	if err != nil || tab == nil {
 		return nil, err
 	}
 	out := map[string]map[string]bool{}
 	add := func(name string) {
+		// name points into the table (see pclntab.name): what is kept is cloned.
 		pkg, sym, ok := splitSymbol(name)
 		if !ok {
 			return
 		}
-		if out[pkg] == nil {
-			out[pkg] = map[string]bool{}
+		m := out[pkg]
+		if m == nil {
+			m = map[string]bool{}
+			out[strings.Clone(pkg)] = m
 		}
-		out[pkg][sym] = true
+		if !m[sym] {
+			m[strings.Clone(sym)] = true
+		}
 	}
 	t, err := parsePclntab(tab)
 	if err != nil {
@@ -333,6 +340,7 @@ func symbols(at io.ReaderAt, size int64, goVersion string) (map[string]map[strin
 		// would look absent: say nothing rather than "not linked".
 		return nil, nil
 	}
+	gf.sc = sc
 	if err := t.funcNames(gf, add); err != nil {
 		return nil, err
 	}
@@ -355,11 +363,46 @@ func funcSymName(goVersion string) string {
 	return "go:func.*"
 }
 
-func readSection(r io.ReaderAt, off, n int64) ([]byte, error) {
+// memBytes is the whole file when the walk holds it in memory (its ReaderAt
+// then has a Bytes method), else nil.
+func memBytes(at io.ReaderAt) []byte {
+	if b, ok := at.(interface{ Bytes() []byte }); ok {
+		return b.Bytes()
+	}
+	return nil
+}
+
+// sliceOf is mem[off:off+n], or nil when mem does not hold all of it.
+func sliceOf(mem []byte, off, n uint64) []byte {
+	if mem == nil || off > uint64(len(mem)) || n > uint64(len(mem))-off {
+		return nil
+	}
+	return mem[off : off+n : off+n]
+}
+
+// scratch holds the large buffers of one symbols call (function table,
+// inline trees: megabytes per executable) and drops them together.
+type scratch struct{ bufs [][]byte }
+
+func (s *scratch) get(n int64) []byte {
+	b := make([]byte, n)
+	if s != nil {
+		s.bufs = append(s.bufs, b)
+	}
+	return b
+}
+
+// release drops the buffers: nothing read into them may be used after.
+func (s *scratch) release() {
+	clear(s.bufs)
+	s.bufs = nil
+}
+
+func readSection(sc *scratch, r io.ReaderAt, off, n int64) ([]byte, error) {
 	if n < 0 || n > maxPclntab {
 		return nil, fmt.Errorf("pclntab of %d bytes is over the %d-byte limit", n, maxPclntab)
 	}
-	b := make([]byte, n)
+	b := sc.get(n)
 	if _, err := r.ReadAt(b, off); err != nil && !errors.Is(err, io.EOF) {
 		return nil, err
 	}
@@ -369,7 +412,7 @@ func readSection(r io.ReaderAt, off, n int64) ([]byte, error) {
 // findPclntab returns the function table, the text start (for old tables)
 // and, when the symbol table has go:func.*, where inline trees live; for
 // stripped ELF binaries, guess finds go:func.* through the runtime's moduledata.
-func findPclntab(at io.ReaderAt, goVersion string) (tab []byte, textAddr uint64, gf *goFunc, guess func(*pclntab) *goFunc, err error) {
+func findPclntab(sc *scratch, at io.ReaderAt, goVersion string) (tab []byte, textAddr uint64, gf *goFunc, guess func(*pclntab) *goFunc, err error) {
 	fsym := funcSymName(goVersion)
 	if f, err := elf.NewFile(at); err == nil {
 		s := f.Section(".gopclntab")
@@ -377,17 +420,22 @@ func findPclntab(at io.ReaderAt, goVersion string) (tab []byte, textAddr uint64,
 			s = f.Section(".data.rel.ro.gopclntab")
 		}
 		var tabAddr uint64
+		mem := memBytes(at)
 		if s != nil && s.Type != elf.SHT_NOBITS {
-			if tab, err = readSection(s, 0, int64(s.Size)); err != nil {
-				return nil, 0, nil, nil, err
+			if tab = sliceOf(mem, s.Offset, s.Size); tab == nil {
+				if tab, err = readSection(sc, s, 0, int64(s.Size)); err != nil {
+					return nil, 0, nil, nil, err
+				}
 			}
 			tabAddr = s.Addr
 		} else if rel := f.Section(".data.rel.ro"); rel != nil && rel.Type != elf.SHT_NOBITS {
 			// Linked by an external linker: the table sits inside
 			// .data.rel.ro without a section header of its own.
-			data, err := readSection(rel, 0, int64(rel.Size))
-			if err != nil {
-				return nil, 0, nil, nil, err
+			data := sliceOf(mem, rel.Offset, rel.Size)
+			if data == nil {
+				if data, err = readSection(sc, rel, 0, int64(rel.Size)); err != nil {
+					return nil, 0, nil, nil, err
+				}
 			}
 			off := findPclntabMagic(data)
 			if off < 0 {
@@ -413,8 +461,17 @@ func findPclntab(at io.ReaderAt, goVersion string) (tab []byte, textAddr uint64,
 				break
 			}
 		}
+		// go:func.* (the inline trees) lies inside the table in binaries
+		// of Go 1.20 and later: read there, not copied again.
+		inTab := func(gf *goFunc) *goFunc {
+			if gf != nil && gf.value >= tabAddr && gf.value-tabAddr < uint64(len(tab)) {
+				gf.data = tab[gf.value-tabAddr:]
+			}
+			return gf
+		}
+		gf = inTab(gf)
 		if gf == nil {
-			guess = func(t *pclntab) *goFunc { return guessELFGoFunc(f, t, tabAddr) }
+			guess = func(t *pclntab) *goFunc { return inTab(guessELFGoFunc(f, t, tabAddr)) }
 		}
 		return tab, textAddr, gf, guess, nil
 	}
@@ -423,7 +480,7 @@ func findPclntab(at io.ReaderAt, goVersion string) (tab []byte, textAddr uint64,
 		if s == nil {
 			return nil, 0, nil, nil, nil
 		}
-		if tab, err = readSection(s, 0, int64(s.Size)); err != nil {
+		if tab, err = readSection(sc, s, 0, int64(s.Size)); err != nil {
 			return nil, 0, nil, nil, err
 		}
 		if t := f.Section("__text"); t != nil {
@@ -456,7 +513,7 @@ func findPclntab(at io.ReaderAt, goVersion string) (tab []byte, textAddr uint64,
 			return nil, 0, nil, nil, nil
 		}
 		sect := f.Sections[start.SectionNumber-1]
-		if tab, err = readSection(sect, int64(start.Value), int64(end.Value-start.Value)); err != nil {
+		if tab, err = readSection(sc, sect, int64(start.Value), int64(end.Value-start.Value)); err != nil {
 			return nil, 0, nil, nil, err
 		}
 		for _, s := range f.Symbols {

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/url"
 	"strings"
+	"unsafe"
 )
 
 // This file reads function names out of a Go 1.18+ pclntab (the runtime's
@@ -33,6 +34,7 @@ type goFunc struct {
 	end   uint64      // address where r ends (0: unknown)
 	r     io.ReaderAt // the segment holding it
 	data  []byte      // when loaded: the bytes from value to end (bounded)
+	sc    *scratch    // lends the buffer for data (nil: allocated)
 }
 
 // load reads the region after go:func.* into memory once, so that the
@@ -45,7 +47,7 @@ func (gf *goFunc) load() {
 	if n > maxPclntab {
 		n = maxPclntab
 	}
-	b := make([]byte, n)
+	b := gf.sc.get(int64(n))
 	m, _ := gf.r.ReadAt(b, int64(gf.value-gf.base))
 	gf.data = b[:m]
 }
@@ -134,13 +136,16 @@ func (t *pclntab) u32(b []byte, off uint32) (uint32, bool) {
 	return t.order.Uint32(b[off:]), true
 }
 
+// name is the function name at off. It points into the table, without a
+// copy (hundreds of thousands of names per image): a caller that keeps it
+// past the table's buffer clones it.
 func (t *pclntab) name(off uint32) string {
 	if uint64(off) >= uint64(len(t.funcname)) {
 		return ""
 	}
 	b := t.funcname[off:]
-	if i := indexByte(b, 0); i >= 0 {
-		return string(b[:i])
+	if i := indexByte(b, 0); i > 0 {
+		return unsafe.String(&b[0], i)
 	}
 	return ""
 }
