@@ -57,6 +57,24 @@ func invInventory(ctx context.Context, g *globals, img *source.Image, f *invFlag
 	return walk.Inventory(ctx, img.Image, opt)
 }
 
+// sbomMemoryLimit is the soft memory limit of `warden sbom` unless GOMEMLIMIT
+// is set. The walk and the SBOM writer make short-lived garbage (executables'
+// function tables, each package's JSON) that the default GC pacing lets grow
+// to twice the live heap; on the 700 MB benchmark image this limit took the
+// peak RSS from 124-130 MB to ~94 MB at the same speed. It is soft: a larger
+// live heap goes past it.
+const sbomMemoryLimit = 80 << 20
+
+// softMemoryLimit sets the runtime's soft memory limit to n bytes when the
+// user did not set GOMEMLIMIT, and returns what restores the previous one.
+func softMemoryLimit(n int64) (restore func()) {
+	if os.Getenv("GOMEMLIMIT") != "" {
+		return func() {}
+	}
+	prev := debug.SetMemoryLimit(n)
+	return func() { debug.SetMemoryLimit(prev) }
+}
+
 // wardenVersion is the module version the binary was built from.
 func wardenVersion() string {
 	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
@@ -97,6 +115,7 @@ Set SOURCE_DATE_EPOCH for a reproducible timestamp.`,
   warden sbom registry:localhost:5000/app:1.0 --format spdx-json --output app.spdx.json`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			defer softMemoryLimit(sbomMemoryLimit)()
 			if !validFormat(format) {
 				return fmt.Errorf("--format %q: want one of %s", format, strings.Join(sbom.Formats, ", "))
 			}
