@@ -98,7 +98,7 @@ func WriteCycloneDX(w io.Writer, inv *inventory.Inventory, img Image, opt Option
 		if len(props) > 0 {
 			osc.Properties = &props
 		}
-		cw.component(&osc)
+		cw.component(&osc, nil)
 		deps = append(deps, ref)
 	}
 
@@ -158,14 +158,7 @@ func WriteCycloneDX(w io.Writer, inv *inventory.Inventory, img Image, opt Option
 			}
 			c.Evidence = &cdx.Evidence{Occurrences: &occ}
 		}
-		if len(pk.Files) > 0 {
-			files := make([]cdx.Component, 0, len(pk.Files))
-			for _, f := range pk.Files {
-				files = append(files, cdx.Component{Type: cdx.ComponentTypeFile, Name: f})
-			}
-			c.Components = &files
-		}
-		cw.component(&c)
+		cw.component(&c, pk.Files)
 		deps = append(deps, ref)
 	}
 	if err := cw.finish([]cdx.Dependency{{Ref: imageRef, Dependencies: &deps}}); err != nil {
@@ -219,14 +212,57 @@ func (cw *cdxWriter) head(bom *cdx.BOM) error {
 	return nil
 }
 
-func (cw *cdxWriter) component(c *cdx.Component) {
+// component writes c with files as its nested components of type "file"
+// (what encoding/json would write for c.Components; written directly, as
+// an image's packages own hundreds of thousands of files).
+func (cw *cdxWriter) component(c *cdx.Component, files []string) {
 	if cw.n == 0 {
 		cw.w.WriteString(",\n  \"components\": [\n    ")
 	} else {
 		cw.w.WriteString(",\n    ")
 	}
 	cw.n++
-	cw.w.Write(cw.encode(c, "    "))
+	b := cw.encode(c, "    ")
+	if len(files) == 0 || c.Components != nil {
+		cw.w.Write(b)
+		return
+	}
+	// "components" comes right after "properties" and before "evidence",
+	// the only later field this writer sets.
+	at := bytes.Index(b, []byte(",\n      \"evidence\": "))
+	if at < 0 {
+		at = len(b) - len("\n    }")
+	}
+	cw.w.Write(b[:at])
+	cw.w.WriteString(",\n      \"components\": [")
+	for i, f := range files {
+		if i > 0 {
+			cw.w.WriteByte(',')
+		}
+		cw.w.WriteString("\n        {\n          \"type\": \"file\",\n          \"name\": ")
+		cw.writeString(f)
+		cw.w.WriteString("\n        }")
+	}
+	cw.w.WriteString("\n      ]")
+	cw.w.Write(b[at:])
+}
+
+// writeString writes s as encoding/json does (HTML characters not escaped).
+func (cw *cdxWriter) writeString(s string) {
+	plain := true
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' {
+			plain = false
+			break
+		}
+	}
+	if plain {
+		cw.w.WriteByte('"')
+		cw.w.WriteString(s)
+		cw.w.WriteByte('"')
+		return
+	}
+	cw.w.Write(cw.encode(s, ""))
 }
 
 // finish writes the dependencies (when there were components) and the end.
