@@ -383,9 +383,9 @@ func (s *spooler) read(r io.Reader, size int64, o *Options) (*content, error) {
 		os.Remove(f.Name()) // unlinked: gone when closed, even on a crash
 		s.f = f
 	}
-	if err := s.f.Truncate(0); err != nil {
-		return nil, fmt.Errorf("spooling: %w", err)
-	}
+	// The file is overwritten from the start, not truncated (freeing and
+	// allocating its pages again cost more than writing): content reads only
+	// its first size bytes.
 	if s.copyBuf == nil {
 		s.copyBuf = make([]byte, 1<<20) // fewer, larger writes than io.Copy's 32 KiB
 	}
