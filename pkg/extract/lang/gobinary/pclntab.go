@@ -334,8 +334,10 @@ func splitSymbol(name string) (pkg, sym string, ok bool) {
 		return "", "", false
 	}
 	name = stripBrackets(name)
-	name = strings.ReplaceAll(name, "(*", "")
-	name = strings.ReplaceAll(name, ")", "")
+	if strings.IndexByte(name, ')') >= 0 || strings.IndexByte(name, '(') >= 0 {
+		name = strings.ReplaceAll(name, "(*", "")
+		name = strings.ReplaceAll(name, ")", "")
+	}
 	pathend := strings.LastIndexByte(name, '/')
 	if pathend < 0 {
 		pathend = 0
@@ -348,8 +350,10 @@ func splitSymbol(name string) (pkg, sym string, ok bool) {
 	if pkg == "" || sym == "" {
 		return "", "", false
 	}
-	if p, err := url.PathUnescape(pkg); err == nil {
-		pkg = p
+	if strings.IndexByte(pkg, '%') >= 0 {
+		if p, err := url.PathUnescape(pkg); err == nil {
+			pkg = p
+		}
 	}
 	return pkg, sym, true
 }
