@@ -60,6 +60,14 @@ func layerSource(l v1.Layer, diffID v1.Hash) (source, error) {
 	return source{open: l.Compressed, id: d}, nil
 }
 
+// verifiedStream is implemented by a layer stream (what a v1.Layer's
+// Compressed or Uncompressed returns) that checks by itself that its bytes
+// hash to VerifiedDigest and fails its last read (at EOF) when they do not, as
+// pkg/source's streams do: the walk then does not hash them a second time.
+type verifiedStream interface {
+	VerifiedDigest() v1.Hash
+}
+
 // scanLayer streams one layer, extracts what the extractors ask for, and
 // checks that the bytes read hash to the layer's content ID.
 func scanLayer(ctx context.Context, src source, idx int, diffID string, opt *Options) (*layerResult, error) {
@@ -70,7 +78,10 @@ func scanLayer(ctx context.Context, src source, idx int, diffID string, opt *Opt
 	defer rc.Close()
 	var h hash.Hash
 	var r io.Reader = rc
-	if src.id.Algorithm == "sha256" {
+	verified := false
+	if v, ok := rc.(verifiedStream); ok && v.VerifiedDigest() == src.id {
+		verified = true // the stream fails its last read on a mismatch
+	} else if src.id.Algorithm == "sha256" {
 		h = sha256.New()
 		r = io.TeeReader(rc, h)
 	}
@@ -80,6 +91,16 @@ func scanLayer(ctx context.Context, src source, idx int, diffID string, opt *Opt
 	res, err := readLayer(ctx, ar, diffID, opt)
 	if err != nil {
 		return nil, fmt.Errorf("image %s: layer %d (%s): %w", opt.ImageName, idx, diffID, err)
+	}
+	if verified {
+		// Read to the end, where the stream checks its digest.
+		n, err := io.Copy(io.Discard, io.LimitReader(ar, 1<<20+1))
+		if err != nil {
+			return nil, fmt.Errorf("image %s: layer %d (%s): %w", opt.ImageName, idx, diffID, err)
+		}
+		if n > 1<<20 {
+			return nil, fmt.Errorf("image %s: layer %d (%s): over 1 MiB of data after the layer's end, not checked against %s: %w", opt.ImageName, idx, diffID, src.id, ErrDigestMismatch)
+		}
 	}
 	if h != nil {
 		// Whatever follows the compressed stream counts too.
