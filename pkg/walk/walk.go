@@ -145,15 +145,21 @@ func Inventory(ctx context.Context, img v1.Image, opt Options) (*inventory.Inven
 		sem      = make(chan struct{}, opt.Parallel)
 	)
 	hash := extractorsHash(opt.Extractors)
+	// Slots are taken in layer order, base layer first (usually the
+	// largest, the floor of the whole walk), not in whatever order the
+	// goroutines happen to run. (Not by size: Size can cost a recompression
+	// for some layer types.)
 	for i, l := range layers {
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+		}
+		if ctx.Err() != nil {
+			break
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			select {
-			case sem <- struct{}{}:
-			case <-ctx.Done():
-				return
-			}
 			defer func() { <-sem }()
 			var diffID v1.Hash
 			if diffIDs != nil {
