@@ -207,3 +207,8 @@ func (v *verifyReader) Read(p []byte) (int, error) {
 }
 
 func (v *verifyReader) Close() error { return v.rc.Close() }
+
+// VerifiedDigest tells a reader (pkg/walk) that this stream checks by itself
+// that its bytes hash to the digest: it fails its last read (at EOF) when they
+// do not, so the reader need not hash them a second time.
+func (v *verifyReader) VerifiedDigest() v1.Hash { return v.want }
