@@ -811,36 +811,19 @@ func TestRegistryCredentials(t *testing.T) {
 // TestTamperedContent: a layer whose bytes do not match the digest or diff ID
 // it is listed with fails when read.
 func TestTamperedContent(t *testing.T) {
-	tmp := t.TempDir()
-	img := testimage.Image(t, nil, testimage.Layer(t, testimage.Reg("etc/os-release", "ID=good\n")))
-
-	// OCI layout: swap the layer blob for another one.
-	dir := filepath.Join(tmp, "layout")
-	testimage.WriteOCILayout(t, img, dir)
-	ls, _ := img.Layers()
-	d, _ := ls[0].Digest()
-	evil := testimage.TarGz(t, testimage.Reg("etc/os-release", "ID=evil\n"))
-	if err := os.WriteFile(filepath.Join(dir, "blobs", "sha256", d.Hex), evil, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	// OCI layout: the layer blob swapped for another one.
+	dir, d := testimage.TamperedLayout(t)
 	got, err := Open(context.Background(), dir, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := readAll(got); !errors.Is(err, ErrDigestMismatch) || !strings.Contains(err.Error(), d.String()) {
+	if err := readAll(got); !errors.Is(err, ErrDigestMismatch) || !strings.Contains(err.Error(), d) {
 		t.Errorf("tampered layout blob: %v, want ErrDigestMismatch naming %s", err, d)
 	}
 	got.Close()
 
 	// docker-archive with an uncompressed layer whose content is not its diff ID.
-	layerTar := testimage.TarBytes(t, testimage.Reg("etc/os-release", "ID=evil\n"))
-	cfg := `{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":["sha256:` + strings.Repeat("1", 64) + `"]}}`
-	arch := filepath.Join(tmp, "tampered.tar")
-	os.WriteFile(arch, testimage.TarBytes(t,
-		testimage.Reg("manifest.json", `[{"Config":"config.json","RepoTags":["x:1"],"Layers":["abc/layer.tar"]}]`),
-		testimage.Reg("config.json", cfg),
-		testimage.File{Path: "abc/layer.tar", Content: layerTar}), 0o644)
-	got, err = Open(context.Background(), arch, Options{})
+	got, err = Open(context.Background(), testimage.TamperedDockerArchive(t), Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
