@@ -8,14 +8,40 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"syscall"
 )
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	stopProfile := startProfile()
 	err := newRootCmd().ExecuteContext(ctx)
+	stopProfile()
 	stop()
 	os.Exit(exitCode(err))
+}
+
+// startProfile writes a CPU profile to $WARDEN_CPUPROFILE when it is set (for
+// the speed work in bench/; go tool pprof reads it). It returns the stop function.
+func startProfile() func() {
+	path := os.Getenv("WARDEN_CPUPROFILE")
+	if path == "" {
+		return func() {}
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "warden: WARDEN_CPUPROFILE:", err)
+		return func() {}
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		fmt.Fprintln(os.Stderr, "warden: WARDEN_CPUPROFILE:", err)
+		f.Close()
+		return func() {}
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}
 }
 
 // Exit codes (documented in docs/exit-codes.md).
