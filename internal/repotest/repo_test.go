@@ -83,3 +83,13 @@ func TestGofmt(t *testing.T) {
 		t.Errorf("gofmt wants to change:\n%s", s)
 	}
 }
+
+// TestGoModTidy: go.mod and go.sum say exactly what the module imports (no
+// stale or missing requirement, direct dependencies not marked indirect).
+func TestGoModTidy(t *testing.T) {
+	cmd := exec.Command("go", "mod", "tidy", "-diff")
+	cmd.Dir = testutil.RepoRoot(t)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Errorf("go mod tidy -diff: %v\n%s", err, out)
+	}
+}
