@@ -1,0 +1,231 @@
+// Package inflate decompresses gzip layer streams, in process with
+// klauspost/compress or, when ISA-L's igzip is installed, in an igzip
+// process: igzip inflates 2.5 times as fast as the fastest Go inflater
+// (145 MB of gzip in 0.64 s against 1.6 s on the benchmark machine), and
+// inflating the largest layer is the floor of a cold scan. Docker and
+// containerd hand gzip to an external unpigz the same way when it is there.
+//
+// igzip is used for streams of at least MinSize compressed bytes (starting
+// a process costs about a millisecond), when WARDEN_IGZIP does not turn it
+// off. igzip's answer is only taken when it is certainly the in-process
+// inflater's: igzip exited cleanly, read its input to the end, and the
+// input's last eight bytes are the gzip trailer (CRC-32 and length) of all
+// it wrote. Anything else (a truncated or corrupt stream, data after it,
+// several gzip members) ends the output with ErrRetry, and the caller reads
+// the stream again in process, which gives the error (or the multi-member
+// result) it always gives. Close stops the process.
+package inflate
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/klauspost/compress/gzip"
+)
+
+// Env names the environment variable that chooses the inflater: unset or
+// "auto" uses igzip from PATH when it is there; "off" (or "0", "false")
+// never; any other value is the path of the igzip to use.
+const Env = "WARDEN_IGZIP"
+
+// DefaultMinSize is the compressed size from which igzip is worth a process.
+const DefaultMinSize = 128 << 10
+
+// ErrRetry ends igzip's output when its answer is not certain: read the
+// stream again with the in-process inflater (Gzip{}).
+var ErrRetry = errors.New("gzip: igzip's result is not certain; inflate in process")
+
+// Gzip inflates gzip streams. The zero value inflates in process.
+type Gzip struct {
+	// Igzip is the path of ISA-L's igzip; "" inflates in process.
+	Igzip string
+	// MinSize: a stream shorter than this inflates in process. 0 means
+	// DefaultMinSize; a negative value uses igzip for every stream.
+	MinSize int
+}
+
+// FromEnv is the inflater WARDEN_IGZIP and PATH choose, looked up once.
+var FromEnv = sync.OnceValue(func() Gzip { return choose(os.Getenv(Env), exec.LookPath) })
+
+func choose(v string, look func(string) (string, error)) Gzip {
+	switch strings.ToLower(strings.TrimSpace(v)) {
+	case "off", "0", "false", "no":
+		return Gzip{}
+	case "", "auto", "1", "true", "yes", "on":
+		p, err := look("igzip")
+		if err != nil {
+			return Gzip{}
+		}
+		return Gzip{Igzip: p}
+	}
+	return Gzip{Igzip: v}
+}
+
+// Name says which inflater g is, for logs and benchmarks.
+func (g Gzip) Name() string {
+	if g.Igzip == "" {
+		return "klauspost/compress"
+	}
+	return "igzip (" + g.Igzip + ")"
+}
+
+// NewReader returns the inflated bytes of the gzip stream that br starts
+// with (all its members, as gzip -d does). Close it when done; it does not
+// close br. br's buffer must hold MinSize bytes for the size check.
+func (g Gzip) NewReader(ctx context.Context, br *bufio.Reader) (io.ReadCloser, error) {
+	if g.Igzip == "" || !g.large(br) {
+		zr, err := gzip.NewReader(br)
+		if err != nil {
+			return nil, fmt.Errorf("gzip: %w", err)
+		}
+		return zr, nil
+	}
+	return startIgzip(ctx, g.Igzip, br)
+}
+
+func (g Gzip) large(br *bufio.Reader) bool {
+	n := g.MinSize
+	if n < 0 {
+		return true
+	}
+	if n == 0 {
+		n = DefaultMinSize
+	}
+	n = min(n, br.Size())
+	b, _ := br.Peek(n)
+	return len(b) >= n
+}
+
+// proc reads an igzip process's output.
+type proc struct {
+	cmd    *exec.Cmd
+	in     *tailReader
+	out    io.ReadCloser
+	stderr *bytes.Buffer
+	crc    uint32 // of the output so far
+	size   uint32 // of the output so far, mod 2^32 (as the trailer has it)
+	done   bool
+	err    error // returned once the output is over: io.EOF or ErrRetry
+}
+
+func startIgzip(ctx context.Context, path string, r io.Reader) (*proc, error) {
+	cmd := exec.CommandContext(ctx, path, "-d", "-c")
+	p := &proc{cmd: cmd, in: &tailReader{r: r}, stderr: &bytes.Buffer{}}
+	cmd.Stdin = p.in // os/exec copies it in a goroutine that Wait waits for
+	// Once ctx is done and igzip killed, Wait gives up on a feeding
+	// goroutine stuck in a read of the input after this long.
+	cmd.WaitDelay = 2 * time.Second
+	cmd.Stderr = &limitedWriter{w: p.stderr, left: 4 << 10}
+	var err error
+	if p.out, err = cmd.StdoutPipe(); err != nil {
+		return nil, fmt.Errorf("gzip: starting %s: %w", path, err)
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("gzip: starting %s: %w", path, err)
+	}
+	return p, nil
+}
+
+func (p *proc) Read(b []byte) (int, error) {
+	if p.done {
+		return 0, p.err
+	}
+	n, err := p.out.Read(b)
+	p.crc = crc32.Update(p.crc, crc32.IEEETable, b[:n])
+	p.size += uint32(n) //nolint:gosec // mod 2^32, as gzip's ISIZE
+	if err == nil {
+		return n, nil
+	}
+	p.done = true
+	p.err = err
+	if errors.Is(err, io.EOF) {
+		werr := p.cmd.Wait() // after it, p.in is no longer read
+		p.err = io.EOF
+		if why := p.uncertain(werr); why != "" {
+			p.err = fmt.Errorf("%w (%s)", ErrRetry, why)
+		}
+	}
+	return n, p.err
+}
+
+// uncertain says why igzip's output may differ from the in-process
+// inflater's, or "" when it cannot.
+func (p *proc) uncertain(werr error) string {
+	if werr != nil {
+		msg := strings.TrimSpace(p.stderr.String())
+		if msg == "" {
+			msg = werr.Error()
+		}
+		return "igzip: " + msg
+	}
+	if !p.in.eof {
+		return "igzip stopped before the end of its input"
+	}
+	var want [8]byte
+	binary.LittleEndian.PutUint32(want[:4], p.crc)
+	binary.LittleEndian.PutUint32(want[4:], p.size)
+	if p.in.n < 8 || p.in.tail != want {
+		return "the input does not end with the trailer of all the output: several members, or data after the stream"
+	}
+	return ""
+}
+
+// Close stops igzip if its output was not read to the end, and waits for it
+// and for the goroutine that feeds it, so that the input reader is free.
+func (p *proc) Close() error {
+	if !p.done {
+		p.done = true
+		p.err = errors.New("gzip: reader closed")
+		_ = p.cmd.Process.Kill()
+		_ = p.cmd.Wait()
+	}
+	return nil
+}
+
+// tailReader keeps the last 8 bytes read, and whether the end was reached.
+type tailReader struct {
+	r    io.Reader
+	tail [8]byte
+	n    int64
+	eof  bool
+}
+
+func (t *tailReader) Read(b []byte) (int, error) {
+	n, err := t.r.Read(b)
+	if n >= 8 {
+		copy(t.tail[:], b[n-8:n])
+	} else if n > 0 {
+		copy(t.tail[:], t.tail[n:])
+		copy(t.tail[8-n:], b[:n])
+	}
+	t.n += int64(n)
+	if errors.Is(err, io.EOF) {
+		t.eof = true
+	}
+	return n, err
+}
+
+type limitedWriter struct {
+	w    io.Writer
+	left int
+}
+
+func (l *limitedWriter) Write(b []byte) (int, error) {
+	if l.left > 0 {
+		k := min(len(b), l.left)
+		l.w.Write(b[:k])
+		l.left -= k
+	}
+	return len(b), nil
+}

@@ -1,0 +1,191 @@
+package inflate
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"math/rand/v2"
+	"os/exec"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/klauspost/compress/gzip"
+
+	"github.com/wardensec/warden/internal/testutil"
+)
+
+func gz(t *testing.T, data []byte) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	w := gzip.NewWriter(&b)
+	w.Write(data)
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+// payload is compressible but not trivially: 4 MiB of words.
+func payload() []byte {
+	r := rand.New(rand.NewPCG(1, 2))
+	words := []string{"usr/bin/", "lib", "openssl", "3.1.7-r0", "\x00\x00\x00", "Package: ", "\n"}
+	var b bytes.Buffer
+	for b.Len() < 4<<20 {
+		b.WriteString(words[r.IntN(len(words))])
+		b.WriteByte(byte(r.IntN(256)))
+	}
+	return b.Bytes()
+}
+
+func read(g Gzip, in []byte) ([]byte, error) {
+	zr, err := g.NewReader(context.Background(), bufio.NewReaderSize(bytes.NewReader(in), 256<<10))
+	if err != nil {
+		return nil, err
+	}
+	defer zr.Close()
+	return io.ReadAll(zr)
+}
+
+// TestIgzip: igzip's output is taken only when it is certainly what the
+// in-process inflater gives; every other case ends in ErrRetry, and the
+// in-process inflater then gives its usual answer.
+func TestIgzip(t *testing.T) {
+	ig := Gzip{Igzip: testutil.RequireTool(t, "igzip"), MinSize: -1}
+	data := payload()
+	good := gz(t, data)
+	small := gz(t, []byte("hello\n"))
+	crc := bytes.Clone(good)
+	crc[len(crc)-6] ^= 0xff
+	body := bytes.Clone(good)
+	body[len(body)/2] ^= 0x55
+	tests := map[string]struct {
+		in        []byte
+		inProcErr bool // what the in-process inflater says
+	}{
+		"one member":           {in: good},
+		"empty payload":        {in: gz(t, nil)},
+		"two members":          {in: append(bytes.Clone(good), small...)},
+		"trailing zeros":       {in: append(bytes.Clone(good), make([]byte, 4096)...), inProcErr: true},
+		"trailing garbage":     {in: append(bytes.Clone(good), []byte("garbage after the stream")...), inProcErr: true},
+		"truncated":            {in: good[:len(good)/2], inProcErr: true},
+		"truncated trailer":    {in: good[:len(good)-4], inProcErr: true},
+		"bad crc":              {in: crc, inProcErr: true},
+		"corrupt body":         {in: body, inProcErr: true},
+		"not gzip after magic": {in: append([]byte{0x1f, 0x8b}, bytes.Repeat([]byte{7}, 300<<10)...), inProcErr: true},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			want, werr := read(Gzip{}, tc.in)
+			if (werr != nil) != tc.inProcErr {
+				t.Fatalf("in process: err = %v, want error %v", werr, tc.inProcErr)
+			}
+			got, err := read(ig, tc.in)
+			switch {
+			case errors.Is(err, ErrRetry):
+				if name == "one member" || name == "empty payload" {
+					t.Fatalf("igzip not trusted for a plain stream: %v", err)
+				}
+			case err != nil:
+				// Only the in-process header check may fail before igzip starts.
+				if !tc.inProcErr {
+					t.Fatalf("igzip: %v", err)
+				}
+			case werr != nil:
+				t.Fatalf("igzip accepted what the in-process inflater refuses (%v)", werr)
+			case !bytes.Equal(got, want):
+				t.Fatalf("igzip output differs: %d bytes, want %d", len(got), len(want))
+			}
+		})
+	}
+}
+
+// TestSmallInProcess: under MinSize no process is started.
+func TestSmallInProcess(t *testing.T) {
+	g := Gzip{Igzip: "/nonexistent/igzip"} // starting it would fail
+	got, err := read(g, gz(t, []byte("hello\n")))
+	if err != nil || string(got) != "hello\n" {
+		t.Fatalf("small stream: %q, %v", got, err)
+	}
+	if _, err := read(Gzip{Igzip: "/nonexistent/igzip", MinSize: -1}, gz(t, []byte("x"))); err == nil || !strings.Contains(err.Error(), "/nonexistent/igzip") {
+		t.Fatalf("missing igzip: err = %v, want one naming it", err)
+	}
+}
+
+// TestCloseEarly: closing before the end stops igzip and frees the input.
+func TestCloseEarly(t *testing.T) {
+	ig := Gzip{Igzip: testutil.RequireTool(t, "igzip"), MinSize: -1}
+	in := gz(t, bytes.Repeat(payload(), 8))
+	before := runtime.NumGoroutine()
+	for range 5 {
+		zr, err := ig.NewReader(context.Background(), bufio.NewReader(bytes.NewReader(in)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := io.ReadFull(zr, make([]byte, 1<<20)); err != nil {
+			t.Fatal(err)
+		}
+		p := zr.(*proc)
+		zr.Close()
+		if p.cmd.ProcessState == nil {
+			t.Fatal("igzip still running after Close")
+		}
+		if _, err := zr.Read(make([]byte, 10)); err == nil {
+			t.Fatal("read after Close succeeded")
+		}
+	}
+	time.Sleep(50 * time.Millisecond)
+	if after := runtime.NumGoroutine(); after > before+2 {
+		t.Fatalf("goroutines: %d before, %d after", before, after)
+	}
+}
+
+// TestCancel: a cancelled context stops igzip.
+func TestCancel(t *testing.T) {
+	ig := Gzip{Igzip: testutil.RequireTool(t, "igzip"), MinSize: -1}
+	ctx, cancel := context.WithCancel(context.Background())
+	pr, pw := io.Pipe() // input that never ends
+	go pw.Write(gz(t, payload())[:1000])
+	zr, err := ig.NewReader(ctx, bufio.NewReader(io.MultiReader(bytes.NewReader(gz(t, payload())[:10]), pr)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	done := make(chan error, 1)
+	go func() { _, err := io.ReadAll(zr); done <- err }()
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Fatal("cancelled read succeeded")
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("igzip not stopped by the context")
+	}
+	pw.Close()
+	zr.Close()
+}
+
+func TestChoose(t *testing.T) {
+	look := func(string) (string, error) { return "/usr/bin/igzip", nil }
+	none := func(string) (string, error) { return "", exec.ErrNotFound }
+	tests := []struct {
+		env  string
+		look func(string) (string, error)
+		want string
+	}{
+		{"", look, "/usr/bin/igzip"},
+		{"auto", look, "/usr/bin/igzip"},
+		{"", none, ""},
+		{"off", look, ""},
+		{"0", look, ""},
+		{"/opt/isal/igzip", none, "/opt/isal/igzip"},
+	}
+	for _, tc := range tests {
+		if got := choose(tc.env, tc.look).Igzip; got != tc.want {
+			t.Errorf("WARDEN_IGZIP=%q: igzip %q, want %q", tc.env, got, tc.want)
+		}
+	}
+}
