@@ -26,6 +26,8 @@ import (
 type invFlags struct {
 	platform string
 	noCache  bool
+
+	cache *layercache.Cache // opened once by layerCache
 }
 
 func (f *invFlags) add(cmd *cobra.Command) {
@@ -33,27 +35,46 @@ func (f *invFlags) add(cmd *cobra.Command) {
 	cmd.Flags().BoolVar(&f.noCache, "no-cache", false, "do not read or write the per-layer cache")
 }
 
-// invOpen opens ref as an image; the caller closes it.
+// layerCache is the layer cache in the state directory, nil with --no-cache.
+func (f *invFlags) layerCache(g *globals) (*layercache.Cache, error) {
+	if f.noCache || f.cache != nil {
+		return f.cache, nil
+	}
+	dir, err := g.stateDir()
+	if err != nil {
+		return nil, err
+	}
+	c, err := layercache.Open(cachedir.LayerCachePath(dir))
+	if err != nil {
+		return nil, fmt.Errorf("opening the layer cache (use --no-cache to scan without it): %w", err)
+	}
+	f.cache = c
+	return c, nil
+}
+
+// invOpen opens ref as an image; the caller closes it. The layer cache also
+// remembers the digests of compressed layers in docker-archive files.
 func invOpen(ctx context.Context, g *globals, ref string, f *invFlags) (*source.Image, error) {
-	return source.Open(ctx, ref, source.Options{Platform: f.platform, Logger: g.logger})
+	opt := source.Options{Platform: f.platform, Logger: g.logger}
+	c, err := f.layerCache(g)
+	if err != nil {
+		return nil, err
+	}
+	if c != nil {
+		opt.Digests = c
+	}
+	return source.Open(ctx, ref, opt)
 }
 
 // invInventory walks img with every extractor, through the layer cache in the
 // state directory unless --no-cache.
 func invInventory(ctx context.Context, g *globals, img *source.Image, f *invFlags) (*inventory.Inventory, error) {
 	opt := walk.Options{Extractors: all.Extractors(), Logger: g.logger, ImageName: img.Name}
-	if !f.noCache {
-		dir, err := g.stateDir()
-		if err != nil {
-			return nil, err
-		}
-		c, err := layercache.Open(cachedir.LayerCachePath(dir))
-		if err != nil {
-			return nil, fmt.Errorf("opening the layer cache (use --no-cache to scan without it): %w", err)
-		}
-		defer c.Close()
-		opt.Cache = c
+	c, err := f.layerCache(g)
+	if err != nil {
+		return nil, err
 	}
+	opt.Cache = c
 	return walk.Inventory(ctx, img.Image, opt)
 }
 
@@ -129,15 +150,17 @@ Set SOURCE_DATE_EPOCH for a reproducible timestamp.`,
 				return err
 			}
 			defer img.Close()
+			in, err := invInventory(ctx, g, img, &inv)
+			if err != nil {
+				return err
+			}
+			// After the walk: a docker-archive's layer digests are learned
+			// by the walk's read when they are not known.
 			meta, err := sbom.ImageFrom(img.Name, img.Image)
 			if err != nil {
 				return err
 			}
 			meta.RepoTags = img.RepoTags
-			in, err := invInventory(ctx, g, img, &inv)
-			if err != nil {
-				return err
-			}
 			for _, w := range in.Warnings {
 				g.logger.Warn(w)
 			}

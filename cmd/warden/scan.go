@@ -186,15 +186,16 @@ func runScan(cmd *cobra.Command, g *globals, f *scanFlags, ref string) error {
 		return err
 	}
 	defer img.Close()
+	inv, err := invInventory(ctx, g, img, &f.inv)
+	if err != nil {
+		return err
+	}
+	// After the walk, which learns a docker-archive's layer digests as it reads.
 	meta, err := sbom.ImageFrom(img.Name, img.Image)
 	if err != nil {
 		return err
 	}
 	meta.RepoTags = img.RepoTags
-	inv, err := invInventory(ctx, g, img, &f.inv)
-	if err != nil {
-		return err
-	}
 	findings, err := match.Match(ctx, db, inv, match.Options{OSOnly: f.osOnly, Logger: g.logger})
 	if err != nil {
 		return fmt.Errorf("scanning %s: %w", img.Name, err)

@@ -17,6 +17,7 @@ import (
 	"sync"
 	"time"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	bolt "go.etcd.io/bbolt"
 	bolterrors "go.etcd.io/bbolt/errors"
 )
@@ -24,7 +25,10 @@ import (
 // FileName is the bbolt file inside the cache directory.
 const FileName = "layers.bolt"
 
-var bucket = []byte("layers")
+var (
+	bucket        = []byte("layers")
+	digestsBucket = []byte("digests") // LookupDigest / StoreDigest
+)
 
 // ErrLocked is wrapped by errors returned when another process holds the cache's lock too long.
 var ErrLocked = errors.New("layer cache is locked by another process")
@@ -55,12 +59,26 @@ func OpenWith(dir string, opt Options) (*Cache, error) {
 		return nil, fmt.Errorf("creating layer cache directory %s: %w", dir, err)
 	}
 	c := &Cache{path: filepath.Join(dir, FileName), timeout: opt.Timeout}
-	err := c.update(func(tx *bolt.Tx) error {
-		_, err := tx.CreateBucketIfNotExists(bucket)
-		return err
-	})
-	if err != nil {
-		return nil, err
+	// A read checks that the file is a bbolt file; only a new one is
+	// written to (a write transaction costs an fsync on every run).
+	ready := false
+	if _, err := os.Stat(c.path); err == nil {
+		err = c.view(func(tx *bolt.Tx) error {
+			ready = tx.Bucket(bucket) != nil
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	if !ready {
+		err := c.update(func(tx *bolt.Tx) error {
+			_, err := tx.CreateBucketIfNotExists(bucket)
+			return err
+		})
+		if err != nil {
+			return nil, err
+		}
 	}
 	return c, nil
 }
@@ -129,6 +147,37 @@ func (c *Cache) Put(key string, val []byte) error {
 		return fmt.Errorf("writing key %q: %w", key, err)
 	}
 	return nil
+}
+
+// LookupDigest and StoreDigest make the cache a source.DigestMemo: the
+// digests of compressed layers inside archive files, under keys naming the
+// file as it was (see source.DigestMemo). They are kept apart from the
+// layer results. A failing lookup is a miss; a failing store is dropped
+// (the digest is computed again next time).
+func (c *Cache) LookupDigest(key string) (v1.Hash, bool) {
+	var d v1.Hash
+	found := false
+	_ = c.view(func(tx *bolt.Tx) error {
+		if b := tx.Bucket(digestsBucket); b != nil {
+			if v := b.Get([]byte(key)); v != nil {
+				h, err := v1.NewHash(string(v))
+				d, found = h, err == nil
+			}
+		}
+		return nil
+	})
+	return d, found
+}
+
+// StoreDigest: see LookupDigest.
+func (c *Cache) StoreDigest(key string, d v1.Hash) {
+	_ = c.update(func(tx *bolt.Tx) error {
+		b, err := tx.CreateBucketIfNotExists(digestsBucket)
+		if err != nil {
+			return err
+		}
+		return b.Put([]byte(key), []byte(d.String()))
+	})
 }
 
 // Len returns the number of entries.

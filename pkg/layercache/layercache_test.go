@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -155,5 +156,39 @@ func TestView(t *testing.T) {
 	boom := errors.New("boom")
 	if _, err := c.View("k", func([]byte) error { return boom }); !errors.Is(err, boom) {
 		t.Fatalf("fn error not returned: %v", err)
+	}
+}
+
+// TestDigestMemo: digests are kept apart from layer results, survive a
+// reopen, and a malformed stored value is a miss, not a digest.
+func TestDigestMemo(t *testing.T) {
+	dir := t.TempDir()
+	c, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := c.LookupDigest("1/2/3/4/5@512+100"); ok {
+		t.Fatal("hit in an empty cache")
+	}
+	d := v1.Hash{Algorithm: "sha256", Hex: strings.Repeat("ab", 32)}
+	c.StoreDigest("1/2/3/4/5@512+100", d)
+	if n, _ := c.Len(); n != 0 {
+		t.Errorf("digests counted as layer results: Len = %d", n)
+	}
+	c2, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, ok := c2.LookupDigest("1/2/3/4/5@512+100"); !ok || got != d {
+		t.Fatalf("after reopen: %v %v", got, ok)
+	}
+	db, err := bolt.Open(c.Path(), 0o644, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.Update(func(tx *bolt.Tx) error { return tx.Bucket(digestsBucket).Put([]byte("bad"), []byte("not a digest")) })
+	db.Close()
+	if _, ok := c2.LookupDigest("bad"); ok {
+		t.Fatal("a malformed stored digest was returned")
 	}
 }

@@ -46,6 +46,12 @@ func openPath(ctx context.Context, kind, p, tag string, plat platformReq, opt Op
 		return nil, fmt.Errorf("%w: %w", ErrNotFound, err)
 	}
 	size := fi.Size()
+	var memo *archiveMemo
+	if id := fileIdentity(f); id != "" && opt.Digests != nil {
+		// Taken before any byte is read: a write during the scan changes the
+		// identity, so what is remembered is never stored under a newer one.
+		memo = &archiveMemo{ident: id, m: opt.Digests}
+	}
 	if isGzip(f) {
 		opt.Logger.Debug("decompressing a gzip-compressed archive", "path", p)
 		tmp, n, err := gunzipToTemp(ctx, f, opt)
@@ -53,9 +59,9 @@ func openPath(ctx context.Context, kind, p, tag string, plat platformReq, opt Op
 		if err != nil {
 			return nil, fmt.Errorf("%w: %s: %w", ErrNotImage, orArchive(kind), err)
 		}
-		f, size = tmp, n
+		f, size, memo = tmp, n, nil // a fresh temporary file each time
 	}
-	img, err := openArchive(f, size, kind, tag, plat)
+	img, err := openArchive(f, size, kind, tag, plat, memo)
 	if err != nil {
 		f.Close()
 		return nil, err
@@ -153,7 +159,8 @@ func fromLayout(fsys fs.FS, kind, tag string, plat platformReq) (*Image, error) 
 
 // openArchive reads an uncompressed image tarball of the given kind (""
 // means the kind its files show) in place.
-func openArchive(r io.ReaderAt, size int64, kind, tag string, plat platformReq) (*Image, error) {
+// memo (nil for none) remembers the digests of compressed docker-archive layers.
+func openArchive(r io.ReaderAt, size int64, kind, tag string, plat platformReq, memo *archiveMemo) (*Image, error) {
 	if isGzip(r) {
 		return nil, fmt.Errorf("%w: %s: a gzip-compressed file inside", ErrNotImage, orArchive(kind))
 	}
@@ -161,6 +168,7 @@ func openArchive(r io.ReaderAt, size int64, kind, tag string, plat platformReq) 
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s: %w", ErrNotImage, orArchive(kind), err)
 	}
+	t.memo = memo
 	found, err := t.kind()
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", orArchive(kind), err)

@@ -149,5 +149,5 @@ func exportDaemon(ctx context.Context, c *dockerClient, ref string, f *os.File, 
 	if err != nil {
 		return nil, fmt.Errorf("exporting: %w", err)
 	}
-	return openArchive(f, size, KindDockerArchive, "", plat)
+	return openArchive(f, size, KindDockerArchive, "", plat, nil)
 }

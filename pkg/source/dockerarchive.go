@@ -71,7 +71,28 @@ func newArchiveImage(t *tarFS, d dockerArchiveEntry) (v1.Image, error) {
 		}
 		img.layers = append(img.layers, l)
 	}
-	return partial.CompressedToImage(img)
+	ext, err := partial.CompressedToImage(img)
+	if err != nil {
+		return nil, err
+	}
+	return archiveV1{Image: ext, a: img}, nil
+}
+
+// archiveV1 is go-containerregistry's image over archiveImage, except that
+// Layers lists the archive's layers directly: partial's Layers goes through
+// the manifest, which needs every compressed layer's digest, so hashing
+// them all before the walk reads them (and hashes them as it reads).
+type archiveV1 struct {
+	v1.Image
+	a *archiveImage
+}
+
+func (i archiveV1) Layers() ([]v1.Layer, error) {
+	out := make([]v1.Layer, len(i.a.layers))
+	for k, l := range i.a.layers {
+		out[k] = l
+	}
+	return out, nil
 }
 
 func (a *archiveImage) MediaType() (types.MediaType, error) { return types.DockerManifestSchema2, nil }
@@ -116,9 +137,8 @@ type archiveLayer struct {
 	diffID    v1.Hash
 	mediaType types.MediaType
 
-	once   sync.Once
-	digest v1.Hash
-	err    error
+	mu     sync.Mutex
+	digest v1.Hash // of the compressed bytes, once known
 }
 
 func (l *archiveLayer) raw() io.Reader {
@@ -131,27 +151,87 @@ func (l *archiveLayer) DiffID() (v1.Hash, error)            { return l.diffID, n
 func (l *archiveLayer) Size() (int64, error)                { return l.entry.size, nil }
 func (l *archiveLayer) MediaType() (types.MediaType, error) { return l.mediaType, nil }
 
-// Digest is the diff ID for an uncompressed layer (the blob is the tar), else
-// the sha256 of the compressed file, computed once.
-func (l *archiveLayer) Digest() (v1.Hash, error) {
+// KnownDigest is the layer's digest when it costs nothing: an uncompressed
+// layer's diff ID, a compressed layer's sha256 once computed, learned from a
+// complete read, or remembered for this unchanged archive file. pkg/walk
+// asks before it reads a layer without a cache: an unknown digest is then
+// learned from the walk's own read instead of a read of its own.
+func (l *archiveLayer) KnownDigest() (v1.Hash, bool) {
 	if l.uncompressed() {
-		return l.diffID, nil
+		return l.diffID, true
 	}
-	l.once.Do(func() {
-		l.digest, _, l.err = v1.SHA256(l.raw())
-		if l.err != nil {
-			l.err = fmt.Errorf("layer %q: %w", l.name, l.err)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.digest.Hex == "" {
+		if d, ok := l.fsys.memo.lookup(l.entry); ok {
+			l.digest = d
 		}
-	})
-	return l.digest, l.err
+	}
+	return l.digest, l.digest.Hex != ""
 }
 
+// Digest is the diff ID for an uncompressed layer (the blob is the tar), else
+// the sha256 of the compressed file, computed once (or remembered).
+func (l *archiveLayer) Digest() (v1.Hash, error) {
+	if d, ok := l.KnownDigest(); ok {
+		return d, nil
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.digest.Hex != "" {
+		return l.digest, nil
+	}
+	d, _, err := v1.SHA256(l.raw())
+	if err != nil {
+		return v1.Hash{}, fmt.Errorf("layer %q: %w", l.name, err)
+	}
+	l.digest = d
+	l.fsys.memo.store(l.entry, d)
+	return d, nil
+}
+
+// Compressed reads the stored bytes, checking them against the digest when
+// it is known, else learning it when the read reaches the end.
 func (l *archiveLayer) Compressed() (io.ReadCloser, error) {
 	if l.uncompressed() {
 		return verifying(io.NopCloser(l.raw()), l.diffID, "layer "+l.name), nil
 	}
-	return io.NopCloser(l.raw()), nil
+	if d, ok := l.KnownDigest(); ok {
+		return verifying(io.NopCloser(l.raw()), d, "layer "+l.name), nil
+	}
+	return &learningReader{r: l.raw(), h: sha256.New(), l: l}, nil
 }
+
+// learningReader hashes a compressed layer as it is read and, at the end,
+// makes that the layer's digest (or fails when another complete read found
+// other bytes: the file changed while it was read).
+type learningReader struct {
+	r io.Reader
+	h hash.Hash
+	l *archiveLayer
+}
+
+func (lr *learningReader) Read(p []byte) (int, error) {
+	n, err := lr.r.Read(p)
+	lr.h.Write(p[:n])
+	if errors.Is(err, io.EOF) {
+		got := v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(lr.h.Sum(nil))}
+		l := lr.l
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		switch l.digest.Hex {
+		case "":
+			l.digest = got
+			l.fsys.memo.store(l.entry, got)
+		case got.Hex:
+		default:
+			return n, fmt.Errorf("layer %s: %w: read as %s, earlier as %s (the file changed while it was read)", l.name, ErrDigestMismatch, got, l.digest)
+		}
+	}
+	return n, err
+}
+
+func (lr *learningReader) Close() error { return nil }
 
 func (l *archiveLayer) Uncompressed() (io.ReadCloser, error) {
 	if l.uncompressed() {
@@ -166,6 +246,30 @@ func (l *archiveLayer) Uncompressed() (io.ReadCloser, error) {
 		return nil, fmt.Errorf("layer %q: %w", l.name, err)
 	}
 	return verifying(u, l.diffID, "layer "+l.name), nil
+}
+
+// archiveMemo is a DigestMemo bound to one archive file as it was opened.
+type archiveMemo struct {
+	ident string
+	m     DigestMemo
+}
+
+func (a *archiveMemo) key(e tarEntry) string {
+	return fmt.Sprintf("%s@%d+%d", a.ident, e.off, e.size)
+}
+
+func (a *archiveMemo) lookup(e tarEntry) (v1.Hash, bool) {
+	if a == nil {
+		return v1.Hash{}, false
+	}
+	d, ok := a.m.LookupDigest(a.key(e))
+	return d, ok && d.Algorithm == "sha256" && len(d.Hex) == 64
+}
+
+func (a *archiveMemo) store(e tarEntry, d v1.Hash) {
+	if a != nil {
+		a.m.StoreDigest(a.key(e), d)
+	}
 }
 
 // rawBlob hides archiveLayer's own Uncompressed from partial.

@@ -45,7 +45,7 @@ func FuzzOpenArchive(f *testing.F) {
 		for _, k := range []string{"", KindDockerArchive, KindOCIArchive} {
 			for _, plat := range []platformReq{{}, {explicit: true}} {
 				plat.OS, plat.Architecture = "linux", "amd64"
-				img, err := openArchive(r, int64(len(b)), k, "", plat)
+				img, err := openArchive(r, int64(len(b)), k, "", plat, nil)
 				if err != nil {
 					continue
 				}

@@ -77,6 +77,22 @@ type Options struct {
 	MaxDecompressed int64
 	// Logger receives debug messages; nil is silent.
 	Logger *slog.Logger
+	// Digests remembers the sha256 of the compressed layers inside a
+	// docker-archive file, so that scanning the same unchanged file again
+	// does not hash them again; nil means hash them every time.
+	Digests DigestMemo
+}
+
+// DigestMemo stores layer digests under a key naming a byte range of a file
+// as it was when the digest was computed: device, inode, size, modification
+// and inode-change times (the kernel sets the change time on any write, and
+// no user can set it back), then the range. A file changed in any way gets
+// new keys, so a remembered digest is only ever used for the bytes it was
+// computed from. Implementations must be safe for concurrent use; a failing
+// store is not an error (the digest is computed again).
+type DigestMemo interface {
+	LookupDigest(key string) (v1.Hash, bool)
+	StoreDigest(key string, d v1.Hash)
 }
 
 // Image is an opened image. Close it when done: some sources hold files.

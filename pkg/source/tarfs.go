@@ -27,6 +27,8 @@ type tarFS struct {
 	// close a tar, so it was probably cut short (a cut on an entry boundary
 	// otherwise reads as a shorter, valid tar).
 	unterminated bool
+	// memo remembers digests of entries (compressed layers); nil: none.
+	memo *archiveMemo
 }
 
 type tarEntry struct {

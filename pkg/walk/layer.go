@@ -17,7 +17,6 @@ import (
 	"strings"
 	"sync/atomic"
 
-	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -25,6 +24,7 @@ import (
 
 	"github.com/wardensec/warden/pkg/extract"
 	"github.com/wardensec/warden/pkg/extract/os/distro"
+	"github.com/wardensec/warden/pkg/inflate"
 	"github.com/wardensec/warden/pkg/inventory"
 )
 
@@ -47,17 +47,33 @@ type source struct {
 // identified by their diff ID; the others through Compressed, identified by
 // their blob digest, and inflated by readLayer with a faster inflater than
 // go-containerregistry's.
-func layerSource(l v1.Layer, diffID v1.Hash) (source, error) {
+//
+// Without a cache, a layer that can say its digest is not yet known
+// (knownDigest: pkg/source's docker-archive layers) is read without one: its
+// stream learns the digest as the walk reads it, so nothing hashes the layer
+// beforehand (a cache lookup needs the digest first).
+func layerSource(l v1.Layer, diffID v1.Hash, cached bool) (source, error) {
 	mt, _ := l.MediaType()
 	if mt == types.OCIUncompressedLayer || mt == types.DockerUncompressedLayer || mt == types.OCIUncompressedRestrictedLayer ||
 		strings.Contains(strings.ToLower(reflect.TypeOf(l).String()), "uncompressed") {
 		return source{open: l.Uncompressed, id: diffID}, nil
+	}
+	if k, ok := l.(knownDigest); ok && !cached {
+		if _, known := k.KnownDigest(); !known {
+			return source{open: l.Compressed}, nil
+		}
 	}
 	d, err := l.Digest()
 	if err != nil {
 		return source{}, fmt.Errorf("reading digest: %w", err)
 	}
 	return source{open: l.Compressed, id: d}, nil
+}
+
+// knownDigest is implemented by layers whose Digest may cost a read of the
+// whole layer: KnownDigest says whether it is known without one.
+type knownDigest interface {
+	KnownDigest() (v1.Hash, bool)
 }
 
 // verifiedStream is implemented by a layer stream (what a v1.Layer's
@@ -69,8 +85,21 @@ type verifiedStream interface {
 }
 
 // scanLayer streams one layer, extracts what the extractors ask for, and
-// checks that the bytes read hash to the layer's content ID.
+// checks that the bytes read hash to the layer's content ID. When igzip's
+// result is not certain (inflate.ErrRetry), the layer is read once more
+// with the in-process inflater.
 func scanLayer(ctx context.Context, src source, idx int, diffID string, opt *Options) (*layerResult, error) {
+	res, err := scanLayerOnce(ctx, src, idx, diffID, opt)
+	if errors.Is(err, inflate.ErrRetry) && ctx.Err() == nil {
+		opt.Logger.Debug("reading the layer again with the in-process inflater", "layer", diffID, "why", err)
+		o := *opt
+		o.Gzip = &inflate.Gzip{}
+		res, err = scanLayerOnce(ctx, src, idx, diffID, &o)
+	}
+	return res, err
+}
+
+func scanLayerOnce(ctx context.Context, src source, idx int, diffID string, opt *Options) (*layerResult, error) {
 	rc, err := src.open()
 	if err != nil {
 		return nil, fmt.Errorf("image %s: layer %d (%s): opening: %w", opt.ImageName, idx, diffID, err)
@@ -129,9 +158,9 @@ func readLayer(ctx context.Context, r io.Reader, diffID string, opt *Options) (*
 	var stream io.Reader = br
 	switch {
 	case len(magic) >= 2 && magic[0] == 0x1f && magic[1] == 0x8b:
-		gz, err := gzip.NewReader(br)
+		gz, err := o.gzip().NewReader(ctx, br)
 		if err != nil {
-			return nil, fmt.Errorf("gzip: %w", err)
+			return nil, err
 		}
 		defer gz.Close()
 		stream = gz

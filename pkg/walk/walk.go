@@ -34,6 +34,7 @@ import (
 
 	"github.com/wardensec/warden/pkg/extract"
 	"github.com/wardensec/warden/pkg/extract/os/distro"
+	"github.com/wardensec/warden/pkg/inflate"
 	"github.com/wardensec/warden/pkg/inventory"
 	"github.com/wardensec/warden/pkg/layercache"
 )
@@ -78,6 +79,16 @@ type Options struct {
 	SpoolThreshold int64
 	// TempDir is where large files are spooled ("" is os.TempDir()).
 	TempDir string
+	// Gzip inflates gzip layers; nil means inflate.FromEnv() (igzip when
+	// it is installed, unless WARDEN_IGZIP=off).
+	Gzip *inflate.Gzip
+}
+
+func (o *Options) gzip() inflate.Gzip {
+	if o.Gzip != nil {
+		return *o.Gzip
+	}
+	return inflate.FromEnv()
 }
 
 func (o *Options) defaults() {
@@ -196,7 +207,7 @@ func layerWithCache(ctx context.Context, l v1.Layer, idx int, d v1.Hash, hash st
 		}
 	}
 	diffID := d.String()
-	src, err := layerSource(l, d)
+	src, err := layerSource(l, d, opt.Cache != nil)
 	if err != nil {
 		return nil, fmt.Errorf("image %s: layer %d (%s): %w", opt.ImageName, idx, diffID, err)
 	}

@@ -27,6 +27,7 @@ import (
 	"github.com/wardensec/warden/pkg/extract"
 	"github.com/wardensec/warden/pkg/extract/os/apk"
 	"github.com/wardensec/warden/pkg/extract/os/dpkg"
+	"github.com/wardensec/warden/pkg/inflate"
 	"github.com/wardensec/warden/pkg/inventory"
 	"github.com/wardensec/warden/pkg/layercache"
 )
@@ -143,6 +144,22 @@ func TestAlpineMinirootfs(t *testing.T) {
 		}
 	}
 	golden(t, "alpine-3.19.4.golden.json", summarize(t, img, inv))
+}
+
+// TestInflatersAgree: the real corpus layers give the same inventory through
+// igzip as through the in-process inflater.
+func TestInflatersAgree(t *testing.T) {
+	ig := inflate.Gzip{Igzip: testutil.RequireTool(t, "igzip"), MinSize: -1}
+	for name, img := range map[string]v1.Image{"alpine": alpineImage(t), "debian": debianImage(t)} {
+		in := run(t, img, Options{Gzip: &inflate.Gzip{}})
+		ext := run(t, img, Options{Gzip: &ig})
+		if d := cmp.Diff(in, ext); d != "" {
+			t.Errorf("%s: igzip's inventory differs (-in process +igzip):\n%s", name, d)
+		}
+		if len(in.Packages) == 0 {
+			t.Errorf("%s: no packages", name)
+		}
+	}
 }
 
 func TestDebianBookwormPkgdb(t *testing.T) {
@@ -289,7 +306,15 @@ func TestHostilePathsStayInside(t *testing.T) {
 	}
 }
 
+// TestBadLayers: each hostile layer gives the same clear error with either
+// inflater (igzip for every gzip stream, however small, and in process).
 func TestBadLayers(t *testing.T) {
+	for _, g := range []inflate.Gzip{{}, {Igzip: testutil.RequireTool(t, "igzip"), MinSize: -1}} {
+		t.Run(g.Name(), func(t *testing.T) { testBadLayers(t, g) })
+	}
+}
+
+func testBadLayers(t *testing.T, g inflate.Gzip) {
 	good := testimage.TarGz(t, testimage.Reg("lib/apk/db/installed", "P:a\nV:1\n\n"), testimage.Reg("etc/motd", strings.Repeat("hello\n", 1000)))
 	for name, c := range map[string]struct {
 		layer v1.Layer
@@ -320,6 +345,7 @@ func TestBadLayers(t *testing.T) {
 			img := testimage.Image(t, nil, testimage.Layer(t, testimage.Reg("etc/hostname", "x")), c.layer)
 			c.opt.Extractors = osExtractors()
 			c.opt.ImageName = "bad-image"
+			c.opt.Gzip = &g
 			_, err := Inventory(context.Background(), img, c.opt)
 			if err == nil {
 				t.Fatal("no error")
@@ -559,7 +585,7 @@ func TestUncompressedDockerArchive(t *testing.T) {
 		t.Fatal(err)
 	}
 	ls, _ := img.Layers()
-	src, err := layerSource(ls[0], v1.Hash{Algorithm: "sha256", Hex: diffID[7:]})
+	src, err := layerSource(ls[0], v1.Hash{Algorithm: "sha256", Hex: diffID[7:]}, true)
 	if err != nil || src.id.String() != diffID {
 		t.Fatalf("source id %v, %v; want the diff ID (read uncompressed)", src.id, err)
 	}
