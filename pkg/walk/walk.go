@@ -41,7 +41,7 @@ import (
 
 // FormatVersion changes whenever the walk's per-layer result can change for
 // the same layer and extractors; it is part of the cache key.
-const FormatVersion = 1
+const FormatVersion = 2 // 2: binary result encoding (was gob)
 
 // Defaults for Options.
 const (
