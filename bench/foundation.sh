@@ -77,6 +77,12 @@ for l in "$W"/l1.tar.gz "$W"/l2.tar.gz "$W"/l3.tar.gz; do
   all_cpu=$(awk "BEGIN{print $all_cpu + $c}")
 done
 echo "floor $floor s wall ($floor_cpu s CPU); inflating all layers: $all_cpu s CPU"
+# ISA-L's igzip, which Warden uses when it is installed (WARDEN_IGZIP): the floor Warden actually has.
+ifloor=NA ifloor_cpu=NA
+if command -v igzip >/dev/null; then
+  read -r ifloor _ ifloor_cpu < <(timed sh -c 'igzip -dc < "$1" > /dev/null' sh "$largest")
+  echo "igzip floor $ifloor s wall ($ifloor_cpu s CPU)"
+fi
 
 echo "== warden walk (all extractors), $RUNS runs each, best time, peak RSS"
 "$W/bin/walkbench" -oci "$W/oci" >/dev/null # page cache
@@ -88,12 +94,15 @@ pk=$("$W/bin/walkbench" -oci "$W/oci" | awk '{print $2}')
 echo "packages found: $pk"
 
 # The CLI, when its sbom command is in place.
-sbom_cold=NA sbom_warm=NA sbom_rss=NA sbom_da=NA sbom_da_rss=NA sbom_da_cpu=NA
+sbom_cold=NA sbom_warm=NA sbom_rss=NA sbom_da=NA sbom_da_rss=NA sbom_da_cpu=NA sbom_da_warm=NA sbom_go=NA sbom_go_rss=NA sbom_go_cpu=NA
 if "$W/bin/warden" sbom --help >/dev/null 2>&1 && "$W/bin/warden" sbom --cache-dir "$W/clicache" --format cyclonedx-json "oci-layout:$W/oci" >/dev/null 2>&1; then
   read -r sbom_cold sbom_rss _ < <(timed "$W/bin/warden" sbom --no-cache --format cyclonedx-json "oci-layout:$W/oci")
   read -r sbom_warm _ _ < <(timed "$W/bin/warden" sbom --cache-dir "$W/clicache" --format cyclonedx-json "oci-layout:$W/oci")
   # The same docker-archive trivy reads, through Warden's own source (walkbench reads it with go-containerregistry's tarball).
   read -r sbom_da sbom_da_rss sbom_da_cpu < <(timed "$W/bin/warden" sbom --no-cache --format cyclonedx-json "docker-archive:$W/image.tar")
+  read -r sbom_da_warm _ _ < <(timed "$W/bin/warden" sbom --cache-dir "$W/clicache" --format cyclonedx-json "docker-archive:$W/image.tar")
+  # The same without igzip: a pure Go build on a machine without ISA-L.
+  read -r sbom_go sbom_go_rss sbom_go_cpu < <(timed env WARDEN_IGZIP=off "$W/bin/warden" sbom --no-cache --format cyclonedx-json "docker-archive:$W/image.tar")
 fi
 
 trivy_cold=NA trivy_warm=NA trivy_rss=NA trivy_cpu=NA syft_t=NA syft_rss=NA syft_cpu=NA
@@ -115,10 +124,12 @@ echo "| measure | wall s | CPU s | peak RSS MB | ratio |"
 echo "|---|---|---|---|---|"
 echo "| floor (inflate largest layer) | $floor | $floor_cpu | | 1.00 x floor |"
 echo "| inflate all layers (CPU) | | $all_cpu | | |"
+echo "| igzip floor (inflate largest layer with ISA-L) | $ifloor | $ifloor_cpu | | $(ratio "$ifloor" "$floor") x floor |"
 echo "| warden walk cold, oci-layout | $cold | $cold_cpu | $cold_rss | $(ratio "$cold" "$floor") x floor wall; CPU $(ratio "$cold_cpu" "$all_cpu") x inflating all layers |"
 echo "| warden walk cold, docker-archive | $cold_da | $cold_da_cpu | $cold_da_rss | $(ratio "$cold_da" "$floor") x floor |"
 echo "| warden walk warm (cached) | $warm | | $warm_rss | |"
 echo "| warden sbom CLI cold / warm | $sbom_cold / $sbom_warm | | $sbom_rss | $(ratio "$sbom_cold" "$floor") x floor |"
-echo "| warden sbom CLI cold, docker-archive | $sbom_da | $sbom_da_cpu | $sbom_da_rss | $(ratio "$sbom_da" "$floor") x floor; trivy/warden sbom (same docker-archive) wall: $(ratio "$trivy_cold" "$sbom_da"), CPU: $(ratio "$trivy_cpu" "$sbom_da_cpu") |"
+echo "| warden sbom CLI cold / warm, docker-archive | $sbom_da / $sbom_da_warm | $sbom_da_cpu | $sbom_da_rss | $(ratio "$sbom_da" "$floor") x floor; trivy/warden sbom (same docker-archive) wall: $(ratio "$trivy_cold" "$sbom_da"), CPU: $(ratio "$trivy_cpu" "$sbom_da_cpu"); warm: $(ratio "$trivy_warm" "$sbom_da_warm") |"
+echo "| warden sbom CLI cold, docker-archive, WARDEN_IGZIP=off | $sbom_go | $sbom_go_cpu | $sbom_go_rss | $(ratio "$sbom_go" "$floor") x floor; trivy/warden wall: $(ratio "$trivy_cold" "$sbom_go"), CPU: $(ratio "$trivy_cpu" "$sbom_go_cpu") |"
 echo "| trivy cold / warm | $trivy_cold / $trivy_warm | $trivy_cpu | $trivy_rss | trivy/warden cold (same docker-archive) wall: $(ratio "$trivy_cold" "$cold_da"), CPU: $(ratio "$trivy_cpu" "$cold_da_cpu"); warm: $(ratio "$trivy_warm" "$warm") |"
 echo "| syft | $syft_t | $syft_cpu | $syft_rss | syft/warden cold (same docker-archive) wall: $(ratio "$syft_t" "$cold_da"), CPU: $(ratio "$syft_cpu" "$cold_da_cpu") |"

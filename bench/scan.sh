@@ -114,6 +114,8 @@ for img in "${images[@]}"; do
   warden "docker-archive:$tar" >"$W/findings/warden-$img.json" 2>"$W/findings/warden-$img.err" || true
   R[$img,wc]=$(timed "$W/bin/warden" --cache-dir "$S" scan --format json --no-cache "docker-archive:$tar")
   R[$img,ww]=$(timed "$W/bin/warden" --cache-dir "$S" scan --format json "docker-archive:$tar")
+  # cold again as a pure Go build on a machine without ISA-L's igzip would run it
+  R[$img,wg]=$(timed env WARDEN_IGZIP=off "$W/bin/warden" --cache-dir "$S" scan --format json --no-cache "docker-archive:$tar")
   R[$img,tc]="NA NA NA" R[$img,tw]="NA NA NA" R[$img,g]="NA NA NA"
   if have trivy && [ -f "$TDB/db/trivy.db" ]; then
     # cold: the database from $TDB and a fresh in-memory layer cache each run; warm: a filesystem cache filled by
@@ -154,6 +156,8 @@ for img in "${images[@]}"; do
   n() { local f="$W/findings/$1-$img.json"; if [ -s "$f" ]; then ids "$1" "$f" | wc -l; else echo NA; fi; }
   rss=$wcr; [ "$wwr" != NA ] && [ "$wwr" -gt "$rss" ] && rss=$wwr
   echo "| $img | warden | $wcw | $wcc | $www | $wwc | $rss | $(n warden) | 1 | 1 | 1 |"
+  read -r wgw wgc wgr <<<"${R[$img,wg]}"
+  echo "| $img | warden, WARDEN_IGZIP=off | $wgw | $wgc | | | $wgr | | $(ratio "$wgw" "$wcw") | $(ratio "$wgc" "$wcc") | |"
   read -r tcw tcc tcr <<<"${R[$img,tc]}"; read -r tww twc twr <<<"${R[$img,tw]}"
   rss=$tcr; [ "$twr" != NA ] && [ "$tcr" != NA ] && [ "$twr" -gt "$rss" ] && rss=$twr
   echo "| $img | trivy | $tcw | $tcc | $tww | $twc | $rss | $(n trivy) | $(ratio "$tcw" "$wcw") | $(ratio "$tcc" "$wcc") | $(ratio "$tww" "$www") |"
