@@ -8,6 +8,7 @@ import (
 	"io"
 	"strconv"
 	"time"
+	"unicode/utf8"
 
 	cdx "github.com/CycloneDX/cyclonedx-go"
 
@@ -176,7 +177,8 @@ type cdxWriter struct {
 	w   *bufio.Writer
 	buf bytes.Buffer
 	enc *json.Encoder
-	n   int // components written
+	b   []byte // the component being written directly
+	n   int    // components written
 	err error
 }
 
@@ -222,6 +224,184 @@ func (cw *cdxWriter) component(c *cdx.Component, files []string) {
 		cw.w.WriteString(",\n    ")
 	}
 	cw.n++
+	if !directComponent(c) {
+		cw.reflectComponent(c, files)
+		return
+	}
+	cw.writeDirect(c, files)
+}
+
+// directComponent reports whether c sets only the fields the direct writer
+// writes: bom-ref, type, name, version, description, licenses (each a licence
+// with a name and nothing else), purl, properties and evidence (occurrences
+// with a location and nothing else). Anything else set (any field of a newer
+// cyclonedx-go too) goes through encoding/json. The comparisons are with the
+// whole structs, so a field cyclonedx-go adds is checked without listing it
+// here; TestCycloneDXComponents compares the bytes with cyclonedx-go's own
+// encoding, so a change in its encoded form (order, omitempty) fails there.
+func directComponent(c *cdx.Component) bool {
+	rest := *c
+	rest.BOMRef, rest.Type, rest.Name, rest.Version, rest.Description, rest.PackageURL = "", "", "", "", "", ""
+	rest.Licenses, rest.Properties, rest.Evidence = nil, nil, nil
+	if rest != (cdx.Component{}) {
+		return false
+	}
+	if c.Licenses != nil {
+		for i := range *c.Licenses {
+			lc := (*c.Licenses)[i]
+			if lc.License == nil {
+				return false
+			}
+			l := *lc.License
+			lc.License = nil
+			if lc != (cdx.LicenseChoice{}) || l.Name == "" {
+				return false
+			}
+			l.Name = ""
+			if l != (cdx.License{}) {
+				return false
+			}
+		}
+	}
+	if e := c.Evidence; e != nil {
+		if (cdx.Evidence{Occurrences: e.Occurrences}) != *e {
+			return false
+		}
+		if e.Occurrences != nil {
+			for _, o := range *e.Occurrences {
+				if (cdx.EvidenceOccurrence{Location: o.Location}) != o {
+					return false
+				}
+			}
+		}
+	}
+	return true
+}
+
+// writeDirect writes c (for which directComponent holds) as the
+// encoder would: the fields in cdx.Component's order, indented two spaces
+// a level below the four of the components array.
+func (cw *cdxWriter) writeDirect(c *cdx.Component, files []string) {
+	b := cw.b[:0]
+	b = append(b, '{')
+	if c.BOMRef != "" {
+		b = append(b, "\n      \"bom-ref\": "...)
+		b = appendString(b, c.BOMRef, false)
+		b = append(b, ',')
+	}
+	b = append(b, "\n      \"type\": "...)
+	b = appendString(b, string(c.Type), false)
+	b = append(b, ",\n      \"name\": "...)
+	b = appendString(b, c.Name, false)
+	if c.Version != "" {
+		b = append(b, ",\n      \"version\": "...)
+		b = appendString(b, c.Version, false)
+	}
+	if c.Description != "" {
+		b = append(b, ",\n      \"description\": "...)
+		b = appendString(b, c.Description, false)
+	}
+	if c.Licenses != nil {
+		b = append(b, ",\n      \"licenses\": "...)
+		switch {
+		case *c.Licenses == nil:
+			b = append(b, "null"...)
+		case len(*c.Licenses) == 0:
+			b = append(b, "[]"...)
+		default:
+			b = append(b, '[')
+			for i, lc := range *c.Licenses {
+				if i > 0 {
+					b = append(b, ',')
+				}
+				// cdx.License's MarshalJSON goes through json.Marshal,
+				// which escapes <, > and &; the encoder keeps that.
+				b = append(b, "\n        {\n          \"license\": {\n            \"name\": "...)
+				b = appendString(b, lc.License.Name, true)
+				b = append(b, "\n          }\n        }"...)
+			}
+			b = append(b, "\n      ]"...)
+		}
+	}
+	if c.PackageURL != "" {
+		b = append(b, ",\n      \"purl\": "...)
+		b = appendString(b, c.PackageURL, false)
+	}
+	if c.Properties != nil {
+		b = append(b, ",\n      \"properties\": "...)
+		switch {
+		case *c.Properties == nil:
+			b = append(b, "null"...)
+		case len(*c.Properties) == 0:
+			b = append(b, "[]"...)
+		default:
+			b = append(b, '[')
+			for i, p := range *c.Properties {
+				if i > 0 {
+					b = append(b, ',')
+				}
+				b = append(b, "\n        {\n          \"name\": "...)
+				b = appendString(b, p.Name, false)
+				b = append(b, ",\n          \"value\": "...)
+				b = appendString(b, p.Value, false)
+				b = append(b, "\n        }"...)
+			}
+			b = append(b, "\n      ]"...)
+		}
+	}
+	if len(files) > 0 {
+		b = append(b, ",\n      \"components\": ["...)
+		for i, f := range files {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = append(b, "\n        {\n          \"type\": \"file\",\n          \"name\": "...)
+			b = appendString(b, f, false)
+			b = append(b, "\n        }"...)
+			if len(b) >= 64<<10 {
+				cw.w.Write(b)
+				b = b[:0]
+			}
+		}
+		b = append(b, "\n      ]"...)
+	}
+	if e := c.Evidence; e != nil {
+		b = append(b, ",\n      \"evidence\": {"...)
+		if e.Occurrences != nil {
+			b = append(b, "\n        \"occurrences\": "...)
+			switch {
+			case *e.Occurrences == nil:
+				b = append(b, "null"...)
+			case len(*e.Occurrences) == 0:
+				b = append(b, "[]"...)
+			default:
+				b = append(b, '[')
+				for i, o := range *e.Occurrences {
+					if i > 0 {
+						b = append(b, ',')
+					}
+					if o.Location == "" {
+						b = append(b, "\n          {}"...)
+						continue
+					}
+					b = append(b, "\n          {\n            \"location\": "...)
+					b = appendString(b, o.Location, false)
+					b = append(b, "\n          }"...)
+				}
+				b = append(b, "\n        ]"...)
+			}
+			b = append(b, "\n      }"...)
+		} else {
+			b = append(b, '}')
+		}
+	}
+	b = append(b, "\n    }"...)
+	cw.w.Write(b)
+	cw.b = b[:0]
+}
+
+// reflectComponent writes c through encoding/json, splicing the files in.
+func (cw *cdxWriter) reflectComponent(c *cdx.Component, files []string) {
 	b := cw.encode(c, "    ")
 	if len(files) == 0 || c.Components != nil {
 		cw.w.Write(b)
@@ -249,27 +429,133 @@ func (cw *cdxWriter) component(c *cdx.Component, files []string) {
 
 // writeString writes s as encoding/json does (HTML characters not escaped).
 func (cw *cdxWriter) writeString(s string) {
-	plain := true
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' {
-			plain = false
-			break
+	cw.w.Write(appendString(cw.w.AvailableBuffer(), s, false))
+}
+
+// jsonPlain[c] holds for the ASCII bytes encoding/json writes as they are
+// when not escaping HTML; jsonPlainHTML[c] when escaping it too.
+var jsonPlain, jsonPlainHTML = func() (plain, html [utf8.RuneSelf]bool) {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		plain[c] = c != '"' && c != '\\'
+		html[c] = plain[c] && c != '<' && c != '>' && c != '&'
+	}
+	return
+}()
+
+// appendString appends s as a JSON string exactly as encoding/json writes it
+// (control bytes as \b, \f, \n, \r, \t or \u00XX, invalid UTF-8 as \ufffd,
+// U+2028 and U+2029 escaped; <, > and & as \u003c, \u003e and \u0026 when
+// escapeHTML).
+func appendString(dst []byte, s string, escapeHTML bool) []byte {
+	const hex = "0123456789abcdef"
+	plain := &jsonPlain
+	if escapeHTML {
+		plain = &jsonPlainHTML
+	}
+	dst = append(dst, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if plain[c] {
+				i++
+				continue
+			}
+			dst = append(dst, s[start:i]...)
+			switch c {
+			case '\\', '"':
+				dst = append(dst, '\\', c)
+			case '\b':
+				dst = append(dst, '\\', 'b')
+			case '\f':
+				dst = append(dst, '\\', 'f')
+			case '\n':
+				dst = append(dst, '\\', 'n')
+			case '\r':
+				dst = append(dst, '\\', 'r')
+			case '\t':
+				dst = append(dst, '\\', 't')
+			default:
+				dst = append(dst, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && size == 1:
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, `\ufffd`...)
+		case r == '\u2028' || r == '\u2029':
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, '\\', 'u', '2', '0', '2', hex[r&0xf])
+		default:
+			i += size
+			continue
+		}
+		i += size
+		start = i
+	}
+	dst = append(dst, s[start:]...)
+	return append(dst, '"')
+}
+
+// dependencies writes deps as the encoder would, directly when they set
+// only ref and dependsOn (a thousand refs and more on a big image).
+func (cw *cdxWriter) dependencies(deps []cdx.Dependency) {
+	for _, d := range deps {
+		if (cdx.Dependency{Ref: d.Ref, Dependencies: d.Dependencies}) != d {
+			cw.w.Write(cw.encode(&deps, "  "))
+			return
 		}
 	}
-	if plain {
-		cw.w.WriteByte('"')
-		cw.w.WriteString(s)
-		cw.w.WriteByte('"')
-		return
+	b := cw.b[:0]
+	switch {
+	case deps == nil:
+		b = append(b, "null"...)
+	case len(deps) == 0:
+		b = append(b, "[]"...)
+	default:
+		b = append(b, '[')
+		for i, d := range deps {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = append(b, "\n    {\n      \"ref\": "...)
+			b = appendString(b, d.Ref, false)
+			if d.Dependencies != nil {
+				b = append(b, ",\n      \"dependsOn\": "...)
+				switch {
+				case *d.Dependencies == nil:
+					b = append(b, "null"...)
+				case len(*d.Dependencies) == 0:
+					b = append(b, "[]"...)
+				default:
+					b = append(b, '[')
+					for j, r := range *d.Dependencies {
+						if j > 0 {
+							b = append(b, ',')
+						}
+						b = append(b, "\n        "...)
+						b = appendString(b, r, false)
+					}
+					b = append(b, "\n      ]"...)
+				}
+			}
+			b = append(b, "\n    }"...)
+		}
+		b = append(b, "\n  ]"...)
 	}
-	cw.w.Write(cw.encode(s, ""))
+	cw.w.Write(b)
+	cw.b = b[:0]
 }
 
 // finish writes the dependencies (when there were components) and the end.
 func (cw *cdxWriter) finish(deps []cdx.Dependency) error {
 	if cw.n > 0 {
 		cw.w.WriteString("\n  ],\n  \"dependencies\": ")
-		cw.w.Write(cw.encode(&deps, "  "))
+		cw.dependencies(deps)
 	}
 	cw.w.WriteString("\n}\n")
 	if cw.err != nil {
