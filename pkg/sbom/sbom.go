@@ -12,6 +12,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -203,9 +204,14 @@ func firstOf(s []string) string {
 	return s[0]
 }
 
+// sortedCopy returns s sorted: s itself when it already is (extractors sort
+// their file lists once, before the layer cache), else a sorted copy.
 func sortedCopy(s []string) []string {
 	if len(s) == 0 {
 		return nil
+	}
+	if slices.IsSorted(s) {
+		return s
 	}
 	out := append([]string(nil), s...)
 	sort.Strings(out)

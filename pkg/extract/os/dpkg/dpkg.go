@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"slices"
 	"sort"
 	"strings"
 
@@ -46,7 +47,7 @@ func New() *Extractor { return &Extractor{} }
 func (*Extractor) Name() string { return "os/dpkg" }
 
 // Version implements extract.Extractor.
-func (*Extractor) Version() int { return 1 }
+func (*Extractor) Version() int { return 2 } // 2: owned files sorted
 
 // Required implements extract.Extractor.
 func (*Extractor) Required(path string, mode fs.FileMode, _ int64) bool {
@@ -138,6 +139,8 @@ func parseList(base string, r io.Reader) (inventory.Package, error) {
 		}
 		p.Files = append(p.Files, l)
 	}
+	// Sorted once here (the result is cached per layer), not on every SBOM.
+	slices.Sort(p.Files)
 	return p, nil
 }
 
