@@ -67,6 +67,7 @@ no database, a stale database with --require-fresh-db).`,
   warden scan docker-archive:app.tar --format sarif --output warden.sarif`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			defer softMemoryLimit(sbomMemoryLimit)()
 			return runScan(cmd, g, f, args[0])
 		},
 	}
