@@ -10,9 +10,11 @@ import (
 	"math"
 	"sync"
 	"time"
+
+	"github.com/wardensec/warden/internal/wire"
 )
 
-// The stored form is a small binary encoding (uvarint-prefixed strings and
+// The stored form is a small binary encoding (internal/wire: uvarint-prefixed strings and
 // lists), chosen over JSON because a lookup decodes it on the hot path.
 // Rows (one per advisory per package) hold what differs per package; the
 // body (one per advisory per namespace and source) holds the shared text.
@@ -27,86 +29,36 @@ const (
 
 var errCorrupt = errors.New("corrupt record")
 
-type enc struct{ b []byte }
-
-func (e *enc) uint(v uint64) { e.b = binary.AppendUvarint(e.b, v) }
-func (e *enc) str(s string) {
-	e.uint(uint64(len(s)))
-	e.b = append(e.b, s...)
-}
-func (e *enc) strs(ss []string) {
-	e.uint(uint64(len(ss)))
-	for _, s := range ss {
-		e.str(s)
-	}
-}
-func (e *enc) time(t time.Time) {
+// The primitives are internal/wire's; times are whole seconds plus one
+// (0: the zero time).
+func encTime(e *wire.Encoder, t time.Time) {
 	if t.IsZero() {
-		e.uint(0)
+		e.Uint(0)
 		return
 	}
-	e.uint(uint64(t.Unix()) + 1)
+	e.Uint(uint64(t.Unix()) + 1)
 }
 
-type dec struct {
-	b   []byte
-	err error
-}
-
-func (d *dec) uint() uint64 {
-	if d.err != nil {
-		return 0
+func decTime(d *wire.Decoder) time.Time {
+	v := d.Uint()
+	if v == 0 || v > math.MaxInt64 {
+		return time.Time{}
 	}
-	v, n := binary.Uvarint(d.b)
-	if n <= 0 {
-		d.err = errCorrupt
-		return 0
-	}
-	d.b = d.b[n:]
-	return v
+	return time.Unix(int64(v-1), 0).UTC()
 }
 
-// bytes returns the next length-prefixed bytes without copying.
-func (d *dec) bytes() []byte {
-	n := d.uint()
-	if d.err != nil {
+// corrupt wraps a decoding error as errCorrupt.
+func corrupt(err error) error {
+	if err == nil {
 		return nil
 	}
-	if n > uint64(len(d.b)) {
-		d.err = errCorrupt
-		return nil
-	}
-	p := d.b[:n]
-	d.b = d.b[n:]
-	return p
-}
-
-func (d *dec) str() string {
-	n := d.uint()
-	if d.err != nil {
-		return ""
-	}
-	if n > uint64(len(d.b)) {
-		d.err = errCorrupt
-		return ""
-	}
-	s := string(d.b[:n])
-	d.b = d.b[n:]
-	return s
-}
-func (d *dec) count() int {
-	n := d.uint()
-	if n > uint64(len(d.b)) { // every element takes at least one byte
-		d.err = errCorrupt
-		return 0
-	}
-	return int(n)
+	return fmt.Errorf("%w: %w", errCorrupt, err)
 }
 
 // common returns the next string, without allocating for the few values
 // that repeat in every row (statuses, range types, severities, sources).
-func (d *dec) common() string {
-	b := d.bytes()
+func common(d *wire.Decoder) string {
+	b := d.Bytes()
 	switch string(b) {
 	case "":
 		return ""
@@ -140,25 +92,6 @@ func (d *dec) common() string {
 		return "UNKNOWN"
 	}
 	return string(b)
-}
-
-func (d *dec) strs() []string {
-	n := d.count()
-	if n == 0 {
-		return nil
-	}
-	out := make([]string, n)
-	for i := range out {
-		out[i] = d.str()
-	}
-	return out
-}
-func (d *dec) time() time.Time {
-	v := d.uint()
-	if v == 0 || v > math.MaxInt64 {
-		return time.Time{}
-	}
-	return time.Unix(int64(v-1), 0).UTC()
 }
 
 var flateReaders = sync.Pool{}
@@ -225,33 +158,33 @@ func encodeRows(advs []Advisory, c *codec) []byte {
 }
 
 func encodeRowsRaw(advs []Advisory) []byte {
-	e := &enc{}
-	e.uint(encVersion)
-	e.uint(uint64(len(advs)))
+	e := &wire.Encoder{}
+	e.Uint(encVersion)
+	e.Uint(uint64(len(advs)))
 	for _, a := range advs {
-		e.str(a.ID)
-		e.str(a.Status)
-		e.uint(uint64(len(a.Ranges)))
+		e.Str(a.ID)
+		e.Str(a.Status)
+		e.Uint(uint64(len(a.Ranges)))
 		for _, r := range a.Ranges {
-			e.str(r.Type)
-			e.str(r.Introduced)
-			e.str(r.Fixed)
-			e.str(r.LastAffected)
+			e.Str(r.Type)
+			e.Str(r.Introduced)
+			e.Str(r.Fixed)
+			e.Str(r.LastAffected)
 		}
-		e.strs(a.Versions)
-		e.str(a.FixedVersion)
-		e.str(a.Severity)
-		e.str(a.SeveritySource)
-		e.time(a.FixedAt)
-		e.uint(uint64(len(a.Imports)))
+		e.Strs(a.Versions)
+		e.Str(a.FixedVersion)
+		e.Str(a.Severity)
+		e.Str(a.SeveritySource)
+		encTime(e, a.FixedAt)
+		e.Uint(uint64(len(a.Imports)))
 		for _, im := range a.Imports {
-			e.str(im.Path)
-			e.strs(im.GOOS)
-			e.strs(im.GOARCH)
-			e.strs(im.Symbols)
+			e.Str(im.Path)
+			e.Strs(im.GOOS)
+			e.Strs(im.GOARCH)
+			e.Strs(im.Symbols)
 		}
 	}
-	return e.b
+	return e.B
 }
 
 func decodeRows(b, dict []byte) ([]Advisory, error) {
@@ -262,37 +195,37 @@ func decodeRows(b, dict []byte) ([]Advisory, error) {
 		}
 		b = append([]byte{encVersion}, raw...)
 	}
-	d := &dec{b: b}
-	if v := d.uint(); v != encVersion {
+	d := wire.NewDecoder(b)
+	if v := d.Uint(); v != encVersion {
 		return nil, fmt.Errorf("%w: encoding version %d", errCorrupt, v)
 	}
-	n := d.count()
+	n := d.Count()
 	out := make([]Advisory, 0, n)
-	for i := 0; i < n && d.err == nil; i++ {
+	for i := 0; i < n && d.Err == nil; i++ {
 		var a Advisory
-		a.ID = d.str()
-		a.Status = d.common()
-		if nr := d.count(); nr > 0 {
+		a.ID = d.Str()
+		a.Status = common(d)
+		if nr := d.Count(); nr > 0 {
 			a.Ranges = make([]Range, nr)
 			for j := range a.Ranges {
-				a.Ranges[j] = Range{Type: d.common(), Introduced: d.common(), Fixed: d.str(), LastAffected: d.str()}
+				a.Ranges[j] = Range{Type: common(d), Introduced: common(d), Fixed: d.Str(), LastAffected: d.Str()}
 			}
 		}
-		a.Versions = d.strs()
-		a.FixedVersion = d.str()
-		a.Severity = d.common()
-		a.SeveritySource = d.str()
-		a.FixedAt = d.time()
-		if ni := d.count(); ni > 0 {
+		a.Versions = d.Strs()
+		a.FixedVersion = d.Str()
+		a.Severity = common(d)
+		a.SeveritySource = d.Str()
+		a.FixedAt = decTime(d)
+		if ni := d.Count(); ni > 0 {
 			a.Imports = make([]GoImport, ni)
 			for j := range a.Imports {
-				a.Imports[j] = GoImport{Path: d.str(), GOOS: d.strs(), GOARCH: d.strs(), Symbols: d.strs()}
+				a.Imports[j] = GoImport{Path: d.Str(), GOOS: d.Strs(), GOARCH: d.Strs(), Symbols: d.Strs()}
 			}
 		}
 		out = append(out, a)
 	}
-	if d.err != nil {
-		return nil, d.err
+	if d.Err != nil {
+		return nil, corrupt(d.Err)
 	}
 	return out, nil
 }
@@ -313,66 +246,66 @@ func bodyOf(a *Advisory) body {
 		URLs: a.URLs, Published: a.Published, Modified: a.Modified}
 }
 
-func encodeCVSS(e *enc, cs []CVSS) {
-	e.uint(uint64(len(cs)))
+func encodeCVSS(e *wire.Encoder, cs []CVSS) {
+	e.Uint(uint64(len(cs)))
 	for _, c := range cs {
-		e.str(c.Source)
-		e.str(c.Version)
-		e.str(c.Vector)
-		e.uint(uint64(math.Round(c.Score * 10)))
+		e.Str(c.Source)
+		e.Str(c.Version)
+		e.Str(c.Vector)
+		e.Uint(uint64(math.Round(c.Score * 10)))
 	}
 }
 
-func decodeCVSS(d *dec) []CVSS {
-	n := d.count()
+func decodeCVSS(d *wire.Decoder) []CVSS {
+	n := d.Count()
 	if n == 0 {
 		return nil
 	}
 	out := make([]CVSS, n)
 	for i := range out {
-		out[i] = CVSS{Source: d.str(), Version: d.str(), Vector: d.str(), Score: float64(d.uint()) / 10}
+		out[i] = CVSS{Source: d.Str(), Version: d.Str(), Vector: d.Str(), Score: float64(d.Uint()) / 10}
 	}
 	return out
 }
 
 // encodeBodyRaw encodes a body's fields.
 func encodeBodyRaw(b body) []byte {
-	e := &enc{}
-	e.strs(b.Aliases)
+	e := &wire.Encoder{}
+	e.Strs(b.Aliases)
 	encodeCVSS(e, b.CVSS)
-	e.str(b.Title)
-	e.strs(b.URLs)
-	e.time(b.Published)
-	e.time(b.Modified)
-	e.str(b.Description)
-	return e.b
+	e.Str(b.Title)
+	e.Strs(b.URLs)
+	encTime(e, b.Published)
+	encTime(e, b.Modified)
+	e.Str(b.Description)
+	return e.B
 }
 
 // encodeBody encodes a body, compressed when long.
 func encodeBody(b body, c *codec) []byte {
 	raw := encodeBodyRaw(b)
-	e := &enc{}
-	e.uint(encVersion)
+	e := &wire.Encoder{}
+	e.Uint(encVersion)
 	if len(raw) > compressAbove {
-		e.uint(flagCompressed)
-		e.str(string(c.deflate(raw)))
+		e.Uint(flagCompressed)
+		e.Str(string(c.deflate(raw)))
 	} else {
-		e.uint(0)
-		e.str(string(raw))
+		e.Uint(0)
+		e.Str(string(raw))
 	}
-	return e.b
+	return e.B
 }
 
 func decodeBody(p, dict []byte) (body, error) {
-	d := &dec{b: p}
+	d := wire.NewDecoder(p)
 	var b body
-	if v := d.uint(); v != encVersion {
+	if v := d.Uint(); v != encVersion {
 		return b, fmt.Errorf("%w: encoding version %d", errCorrupt, v)
 	}
-	flags := d.uint()
-	raw := d.bytes()
-	if d.err != nil {
-		return b, d.err
+	flags := d.Uint()
+	raw := d.Bytes()
+	if d.Err != nil {
+		return b, corrupt(d.Err)
 	}
 	if flags&flagCompressed != 0 {
 		out, err := inflate(raw, dict, 4<<20)
@@ -381,15 +314,15 @@ func decodeBody(p, dict []byte) (body, error) {
 		}
 		raw = out
 	}
-	d = &dec{b: raw}
-	b.Aliases = d.strs()
+	d = wire.NewDecoder(raw)
+	b.Aliases = d.Strs()
 	b.CVSS = decodeCVSS(d)
-	b.Title = d.str()
-	b.URLs = d.strs()
-	b.Published = d.time()
-	b.Modified = d.time()
-	b.Description = d.str()
-	return b, d.err
+	b.Title = d.Str()
+	b.URLs = d.Strs()
+	b.Published = decTime(d)
+	b.Modified = decTime(d)
+	b.Description = d.Str()
+	return b, corrupt(d.Err)
 }
 
 // buildDict samples raw records into a preset dictionary of at most 32 KiB
@@ -421,19 +354,19 @@ func buildDict(samples [][]byte) []byte {
 
 // scoreRecord is what the NVD table holds per CVE.
 func encodeScores(cs []CVSS) []byte {
-	e := &enc{}
-	e.uint(encVersion)
+	e := &wire.Encoder{}
+	e.Uint(encVersion)
 	encodeCVSS(e, cs)
-	return e.b
+	return e.B
 }
 
 func decodeScores(p []byte) ([]CVSS, error) {
-	d := &dec{b: p}
-	if v := d.uint(); v != encVersion {
+	d := wire.NewDecoder(p)
+	if v := d.Uint(); v != encVersion {
 		return nil, fmt.Errorf("%w: encoding version %d", errCorrupt, v)
 	}
 	cs := decodeCVSS(d)
-	return cs, d.err
+	return cs, corrupt(d.Err)
 }
 
 func (b body) empty() bool {

@@ -1,11 +1,11 @@
 package walk
 
 import (
-	"encoding/binary"
-	"errors"
 	"fmt"
+	"maps"
 	"slices"
 
+	"github.com/wardensec/warden/internal/wire"
 	"github.com/wardensec/warden/pkg/inventory"
 )
 
@@ -26,273 +26,137 @@ type fileResult struct {
 	Warnings []string
 }
 
-// The cached form is a compact binary encoding, read back without
+// The cached form is internal/wire's binary encoding, read back without
 // reflection: a warm scan of a large image decodes ~13 MB of results (119k
-// file names, Go symbols), which took encoding/gob ~30 ms. Lengths and
-// counts are uvarints, strings are length-prefixed bytes, maps are written
-// in sorted key order (so equal results encode equally). Decoding copies the
-// value once into a string and slices every string out of it. An empty
-// slice or map decodes as nil (as gob did). FormatVersion is the first
-// field, and part of the cache key.
+// file names, Go symbols), which took encoding/gob ~30 ms. Maps are written
+// in sorted key order (equal results encode equally). The value is copied
+// once into a string and every string is cut out of it. An empty slice or
+// map decodes as nil (as gob did). FormatVersion comes first, and is part
+// of the cache key.
 
 func encodeResult(r *layerResult) ([]byte, error) {
-	e := encoder{b: make([]byte, 0, 64<<10)}
-	e.uint(FormatVersion)
-	paths := make([]string, 0, len(r.Files))
-	for p := range r.Files {
-		paths = append(paths, p)
-	}
-	slices.Sort(paths)
-	e.uint(uint64(len(paths)))
+	e := &wire.Encoder{B: make([]byte, 0, 64<<10)}
+	e.Uint(FormatVersion)
+	paths := slices.Sorted(maps.Keys(r.Files))
+	e.Uint(uint64(len(paths)))
 	for _, p := range paths {
 		f := r.Files[p]
 		if f == nil {
 			f = &fileResult{}
 		}
-		e.str(p)
-		names := make([]string, 0, len(f.Results))
-		for n := range f.Results {
-			names = append(names, n)
-		}
-		slices.Sort(names)
-		e.uint(uint64(len(names)))
+		e.Str(p)
+		names := slices.Sorted(maps.Keys(f.Results))
+		e.Uint(uint64(len(names)))
 		for _, n := range names {
-			e.str(n)
+			e.Str(n)
 			pkgs := f.Results[n]
-			e.uint(uint64(len(pkgs)))
+			e.Uint(uint64(len(pkgs)))
 			for i := range pkgs {
-				e.pkg(&pkgs[i])
+				encodePkg(e, &pkgs[i])
 			}
 		}
-		e.bool(f.Distro != nil)
-		e.str(string(f.Distro))
-		e.strs(f.Warnings)
+		e.Bool(f.Distro != nil)
+		e.Bytes(f.Distro)
+		e.Strs(f.Warnings)
 	}
-	e.strs(r.Whiteouts)
-	e.strs(r.Opaque)
-	return e.b, nil
+	e.Strs(r.Whiteouts)
+	e.Strs(r.Opaque)
+	return e.B, nil
 }
 
-type encoder struct{ b []byte }
-
-func (e *encoder) uint(v uint64) { e.b = binary.AppendUvarint(e.b, v) }
-func (e *encoder) int(v int)     { e.b = binary.AppendVarint(e.b, int64(v)) }
-func (e *encoder) str(s string)  { e.uint(uint64(len(s))); e.b = append(e.b, s...) }
-
-func (e *encoder) bool(v bool) {
-	if v {
-		e.b = append(e.b, 1)
-	} else {
-		e.b = append(e.b, 0)
-	}
-}
-
-func (e *encoder) strs(ss []string) {
-	e.uint(uint64(len(ss)))
-	for _, s := range ss {
-		e.str(s)
-	}
-}
-
-// pkg writes every field of inventory.Package, in declaration order
+// encodePkg writes every field of inventory.Package, in declaration order
 // (TestResultCodecCoversPackage fails when a field is added and not here).
-func (e *encoder) pkg(p *inventory.Package) {
-	e.str(p.Name)
-	e.str(p.Version)
-	e.str(p.Ecosystem)
-	e.str(p.SourceName)
-	e.str(p.SourceVersion)
-	e.int(p.Epoch)
-	e.str(p.Arch)
-	e.strs(p.Licenses)
-	e.str(p.PURL)
-	e.strs(p.Locations)
-	e.strs(p.Files)
-	e.str(p.Layer)
-	e.str(p.OwnedBy)
-	e.str(p.GOOS)
-	e.str(p.GOARCH)
-	e.strs(p.Symbols)
-	e.bool(p.SymbolsKnown)
-	keys := make([]string, 0, len(p.Meta))
-	for k := range p.Meta {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	e.uint(uint64(len(keys)))
+func encodePkg(e *wire.Encoder, p *inventory.Package) {
+	e.Str(p.Name)
+	e.Str(p.Version)
+	e.Str(p.Ecosystem)
+	e.Str(p.SourceName)
+	e.Str(p.SourceVersion)
+	e.Int(int64(p.Epoch))
+	e.Str(p.Arch)
+	e.Strs(p.Licenses)
+	e.Str(p.PURL)
+	e.Strs(p.Locations)
+	e.Strs(p.Files)
+	e.Str(p.Layer)
+	e.Str(p.OwnedBy)
+	e.Str(p.GOOS)
+	e.Str(p.GOARCH)
+	e.Strs(p.Symbols)
+	e.Bool(p.SymbolsKnown)
+	keys := slices.Sorted(maps.Keys(p.Meta))
+	e.Uint(uint64(len(keys)))
 	for _, k := range keys {
-		e.str(k)
-		e.str(p.Meta[k])
+		e.Str(k)
+		e.Str(p.Meta[k])
 	}
 }
 
-var errCorrupt = errors.New("corrupt layer result")
-
-func decodeResult(b []byte) (res *layerResult, err error) {
-	d := decoder{s: string(b)} // one copy: b is only valid during the cache's View
-	format := d.uint()
-	if d.err == nil && format != FormatVersion {
+func decodeResult(b []byte) (*layerResult, error) {
+	d := wire.NewStringDecoder(string(b)) // one copy: b is only valid during the cache's View
+	if format := d.Uint(); d.Err == nil && format != FormatVersion {
 		return nil, fmt.Errorf("layer result has format %d, want %d", format, FormatVersion)
 	}
-	n := d.count()
+	n := d.Count()
 	r := &layerResult{Files: make(map[string]*fileResult, n)}
 	for range n {
-		p := d.str()
+		p := d.Str()
 		f := &fileResult{}
-		if k := d.count(); k > 0 {
+		if k := d.Count(); k > 0 {
 			f.Results = make(map[string][]inventory.Package, k)
 			for range k {
-				name := d.str()
+				name := d.Str()
 				var pkgs []inventory.Package
-				if m := d.count(); m > 0 {
+				if m := d.Count(); m > 0 {
 					pkgs = make([]inventory.Package, m)
 					for i := range pkgs {
-						d.pkg(&pkgs[i])
+						decodePkg(d, &pkgs[i])
 					}
 				}
 				f.Results[name] = pkgs
 			}
 		}
-		if hasDistro := d.bool(); hasDistro {
-			f.Distro = []byte(d.str())
-		} else {
-			d.str()
+		hasDistro := d.Bool()
+		if distro := d.Bytes(); hasDistro {
+			f.Distro = distro
 		}
-		f.Warnings = d.strs()
-		if d.err != nil {
+		f.Warnings = d.Strs()
+		if d.Err != nil {
 			break
 		}
 		r.Files[p] = f
 	}
-	r.Whiteouts = d.strs()
-	r.Opaque = d.strs()
-	if d.err == nil && d.off != len(d.s) {
-		d.err = fmt.Errorf("%w: %d bytes after the end", errCorrupt, len(d.s)-d.off)
-	}
-	if d.err != nil {
-		return nil, fmt.Errorf("decoding layer result: %w", d.err)
+	r.Whiteouts = d.Strs()
+	r.Opaque = d.Strs()
+	if err := d.End(); err != nil {
+		return nil, fmt.Errorf("decoding layer result: %w", err)
 	}
 	return r, nil
 }
 
-// decoder reads what encoder wrote; the first problem sticks in err and
-// every later read returns zero values.
-type decoder struct {
-	s   string
-	off int
-	err error
-}
-
-func (d *decoder) fail(what string) {
-	if d.err == nil {
-		d.err = fmt.Errorf("%w: bad %s at byte %d", errCorrupt, what, d.off)
-	}
-}
-
-func (d *decoder) uint() uint64 {
-	if d.err != nil {
-		return 0
-	}
-	var v uint64
-	var shift uint
-	for i := 0; i < binary.MaxVarintLen64; i++ {
-		if d.off >= len(d.s) {
-			break
-		}
-		c := d.s[d.off]
-		d.off++
-		if c < 0x80 {
-			return v | uint64(c)<<shift
-		}
-		v |= uint64(c&0x7f) << shift
-		shift += 7
-	}
-	d.fail("number")
-	return 0
-}
-
-func (d *decoder) int() int {
-	u := d.uint()
-	v := int64(u >> 1)
-	if u&1 != 0 {
-		v = ^v
-	}
-	return int(v)
-}
-
-// count is a number of items, each at least one byte long: more than the
-// bytes left is corruption (and no allocation is made for it).
-func (d *decoder) count() int {
-	n := d.uint()
-	if n > uint64(len(d.s)-d.off) {
-		d.fail("count")
-		return 0
-	}
-	return int(n)
-}
-
-func (d *decoder) str() string {
-	n := d.uint()
-	if d.err != nil {
-		return ""
-	}
-	if n > uint64(len(d.s)-d.off) {
-		d.fail("string length")
-		return ""
-	}
-	s := d.s[d.off : d.off+int(n)]
-	d.off += int(n)
-	return s
-}
-
-func (d *decoder) bool() bool {
-	if d.err != nil || d.off >= len(d.s) {
-		d.fail("bool")
-		return false
-	}
-	c := d.s[d.off]
-	d.off++
-	if c > 1 {
-		d.fail("bool")
-	}
-	return c == 1
-}
-
-func (d *decoder) strs() []string {
-	n := d.count()
-	if n == 0 {
-		return nil
-	}
-	out := make([]string, n)
-	for i := range out {
-		out[i] = d.str()
-	}
-	return out
-}
-
-func (d *decoder) pkg(p *inventory.Package) {
-	p.Name = d.str()
-	p.Version = d.str()
-	p.Ecosystem = d.str()
-	p.SourceName = d.str()
-	p.SourceVersion = d.str()
-	p.Epoch = d.int()
-	p.Arch = d.str()
-	p.Licenses = d.strs()
-	p.PURL = d.str()
-	p.Locations = d.strs()
-	p.Files = d.strs()
-	p.Layer = d.str()
-	p.OwnedBy = d.str()
-	p.GOOS = d.str()
-	p.GOARCH = d.str()
-	p.Symbols = d.strs()
-	p.SymbolsKnown = d.bool()
-	if n := d.count(); n > 0 {
+func decodePkg(d *wire.Decoder, p *inventory.Package) {
+	p.Name = d.Str()
+	p.Version = d.Str()
+	p.Ecosystem = d.Str()
+	p.SourceName = d.Str()
+	p.SourceVersion = d.Str()
+	p.Epoch = int(d.Int())
+	p.Arch = d.Str()
+	p.Licenses = d.Strs()
+	p.PURL = d.Str()
+	p.Locations = d.Strs()
+	p.Files = d.Strs()
+	p.Layer = d.Str()
+	p.OwnedBy = d.Str()
+	p.GOOS = d.Str()
+	p.GOARCH = d.Str()
+	p.Symbols = d.Strs()
+	p.SymbolsKnown = d.Bool()
+	if n := d.Count(); n > 0 {
 		p.Meta = make(map[string]string, n)
 		for range n {
-			k := d.str()
-			p.Meta[k] = d.str()
+			k := d.Str()
+			p.Meta[k] = d.Str()
 		}
 	}
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/wardensec/warden/internal/wire"
 	"github.com/wardensec/warden/pkg/inventory"
 )
 
@@ -75,7 +76,7 @@ func TestResultCodecCoversPackage(t *testing.T) {
 			t.Fatalf("truncated to %d of %d bytes: decoded %+v", n, len(b), r)
 		}
 	}
-	if _, err := decodeResult(append(b, 0)); !errors.Is(err, errCorrupt) {
+	if _, err := decodeResult(append(b, 0)); !errors.Is(err, wire.ErrCorrupt) {
 		t.Errorf("trailing byte: %v", err)
 	}
 }
