@@ -10,10 +10,15 @@
 package layercache
 
 import (
+	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -37,12 +42,15 @@ var ErrLocked = errors.New("layer cache is locked by another process")
 type Options struct {
 	// Timeout is how long an operation waits for the file lock (default 10s).
 	Timeout time.Duration
+	// MaxDigests bounds the remembered archive digests (default DefaultMaxDigests).
+	MaxDigests int
 }
 
 // Cache is a per-layer result store. It is safe for concurrent use.
 type Cache struct {
-	path    string
-	timeout time.Duration
+	path       string
+	timeout    time.Duration
+	maxDigests int
 	mu      sync.RWMutex // bbolt's flock is per open file: serialise writers against readers in-process
 }
 
@@ -58,7 +66,10 @@ func OpenWith(dir string, opt Options) (*Cache, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("creating layer cache directory %s: %w", dir, err)
 	}
-	c := &Cache{path: filepath.Join(dir, FileName), timeout: opt.Timeout}
+	if opt.MaxDigests <= 0 {
+		opt.MaxDigests = DefaultMaxDigests
+	}
+	c := &Cache{path: filepath.Join(dir, FileName), timeout: opt.Timeout, maxDigests: opt.MaxDigests}
 	// A read checks that the file is a bbolt file; only a new one is
 	// written to (a write transaction costs an fsync on every run).
 	ready := false
@@ -153,14 +164,17 @@ func (c *Cache) Put(key string, val []byte) error {
 // digests of compressed layers inside archive files, under keys naming the
 // file as it was (see source.DigestMemo). They are kept apart from the
 // layer results. A failing lookup is a miss; a failing store is dropped
-// (the digest is computed again next time).
+// (the digest is computed again next time). Each value is the digest and
+// the time it was stored; past Options.MaxDigests entries the older half is dropped
+// (every new archive file adds keys, and old files are gone).
 func (c *Cache) LookupDigest(key string) (v1.Hash, bool) {
 	var d v1.Hash
 	found := false
 	_ = c.view(func(tx *bolt.Tx) error {
 		if b := tx.Bucket(digestsBucket); b != nil {
 			if v := b.Get([]byte(key)); v != nil {
-				h, err := v1.NewHash(string(v))
+				digest, _, _ := strings.Cut(string(v), " ")
+				h, err := v1.NewHash(digest)
 				d, found = h, err == nil
 			}
 		}
@@ -169,6 +183,9 @@ func (c *Cache) LookupDigest(key string) (v1.Hash, bool) {
 	return d, found
 }
 
+// DefaultMaxDigests bounds the remembered archive digests (Options.MaxDigests).
+const DefaultMaxDigests = 20000
+
 // StoreDigest: see LookupDigest.
 func (c *Cache) StoreDigest(key string, d v1.Hash) {
 	_ = c.update(func(tx *bolt.Tx) error {
@@ -176,8 +193,38 @@ func (c *Cache) StoreDigest(key string, d v1.Hash) {
 		if err != nil {
 			return err
 		}
-		return b.Put([]byte(key), []byte(d.String()))
+		if b.Stats().KeyN >= c.maxDigests {
+			if err := dropOlderHalf(b); err != nil {
+				return err
+			}
+		}
+		return b.Put([]byte(key), []byte(d.String()+" "+strconv.FormatInt(time.Now().Unix(), 10)))
 	})
+}
+
+// dropOlderHalf deletes the older half of b's entries by their stored time.
+func dropOlderHalf(b *bolt.Bucket) error {
+	type entry struct {
+		key []byte
+		at  int64
+	}
+	var all []entry
+	err := b.ForEach(func(k, v []byte) error {
+		_, t, _ := strings.Cut(string(v), " ")
+		at, _ := strconv.ParseInt(t, 10, 64) // unparsable: oldest
+		all = append(all, entry{bytes.Clone(k), at})
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	slices.SortFunc(all, func(x, y entry) int { return cmp.Compare(x.at, y.at) })
+	for _, e := range all[:len(all)/2] {
+		if err := b.Delete(e.key); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Len returns the number of entries.

@@ -192,3 +192,34 @@ func TestDigestMemo(t *testing.T) {
 		t.Fatal("a malformed stored digest was returned")
 	}
 }
+
+// TestDigestMemoBounded: past MaxDigests the older half goes, newer stay.
+func TestDigestMemoBounded(t *testing.T) {
+	c, err := OpenWith(t.TempDir(), Options{MaxDigests: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := v1.Hash{Algorithm: "sha256", Hex: strings.Repeat("cd", 32)}
+	// Stored times are seconds: give the first five an older time by hand.
+	for i := range 10 {
+		c.StoreDigest(fmt.Sprintf("k%02d", i), d)
+	}
+	db, err := bolt.Open(c.Path(), 0o644, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.Update(func(tx *bolt.Tx) error {
+		for i := range 5 {
+			tx.Bucket(digestsBucket).Put([]byte(fmt.Sprintf("k%02d", i)), []byte(d.String()+" 1000"))
+		}
+		return nil
+	})
+	db.Close()
+	c.StoreDigest("k10", d)
+	for i := range 11 {
+		_, ok := c.LookupDigest(fmt.Sprintf("k%02d", i))
+		if want := i >= 5; ok != want {
+			t.Errorf("k%02d remembered = %v, want %v", i, ok, want)
+		}
+	}
+}
