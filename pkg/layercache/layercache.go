@@ -51,7 +51,7 @@ type Cache struct {
 	path       string
 	timeout    time.Duration
 	maxDigests int
-	mu      sync.RWMutex // bbolt's flock is per open file: serialise writers against readers in-process
+	mu         sync.RWMutex // bbolt's flock is per open file: serialise writers against readers in-process
 }
 
 // Open creates (if needed) and opens the cache in dir, typically
