@@ -15,26 +15,45 @@ func IsOS(eco string) bool {
 // MarkOwned sets OwnedBy ("dpkg:python3-urllib3") on every language package
 // one of whose locations is a file, or inside a directory, that an OS
 // package lists among its Files. It runs after the walk has merged the layers
-// (it needs the final OS package set) and costs one map of the owned files.
-// It returns how many packages it marked.
+// (it needs the final OS package set). Only the language packages' locations
+// (in every spelling lookup tries) go into a map, and the OS packages' files
+// are checked against it: an image's OS packages own some 100,000 files and
+// its language packages have a few dozen locations. When several OS packages
+// list a file, the first one in the inventory owns it. It returns how many
+// packages it marked.
 func (inv *Inventory) MarkOwned() int {
 	if inv == nil {
 		return 0
 	}
-	owner := map[string]string{}
+	owner := map[string]string{} // candidate path → owning package ("" until found)
 	for i := range inv.Packages {
 		p := &inv.Packages[i]
-		if !IsOS(p.Ecosystem) {
+		if IsOS(p.Ecosystem) || p.OwnedBy != "" {
 			continue
 		}
-		for _, f := range p.Files {
-			if _, ok := owner[f]; !ok {
-				owner[f] = p.Ecosystem + ":" + p.Name
+		for _, loc := range p.Locations {
+			for _, c := range spellings(loc) {
+				owner[c] = ""
 			}
 		}
 	}
 	if len(owner) == 0 {
 		return 0
+	}
+	for i := range inv.Packages {
+		p := &inv.Packages[i]
+		if !IsOS(p.Ecosystem) {
+			continue
+		}
+		name := ""
+		for _, f := range p.Files {
+			if o, wanted := owner[f]; wanted && o == "" {
+				if name == "" {
+					name = p.Ecosystem + ":" + p.Name
+				}
+				owner[f] = name
+			}
+		}
 	}
 	n := 0
 	for i := range inv.Packages {
@@ -53,23 +72,27 @@ func (inv *Inventory) MarkOwned() int {
 	return n
 }
 
-// lookup finds the owner of a path, trying the merged-/usr spelling too
-// (Debian lists /lib/x for what the image holds at /usr/lib/x, and back).
-// A location inside an archive ("/srv/app.war!/WEB-INF/lib/x.jar") is owned
-// when the archive is.
-func lookup(owner map[string]string, loc string) string {
+// spellings are the paths whose owner is a location's owner, in the order
+// lookup tries them: a location inside an archive
+// ("/srv/app.war!/WEB-INF/lib/x.jar") is the archive; then the path itself
+// and its merged-/usr spelling (Debian lists /lib/x for what the image holds
+// at /usr/lib/x, and back).
+func spellings(loc string) [2]string {
 	if outer, _, ok := strings.Cut(loc, "!/"); ok {
 		loc = outer
 	}
-	if o := owner[loc]; o != "" {
-		return o
-	}
 	if rest, ok := strings.CutPrefix(loc, "/usr/"); ok {
-		if o := owner["/"+rest]; o != "" {
+		return [2]string{loc, "/" + rest}
+	}
+	return [2]string{loc, "/usr" + loc}
+}
+
+// lookup finds the owner of a location by its spellings.
+func lookup(owner map[string]string, loc string) string {
+	for _, c := range spellings(loc) {
+		if o := owner[c]; o != "" {
 			return o
 		}
-	} else if o := owner["/usr"+loc]; o != "" {
-		return o
 	}
 	return ""
 }
