@@ -41,6 +41,7 @@ func newRootCmd() *cobra.Command {
 		newScanCmd(g),
 		newSBOMCmd(g),
 		newDBCmd(g),
+		newCacheCmd(g),
 		newKeygenCmd(g),
 		newSignCmd(g),
 		newVerifyCmd(g),

@@ -12,6 +12,7 @@ package layercache
 import (
 	"bytes"
 	"cmp"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"os"
@@ -33,6 +34,7 @@ const FileName = "layers.bolt"
 var (
 	bucket        = []byte("layers")
 	digestsBucket = []byte("digests") // LookupDigest / StoreDigest
+	usedBucket    = []byte("used")    // layer result key → when it was last stored or used (Touch, Prune)
 )
 
 // ErrLocked is wrapped by errors returned when another process holds the cache's lock too long.
@@ -152,12 +154,150 @@ func (c *Cache) Put(key string, val []byte) error {
 		if err != nil {
 			return err
 		}
-		return b.Put([]byte(key), val)
+		if err := b.Put([]byte(key), val); err != nil {
+			return err
+		}
+		u, err := tx.CreateBucketIfNotExists(usedBucket)
+		if err != nil {
+			return err
+		}
+		return u.Put([]byte(key), stamp(time.Now()))
 	})
 	if err != nil {
 		return fmt.Errorf("writing key %q: %w", key, err)
 	}
 	return nil
+}
+
+func stamp(t time.Time) []byte { return binary.BigEndian.AppendUint64(nil, uint64(t.Unix())) } //nolint:gosec // after 1970
+
+func unstamp(v []byte) (time.Time, bool) {
+	if len(v) != 8 {
+		return time.Time{}, false
+	}
+	return time.Unix(int64(binary.BigEndian.Uint64(v)), 0), true //nolint:gosec // written by stamp
+}
+
+// touchEvery is how stale a last-use time gets before Touch writes it again:
+// warm runs on the same day write nothing (a write costs an fsync).
+const touchEvery = 24 * time.Hour
+
+// Touch records that the results under keys were used now, for Prune. It
+// writes only the keys last recorded over a day ago (or never).
+func (c *Cache) Touch(keys ...string) error {
+	now := time.Now()
+	var stale []string
+	err := c.view(func(tx *bolt.Tx) error {
+		u := tx.Bucket(usedBucket)
+		for _, k := range keys {
+			var v []byte
+			if u != nil {
+				v = u.Get([]byte(k))
+			}
+			if t, ok := unstamp(v); !ok || now.Sub(t) > touchEvery {
+				stale = append(stale, k)
+			}
+		}
+		return nil
+	})
+	if err != nil || len(stale) == 0 {
+		return err
+	}
+	return c.update(func(tx *bolt.Tx) error {
+		u, err := tx.CreateBucketIfNotExists(usedBucket)
+		if err != nil {
+			return err
+		}
+		for _, k := range stale {
+			if err := u.Put([]byte(k), stamp(now)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// PruneResult says what Prune removed and what is left.
+type PruneResult struct {
+	Removed, Kept               int // layer results
+	RemovedDigests, KeptDigests int // remembered archive digests
+}
+
+// Prune removes the layer results not stored or used (Touch) for longer than
+// maxAge, and the remembered archive digests older than that; 0 removes
+// everything. A result with no recorded use (written before uses were
+// recorded) counts as used now. The file keeps its size; bbolt reuses the
+// freed pages.
+func (c *Cache) Prune(maxAge time.Duration) (PruneResult, error) {
+	var res PruneResult
+	now := time.Now()
+	old := func(t time.Time) bool { return maxAge <= 0 || now.Sub(t) > maxAge }
+	err := c.update(func(tx *bolt.Tx) error {
+		u, err := tx.CreateBucketIfNotExists(usedBucket)
+		if err != nil {
+			return err
+		}
+		if b := tx.Bucket(bucket); b != nil {
+			var drop, unstamped [][]byte
+			err := b.ForEach(func(k, _ []byte) error {
+				t, ok := unstamp(u.Get(k))
+				switch {
+				case !ok && maxAge > 0:
+					unstamped = append(unstamped, bytes.Clone(k))
+					res.Kept++
+				case !ok || old(t):
+					drop = append(drop, bytes.Clone(k))
+				default:
+					res.Kept++
+				}
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+			for _, k := range drop {
+				if err := b.Delete(k); err != nil {
+					return err
+				}
+				if err := u.Delete(k); err != nil {
+					return err
+				}
+			}
+			for _, k := range unstamped {
+				if err := u.Put(k, stamp(now)); err != nil {
+					return err
+				}
+			}
+			res.Removed = len(drop)
+		}
+		if d := tx.Bucket(digestsBucket); d != nil {
+			var drop [][]byte
+			err := d.ForEach(func(k, v []byte) error {
+				_, ts, _ := strings.Cut(string(v), " ")
+				at, _ := strconv.ParseInt(ts, 10, 64)
+				if old(time.Unix(at, 0)) {
+					drop = append(drop, bytes.Clone(k))
+				} else {
+					res.KeptDigests++
+				}
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+			for _, k := range drop {
+				if err := d.Delete(k); err != nil {
+					return err
+				}
+			}
+			res.RemovedDigests = len(drop)
+		}
+		return nil
+	})
+	if err != nil {
+		return res, fmt.Errorf("pruning layer cache %s: %w", c.path, err)
+	}
+	return res, nil
 }
 
 // LookupDigest and StoreDigest make the cache a source.DigestMemo: the
@@ -225,6 +365,35 @@ func dropOlderHalf(b *bolt.Bucket) error {
 		}
 	}
 	return nil
+}
+
+// Stats describes the cache file.
+type Stats struct {
+	Path    string `json:"path"`
+	Size    int64  `json:"size_bytes"`
+	Results int    `json:"layer_results"`
+	Digests int    `json:"archive_digests"`
+}
+
+// Stats counts what the cache holds.
+func (c *Cache) Stats() (Stats, error) {
+	st := Stats{Path: c.path}
+	err := c.view(func(tx *bolt.Tx) error {
+		if b := tx.Bucket(bucket); b != nil {
+			st.Results = b.Stats().KeyN
+		}
+		if b := tx.Bucket(digestsBucket); b != nil {
+			st.Digests = b.Stats().KeyN
+		}
+		return nil
+	})
+	if err != nil {
+		return st, err
+	}
+	if fi, err := os.Stat(c.path); err == nil {
+		st.Size = fi.Size()
+	}
+	return st, nil
 }
 
 // Len returns the number of entries.

@@ -223,3 +223,100 @@ func TestDigestMemoBounded(t *testing.T) {
 		}
 	}
 }
+
+func setUsed(t *testing.T, c *Cache, key string, at time.Time, remove bool) {
+	t.Helper()
+	db, err := bolt.Open(c.Path(), 0o644, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	err = db.Update(func(tx *bolt.Tx) error {
+		u, err := tx.CreateBucketIfNotExists(usedBucket)
+		if err != nil {
+			return err
+		}
+		if remove {
+			return u.Delete([]byte(key))
+		}
+		return u.Put([]byte(key), stamp(at))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func usedAt(t *testing.T, c *Cache, key string) time.Time {
+	t.Helper()
+	var at time.Time
+	c.view(func(tx *bolt.Tx) error {
+		if u := tx.Bucket(usedBucket); u != nil {
+			at, _ = unstamp(u.Get([]byte(key)))
+		}
+		return nil
+	})
+	return at
+}
+
+// TestTouchAndPrune: results unused for longer than the age go, used and
+// unrecorded ones stay; Touch writes only stale times; 0 empties the cache.
+func TestTouchAndPrune(t *testing.T) {
+	c, err := Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"old", "recent", "unrecorded", "touched"} {
+		if err := c.Put(k, []byte("v")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	day := 24 * time.Hour
+	setUsed(t, c, "old", time.Now().Add(-40*day), false)
+	setUsed(t, c, "recent", time.Now().Add(-10*day), false)
+	setUsed(t, c, "unrecorded", time.Time{}, true)
+	setUsed(t, c, "touched", time.Now().Add(-40*day), false)
+	fresh := time.Now().Add(-time.Hour).Truncate(time.Second)
+	setUsed(t, c, "recent-digest-check", fresh, false)
+	if err := c.Touch("touched", "recent-digest-check"); err != nil {
+		t.Fatal(err)
+	}
+	if at := usedAt(t, c, "touched"); time.Since(at) > time.Minute {
+		t.Errorf("Touch left a 40-day-old use: %v", at)
+	}
+	if at := usedAt(t, c, "recent-digest-check"); !at.Equal(fresh) {
+		t.Errorf("Touch rewrote a use an hour old: %v, want %v", at, fresh)
+	}
+	d := v1.Hash{Algorithm: "sha256", Hex: strings.Repeat("ef", 32)}
+	c.StoreDigest("new-archive", d)
+	db, _ := bolt.Open(c.Path(), 0o644, nil)
+	db.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket(digestsBucket).Put([]byte("old-archive"), []byte(d.String()+" 1000"))
+	})
+	db.Close()
+
+	res, err := c.Prune(30 * day)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := PruneResult{Removed: 1, Kept: 3, RemovedDigests: 1, KeptDigests: 1}
+	if res != want {
+		t.Errorf("Prune(30d) = %+v, want %+v", res, want)
+	}
+	for k, want := range map[string]bool{"old": false, "recent": true, "unrecorded": true, "touched": true} {
+		if v, _ := c.Get(k); (v != nil) != want {
+			t.Errorf("after Prune(30d): %s kept = %v, want %v", k, v != nil, want)
+		}
+	}
+	if at := usedAt(t, c, "unrecorded"); time.Since(at) > time.Minute {
+		t.Errorf("an unrecorded result was not stamped now: %v", at)
+	}
+	if _, ok := c.LookupDigest("old-archive"); ok {
+		t.Error("an old remembered digest survived")
+	}
+	if res, err := c.Prune(0); err != nil || res.Kept != 0 || res.Removed != 3 || res.KeptDigests != 0 {
+		t.Errorf("Prune(0) = %+v, %v", res, err)
+	}
+	if n, _ := c.Len(); n != 0 {
+		t.Errorf("after Prune(0): %d entries", n)
+	}
+}

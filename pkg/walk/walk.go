@@ -153,6 +153,7 @@ func Inventory(ctx context.Context, img v1.Image, opt Options) (*inventory.Inven
 		wg       sync.WaitGroup
 		mu       sync.Mutex
 		firstErr error
+		hits     []string // cache keys found
 		sem      = make(chan struct{}, opt.Parallel)
 	)
 	hash := extractorsHash(opt.Extractors)
@@ -176,7 +177,12 @@ func Inventory(ctx context.Context, img v1.Image, opt Options) (*inventory.Inven
 			if diffIDs != nil {
 				diffID = diffIDs[i]
 			}
-			r, err := layerWithCache(ctx, l, i, diffID, hash, &opt)
+			r, hit, err := layerWithCache(ctx, l, i, diffID, hash, &opt)
+			if hit != "" {
+				mu.Lock()
+				hits = append(hits, hit)
+				mu.Unlock()
+			}
 			if err != nil {
 				mu.Lock()
 				if firstErr == nil {
@@ -196,20 +202,28 @@ func Inventory(ctx context.Context, img v1.Image, opt Options) (*inventory.Inven
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	if len(hits) > 0 {
+		// For the cache's pruning: these results are still in use.
+		if err := opt.Cache.Touch(hits...); err != nil {
+			opt.Logger.Warn("layer cache: recording use failed", "err", err)
+		}
+	}
 	return merge(results, &opt), nil
 }
 
-func layerWithCache(ctx context.Context, l v1.Layer, idx int, d v1.Hash, hash string, opt *Options) (*layerResult, error) {
+// layerWithCache returns the layer's result, from the cache when it is there
+// (hit is then its cache key).
+func layerWithCache(ctx context.Context, l v1.Layer, idx int, d v1.Hash, hash string, opt *Options) (res *layerResult, hit string, err error) {
 	if d.Hex == "" {
 		var err error
 		if d, err = l.DiffID(); err != nil {
-			return nil, fmt.Errorf("image %s: layer %d: reading diff ID: %w", opt.ImageName, idx, err)
+			return nil, "", fmt.Errorf("image %s: layer %d: reading diff ID: %w", opt.ImageName, idx, err)
 		}
 	}
 	diffID := d.String()
 	src, err := layerSource(l, d, opt.Cache != nil)
 	if err != nil {
-		return nil, fmt.Errorf("image %s: layer %d (%s): %w", opt.ImageName, idx, diffID, err)
+		return nil, "", fmt.Errorf("image %s: layer %d (%s): %w", opt.ImageName, idx, diffID, err)
 	}
 	key := src.id.String() + "/" + hash
 	if opt.Cache != nil {
@@ -225,14 +239,14 @@ func layerWithCache(ctx context.Context, l v1.Layer, idx int, d v1.Hash, hash st
 		case found && derr == nil:
 			opt.Logger.Debug("layer cache hit", "layer", diffID)
 			r.DiffID = diffID
-			return r, nil
+			return r, key, nil
 		case found:
 			opt.Logger.Warn("layer cache entry unreadable; reading the layer", "layer", diffID, "err", derr)
 		}
 	}
 	r, err := scanLayer(ctx, src, idx, diffID, opt)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	if opt.Cache != nil {
 		b, err := encodeResult(r)
@@ -243,5 +257,5 @@ func layerWithCache(ctx context.Context, l v1.Layer, idx int, d v1.Hash, hash st
 			opt.Logger.Warn("layer cache not updated", "layer", diffID, "err", err)
 		}
 	}
-	return r, nil
+	return r, "", nil
 }
