@@ -29,7 +29,6 @@ import (
 	"os/exec"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/klauspost/compress/gzip"
 )
@@ -111,6 +110,8 @@ func (g Gzip) large(br *bufio.Reader) bool {
 type proc struct {
 	cmd    *exec.Cmd
 	in     *tailReader
+	feed   *os.File      // our end of igzip's stdin pipe
+	fed    chan struct{} // closed when the feeding goroutine is done with in
 	out    io.ReadCloser
 	stderr *bytes.Buffer
 	crc    uint32 // of the output so far
@@ -119,21 +120,42 @@ type proc struct {
 	err    error // returned once the output is over: io.EOF or ErrRetry
 }
 
+// pipeSize is the size both of igzip's pipes are given: with the default
+// 64 KiB, igzip and the walk woke each other up every 64 KiB, and the
+// largest layer of the benchmark image took 1.45 s instead of 1.11 s.
+const pipeSize = 1 << 20
+
 func startIgzip(ctx context.Context, path string, r io.Reader) (*proc, error) {
 	cmd := exec.CommandContext(ctx, path, "-d", "-c")
-	p := &proc{cmd: cmd, in: &tailReader{r: r}, stderr: &bytes.Buffer{}}
-	cmd.Stdin = p.in // os/exec copies it in a goroutine that Wait waits for
-	// Once ctx is done and igzip killed, Wait gives up on a feeding
-	// goroutine stuck in a read of the input after this long.
-	cmd.WaitDelay = 2 * time.Second
+	p := &proc{cmd: cmd, in: &tailReader{r: r}, stderr: &bytes.Buffer{}, fed: make(chan struct{})}
+	// Our own stdin pipe, fed by our own goroutine: os/exec's would use
+	// 32 KiB writes into a 64 KiB pipe.
+	stdin, feed, err := os.Pipe()
+	if err != nil {
+		return nil, fmt.Errorf("gzip: starting %s: %w", path, err)
+	}
+	growPipe(feed)
+	cmd.Stdin = stdin
 	cmd.Stderr = &limitedWriter{w: p.stderr, left: 4 << 10}
-	var err error
 	if p.out, err = cmd.StdoutPipe(); err != nil {
+		stdin.Close()
+		feed.Close()
 		return nil, fmt.Errorf("gzip: starting %s: %w", path, err)
 	}
-	if err := cmd.Start(); err != nil {
+	growPipe(p.out)
+	err = cmd.Start()
+	stdin.Close() // igzip has it now
+	if err != nil {
+		feed.Close()
 		return nil, fmt.Errorf("gzip: starting %s: %w", path, err)
 	}
+	p.feed = feed
+	go func() {
+		defer close(p.fed)
+		// A write fails once igzip is gone (EPIPE), which ends the copy.
+		_, _ = io.CopyBuffer(struct{ io.Writer }{feed}, p.in, make([]byte, 256<<10))
+		feed.Close()
+	}()
 	return p, nil
 }
 
@@ -150,7 +172,9 @@ func (p *proc) Read(b []byte) (int, error) {
 	p.done = true
 	p.err = err
 	if errors.Is(err, io.EOF) {
-		werr := p.cmd.Wait() // after it, p.in is no longer read
+		werr := p.cmd.Wait()
+		p.feed.Close() // igzip is gone: a feeder still writing stops
+		<-p.fed        // after it, p.in is no longer read
 		p.err = io.EOF
 		if why := p.uncertain(werr); why != "" {
 			p.err = fmt.Errorf("%w (%s)", ErrRetry, why)
@@ -189,6 +213,8 @@ func (p *proc) Close() error {
 		p.err = errors.New("gzip: reader closed")
 		_ = p.cmd.Process.Kill()
 		_ = p.cmd.Wait()
+		p.feed.Close()
+		<-p.fed // the input reader is free once the feeder is done
 	}
 	return nil
 }

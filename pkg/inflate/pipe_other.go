@@ -1,0 +1,7 @@
+//go:build !linux
+
+package inflate
+
+import "io"
+
+func growPipe(io.Reader) {}
