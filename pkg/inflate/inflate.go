@@ -7,13 +7,18 @@
 //
 // igzip is used for streams of at least MinSize compressed bytes (starting
 // a process costs about a millisecond), when WARDEN_IGZIP does not turn it
-// off. igzip's answer is only taken when it is certainly the in-process
-// inflater's: igzip exited cleanly, read its input to the end, and the
-// input's last eight bytes are the gzip trailer (CRC-32 and length) of all
-// it wrote. Anything else (a truncated or corrupt stream, data after it,
-// several gzip members) ends the output with ErrRetry, and the caller reads
-// the stream again in process, which gives the error (or the multi-member
-// result) it always gives. Close stops the process.
+// off. igzip's answer is only taken when it is the in-process inflater's:
+// the first header parses in process (igzip accepts reserved flag bits,
+// which RFC 1952 says to refuse), igzip exited cleanly, read its input to the end, and
+// the input's last eight bytes are the gzip trailer (CRC-32 and length) of
+// all it wrote. Anything else (a truncated or corrupt stream, several gzip
+// members, most data after the stream) ends the output with ErrRetry, and
+// the caller reads the stream again in process, which gives its usual error
+// or result. One difference remains, by construction: bytes after the
+// stream that themselves end with a copy of its trailer are ignored, as GNU
+// gzip, unpigz and igzip ignore trailing data, where the in-process reader
+// fails after the same output. The tar read is the same either way, and the
+// layer's digest covers every byte. Close stops the process.
 package inflate
 
 import (
@@ -83,7 +88,7 @@ func (g Gzip) Name() string {
 // with (all its members, as gzip -d does). Close it when done; it does not
 // close br. br's buffer must hold MinSize bytes for the size check.
 func (g Gzip) NewReader(ctx context.Context, br *bufio.Reader) (io.ReadCloser, error) {
-	if g.Igzip == "" || !g.large(br) {
+	if g.Igzip == "" || !g.large(br) || !headerOK(br) {
 		zr, err := gzip.NewReader(br)
 		if err != nil {
 			return nil, fmt.Errorf("gzip: %w", err)
@@ -91,6 +96,15 @@ func (g Gzip) NewReader(ctx context.Context, br *bufio.Reader) (io.ReadCloser, e
 		return zr, nil
 	}
 	return startIgzip(ctx, g.Igzip, br)
+}
+
+// headerOK parses the first gzip header with the in-process reader: igzip
+// accepts headers it refuses (reserved flag bits set, a wrong header CRC);
+// such a stream is left to the in-process reader, which says why.
+func headerOK(br *bufio.Reader) bool {
+	b, _ := br.Peek(br.Size())
+	_, err := gzip.NewReader(bytes.NewReader(b))
+	return err == nil
 }
 
 func (g Gzip) large(br *bufio.Reader) bool {

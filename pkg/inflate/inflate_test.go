@@ -47,7 +47,7 @@ func read(g Gzip, in []byte) ([]byte, error) {
 		return nil, err
 	}
 	defer zr.Close()
-	return io.ReadAll(zr)
+	return io.ReadAll(zr) // with what was inflated before an error
 }
 
 // TestIgzip: igzip's output is taken only when it is certainly what the
@@ -204,4 +204,43 @@ func TestChoose(t *testing.T) {
 			t.Errorf("WARDEN_IGZIP=%q: igzip %q, want %q", tc.env, got, tc.want)
 		}
 	}
+}
+
+// FuzzIgzipAgrees: on any input igzip's answer is either withdrawn
+// (ErrRetry) or exactly the in-process inflater's output. The one case
+// where igzip's answer stands and the in-process reader fails is data after
+// the last gzip member that ends with a copy of that member's trailer:
+// igzip ignores it (as GNU gzip and unpigz do), the in-process reader fails
+// after the same output (see the package comment).
+func FuzzIgzipAgrees(f *testing.F) {
+	ig := Gzip{Igzip: testutil.RequireTool(f, "igzip"), MinSize: -1}
+	good := func(b []byte) []byte {
+		var buf bytes.Buffer
+		w := gzip.NewWriter(&buf)
+		w.Write(b)
+		w.Close()
+		return buf.Bytes()
+	}
+	one := good([]byte("hello, layer\n"))
+	f.Add(one)
+	f.Add(append(bytes.Clone(one), one...))
+	f.Add(append(bytes.Clone(one), 0, 0, 0))
+	f.Add(one[:len(one)-3])
+	f.Add(good(nil))
+	f.Fuzz(func(t *testing.T, in []byte) {
+		want, werr := read(Gzip{}, in)
+		got, err := read(ig, in)
+		switch {
+		case errors.Is(err, ErrRetry):
+		case err != nil:
+			if werr == nil {
+				t.Fatalf("igzip failed (%v) where the in-process inflater did not", err)
+			}
+		case !bytes.Equal(got, want):
+			t.Fatalf("igzip output differs: %d bytes, want %d (in process: %v)", len(got), len(want), werr)
+		case werr != nil && !errors.Is(werr, gzip.ErrHeader) && !errors.Is(werr, io.ErrUnexpectedEOF):
+			// Only what follows the stream may differ (a next header that is not one).
+			t.Fatalf("igzip accepted what the in-process inflater refuses (%v)", werr)
+		}
+	})
 }
