@@ -13,7 +13,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/wardensec/warden/pkg/cachedir"
 	"github.com/wardensec/warden/pkg/extract/all"
 	"github.com/wardensec/warden/pkg/inventory"
 	"github.com/wardensec/warden/pkg/layercache"
@@ -40,11 +39,7 @@ func (f *invFlags) layerCache(g *globals) (*layercache.Cache, error) {
 	if f.noCache || f.cache != nil {
 		return f.cache, nil
 	}
-	dir, err := g.stateDir()
-	if err != nil {
-		return nil, err
-	}
-	c, err := layercache.Open(cachedir.LayerCachePath(dir))
+	c, err := openLayerCache(g)
 	if err != nil {
 		return nil, fmt.Errorf("opening the layer cache (use --no-cache to scan without it): %w", err)
 	}
