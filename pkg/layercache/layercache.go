@@ -35,6 +35,7 @@ var (
 	bucket        = []byte("layers")
 	digestsBucket = []byte("digests") // LookupDigest / StoreDigest
 	usedBucket    = []byte("used")    // layer result key → when it was last stored or used (Touch, Prune)
+	hintsBucket   = []byte("hints")   // Put's hints → when they were recorded (Hinted)
 )
 
 // ErrLocked is wrapped by errors returned when another process holds the cache's lock too long.
@@ -147,8 +148,11 @@ func (c *Cache) View(key string, fn func(val []byte) error) (found bool, err err
 	return found, nil
 }
 
-// Put stores val under key, replacing what was there.
-func (c *Cache) Put(key string, val []byte) error {
+// Put stores val under key, replacing what was there, and records each
+// hint (Hinted): pkg/walk records the diff ID a result was read from, so
+// that a docker-archive layer with that diff ID is hashed for a lookup
+// before it is read, and one never seen is read at once.
+func (c *Cache) Put(key string, val []byte, hints ...string) error {
 	err := c.update(func(tx *bolt.Tx) error {
 		b, err := tx.CreateBucketIfNotExists(bucket)
 		if err != nil {
@@ -157,16 +161,45 @@ func (c *Cache) Put(key string, val []byte) error {
 		if err := b.Put([]byte(key), val); err != nil {
 			return err
 		}
+		now := stamp(time.Now())
 		u, err := tx.CreateBucketIfNotExists(usedBucket)
 		if err != nil {
 			return err
 		}
-		return u.Put([]byte(key), stamp(time.Now()))
+		if err := u.Put([]byte(key), now); err != nil {
+			return err
+		}
+		if len(hints) == 0 {
+			return nil
+		}
+		h, err := tx.CreateBucketIfNotExists(hintsBucket)
+		if err != nil {
+			return err
+		}
+		for _, hint := range hints {
+			if err := h.Put([]byte(hint), now); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("writing key %q: %w", key, err)
 	}
 	return nil
+}
+
+// Hinted reports whether a Put recorded hint. A hint is only ever a reason
+// to look for a result; what is found is keyed by content.
+func (c *Cache) Hinted(hint string) bool {
+	found := false
+	_ = c.view(func(tx *bolt.Tx) error {
+		if h := tx.Bucket(hintsBucket); h != nil {
+			found = h.Get([]byte(hint)) != nil
+		}
+		return nil
+	})
+	return found
 }
 
 func stamp(t time.Time) []byte { return binary.BigEndian.AppendUint64(nil, uint64(t.Unix())) } //nolint:gosec // after 1970
@@ -224,8 +257,8 @@ type PruneResult struct {
 }
 
 // Prune removes the layer results not stored or used (Touch) for longer than
-// maxAge, and the remembered archive digests older than that; 0 removes
-// everything. A result with no recorded use (written before uses were
+// maxAge, and the remembered archive digests and hints older than that; 0
+// removes everything. A result with no recorded use (written before uses were
 // recorded) counts as used now. The file keeps its size; bbolt reuses the
 // freed pages.
 func (c *Cache) Prune(maxAge time.Duration) (PruneResult, error) {
@@ -269,6 +302,23 @@ func (c *Cache) Prune(maxAge time.Duration) (PruneResult, error) {
 				}
 			}
 			res.Removed = len(drop)
+		}
+		if h := tx.Bucket(hintsBucket); h != nil {
+			var drop [][]byte
+			err := h.ForEach(func(k, v []byte) error {
+				if t, ok := unstamp(v); !ok || old(t) {
+					drop = append(drop, bytes.Clone(k))
+				}
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+			for _, k := range drop {
+				if err := h.Delete(k); err != nil {
+					return err
+				}
+			}
 		}
 		if d := tx.Bucket(digestsBucket); d != nil {
 			var drop [][]byte

@@ -48,17 +48,17 @@ type source struct {
 // their blob digest, and inflated by readLayer with a faster inflater than
 // go-containerregistry's.
 //
-// Without a cache, a layer that can say its digest is not yet known
-// (knownDigest: pkg/source's docker-archive layers) is read without one: its
-// stream learns the digest as the walk reads it, so nothing hashes the layer
-// beforehand (a cache lookup needs the digest first).
-func layerSource(l v1.Layer, diffID v1.Hash, cached bool) (source, error) {
+// Unless the digest is needed first (lookup: for a cache lookup), a layer
+// that can say its digest is not yet known (knownDigest: pkg/source's
+// docker-archive layers) is read without one: its stream learns the digest
+// as the walk reads it, so nothing hashes the layer beforehand.
+func layerSource(l v1.Layer, diffID v1.Hash, lookup bool) (source, error) {
 	mt, _ := l.MediaType()
 	if mt == types.OCIUncompressedLayer || mt == types.DockerUncompressedLayer || mt == types.OCIUncompressedRestrictedLayer ||
 		strings.Contains(strings.ToLower(reflect.TypeOf(l).String()), "uncompressed") {
 		return source{open: l.Uncompressed, id: diffID}, nil
 	}
-	if k, ok := l.(knownDigest); ok && !cached {
+	if k, ok := l.(knownDigest); ok && !lookup {
 		if _, known := k.KnownDigest(); !known {
 			return source{open: l.Compressed}, nil
 		}
@@ -121,14 +121,18 @@ func scanLayerOnce(ctx context.Context, src source, idx int, diffID string, opt 
 	if err != nil {
 		return nil, fmt.Errorf("image %s: layer %d (%s): %w", opt.ImageName, idx, diffID, err)
 	}
-	if verified {
-		// Read to the end, where the stream checks its digest.
+	if verified || src.id.Hex == "" {
+		// Read to the end, where the stream checks (or learns) its digest.
 		n, err := io.Copy(io.Discard, io.LimitReader(ar, 1<<20+1))
 		if err != nil {
 			return nil, fmt.Errorf("image %s: layer %d (%s): %w", opt.ImageName, idx, diffID, err)
 		}
 		if n > 1<<20 {
-			return nil, fmt.Errorf("image %s: layer %d (%s): over 1 MiB of data after the layer's end, not checked against %s: %w", opt.ImageName, idx, diffID, src.id, ErrDigestMismatch)
+			what := "over 1 MiB of data after the layer's end"
+			if src.id.Hex != "" {
+				what += ", not checked against " + src.id.String()
+			}
+			return nil, fmt.Errorf("image %s: layer %d (%s): %s: %w", opt.ImageName, idx, diffID, what, ErrDigestMismatch)
 		}
 	}
 	if h != nil {

@@ -221,12 +221,16 @@ func layerWithCache(ctx context.Context, l v1.Layer, idx int, d v1.Hash, hash st
 		}
 	}
 	diffID := d.String()
-	src, err := layerSource(l, d, opt.Cache != nil)
+	// A layer whose digest costs a read of its own (a docker-archive's) is
+	// hashed for a cache lookup only when a layer with its diff ID was read
+	// before; a new one is read at once and its digest learned on the way.
+	hint := "diffid:" + diffID + "/" + hash
+	src, err := layerSource(l, d, opt.Cache != nil && opt.Cache.Hinted(hint))
 	if err != nil {
 		return nil, "", fmt.Errorf("image %s: layer %d (%s): %w", opt.ImageName, idx, diffID, err)
 	}
-	key := src.id.String() + "/" + hash
-	if opt.Cache != nil {
+	if opt.Cache != nil && src.id.Hex != "" {
+		key := src.id.String() + "/" + hash
 		var r *layerResult
 		var derr error
 		found, err := opt.Cache.View(key, func(b []byte) error {
@@ -249,9 +253,16 @@ func layerWithCache(ctx context.Context, l v1.Layer, idx int, d v1.Hash, hash st
 		return nil, "", err
 	}
 	if opt.Cache != nil {
-		b, err := encodeResult(r)
+		id := src.id
+		if id.Hex == "" {
+			id, err = l.Digest() // learned by the read: no second read
+		}
+		var b []byte
 		if err == nil {
-			err = opt.Cache.Put(key, b)
+			b, err = encodeResult(r)
+		}
+		if err == nil {
+			err = opt.Cache.Put(id.String()+"/"+hash, b, hint)
 		}
 		if err != nil {
 			opt.Logger.Warn("layer cache not updated", "layer", diffID, "err", err)

@@ -1,0 +1,80 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/wardensec/warden/internal/testimage"
+	"github.com/wardensec/warden/pkg/extract/all"
+	"github.com/wardensec/warden/pkg/layercache"
+	"github.com/wardensec/warden/pkg/source"
+	"github.com/wardensec/warden/pkg/walk"
+)
+
+
+// TestArchiveCacheRuns: a docker-archive with compressed layers through the
+// layer cache, as `warden scan` runs it. The first run reads each layer once
+// (its digest learned on the way) and stores the results; the same file
+// again is all cache hits without a read; a copy of the file (new identity,
+// nothing remembered) is hashed for the lookup and is all cache hits too.
+func TestArchiveCacheRuns(t *testing.T) {
+	img := testimage.Image(t, nil,
+		testimage.Layer(t, testimage.Reg("etc/os-release", "ID=alpine\nVERSION_ID=3.19.4\n")),
+		testimage.Layer(t, testimage.Reg("lib/apk/db/installed", "P:musl\nV:1.2.4-r2\no:musl\n\n")))
+	dir := t.TempDir()
+	p := filepath.Join(dir, "img.tar")
+	testimage.WriteDockerArchive(t, img, "x:1", p)
+	c, err := layercache.Open(filepath.Join(dir, "cache"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := func(path string) (hits int, digest string) {
+		t.Helper()
+		im, err := source.Open(context.Background(), "docker-archive:"+path, source.Options{Digests: c})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer im.Close()
+		var log bytes.Buffer
+		inv, err := walk.Inventory(context.Background(), im.Image, walk.Options{
+			Extractors: all.Extractors(), Cache: c, ImageName: path,
+			Logger: slog.New(slog.NewTextHandler(&log, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(inv.Packages) != 1 || inv.Packages[0].Name != "musl" {
+			t.Fatalf("%s: packages %+v", path, inv.Packages)
+		}
+		d, err := im.Digest()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.Count(log.String(), "layer cache hit"), d.String()
+	}
+	hits, d1 := run(p)
+	if n, _ := c.Len(); hits != 0 || n != 2 {
+		t.Fatalf("first run: %d hits, %d cached results; want 0 and 2", hits, n)
+	}
+	hits, d2 := run(p)
+	if hits != 2 || d2 != d1 {
+		t.Fatalf("same file again: %d hits, digest %s; want 2 and %s", hits, d2, d1)
+	}
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cp := filepath.Join(dir, "copy.tar")
+	if err := os.WriteFile(cp, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	hits, d3 := run(cp)
+	if hits != 2 || d3 != d1 {
+		t.Fatalf("a copy of the file: %d hits, digest %s; want 2 and %s", hits, d3, d1)
+	}
+}
