@@ -16,7 +16,6 @@ import (
 	"github.com/wardensec/warden/pkg/walk"
 )
 
-
 // TestArchiveCacheRuns: a docker-archive with compressed layers through the
 // layer cache, as `warden scan` runs it. The first run reads each layer once
 // (its digest learned on the way) and stores the results; the same file
