@@ -311,19 +311,24 @@ func symbols(at io.ReaderAt, size int64, goVersion string) (map[string]map[strin
 		return nil, err
 	}
 	out := map[string]map[string]bool{}
+	var buf []byte
 	add := func(name string) {
-		// name points into the table (see pclntab.name): what is kept is cloned.
-		pkg, sym, ok := splitSymbol(name)
-		if !ok {
+		// name points into the table (see pclntab.name); the map keys are
+		// copies, made only for new names (map lookups of string(b) do not
+		// allocate).
+		var n int
+		var ok bool
+		if buf, n, ok = appendSplitSymbol(buf[:0], name); !ok {
 			return
 		}
-		m := out[pkg]
+		pkg, sym := buf[:n], buf[n+1:]
+		m := out[string(pkg)]
 		if m == nil {
 			m = map[string]bool{}
-			out[strings.Clone(pkg)] = m
+			out[string(pkg)] = m
 		}
-		if !m[sym] {
-			m[strings.Clone(sym)] = true
+		if !m[string(sym)] {
+			m[string(sym)] = true
 		}
 	}
 	t, err := parsePclntab(tab)
@@ -409,6 +414,41 @@ func readSection(sc *scratch, r io.ReaderAt, off, n int64) ([]byte, error) {
 	return b, nil
 }
 
+// elfSymbol returns the value of the first symbol called name in the
+// ELF symbol table. It reads the table in place: f.Symbols() makes a string
+// for each of a Go binary's tens of thousands of symbols to find one.
+func elfSymbol(f *elf.File, name string) (uint64, bool) {
+	symtab := f.Section(".symtab")
+	if symtab == nil || symtab.Type == elf.SHT_NOBITS || int(symtab.Link) >= len(f.Sections) {
+		return 0, false
+	}
+	strtab := f.Sections[symtab.Link]
+	syms, err := symtab.Data()
+	if err != nil {
+		return 0, false
+	}
+	strs, err := strtab.Data()
+	if err != nil {
+		return 0, false
+	}
+	size, valueAt := 24, 8 // Elf64_Sym: name, info, other, shndx, value, size
+	if f.Class == elf.ELFCLASS32 {
+		size, valueAt = 16, 4 // Elf32_Sym: name, value, size, info, other, shndx
+	}
+	bo := f.ByteOrder
+	for off := size; off+size <= len(syms); off += size { // entry 0 is the null symbol
+		n := int(bo.Uint32(syms[off:]))
+		if n >= len(strs) || len(strs)-n < len(name)+1 || strs[n+len(name)] != 0 || string(strs[n:n+len(name)]) != name {
+			continue
+		}
+		if size == 24 {
+			return bo.Uint64(syms[off+valueAt:]), true
+		}
+		return uint64(bo.Uint32(syms[off+valueAt:])), true
+	}
+	return 0, false
+}
+
 // findPclntab returns the function table, the text start (for old tables)
 // and, when the symbol table has go:func.*, where inline trees live; for
 // stripped ELF binaries, guess finds go:func.* through the runtime's moduledata.
@@ -448,17 +488,11 @@ func findPclntab(sc *scratch, at io.ReaderAt, goVersion string) (tab []byte, tex
 		if t := f.Section(".text"); t != nil {
 			textAddr = t.Addr
 		}
-		if syms, err := f.Symbols(); err == nil {
-			for _, sym := range syms {
-				if sym.Name != fsym {
-					continue
+		if value, ok := elfSymbol(f, fsym); ok {
+			for _, p := range f.Progs {
+				if p.Type == elf.PT_LOAD && p.Vaddr <= value && value < p.Vaddr+p.Memsz {
+					gf = &goFunc{value: value, base: p.Vaddr, end: p.Vaddr + p.Filesz, r: p.ReaderAt}
 				}
-				for _, p := range f.Progs {
-					if p.Type == elf.PT_LOAD && p.Vaddr <= sym.Value && sym.Value < p.Vaddr+p.Memsz {
-						gf = &goFunc{value: sym.Value, base: p.Vaddr, end: p.Vaddr + p.Filesz, r: p.ReaderAt}
-					}
-				}
-				break
 			}
 		}
 		// go:func.* (the inline trees) lies inside the table in binaries

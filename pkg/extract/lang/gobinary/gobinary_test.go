@@ -5,6 +5,7 @@ import (
 	"context"
 	"debug/elf"
 	"io/fs"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -171,5 +172,56 @@ func FuzzPclntab(f *testing.F) {
 		}
 		_ = tab.funcNames(nil, func(string) {})
 		_ = tab.funcNames(&goFunc{r: bytes.NewReader(data)}, func(string) {})
+	})
+}
+
+// referenceSplit is splitSymbol as first written, with strings: the
+// reference FuzzSplitSymbol holds the buffer version to.
+func referenceSplit(name string) (pkg, sym string, ok bool) {
+	if name == "" || strings.HasPrefix(name, "go:") || strings.HasPrefix(name, "type:") ||
+		strings.HasPrefix(name, "go.") || strings.HasPrefix(name, "type.") {
+		return "", "", false
+	}
+	var b strings.Builder
+	depth := 0
+	for i := 0; i < len(name); i++ {
+		switch c := name[i]; {
+		case c == '[':
+			depth++
+		case c == ']' && depth > 0:
+			depth--
+		case depth == 0:
+			b.WriteByte(c)
+		}
+	}
+	name = strings.ReplaceAll(strings.ReplaceAll(b.String(), "(*", ""), ")", "")
+	pathend := max(strings.LastIndexByte(name, '/'), 0)
+	dot := strings.IndexByte(name[pathend:], '.')
+	if dot < 0 {
+		return "", "", false
+	}
+	pkg, sym = name[:pathend+dot], name[pathend+dot+1:]
+	if pkg == "" || sym == "" {
+		return "", "", false
+	}
+	if strings.IndexByte(pkg, '%') >= 0 {
+		if p, err := url.PathUnescape(pkg); err == nil {
+			pkg = p
+		}
+	}
+	return pkg, sym, true
+}
+
+func FuzzSplitSymbol(f *testing.F) {
+	for _, s := range []string{"golang.org/x/net/html.(*Tokenizer).Next", "gopkg.in/yaml%2ev2.(*parser).parse",
+		"internal/sync.(*HashTrieMap[go.shape.interface {},go.shape.interface {}]).LoadOrStore", "a.b", "(*[x]*).y", "a/b.c%zz.d", "x/.y", "a.", ".a"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, name string) {
+		pkg, sym, ok := splitSymbol(name)
+		rp, rs, rok := referenceSplit(name)
+		if pkg != rp || sym != rs || ok != rok {
+			t.Fatalf("splitSymbol(%q) = %q, %q, %v; reference %q, %q, %v", name, pkg, sym, ok, rp, rs, rok)
+		}
 	})
 }

@@ -1,6 +1,7 @@
 package gobinary
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -329,51 +330,60 @@ func (t *pclntab) inlined(gf *goFunc, inl inlineRef, fn func(entry []byte, name 
 // the last path element ("gopkg.in/yaml%2ev2.Unmarshal"), so the split comes
 // before unescaping.
 func splitSymbol(name string) (pkg, sym string, ok bool) {
-	if name == "" || strings.HasPrefix(name, "go:") || strings.HasPrefix(name, "type:") ||
-		strings.HasPrefix(name, "go.") || strings.HasPrefix(name, "type.") {
+	b, n, ok := appendSplitSymbol(nil, name)
+	if !ok {
 		return "", "", false
 	}
-	name = stripBrackets(name)
-	if strings.IndexByte(name, ')') >= 0 || strings.IndexByte(name, '(') >= 0 {
-		name = strings.ReplaceAll(name, "(*", "")
-		name = strings.ReplaceAll(name, ")", "")
-	}
-	pathend := strings.LastIndexByte(name, '/')
-	if pathend < 0 {
-		pathend = 0
-	}
-	dot := strings.IndexByte(name[pathend:], '.')
-	if dot < 0 {
-		return "", "", false
-	}
-	pkg, sym = name[:pathend+dot], name[pathend+dot+1:]
-	if pkg == "" || sym == "" {
-		return "", "", false
-	}
-	if strings.IndexByte(pkg, '%') >= 0 {
-		if p, err := url.PathUnescape(pkg); err == nil {
-			pkg = p
-		}
-	}
-	return pkg, sym, true
+	return string(b[:n]), string(b[n+1:]), true
 }
 
-// stripBrackets removes every bracketed part (type arguments) of a name.
-func stripBrackets(s string) string {
-	if strings.IndexByte(s, '[') < 0 {
-		return s
+// appendSplitSymbol is splitSymbol into a buffer: it appends "pkg.sym" to
+// buf and returns it with the length of pkg. Reading a binary's tens of
+// thousands of names through one buffer allocates only for new ones.
+func appendSplitSymbol(buf []byte, name string) ([]byte, int, bool) {
+	if name == "" || strings.HasPrefix(name, "go:") || strings.HasPrefix(name, "type:") ||
+		strings.HasPrefix(name, "go.") || strings.HasPrefix(name, "type.") {
+		return buf, 0, false
 	}
-	var b strings.Builder
+	start := len(buf)
+	// Type arguments dropped: every bracketed part.
 	depth := 0
-	for i := 0; i < len(s); i++ {
-		switch c := s[i]; {
+	for i := 0; i < len(name); i++ {
+		switch c := name[i]; {
 		case c == '[':
 			depth++
 		case c == ']' && depth > 0:
 			depth--
 		case depth == 0:
-			b.WriteByte(c)
+			buf = append(buf, c)
 		}
 	}
-	return b.String()
+	// Then "(*" and ")" removed (in place).
+	w := start
+	for r := start; r < len(buf); r++ {
+		switch {
+		case buf[r] == '(' && r+1 < len(buf) && buf[r+1] == '*':
+			r++
+		case buf[r] == ')':
+		default:
+			buf[w] = buf[r]
+			w++
+		}
+	}
+	buf = buf[:w]
+	s := buf[start:]
+	pathend := max(bytes.LastIndexByte(s, '/'), 0)
+	dot := bytes.IndexByte(s[pathend:], '.')
+	if dot < 0 || pathend+dot == 0 || pathend+dot+1 == len(s) {
+		return buf[:start], 0, false
+	}
+	n := pathend + dot
+	if bytes.IndexByte(s[:n], '%') >= 0 {
+		if p, err := url.PathUnescape(string(s[:n])); err == nil {
+			sym := string(s[n:]) // ".sym"
+			buf = append(append(buf[:start], p...), sym...)
+			n = len(p)
+		}
+	}
+	return buf[start:], n, true
 }
