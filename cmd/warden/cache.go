@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"time"
 
@@ -47,9 +46,7 @@ func newCacheStatusCmd(g *globals) *cobra.Command {
 				return err
 			}
 			if asJSON {
-				enc := json.NewEncoder(cmd.OutOrStdout())
-				enc.SetIndent("", "  ")
-				return enc.Encode(st)
+				return printJSON(cmd.OutOrStdout(), st)
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "layer cache: %s\nsize: %.1f MB\nlayer results: %d\nremembered archive digests: %d\n",
 				st.Path, float64(st.Size)/1e6, st.Results, st.Digests)

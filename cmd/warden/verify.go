@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -67,9 +66,7 @@ func sigExit(typed, what string, err error) error {
 func (f *sigVerifyFlags) report(cmd *cobra.Command, typed, what string, res any, verified bool, invalid []verify.Problem, err error, printVerified func(out, errw io.Writer)) error {
 	out, errw := cmd.OutOrStdout(), cmd.ErrOrStderr()
 	if f.output == "json" {
-		enc := json.NewEncoder(out)
-		enc.SetIndent("", "  ")
-		if jerr := enc.Encode(res); jerr != nil {
+		if jerr := printJSON(out, res); jerr != nil {
 			return jerr
 		}
 	} else if verified {
