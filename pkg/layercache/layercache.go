@@ -303,44 +303,19 @@ func (c *Cache) Prune(maxAge time.Duration) (PruneResult, error) {
 			}
 			res.Removed = len(drop)
 		}
-		if h := tx.Bucket(hintsBucket); h != nil {
-			var drop [][]byte
-			err := h.ForEach(func(k, v []byte) error {
-				if t, ok := unstamp(v); !ok || old(t) {
-					drop = append(drop, bytes.Clone(k))
-				}
-				return nil
-			})
-			if err != nil {
-				return err
-			}
-			for _, k := range drop {
-				if err := h.Delete(k); err != nil {
-					return err
-				}
-			}
+		if _, _, err := deleteWhere(tx.Bucket(hintsBucket), func(v []byte) bool {
+			t, ok := unstamp(v)
+			return !ok || old(t)
+		}); err != nil {
+			return err
 		}
-		if d := tx.Bucket(digestsBucket); d != nil {
-			var drop [][]byte
-			err := d.ForEach(func(k, v []byte) error {
-				_, ts, _ := strings.Cut(string(v), " ")
-				at, _ := strconv.ParseInt(ts, 10, 64)
-				if old(time.Unix(at, 0)) {
-					drop = append(drop, bytes.Clone(k))
-				} else {
-					res.KeptDigests++
-				}
-				return nil
-			})
-			if err != nil {
-				return err
-			}
-			for _, k := range drop {
-				if err := d.Delete(k); err != nil {
-					return err
-				}
-			}
-			res.RemovedDigests = len(drop)
+		res.RemovedDigests, res.KeptDigests, err = deleteWhere(tx.Bucket(digestsBucket), func(v []byte) bool {
+			_, ts, _ := strings.Cut(string(v), " ")
+			at, _ := strconv.ParseInt(ts, 10, 64)
+			return old(time.Unix(at, 0))
+		})
+		if err != nil {
+			return err
 		}
 		return nil
 	})
@@ -390,6 +365,29 @@ func (c *Cache) StoreDigest(key string, d v1.Hash) {
 		}
 		return b.Put([]byte(key), []byte(d.String()+" "+strconv.FormatInt(time.Now().Unix(), 10)))
 	})
+}
+
+// deleteWhere deletes the entries of b (nil: none) whose value drop says
+// to, and counts what it deleted and kept.
+func deleteWhere(b *bolt.Bucket, drop func(v []byte) bool) (removed, kept int, err error) {
+	if b == nil {
+		return 0, 0, nil
+	}
+	var keys [][]byte
+	err = b.ForEach(func(k, v []byte) error {
+		if drop(v) {
+			keys = append(keys, bytes.Clone(k))
+		} else {
+			kept++
+		}
+		return nil
+	})
+	for _, k := range keys {
+		if err == nil {
+			err = b.Delete(k)
+		}
+	}
+	return len(keys), kept, err
 }
 
 // dropOlderHalf deletes the older half of b's entries by their stored time.
