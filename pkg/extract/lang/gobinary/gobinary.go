@@ -91,7 +91,6 @@ func isExecutable(b []byte) bool {
 // Extract implements extract.Extractor.
 func (e *Extractor) Extract(ctx context.Context, in *extract.Input) ([]inventory.Package, error) {
 	at := in.At
-	size := in.Size
 	if at == nil {
 		// No random access: look at the magic first, then copy a bounded file.
 		if in.Reader == nil {
@@ -111,7 +110,7 @@ func (e *Extractor) Extract(ctx context.Context, in *extract.Input) ([]inventory
 			return nil, fmt.Errorf("reading %s: %w", langutil.Location(in.Path), err)
 		}
 		b := append(head[:n], rest...)
-		at, size = bytes.NewReader(b), int64(len(b))
+		at = bytes.NewReader(b)
 	} else {
 		head := make([]byte, 16)
 		n, _ := at.ReadAt(head, 0)
@@ -122,10 +121,10 @@ func (e *Extractor) Extract(ctx context.Context, in *extract.Input) ([]inventory
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	return extractAt(in, at, size)
+	return extractAt(in, at)
 }
 
-func extractAt(in *extract.Input, at io.ReaderAt, size int64) ([]inventory.Package, error) {
+func extractAt(in *extract.Input, at io.ReaderAt) ([]inventory.Package, error) {
 	bi, err := buildinfo.Read(at)
 	if err != nil {
 		switch err.Error() {
@@ -144,7 +143,7 @@ func extractAt(in *extract.Input, at io.ReaderAt, size int64) ([]inventory.Packa
 		return nil, nil
 	}
 	pkgs := packages(in, bi)
-	syms, err := symbols(at, size, bi.GoVersion)
+	syms, err := symbols(at)
 	switch {
 	case err != nil:
 		langutil.Warn(in, "Go symbol table unreadable, reachability unknown: %v", err)
@@ -302,20 +301,24 @@ var peArch = map[uint16]string{
 var machoArch = map[macho.Cpu]string{macho.CpuAmd64: "amd64", macho.CpuArm64: "arm64", macho.Cpu386: "386"}
 
 // symbols returns the linked functions as import path -> set of symbols, or
-// nil (no error) when the binary has no function table to read.
-func symbols(at io.ReaderAt, size int64, goVersion string) (map[string]map[string]bool, error) {
+// nil (no error) when the binary has no function table to read (none, or
+// one from before Go 1.18).
+func symbols(at io.ReaderAt) (map[string]map[string]bool, error) {
 	sc := &scratch{}
 	defer sc.release()
-	tab, _, gf, guess, err := findPclntab(sc, at, goVersion)
+	tab, err := findPclntab(sc, at)
 	if err != nil || tab == nil {
 		return nil, err
 	}
+	t, err := parsePclntab(tab)
+	if err != nil {
+		return nil, nil
+	}
 	out := map[string]map[string]bool{}
 	var buf []byte
-	add := func(name string) {
-		// name points into the table (see pclntab.name); the map keys are
-		// copies, made only for new names (map lookups of string(b) do not
-		// allocate).
+	t.names(func(name string) {
+		// name points into the table; the map keys are copies, made only
+		// for new names (map lookups of string(b) do not allocate).
 		var n int
 		var ok bool
 		if buf, n, ok = appendSplitSymbol(buf[:0], name); !ok {
@@ -330,42 +333,8 @@ func symbols(at io.ReaderAt, size int64, goVersion string) (map[string]map[strin
 		if !m[string(sym)] {
 			m[string(sym)] = true
 		}
-	}
-	t, err := parsePclntab(tab)
-	if err != nil {
-		// Before Go 1.18 (or unreadable): without inline trees some linked
-		// functions would look absent, so reachability stays unknown.
-		return nil, nil
-	}
-	if gf == nil && guess != nil {
-		gf = guess(t)
-	}
-	if gf == nil {
-		// Without the inline trees, functions inlined into others
-		// would look absent: say nothing rather than "not linked".
-		return nil, nil
-	}
-	gf.sc = sc
-	if err := t.funcNames(gf, add); err != nil {
-		return nil, err
-	}
+	})
 	return out, nil
-}
-
-func funcSymName(goVersion string) string {
-	v := StdlibVersion(goVersion)
-	if v == "" {
-		return "go:func.*"
-	}
-	parts := strings.SplitN(v, ".", 3)
-	if len(parts) >= 2 && parts[0] == "1" {
-		var minor int
-		fmt.Sscanf(parts[1], "%d", &minor)
-		if minor < 20 {
-			return "go.func.*"
-		}
-	}
-	return "go:func.*"
 }
 
 // memBytes is the whole file when the walk holds it in memory (its ReaderAt
@@ -385,8 +354,8 @@ func sliceOf(mem []byte, off, n uint64) []byte {
 	return mem[off : off+n : off+n]
 }
 
-// scratch holds the large buffers of one symbols call (function table,
-// inline trees: megabytes per executable) and drops them together.
+// scratch holds the large buffers of one symbols call (function name
+// table: megabytes per executable) and drops them together.
 type scratch struct{ bufs [][]byte }
 
 func (s *scratch) get(n int64) []byte {
@@ -403,134 +372,76 @@ func (s *scratch) release() {
 	s.bufs = nil
 }
 
-func readSection(sc *scratch, r io.ReaderAt, off, n int64) ([]byte, error) {
-	if n < 0 || n > maxPclntab {
-		return nil, fmt.Errorf("pclntab of %d bytes is over the %d-byte limit", n, maxPclntab)
+// readTable reads a pclntab's header and function name table from r, a
+// section of size bytes that starts with the table: the rest is not needed.
+// A header that does not parse is returned as it is, for parsePclntab to
+// reject.
+func readTable(sc *scratch, r io.ReaderAt, size int64) ([]byte, error) {
+	head := make([]byte, min(size, int64(pcHeaderSize(8))))
+	if _, err := r.ReadAt(head, 0); err != nil && !errors.Is(err, io.EOF) {
+		return nil, err
 	}
-	b := sc.get(n)
-	if _, err := r.ReadAt(b, off); err != nil && !errors.Is(err, io.EOF) {
+	end, err := namesEnd(head)
+	if err != nil {
+		return head, nil
+	}
+	if end > uint64(size) || end > maxPclntab {
+		return nil, fmt.Errorf("function name table ends at byte %d, past the %d-byte table or the %d-byte limit", end, size, maxPclntab)
+	}
+	b := sc.get(int64(end))
+	if _, err := r.ReadAt(b, 0); err != nil && !errors.Is(err, io.EOF) {
 		return nil, err
 	}
 	return b, nil
 }
 
-// elfSymbol returns the value of the first symbol called name in the
-// ELF symbol table. It reads the table in place: f.Symbols() makes a string
-// for each of a Go binary's tens of thousands of symbols to find one.
-func elfSymbol(f *elf.File, name string) (uint64, bool) {
-	symtab := f.Section(".symtab")
-	if symtab == nil || symtab.Type == elf.SHT_NOBITS || int(symtab.Link) >= len(f.Sections) {
-		return 0, false
+// readSection reads a section whole (bounded).
+func readSection(sc *scratch, r io.ReaderAt, n int64) ([]byte, error) {
+	if n < 0 || n > maxPclntab {
+		return nil, fmt.Errorf("section of %d bytes is over the %d-byte limit", n, maxPclntab)
 	}
-	strtab := f.Sections[symtab.Link]
-	syms, err := symtab.Data()
-	if err != nil {
-		return 0, false
+	b := sc.get(n)
+	if _, err := r.ReadAt(b, 0); err != nil && !errors.Is(err, io.EOF) {
+		return nil, err
 	}
-	strs, err := strtab.Data()
-	if err != nil {
-		return 0, false
-	}
-	size, valueAt := 24, 8 // Elf64_Sym: name, info, other, shndx, value, size
-	if f.Class == elf.ELFCLASS32 {
-		size, valueAt = 16, 4 // Elf32_Sym: name, value, size, info, other, shndx
-	}
-	bo := f.ByteOrder
-	for off := size; off+size <= len(syms); off += size { // entry 0 is the null symbol
-		n := int(bo.Uint32(syms[off:]))
-		if n >= len(strs) || len(strs)-n < len(name)+1 || strs[n+len(name)] != 0 || string(strs[n:n+len(name)]) != name {
-			continue
-		}
-		if size == 24 {
-			return bo.Uint64(syms[off+valueAt:]), true
-		}
-		return uint64(bo.Uint32(syms[off+valueAt:])), true
-	}
-	return 0, false
+	return b, nil
 }
 
-// findPclntab returns the function table, the text start (for old tables)
-// and, when the symbol table has go:func.*, where inline trees live; for
-// stripped ELF binaries, guess finds go:func.* through the runtime's moduledata.
-func findPclntab(sc *scratch, at io.ReaderAt, goVersion string) (tab []byte, textAddr uint64, gf *goFunc, guess func(*pclntab) *goFunc, err error) {
-	fsym := funcSymName(goVersion)
+// findPclntab returns the start of the function table: at least its header
+// and function name table (nil when the binary has none).
+func findPclntab(sc *scratch, at io.ReaderAt) (tab []byte, err error) {
 	if f, err := elf.NewFile(at); err == nil {
 		s := f.Section(".gopclntab")
 		if s == nil {
 			s = f.Section(".data.rel.ro.gopclntab")
 		}
-		var tabAddr uint64
 		mem := memBytes(at)
 		if s != nil && s.Type != elf.SHT_NOBITS {
-			if tab = sliceOf(mem, s.Offset, s.Size); tab == nil {
-				if tab, err = readSection(sc, s, 0, int64(s.Size)); err != nil {
-					return nil, 0, nil, nil, err
-				}
+			if tab = sliceOf(mem, s.Offset, s.Size); tab != nil {
+				return tab, nil
 			}
-			tabAddr = s.Addr
-		} else if rel := f.Section(".data.rel.ro"); rel != nil && rel.Type != elf.SHT_NOBITS {
+			return readTable(sc, s, int64(s.Size))
+		}
+		if rel := f.Section(".data.rel.ro"); rel != nil && rel.Type != elf.SHT_NOBITS {
 			// Linked by an external linker: the table sits inside
 			// .data.rel.ro without a section header of its own.
 			data := sliceOf(mem, rel.Offset, rel.Size)
 			if data == nil {
-				if data, err = readSection(sc, rel, 0, int64(rel.Size)); err != nil {
-					return nil, 0, nil, nil, err
+				if data, err = readSection(sc, rel, int64(rel.Size)); err != nil {
+					return nil, err
 				}
 			}
-			off := findPclntabMagic(data)
-			if off < 0 {
-				return nil, 0, nil, nil, nil
-			}
-			tab, tabAddr = data[off:], rel.Addr+uint64(off)
-		} else {
-			return nil, 0, nil, nil, nil
-		}
-		if t := f.Section(".text"); t != nil {
-			textAddr = t.Addr
-		}
-		if value, ok := elfSymbol(f, fsym); ok {
-			for _, p := range f.Progs {
-				if p.Type == elf.PT_LOAD && p.Vaddr <= value && value < p.Vaddr+p.Memsz {
-					gf = &goFunc{value: value, base: p.Vaddr, end: p.Vaddr + p.Filesz, r: p.ReaderAt}
-				}
+			if off := findPclntabMagic(data); off >= 0 {
+				return data[off:], nil
 			}
 		}
-		// go:func.* (the inline trees) lies inside the table in binaries
-		// of Go 1.20 and later: read there, not copied again.
-		inTab := func(gf *goFunc) *goFunc {
-			if gf != nil && gf.value >= tabAddr && gf.value-tabAddr < uint64(len(tab)) {
-				gf.data = tab[gf.value-tabAddr:]
-			}
-			return gf
-		}
-		gf = inTab(gf)
-		if gf == nil {
-			guess = func(t *pclntab) *goFunc { return inTab(guessELFGoFunc(f, t, tabAddr)) }
-		}
-		return tab, textAddr, gf, guess, nil
+		return nil, nil
 	}
 	if f, err := macho.NewFile(at); err == nil {
-		s := f.Section("__gopclntab")
-		if s == nil {
-			return nil, 0, nil, nil, nil
+		if s := f.Section("__gopclntab"); s != nil {
+			return readTable(sc, s, int64(s.Size))
 		}
-		if tab, err = readSection(sc, s, 0, int64(s.Size)); err != nil {
-			return nil, 0, nil, nil, err
-		}
-		if t := f.Section("__text"); t != nil {
-			textAddr = t.Addr
-		}
-		if f.Symtab != nil {
-			for _, sym := range f.Symtab.Syms {
-				if sym.Name != fsym || sym.Sect == 0 || int(sym.Sect) > len(f.Sections) {
-					continue
-				}
-				sect := f.Sections[sym.Sect-1]
-				gf = &goFunc{value: sym.Value, base: sect.Addr, end: sect.Addr + sect.Size, r: sect}
-				break
-			}
-		}
-		return tab, textAddr, gf, nil, nil
+		return nil, nil
 	}
 	if f, err := pe.NewFile(at); err == nil {
 		var start, end *pe.Symbol
@@ -544,22 +455,12 @@ func findPclntab(sc *scratch, at io.ReaderAt, goVersion string) (tab []byte, tex
 		}
 		if start == nil || end == nil || start.SectionNumber != end.SectionNumber ||
 			start.SectionNumber < 1 || int(start.SectionNumber) > len(f.Sections) || end.Value < start.Value {
-			return nil, 0, nil, nil, nil
+			return nil, nil
 		}
-		sect := f.Sections[start.SectionNumber-1]
-		if tab, err = readSection(sc, sect, int64(start.Value), int64(end.Value-start.Value)); err != nil {
-			return nil, 0, nil, nil, err
-		}
-		for _, s := range f.Symbols {
-			if s.Name == fsym && s.SectionNumber >= 1 && int(s.SectionNumber) <= len(f.Sections) {
-				sect := f.Sections[s.SectionNumber-1]
-				gf = &goFunc{value: uint64(s.Value), base: 0, end: uint64(sect.Size), r: sect}
-				break
-			}
-		}
-		return tab, 0, gf, nil, nil
+		n := int64(end.Value - start.Value)
+		return readTable(sc, io.NewSectionReader(f.Sections[start.SectionNumber-1], int64(start.Value), n), n)
 	}
-	return nil, 0, nil, nil, nil
+	return nil, nil
 }
 
 // assignSymbols puts each linked symbol on the module that holds its package:
@@ -610,57 +511,6 @@ func assignSymbols(pkgs []inventory.Package, bi *buildinfo.BuildInfo, syms map[s
 		sort.Strings(lists[i])
 		pkgs[i].Symbols = lists[i]
 	}
-}
-
-// guessELFGoFunc finds go:func.* in a stripped ELF binary: the runtime's
-// firstmoduledata (in a data section) starts with a pointer to the pclntab
-// header, and one of the words after it is go:func.* (runtime/symtab.go,
-// moduledata.gofunc, the 41st word in Go 1.26; the section is .go.module in
-// recent toolchains, .noptrdata before). Each candidate is
-// checked against the inline trees before it is used.
-func guessELFGoFunc(f *elf.File, t *pclntab, pclnAddr uint64) *goFunc {
-	word := func(b []byte) uint64 {
-		if t.ptrSize == 8 {
-			return t.order.Uint64(b)
-		}
-		return uint64(t.order.Uint32(b))
-	}
-	prog := func(v uint64) *goFunc {
-		for _, p := range f.Progs {
-			if p.Type == elf.PT_LOAD && p.Vaddr <= v && v < p.Vaddr+p.Filesz {
-				return &goFunc{value: v, base: p.Vaddr, end: p.Vaddr + p.Filesz, r: p.ReaderAt}
-			}
-		}
-		return nil
-	}
-	for _, name := range []string{".go.module", ".noptrdata", ".data", ".data.rel.ro"} {
-		s := f.Section(name)
-		if s == nil || s.Type == elf.SHT_NOBITS || s.Size > maxPclntab {
-			continue
-		}
-		data, err := s.Data()
-		if err != nil {
-			continue
-		}
-		ps := t.ptrSize
-		for off := 0; off+64*ps <= len(data); off += ps {
-			if word(data[off:]) != pclnAddr {
-				continue
-			}
-			order := []int{40}
-			for k := 1; k < 64; k++ {
-				if k != 40 {
-					order = append(order, k)
-				}
-			}
-			for _, k := range order {
-				if gf := prog(word(data[off+k*ps:])); gf != nil && t.validGoFunc(gf) {
-					return gf
-				}
-			}
-		}
-	}
-	return nil
 }
 
 // findPclntabMagic finds a Go 1.18+ pclntab header in data (aligned, magic,

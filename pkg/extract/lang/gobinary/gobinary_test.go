@@ -170,8 +170,8 @@ func FuzzPclntab(f *testing.F) {
 		if err != nil {
 			return
 		}
-		_ = tab.funcNames(nil, func(string) {})
-		_ = tab.funcNames(&goFunc{r: bytes.NewReader(data)}, func(string) {})
+		tab.names(func(string) {})
+		_ = tab.firstName()
 	})
 }
 
@@ -224,4 +224,70 @@ func FuzzSplitSymbol(f *testing.F) {
 			t.Fatalf("splitSymbol(%q) = %q, %q, %v; reference %q, %q, %v", name, pkg, sym, ok, rp, rs, rok)
 		}
 	})
+}
+
+// TestNamesHoldInlined holds the function name table to what symbols relies
+// on: it names every function the ELF symbol table has, and functions that
+// exist only inlined into others (no symbol of their own), which a reader of
+// the symbol table or of the function records alone would miss.
+func TestNamesHoldInlined(t *testing.T) {
+	exe := filepath.Join(vulnApp(t), "vulnapp") // not stripped
+	ef, err := elf.Open(exe)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ef.Close()
+	elfSyms, err := ef.Symbols()
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(exe)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	sc := &scratch{}
+	defer sc.release()
+	data, err := findPclntab(sc, f)
+	if err != nil || data == nil {
+		t.Fatalf("findPclntab: %v", err)
+	}
+	tab, err := parsePclntab(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := map[string]bool{}
+	tab.names(func(n string) { names[strings.Clone(n)] = true })
+	funcs := map[string]bool{}
+	for _, s := range elfSyms {
+		if elf.ST_TYPE(s.Info) == elf.STT_FUNC && s.Section != elf.SHN_UNDEF {
+			funcs[strings.TrimSuffix(s.Name, ".abi0")] = true // assembly functions' symbols carry their ABI
+		}
+	}
+	missing := 0
+	for n := range funcs {
+		// Skipped: markers of the text's bounds, and compiler-generated
+		// functions (never split into symbols).
+		if !names[n] && n != "runtime.text" && n != "runtime.etext" && !strings.HasPrefix(n, "type:") && !strings.HasPrefix(n, "go:") {
+			missing++
+			if missing < 5 {
+				t.Errorf("function %s has a symbol but is not in the name table", n)
+			}
+		}
+	}
+	inlinedOnly := 0
+	for n := range names {
+		if !funcs[n] {
+			inlinedOnly++
+		}
+	}
+	// strings.HasPrefix is inlined wherever it is called and never has a body of its own.
+	if inlinedOnly == 0 || !names["strings.HasPrefix"] || funcs["strings.HasPrefix"] {
+		t.Errorf("%d names without a symbol of their own; strings.HasPrefix named %v, has a symbol %v", inlinedOnly, names["strings.HasPrefix"], funcs["strings.HasPrefix"])
+	}
+	syms, err := symbols(f)
+	if err != nil || !syms["strings"]["HasPrefix"] {
+		t.Errorf("symbols: strings.HasPrefix missing (%v)", err)
+	}
+	t.Logf("%d names, %d function symbols, %d only inlined", len(names), len(funcs), inlinedOnly)
 }

@@ -5,127 +5,106 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"io"
 	"net/url"
 	"strings"
 	"unsafe"
 )
 
 // This file reads function names out of a Go 1.18+ pclntab (the runtime's
-// function table, which stripped binaries keep), including the names of
-// functions inlined into each function (the FUNCDATA_InlTree tables, found
-// relative to the go:func.* symbol when the symbol table is present).
-// Layout facts: runtime/symtab.go (pcHeader, _func, inlinedCall) and
-// cmd/internal/objabi/funcdata.go (PCDATA_InlTreeIndex=2, FUNCDATA_InlTree=3).
+// function table, which stripped binaries keep). Its function name table
+// (funcnametab) holds, once each, the name of every function linked and of
+// every function inlined into one: the linker writes it by walking the
+// functions and their inline trees (cmd/link/internal/ld/pcln.go, walkFuncs).
+// Reading it gives what the binary links, inlined code included, without
+// decoding inline trees. Layout facts: runtime/symtab.go (pcHeader).
 
 const (
 	magic118 = 0xfffffff0 // Go 1.18, 1.19
 	magic120 = 0xfffffff1 // Go 1.20 and later
-
-	pcdataInlTreeIndex = 2
-	funcdataInlTree    = 3
 )
 
 var errPclntab = errors.New("malformed pclntab")
 
-// goFunc locates the go:func.* region, from which inline trees are addressed.
-type goFunc struct {
-	value uint64      // address of go:func.*
-	base  uint64      // address where r starts
-	end   uint64      // address where r ends (0: unknown)
-	r     io.ReaderAt // the segment holding it
-	data  []byte      // when loaded: the bytes from value to end (bounded)
-	sc    *scratch    // lends the buffer for data (nil: allocated)
-}
-
-// load reads the region after go:func.* into memory once, so that the
-// inline trees of thousands of functions are not thousands of reads.
-func (gf *goFunc) load() {
-	if gf.data != nil || gf.end <= gf.value || gf.value < gf.base {
-		return
-	}
-	n := gf.end - gf.value
-	if n > maxPclntab {
-		n = maxPclntab
-	}
-	b := gf.sc.get(int64(n))
-	m, _ := gf.r.ReadAt(b, int64(gf.value-gf.base))
-	gf.data = b[:m]
-}
+// pcHeaderSize is the size of the header for a pointer size: magic, two
+// pad bytes, minLC, ptrSize, then 8 words (nfunc, nfiles, textStart,
+// funcnameOffset, cuOffset, filetabOffset, pctabOffset, pclnOffset).
+func pcHeaderSize(ptrSize int) int { return 8 + 8*ptrSize }
 
 type pclntab struct {
 	data     []byte
 	order    binary.ByteOrder
-	ver120   bool
 	ptrSize  int
-	quantum  uint32
 	nfunc    int
-	funcname []byte
-	pctab    []byte
-	functab  []byte // the pcln table: functab then _func records
-	budget   int    // decoding steps left: bounds the work on hostile tables
+	funcname []byte // funcnametab: NUL-terminated names
+	functab  []byte // the pcln table: functab then _func records (nil when not read)
 }
 
-// workBudget bounds the pc-value steps and inline entries decoded per binary
-// (a large real binary needs a few million).
-const workBudget = 50_000_000
-
-var errBudget = fmt.Errorf("%w: too much work decoding it", errPclntab)
-
-func parsePclntab(data []byte) (*pclntab, error) {
+// pcHeader parses the header at the start of data: byte order, pointer size
+// and its 8 words.
+func pcHeader(data []byte) (order binary.ByteOrder, ptrSize int, w [8]uint64, err error) {
 	if len(data) < 8 {
-		return nil, errPclntab
+		return nil, 0, w, errPclntab
 	}
-	t := &pclntab{data: data, budget: workBudget}
 	switch {
-	case binary.LittleEndian.Uint32(data) == magic118:
-		t.order = binary.LittleEndian
-	case binary.BigEndian.Uint32(data) == magic118:
-		t.order = binary.BigEndian
-	case binary.LittleEndian.Uint32(data) == magic120:
-		t.order, t.ver120 = binary.LittleEndian, true
-	case binary.BigEndian.Uint32(data) == magic120:
-		t.order, t.ver120 = binary.BigEndian, true
+	case binary.LittleEndian.Uint32(data) == magic118, binary.LittleEndian.Uint32(data) == magic120:
+		order = binary.LittleEndian
+	case binary.BigEndian.Uint32(data) == magic118, binary.BigEndian.Uint32(data) == magic120:
+		order = binary.BigEndian
 	default:
-		return nil, fmt.Errorf("%w: unknown magic (Go before 1.18?)", errPclntab)
+		return nil, 0, w, fmt.Errorf("%w: unknown magic (Go before 1.18?)", errPclntab)
 	}
 	if data[4] != 0 || data[5] != 0 {
-		return nil, errPclntab
+		return nil, 0, w, errPclntab
 	}
-	t.quantum = uint32(data[6])
-	t.ptrSize = int(data[7])
-	if t.ptrSize != 4 && t.ptrSize != 8 {
-		return nil, errPclntab
+	ptrSize = int(data[7])
+	if ptrSize != 4 && ptrSize != 8 {
+		return nil, 0, w, errPclntab
 	}
-	word := func(i int) (uint64, bool) {
-		off := 8 + i*t.ptrSize
-		if off+t.ptrSize > len(data) {
-			return 0, false
-		}
-		if t.ptrSize == 8 {
-			return t.order.Uint64(data[off:]), true
-		}
-		return uint64(t.order.Uint32(data[off:])), true
+	if len(data) < pcHeaderSize(ptrSize) {
+		return nil, 0, w, errPclntab
 	}
-	// pcHeader: nfunc, nfiles, textStart, funcnameOffset, cuOffset, filetabOffset, pctabOffset, pclnOffset.
-	var w [8]uint64
 	for i := range w {
-		v, ok := word(i)
-		if !ok {
-			return nil, errPclntab
+		off := 8 + i*ptrSize
+		if ptrSize == 8 {
+			w[i] = order.Uint64(data[off:])
+		} else {
+			w[i] = uint64(order.Uint32(data[off:]))
 		}
-		w[i] = v
+	}
+	return order, ptrSize, w, nil
+}
+
+// namesEnd is where funcnametab ends (cuOffset), from the header: the bytes
+// to read for names. It checks that the table lies after the header.
+func namesEnd(data []byte) (uint64, error) {
+	_, ptrSize, w, err := pcHeader(data)
+	if err != nil {
+		return 0, err
+	}
+	if w[3] < uint64(pcHeaderSize(ptrSize)) || w[4] < w[3] {
+		return 0, fmt.Errorf("%w: function name table at %d..%d", errPclntab, w[3], w[4])
+	}
+	return w[4], nil
+}
+
+// parsePclntab parses a table of which data holds at least the header and
+// the function name table; functab is kept when data reaches it.
+func parsePclntab(data []byte) (*pclntab, error) {
+	order, ptrSize, w, err := pcHeader(data)
+	if err != nil {
+		return nil, err
+	}
+	end, err := namesEnd(data)
+	if err != nil {
+		return nil, err
 	}
 	n := uint64(len(data))
-	if w[0] > n || w[3] > n || w[6] > n || w[7] > n {
+	if end > n || w[0] > n {
 		return nil, errPclntab
 	}
-	t.nfunc = int(w[0])
-	t.funcname = data[w[3]:]
-	t.pctab = data[w[6]:]
-	t.functab = data[w[7]:]
-	if uint64(len(t.functab)) < uint64(t.nfunc+1)*8 {
-		return nil, errPclntab
+	t := &pclntab{data: data, order: order, ptrSize: ptrSize, nfunc: int(w[0]), funcname: data[w[3]:end]}
+	if w[7] <= n && uint64(len(data[w[7]:])) >= uint64(t.nfunc+1)*8 {
+		t.functab = data[w[7]:]
 	}
 	return t, nil
 }
@@ -138,20 +117,20 @@ func (t *pclntab) u32(b []byte, off uint32) (uint32, bool) {
 }
 
 // name is the function name at off. It points into the table, without a
-// copy (hundreds of thousands of names per image): a caller that keeps it
-// past the table's buffer clones it.
+// copy: a caller that keeps it past the table's buffer clones it.
 func (t *pclntab) name(off uint32) string {
 	if uint64(off) >= uint64(len(t.funcname)) {
 		return ""
 	}
 	b := t.funcname[off:]
-	if i := indexByte(b, 0); i > 0 {
+	if i := bytes.IndexByte(b, 0); i > 0 {
 		return unsafe.String(&b[0], i)
 	}
 	return ""
 }
 
-// firstName is the name of the first function of the table ("" when unreadable).
+// firstName is the name of the first function of the table ("" when
+// unreadable or when functab was not read).
 func (t *pclntab) firstName() string {
 	funcoff, ok := t.u32(t.functab, 4)
 	if !ok || uint64(funcoff)+8 > uint64(len(t.functab)) {
@@ -160,168 +139,20 @@ func (t *pclntab) firstName() string {
 	return t.name(t.order.Uint32(t.functab[funcoff+4:]))
 }
 
-func indexByte(b []byte, c byte) int {
-	for i, x := range b {
-		if x == c {
-			return i
+// names calls fn with each name of the function name table. The names point
+// into the table (see name).
+func (t *pclntab) names(fn func(name string)) {
+	b := t.funcname
+	for len(b) > 0 {
+		i := bytes.IndexByte(b, 0)
+		if i < 0 {
+			return // unterminated: not a name
 		}
+		if i > 0 {
+			fn(unsafe.String(&b[0], i))
+		}
+		b = b[i+1:]
 	}
-	return -1
-}
-
-// inlineRef is where one function's inline tree is and how many entries it has.
-type inlineRef struct {
-	off   uint32 // offset from go:func.*
-	count int32
-}
-
-// funcs calls fn with each function's name and its inline tree reference
-// (count 0 when it has none).
-func (t *pclntab) funcs(fn func(name string, inl inlineRef) error) error {
-	fixed := uint32(40) // _func without startLine (1.18, 1.19)
-	if t.ver120 {
-		fixed = 44
-	}
-	for i := 0; i < t.nfunc; i++ {
-		funcoff, ok := t.u32(t.functab, uint32(i*8+4))
-		if !ok || uint64(funcoff)+uint64(fixed) > uint64(len(t.functab)) {
-			return fmt.Errorf("%w: function %d out of range", errPclntab, i)
-		}
-		f := t.functab[funcoff:]
-		name := t.name(t.order.Uint32(f[4:]))
-		var inl inlineRef
-		npcdata := t.order.Uint32(f[28:])
-		nfuncdata := uint32(f[fixed-1])
-		if npcdata > pcdataInlTreeIndex && nfuncdata > funcdataInlTree &&
-			uint64(fixed)+uint64(npcdata)*4+uint64(nfuncdata)*4 <= uint64(len(f)) {
-			pcoff := t.order.Uint32(f[fixed+pcdataInlTreeIndex*4:])
-			inlOff := t.order.Uint32(f[fixed+npcdata*4+funcdataInlTree*4:])
-			if pcoff != 0 && inlOff != ^uint32(0) {
-				inl = inlineRef{off: inlOff, count: t.maxValue(pcoff) + 1}
-				if t.budget <= 0 {
-					return errBudget
-				}
-			}
-		}
-		if err := fn(name, inl); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// funcNames calls fn with each function's name and the names of the
-// functions inlined into it (when gf is non-nil).
-func (t *pclntab) funcNames(gf *goFunc, fn func(string)) error {
-	if gf != nil {
-		gf.load()
-	}
-	return t.funcs(func(name string, inl inlineRef) error {
-		fn(name)
-		if gf == nil || inl.count <= 0 {
-			return nil
-		}
-		return t.inlined(gf, inl, func(_ []byte, name string) bool { fn(name); return true })
-	})
-}
-
-// validGoFunc checks a guessed go:func.* address against the inline trees of
-// up to 200 functions: every entry must name a function of the table.
-func (t *pclntab) validGoFunc(gf *goFunc) bool {
-	checked := 0
-	bad := errors.New("bad")
-	err := t.funcs(func(_ string, inl inlineRef) error {
-		if inl.count <= 0 || checked >= 200 {
-			return nil
-		}
-		checked++
-		err := t.inlined(gf, inl, func(entry []byte, name string) bool {
-			if t.ver120 && (entry[1] != 0 || entry[2] != 0 || entry[3] != 0) {
-				return false
-			}
-			return name != "" && !strings.ContainsAny(name, "\x00\n")
-		})
-		if err != nil {
-			return bad
-		}
-		return nil
-	})
-	return err == nil && checked > 0
-}
-
-// maxValue decodes a pc-value table and returns its largest value (-1 when empty).
-func (t *pclntab) maxValue(off uint32) int32 {
-	if uint64(off) >= uint64(len(t.pctab)) {
-		return -1
-	}
-	p := t.pctab[off:]
-	val, max := int32(-1), int32(-1)
-	first := true
-	for ; t.budget > 0; t.budget-- {
-		uvdelta, n := binary.Uvarint(p)
-		if n <= 0 || (uvdelta == 0 && !first) {
-			break
-		}
-		p = p[n:]
-		if uvdelta&1 != 0 {
-			uvdelta = ^(uvdelta >> 1)
-		} else {
-			uvdelta >>= 1
-		}
-		val += int32(uvdelta)
-		if val > max {
-			max = val
-		}
-		_, n = binary.Uvarint(p) // pc delta
-		if n <= 0 {
-			break
-		}
-		p = p[n:]
-		first = false
-	}
-	return max
-}
-
-var errBadEntry = errors.New("inline tree entry does not name a function")
-
-// inlined reads one inline tree; fn gets each raw entry and the name it
-// points at and returns false to reject the entry.
-func (t *pclntab) inlined(gf *goFunc, inl inlineRef, fn func(entry []byte, name string) bool) error {
-	size := int64(20) // inlinedCall 1.18/1.19: parent int16, funcID, pad, file, line, func_, parentPc
-	nameAt := int64(12)
-	if t.ver120 {
-		size, nameAt = 16, 4 // funcID, pad[3], nameOff, parentPc, startLine
-	}
-	if inl.count > 1<<16 {
-		return fmt.Errorf("%w: inline tree of %d entries", errPclntab, inl.count)
-	}
-	if t.budget -= int(inl.count); t.budget <= 0 {
-		return errBudget
-	}
-	if gf.value < gf.base {
-		return errBadEntry
-	}
-	n := size * int64(inl.count)
-	var buf []byte
-	if gf.data != nil && int64(inl.off)+n <= int64(len(gf.data)) {
-		buf = gf.data[inl.off : int64(inl.off)+n]
-	} else {
-		buf = make([]byte, n)
-		if _, err := gf.r.ReadAt(buf, int64(gf.value-gf.base)+int64(inl.off)); err != nil {
-			return fmt.Errorf("reading inline tree: %w", err)
-		}
-	}
-	for j := int64(0); j < int64(inl.count); j++ {
-		e := buf[j*size : (j+1)*size]
-		off := t.order.Uint32(e[nameAt:])
-		if off != 0 && (uint64(off) >= uint64(len(t.funcname)) || t.funcname[off-1] != 0) {
-			return errBadEntry
-		}
-		if !fn(e, t.name(off)) {
-			return errBadEntry
-		}
-	}
-	return nil
 }
 
 // splitSymbol turns a function name from the pclntab into the import path and
