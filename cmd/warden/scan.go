@@ -191,10 +191,16 @@ func runScan(cmd *cobra.Command, g *globals, f *scanFlags, ref string) error {
 	if err != nil {
 		return err
 	}
-	// After the walk, which learns a docker-archive's layer digests as it reads.
-	meta, err := sbom.ImageFrom(img.Name, img.Image)
-	if err != nil {
-		return err
+	// The image's digests, for the reports that show them (CycloneDX, and
+	// templates, which may) and for --attest: after the walk, which learns a
+	// docker-archive's layer digests as it reads them with a cache. The
+	// table, JSON and SARIF reports do not show them, and for a docker-archive
+	// read without a cache they would cost a hash of every compressed layer.
+	meta := sbom.Image{Name: img.Name}
+	if f.attest || f.format == report.FormatCycloneDX || f.format == report.FormatTemplate {
+		if meta, err = sbom.ImageFrom(img.Name, img.Image); err != nil {
+			return err
+		}
 	}
 	meta.RepoTags = img.RepoTags
 	findings, err := match.Match(ctx, db, inv, match.Options{OSOnly: f.osOnly, Logger: g.logger})

@@ -9,6 +9,9 @@ import (
 	"strings"
 	"testing"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
+
 	"github.com/wardensec/warden/internal/testimage"
 	"github.com/wardensec/warden/pkg/extract/all"
 	"github.com/wardensec/warden/pkg/layercache"
@@ -75,5 +78,53 @@ func TestArchiveCacheRuns(t *testing.T) {
 	hits, d3 := run(cp)
 	if hits != 2 || d3 != d1 {
 		t.Fatalf("a copy of the file: %d hits, digest %s; want 2 and %s", hits, d3, d1)
+	}
+}
+
+// TestArchiveNoCacheUnhashed: without a layer cache nothing needs a compressed
+// layer's digest, and a docker-archive lists none to check: the walk reads
+// the layers without hashing them (no digest is learned), and the image's
+// digest, asked for afterwards, is still right.
+func TestArchiveNoCacheUnhashed(t *testing.T) {
+	img := testimage.Image(t, nil,
+		testimage.Layer(t, testimage.Reg("etc/os-release", "ID=alpine\nVERSION_ID=3.19.4\n")),
+		testimage.Layer(t, testimage.Reg("lib/apk/db/installed", "P:musl\nV:1.2.4-r2\no:musl\n\n")))
+	p := filepath.Join(t.TempDir(), "img.tar")
+	testimage.WriteDockerArchive(t, img, "x:1", p)
+	ref, err := tarball.ImageFromPath(p, nil) // go-containerregistry's reading is the reference
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := ref.Digest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	im, err := source.Open(context.Background(), "docker-archive:"+p, source.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer im.Close()
+	inv, err := walk.Inventory(context.Background(), im.Image, walk.Options{Extractors: all.Extractors(), ImageName: p})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(inv.Packages) != 1 || inv.Packages[0].Name != "musl" {
+		t.Fatalf("packages %+v", inv.Packages)
+	}
+	ls, err := im.Layers()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, l := range ls {
+		k, ok := l.(interface{ KnownDigest() (v1.Hash, bool) })
+		if !ok {
+			t.Fatalf("layer %d (%T) cannot say whether its digest is known", i, l)
+		}
+		if d, known := k.KnownDigest(); known {
+			t.Errorf("layer %d: digest %s learned by a walk without a cache: its bytes were hashed", i, d)
+		}
+	}
+	if got, err := im.Digest(); err != nil || got != want {
+		t.Errorf("image digest %v, %v; want %v", got, err, want)
 	}
 }

@@ -202,6 +202,19 @@ func (l *archiveLayer) Compressed() (io.ReadCloser, error) {
 	return &learningReader{r: l.raw(), h: sha256.New(), l: l}, nil
 }
 
+// CompressedUnhashed is Compressed for a reader that needs neither the
+// digest nor a check of it (pkg/walk without a layer cache): a
+// docker-archive lists no digest for a compressed layer, so until one is
+// known there is nothing to check its bytes against, and hashing them would
+// only learn it. A known digest (or an uncompressed layer's diff ID) is
+// still checked.
+func (l *archiveLayer) CompressedUnhashed() (io.ReadCloser, error) {
+	if _, ok := l.KnownDigest(); ok || l.uncompressed() {
+		return l.Compressed()
+	}
+	return io.NopCloser(l.raw()), nil
+}
+
 // learningReader hashes a compressed layer as it is read and, at the end,
 // makes that the layer's digest (or fails when another complete read found
 // other bytes: the file changed while it was read).

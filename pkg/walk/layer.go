@@ -51,8 +51,10 @@ type source struct {
 // Unless the digest is needed first (lookup: for a cache lookup), a layer
 // that can say its digest is not yet known (knownDigest: pkg/source's
 // docker-archive layers) is read without one: its stream learns the digest
-// as the walk reads it, so nothing hashes the layer beforehand.
-func layerSource(l v1.Layer, diffID v1.Hash, lookup bool) (source, error) {
+// as the walk reads it, so nothing hashes the layer beforehand; and when the
+// digest is not needed at all (keep false: no cache to store the result
+// under), through a stream that does not hash (unhashedStream).
+func layerSource(l v1.Layer, diffID v1.Hash, lookup, keep bool) (source, error) {
 	mt, _ := l.MediaType()
 	if mt == types.OCIUncompressedLayer || mt == types.DockerUncompressedLayer || mt == types.OCIUncompressedRestrictedLayer ||
 		strings.Contains(strings.ToLower(reflect.TypeOf(l).String()), "uncompressed") {
@@ -60,6 +62,9 @@ func layerSource(l v1.Layer, diffID v1.Hash, lookup bool) (source, error) {
 	}
 	if k, ok := l.(knownDigest); ok && !lookup {
 		if _, known := k.KnownDigest(); !known {
+			if u, ok := l.(unhashedStream); ok && !keep {
+				return source{open: u.CompressedUnhashed}, nil
+			}
 			return source{open: l.Compressed}, nil
 		}
 	}
@@ -74,6 +79,13 @@ func layerSource(l v1.Layer, diffID v1.Hash, lookup bool) (source, error) {
 // whole layer: KnownDigest says whether it is known without one.
 type knownDigest interface {
 	KnownDigest() (v1.Hash, bool)
+}
+
+// unhashedStream is implemented by layers whose Compressed hashes the bytes
+// only to learn a digest nobody listed (pkg/source's docker-archive layers):
+// CompressedUnhashed reads them without.
+type unhashedStream interface {
+	CompressedUnhashed() (io.ReadCloser, error)
 }
 
 // verifiedStream is implemented by a layer stream (what a v1.Layer's

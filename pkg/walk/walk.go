@@ -225,7 +225,7 @@ func layerWithCache(ctx context.Context, l v1.Layer, idx int, d v1.Hash, hash st
 	// hashed for a cache lookup only when a layer with its diff ID was read
 	// before; a new one is read at once and its digest learned on the way.
 	hint := "diffid:" + diffID + "/" + hash
-	src, err := layerSource(l, d, opt.Cache != nil && opt.Cache.Hinted(hint))
+	src, err := layerSource(l, d, opt.Cache != nil && opt.Cache.Hinted(hint), opt.Cache != nil)
 	if err != nil {
 		return nil, "", fmt.Errorf("image %s: layer %d (%s): %w", opt.ImageName, idx, diffID, err)
 	}

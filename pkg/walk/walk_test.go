@@ -585,7 +585,7 @@ func TestUncompressedDockerArchive(t *testing.T) {
 		t.Fatal(err)
 	}
 	ls, _ := img.Layers()
-	src, err := layerSource(ls[0], v1.Hash{Algorithm: "sha256", Hex: diffID[7:]}, true)
+	src, err := layerSource(ls[0], v1.Hash{Algorithm: "sha256", Hex: diffID[7:]}, true, true)
 	if err != nil || src.id.String() != diffID {
 		t.Fatalf("source id %v, %v; want the diff ID (read uncompressed)", src.id, err)
 	}
