@@ -25,7 +25,7 @@ export WARDEN_CACHE_DIR=$state
 run() { echo "+ $*" >&2; "$@"; }
 
 # Progress and database output go to standard error; standard output is the scan report alone.
-run go build -o bin/warden ./cmd/warden
+run go build -tags "$(bash scripts/buildtags.sh)" -o bin/warden ./cmd/warden
 run bin/warden db import "$feeds" >&2
 run bin/warden db status >&2
 run bin/warden scan "$image" "$@"

@@ -67,6 +67,13 @@ func RequireDocker(t testing.TB) {
 	}
 }
 
+// Missing fails the test in CI and skips it elsewhere, saying what it
+// needs that this machine or build lacks.
+func Missing(t testing.TB, what string) {
+	t.Helper()
+	missing(t, what)
+}
+
 func missing(t testing.TB, what string) {
 	t.Helper()
 	if InCI() {

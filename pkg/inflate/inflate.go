@@ -1,24 +1,34 @@
-// Package inflate decompresses gzip layer streams, in process with
-// klauspost/compress or, when ISA-L's igzip is installed, in an igzip
-// process: igzip inflates 2.5 times as fast as the fastest Go inflater
-// (145 MB of gzip in 0.64 s against 1.6 s on the benchmark machine), and
-// inflating the largest layer is the floor of a cold scan. Docker and
-// containerd hand gzip to an external unpigz the same way when it is there.
+// Package inflate decompresses gzip layer streams with Intel's ISA-L when it
+// is there, else in process with klauspost/compress. ISA-L inflates 2.5
+// times as fast as the fastest Go inflater (145 MB of gzip in 0.64 s against
+// 1.6 s on the benchmark machine), and inflating the largest layer is the
+// floor of a cold scan. Two ways to reach it:
 //
-// igzip is used for streams of at least MinSize compressed bytes (starting
-// a process costs about a millisecond), when WARDEN_IGZIP does not turn it
-// off. igzip's answer is only taken when it is the in-process inflater's:
-// the first header parses in process (igzip accepts reserved flag bits,
-// which RFC 1952 says to refuse), igzip exited cleanly, read its input to the end, and
-// the input's last eight bytes are the gzip trailer (CRC-32 and length) of
-// all it wrote. Anything else (a truncated or corrupt stream, several gzip
-// members, most data after the stream) ends the output with ErrRetry, and
-// the caller reads the stream again in process, which gives its usual error
-// or result. One difference remains, by construction: bytes after the
-// stream that themselves end with a copy of its trailer are ignored, as GNU
-// gzip, unpigz and igzip ignore trailing data, where the in-process reader
-// fails after the same output. The tar read is the same either way, and the
-// layer's digest covers every byte. Close stops the process.
+//   - Built in (go build -tags isal, with cgo and Debian's libisal-dev; the
+//     binary then needs libisal2): the library inflates in process, into
+//     the caller's buffer. Each member's header is parsed here and must be
+//     one the Go reader accepts (headerOK); ISA-L inflates the deflate data
+//     and checks the CRC-32; the length is checked here.
+//   - An igzip process (package isal), as Docker and containerd hand gzip to
+//     an external unpigz: for streams of at least MinSize compressed bytes
+//     (starting a process costs about a millisecond). Its answer is taken
+//     when the first header parses in process (igzip accepts reserved flag
+//     bits, which RFC 1952 says to refuse), igzip exited cleanly, read its
+//     input to the end, and the input's last eight bytes are the gzip
+//     trailer (CRC-32 and length) of all it wrote. One difference remains,
+//     by construction: bytes after the stream that themselves end with a
+//     copy of its trailer are ignored, as GNU gzip, unpigz and igzip ignore
+//     trailing data, where the Go reader fails after the same output. The
+//     tar read is the same either way, and the layer's digest covers every
+//     byte. Close stops the process.
+//
+// The built-in library comes first, then igzip on PATH, unless WARDEN_IGZIP
+// says otherwise. Either way, anything unexpected (a truncated or corrupt
+// stream, a header not certain to be one the Go reader accepts, data after
+// the stream) ends the output with ErrRetry, and the caller reads the stream
+// again with the Go inflater, which gives its usual error or result. In the
+// benchmark's cold scan the built-in library saves a third of the CPU time
+// the igzip process costs: no pipes to copy 689 MB through, no process.
 package inflate
 
 import (
@@ -39,19 +49,24 @@ import (
 )
 
 // Env names the environment variable that chooses the inflater: unset or
-// "auto" uses igzip from PATH when it is there; "off" (or "0", "false")
-// never; any other value is the path of the igzip to use.
+// "auto" uses the built-in ISA-L when there is one, else igzip from PATH
+// when it is there; "off" (or "0", "false") the Go inflater; any other
+// value is the path of the igzip to use.
 const Env = "WARDEN_IGZIP"
 
 // DefaultMinSize is the compressed size from which igzip is worth a process.
 const DefaultMinSize = 128 << 10
 
-// ErrRetry ends igzip's output when its answer is not certain: read the
-// stream again with the in-process inflater (Gzip{}).
-var ErrRetry = errors.New("gzip: igzip's result is not certain; inflate in process")
+// ErrRetry ends ISA-L's output (igzip's or the built-in library's) when its
+// answer is not certain: read the stream again with the Go inflater (Gzip{}).
+var ErrRetry = errors.New("gzip: ISA-L's result is not certain; inflate with the Go inflater")
 
-// Gzip inflates gzip streams. The zero value inflates in process.
+// Gzip inflates gzip streams. The zero value inflates in process with
+// klauspost/compress.
 type Gzip struct {
+	// Isal inflates in process with ISA-L, when it is built in (the isal
+	// build tag; Linked reports it).
+	Isal bool
 	// Igzip is the path of ISA-L's igzip; "" inflates in process.
 	Igzip string
 	// MinSize: a stream shorter than this inflates in process. 0 means
@@ -62,11 +77,17 @@ type Gzip struct {
 // FromEnv is the inflater WARDEN_IGZIP and PATH choose, looked up once.
 var FromEnv = sync.OnceValue(func() Gzip { return choose(os.Getenv(Env), exec.LookPath) })
 
+// Linked reports whether ISA-L's inflater is built in (go build -tags isal).
+func Linked() bool { return linked }
+
 func choose(v string, look func(string) (string, error)) Gzip {
 	switch strings.ToLower(strings.TrimSpace(v)) {
 	case "off", "0", "false", "no":
 		return Gzip{}
 	case "", "auto", "1", "true", "yes", "on":
+		if linked {
+			return Gzip{Isal: true}
+		}
 		p, err := look("igzip")
 		if err != nil {
 			return Gzip{}
@@ -78,6 +99,9 @@ func choose(v string, look func(string) (string, error)) Gzip {
 
 // Name says which inflater g is, for logs and benchmarks.
 func (g Gzip) Name() string {
+	if g.Isal && linked {
+		return "ISA-L (in process)"
+	}
 	if g.Igzip == "" {
 		return "klauspost/compress"
 	}
@@ -88,6 +112,9 @@ func (g Gzip) Name() string {
 // with (all its members, as gzip -d does). Close it when done; it does not
 // close br. br's buffer must hold MinSize bytes for the size check.
 func (g Gzip) NewReader(ctx context.Context, br *bufio.Reader) (io.ReadCloser, error) {
+	if g.Isal && linked && headerOK(br) {
+		return newIsal(br)
+	}
 	if g.Igzip == "" || !g.large(br) || !headerOK(br) {
 		zr, err := gzip.NewReader(br)
 		if err != nil {

@@ -5,12 +5,14 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"hash/crc32"
 	"io"
 	"math/rand/v2"
 	"os/exec"
 	"runtime"
 	"strings"
 	"testing"
+	"testing/iotest"
 	"time"
 
 	"github.com/klauspost/compress/gzip"
@@ -50,56 +52,182 @@ func read(g Gzip, in []byte) ([]byte, error) {
 	return io.ReadAll(zr) // with what was inflated before an error
 }
 
-// TestIgzip: igzip's output is taken only when it is certainly what the
-// in-process inflater gives; every other case ends in ErrRetry, and the
-// in-process inflater then gives its usual answer.
-func TestIgzip(t *testing.T) {
-	ig := Gzip{Igzip: testutil.RequireTool(t, "igzip"), MinSize: -1}
+// backends are the two ISA-L inflaters: the igzip process and, when built
+// in (-tags isal), the library in process.
+func backends(t testing.TB) map[string]Gzip {
+	return map[string]Gzip{
+		"igzip": {Igzip: testutil.RequireTool(t, "igzip"), MinSize: -1},
+		"ISA-L": isal(t),
+	}
+}
+
+// isal is the in-process ISA-L inflater; the test fails in CI (skips
+// elsewhere) when it is not built in.
+func isal(t testing.TB) Gzip {
+	t.Helper()
+	if !Linked() {
+		testutil.Missing(t, "ISA-L built in (go test -tags isal, with Debian's libisal-dev)")
+	}
+	return Gzip{Isal: true}
+}
+
+// member is a gzip member with every optional header field the writer can
+// set (extra field, name, comment).
+func member(t *testing.T, data []byte) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	w := gzip.NewWriter(&b)
+	w.Name, w.Comment, w.Extra = "layer.tar", "a comment", []byte{'W', 'D', 3, 0, 1, 2, 3}
+	w.Write(data)
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+// withHeaderCRC sets FHCRC on a plain 10-byte-header member and inserts the
+// header's CRC-16 (the writer never sets it).
+func withHeaderCRC(m []byte, ok bool) []byte {
+	h := bytes.Clone(m[:10])
+	h[3] |= flagHCRC
+	c := crc32.ChecksumIEEE(h)
+	if !ok {
+		c ^= 1
+	}
+	return append(append(h, byte(c), byte(c>>8)), m[10:]...)
+}
+
+// TestISAL: each ISA-L inflater's output is taken only when it is certainly
+// what the in-process inflater gives; every other case ends in ErrRetry,
+// and the in-process inflater then gives its usual answer.
+func TestISAL(t *testing.T) {
 	data := payload()
 	good := gz(t, data)
 	small := gz(t, []byte("hello\n"))
 	crc := bytes.Clone(good)
 	crc[len(crc)-6] ^= 0xff
+	isize := bytes.Clone(good)
+	isize[len(isize)-1] ^= 0x01
 	body := bytes.Clone(good)
 	body[len(body)/2] ^= 0x55
 	tests := map[string]struct {
 		in        []byte
 		inProcErr bool // what the in-process inflater says
+		certain   bool // the answer must be taken (no ErrRetry) by the in-process ISA-L
 	}{
-		"one member":           {in: good},
-		"empty payload":        {in: gz(t, nil)},
-		"two members":          {in: append(bytes.Clone(good), small...)},
+		"one member":           {in: good, certain: true},
+		"empty payload":        {in: gz(t, nil), certain: true},
+		"two members":          {in: append(bytes.Clone(good), small...), certain: true},
+		"header fields":        {in: append(member(t, data[:100000]), member(t, data[100000:])...), certain: true},
+		"header crc":           {in: withHeaderCRC(small, true), certain: true},
+		"bad header crc":       {in: withHeaderCRC(small, false), inProcErr: true},
 		"trailing zeros":       {in: append(bytes.Clone(good), make([]byte, 4096)...), inProcErr: true},
 		"trailing garbage":     {in: append(bytes.Clone(good), []byte("garbage after the stream")...), inProcErr: true},
 		"truncated":            {in: good[:len(good)/2], inProcErr: true},
 		"truncated trailer":    {in: good[:len(good)-4], inProcErr: true},
 		"bad crc":              {in: crc, inProcErr: true},
+		"bad length":           {in: isize, inProcErr: true},
 		"corrupt body":         {in: body, inProcErr: true},
 		"not gzip after magic": {in: append([]byte{0x1f, 0x8b}, bytes.Repeat([]byte{7}, 300<<10)...), inProcErr: true},
 	}
+	for bname, g := range backends(t) {
+		for name, tc := range tests {
+			t.Run(bname+"/"+name, func(t *testing.T) {
+				want, werr := read(Gzip{}, tc.in)
+				if (werr != nil) != tc.inProcErr {
+					t.Fatalf("in process: err = %v, want error %v", werr, tc.inProcErr)
+				}
+				got, err := read(g, tc.in)
+				switch {
+				case errors.Is(err, ErrRetry):
+					if tc.certain && (g.Isal || name == "one member" || name == "empty payload") {
+						t.Fatalf("%s not trusted for a valid stream: %v", bname, err)
+					}
+				case err != nil:
+					// Only the in-process header check may fail first.
+					if !tc.inProcErr {
+						t.Fatalf("%s: %v", bname, err)
+					}
+				case werr != nil:
+					t.Fatalf("%s accepted what the in-process inflater refuses (%v)", bname, werr)
+				case !bytes.Equal(got, want):
+					t.Fatalf("%s output differs: %d bytes, want %d", bname, len(got), len(want))
+				}
+			})
+		}
+	}
+}
+
+// TestIsalSmallReads: output buffers smaller than ISA-L's window, and
+// input that arrives a few bytes at a time, give the same bytes.
+func TestIsalSmallReads(t *testing.T) {
+	g := isal(t)
+	data := payload()
+	in := append(gz(t, data[:1<<20]), member(t, data[1<<20:])...)
+	zr, err := g.NewReader(context.Background(), bufio.NewReaderSize(iotest.HalfReader(iotest.OneByteReader(bytes.NewReader(in))), 64))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer zr.Close()
+	var got bytes.Buffer
+	buf := make([]byte, 1000)
+	for {
+		n, err := zr.Read(buf)
+		got.Write(buf[:n])
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !bytes.Equal(got.Bytes(), data) {
+		t.Fatalf("got %d bytes, want %d (equal prefix: %v)", got.Len(), len(data), bytes.HasPrefix(data, got.Bytes()))
+	}
+}
+
+// TestIsalCloseEarly: closing before the end frees ISA-L's state; reads
+// after Close fail.
+func TestIsalCloseEarly(t *testing.T) {
+	g := isal(t)
+	in := gz(t, payload())
+	for range 100 {
+		zr, err := g.NewReader(context.Background(), bufio.NewReaderSize(bytes.NewReader(in), 256<<10))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := io.ReadFull(zr, make([]byte, 1<<20)); err != nil {
+			t.Fatal(err)
+		}
+		zr.Close()
+		zr.Close()
+		if _, err := zr.Read(make([]byte, 10)); err == nil {
+			t.Fatal("read after Close succeeded")
+		}
+	}
+}
+
+func TestHeaderLen(t *testing.T) {
+	plain := gz(t, []byte("x"))
+	full := member(t, []byte("x"))
+	tests := map[string]struct {
+		in   []byte
+		want int
+	}{
+		"plain":         {plain, 10},
+		"fields":        {full, 10 + 2 + 7 + len("layer.tar") + 1 + len("a comment") + 1},
+		"header crc":    {withHeaderCRC(plain, true), 12},
+		"cut in name":   {full[:25], 0},
+		"cut in extra":  {full[:14], 0},
+		"not deflate":   {append([]byte{0x1f, 0x8b, 9}, plain[3:]...), 0},
+		"not gzip":      {[]byte("hello, world"), 0},
+		"short":         {plain[:9], 0},
+		"crc cut short": {withHeaderCRC(plain, true)[:11], 0},
+	}
 	for name, tc := range tests {
-		t.Run(name, func(t *testing.T) {
-			want, werr := read(Gzip{}, tc.in)
-			if (werr != nil) != tc.inProcErr {
-				t.Fatalf("in process: err = %v, want error %v", werr, tc.inProcErr)
-			}
-			got, err := read(ig, tc.in)
-			switch {
-			case errors.Is(err, ErrRetry):
-				if name == "one member" || name == "empty payload" {
-					t.Fatalf("igzip not trusted for a plain stream: %v", err)
-				}
-			case err != nil:
-				// Only the in-process header check may fail before igzip starts.
-				if !tc.inProcErr {
-					t.Fatalf("igzip: %v", err)
-				}
-			case werr != nil:
-				t.Fatalf("igzip accepted what the in-process inflater refuses (%v)", werr)
-			case !bytes.Equal(got, want):
-				t.Fatalf("igzip output differs: %d bytes, want %d", len(got), len(want))
-			}
-		})
+		if got := headerLen(tc.in); got != tc.want {
+			t.Errorf("%s: headerLen = %d, want %d", name, got, tc.want)
+		}
 	}
 }
 
@@ -200,8 +328,14 @@ func TestChoose(t *testing.T) {
 		{"/opt/isal/igzip", none, "/opt/isal/igzip"},
 	}
 	for _, tc := range tests {
-		if got := choose(tc.env, tc.look).Igzip; got != tc.want {
-			t.Errorf("WARDEN_IGZIP=%q: igzip %q, want %q", tc.env, got, tc.want)
+		g := choose(tc.env, tc.look)
+		want := tc.want
+		auto := tc.env == "" || tc.env == "auto"
+		if auto && Linked() {
+			want = "" // the built-in ISA-L comes first
+		}
+		if g.Igzip != want || g.Isal != (auto && Linked()) {
+			t.Errorf("WARDEN_IGZIP=%q: igzip %q, in-process ISA-L %v; want %q, %v", tc.env, g.Igzip, g.Isal, want, auto && Linked())
 		}
 	}
 }
@@ -213,7 +347,17 @@ func TestChoose(t *testing.T) {
 // igzip ignores it (as GNU gzip and unpigz do), the in-process reader fails
 // after the same output (see the package comment).
 func FuzzIgzipAgrees(f *testing.F) {
-	ig := Gzip{Igzip: testutil.RequireTool(f, "igzip"), MinSize: -1}
+	fuzzAgrees(f, Gzip{Igzip: testutil.RequireTool(f, "igzip"), MinSize: -1}, false)
+}
+
+// FuzzIsalAgrees: the same for ISA-L in process, which parses every
+// member's header with the Go reader's rules and so has no exception: when
+// its answer stands, the Go reader succeeds with the same bytes.
+func FuzzIsalAgrees(f *testing.F) {
+	fuzzAgrees(f, isal(f), true)
+}
+
+func fuzzAgrees(f *testing.F, ig Gzip, strict bool) {
 	good := func(b []byte) []byte {
 		var buf bytes.Buffer
 		w := gzip.NewWriter(&buf)
@@ -227,6 +371,12 @@ func FuzzIgzipAgrees(f *testing.F) {
 	f.Add(append(bytes.Clone(one), 0, 0, 0))
 	f.Add(one[:len(one)-3])
 	f.Add(good(nil))
+	var named bytes.Buffer
+	w := gzip.NewWriter(&named)
+	w.Name, w.Comment, w.Extra = "n", "c", []byte{1, 2, 0, 0}
+	w.Write([]byte("named member"))
+	w.Close()
+	f.Add(append(bytes.Clone(one), named.Bytes()...))
 	f.Fuzz(func(t *testing.T, in []byte) {
 		want, werr := read(Gzip{}, in)
 		got, err := read(ig, in)
@@ -234,13 +384,15 @@ func FuzzIgzipAgrees(f *testing.F) {
 		case errors.Is(err, ErrRetry):
 		case err != nil:
 			if werr == nil {
-				t.Fatalf("igzip failed (%v) where the in-process inflater did not", err)
+				t.Fatalf("ISA-L failed (%v) where the in-process inflater did not", err)
 			}
 		case !bytes.Equal(got, want):
-			t.Fatalf("igzip output differs: %d bytes, want %d (in process: %v)", len(got), len(want), werr)
+			t.Fatalf("ISA-L output differs: %d bytes, want %d (in process: %v)", len(got), len(want), werr)
+		case werr != nil && strict:
+			t.Fatalf("ISA-L accepted what the Go reader refuses (%v)", werr)
 		case werr != nil && !errors.Is(werr, gzip.ErrHeader) && !errors.Is(werr, io.ErrUnexpectedEOF):
 			// Only what follows the stream may differ (a next header that is not one).
-			t.Fatalf("igzip accepted what the in-process inflater refuses (%v)", werr)
+			t.Fatalf("ISA-L accepted what the in-process inflater refuses (%v)", werr)
 		}
 	})
 }

@@ -79,8 +79,8 @@ type Options struct {
 	SpoolThreshold int64
 	// TempDir is where large files are spooled ("" is os.TempDir()).
 	TempDir string
-	// Gzip inflates gzip layers; nil means inflate.FromEnv() (igzip when
-	// it is installed, unless WARDEN_IGZIP=off).
+	// Gzip inflates gzip layers; nil means inflate.FromEnv() (ISA-L when
+	// built in or installed, unless WARDEN_IGZIP=off).
 	Gzip *inflate.Gzip
 }
 

@@ -147,17 +147,25 @@ func TestAlpineMinirootfs(t *testing.T) {
 }
 
 // TestInflatersAgree: the real corpus layers give the same inventory through
-// igzip as through the in-process inflater.
+// ISA-L (the igzip process, and the library in process when built in) as
+// through the Go inflater.
 func TestInflatersAgree(t *testing.T) {
-	ig := inflate.Gzip{Igzip: testutil.RequireTool(t, "igzip"), MinSize: -1}
+	isal := []inflate.Gzip{{Igzip: testutil.RequireTool(t, "igzip"), MinSize: -1}}
+	if inflate.Linked() {
+		isal = append(isal, inflate.Gzip{Isal: true})
+	} else {
+		testutil.Missing(t, "ISA-L built in (go test -tags isal, with Debian's libisal-dev)")
+	}
 	for name, img := range map[string]v1.Image{"alpine": alpineImage(t), "debian": debianImage(t)} {
 		in := run(t, img, Options{Gzip: &inflate.Gzip{}})
-		ext := run(t, img, Options{Gzip: &ig})
-		if d := cmp.Diff(in, ext); d != "" {
-			t.Errorf("%s: igzip's inventory differs (-in process +igzip):\n%s", name, d)
-		}
 		if len(in.Packages) == 0 {
 			t.Errorf("%s: no packages", name)
+		}
+		for _, g := range isal {
+			ext := run(t, img, Options{Gzip: &g})
+			if d := cmp.Diff(in, ext); d != "" {
+				t.Errorf("%s: the inventory through %s differs (-Go +ISA-L):\n%s", name, g.Name(), d)
+			}
 		}
 	}
 }
