@@ -6,9 +6,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"runtime/pprof"
+	"runtime/trace"
 	"syscall"
 )
 
@@ -21,26 +23,39 @@ func main() {
 	os.Exit(exitCode(err))
 }
 
-// startProfile writes a CPU profile to $WARDEN_CPUPROFILE when it is set (for
-// the speed work in bench/; go tool pprof reads it). It returns the stop function.
+// startProfile writes a CPU profile to $WARDEN_CPUPROFILE and an execution
+// trace to $WARDEN_TRACE when they are set (for the speed work in bench/; go
+// tool pprof and go tool trace read them). It returns the stop function.
 func startProfile() func() {
-	path := os.Getenv("WARDEN_CPUPROFILE")
-	if path == "" {
-		return func() {}
-	}
-	f, err := os.Create(path)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "warden: WARDEN_CPUPROFILE:", err)
-		return func() {}
-	}
-	if err := pprof.StartCPUProfile(f); err != nil {
-		fmt.Fprintln(os.Stderr, "warden: WARDEN_CPUPROFILE:", err)
-		f.Close()
-		return func() {}
+	var stops []func()
+	for _, p := range []struct {
+		env   string
+		start func(io.Writer) error
+		stop  func()
+	}{
+		{"WARDEN_CPUPROFILE", pprof.StartCPUProfile, pprof.StopCPUProfile},
+		{"WARDEN_TRACE", trace.Start, trace.Stop},
+	} {
+		path := os.Getenv(p.env)
+		if path == "" {
+			continue
+		}
+		f, err := os.Create(path)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "warden: %s: %v\n", p.env, err)
+			continue
+		}
+		if err := p.start(f); err != nil {
+			fmt.Fprintf(os.Stderr, "warden: %s: %v\n", p.env, err)
+			f.Close()
+			continue
+		}
+		stops = append(stops, func() { p.stop(); f.Close() })
 	}
 	return func() {
-		pprof.StopCPUProfile()
-		f.Close()
+		for _, stop := range stops {
+			stop()
+		}
 	}
 }
 

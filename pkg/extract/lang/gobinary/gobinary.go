@@ -17,7 +17,6 @@ import (
 	"io"
 	"io/fs"
 	"runtime/debug"
-	"sort"
 	"strings"
 
 	"github.com/package-url/packageurl-go"
@@ -143,12 +142,8 @@ func extractAt(in *extract.Input, at io.ReaderAt) ([]inventory.Package, error) {
 		return nil, nil
 	}
 	pkgs := packages(in, bi)
-	syms, err := symbols(at)
-	switch {
-	case err != nil:
+	if _, err := assignSymbols(pkgs, at); err != nil {
 		langutil.Warn(in, "Go symbol table unreadable, reachability unknown: %v", err)
-	case syms != nil:
-		assignSymbols(pkgs, bi, syms)
 	}
 	goos, goarch := platform(bi, at)
 	for i := range pkgs {
@@ -300,41 +295,30 @@ var peArch = map[uint16]string{
 }
 var machoArch = map[macho.Cpu]string{macho.CpuAmd64: "amd64", macho.CpuArm64: "arm64", macho.Cpu386: "386"}
 
-// symbols returns the linked functions as import path -> set of symbols, or
-// nil (no error) when the binary has no function table to read (none, or
-// one from before Go 1.18).
-func symbols(at io.ReaderAt) (map[string]map[string]bool, error) {
+// symbols calls fn with each linked function's import path and symbol, as
+// the Go vulndb names them (both valid only during the call); known is false
+// (no error) when the binary has no function table to read (none, or one
+// from before Go 1.18).
+func symbols(at io.ReaderAt, fn func(pkg, sym []byte)) (known bool, err error) {
 	sc := &scratch{}
 	defer sc.release()
 	tab, err := findPclntab(sc, at)
 	if err != nil || tab == nil {
-		return nil, err
+		return false, err
 	}
 	t, err := parsePclntab(tab)
 	if err != nil {
-		return nil, nil
+		return false, nil
 	}
-	out := map[string]map[string]bool{}
 	var buf []byte
 	t.names(func(name string) {
-		// name points into the table; the map keys are copies, made only
-		// for new names (map lookups of string(b) do not allocate).
 		var n int
 		var ok bool
-		if buf, n, ok = appendSplitSymbol(buf[:0], name); !ok {
-			return
-		}
-		pkg, sym := buf[:n], buf[n+1:]
-		m := out[string(pkg)]
-		if m == nil {
-			m = map[string]bool{}
-			out[string(pkg)] = m
-		}
-		if !m[string(sym)] {
-			m[string(sym)] = true
+		if buf, n, ok = appendSplitSymbol(buf[:0], name); ok {
+			fn(buf[:n], buf[n+1:])
 		}
 	})
-	return out, nil
+	return true, nil
 }
 
 // memBytes is the whole file when the walk holds it in memory (its ReaderAt
@@ -463,15 +447,16 @@ func findPclntab(sc *scratch, at io.ReaderAt) (tab []byte, err error) {
 	return nil, nil
 }
 
-// assignSymbols puts each linked symbol on the module that holds its package:
-// the longest module path that is a prefix of the import path; packages
-// whose first path element has no dot belong to the standard library.
-func assignSymbols(pkgs []inventory.Package, bi *buildinfo.BuildInfo, syms map[string]map[string]bool) {
+// assignSymbols reads the linked symbols and puts each on the module that
+// holds its package: the longest module path that is a prefix of the import
+// path; packages whose first path element has no dot belong to the standard
+// library. Symbols are "<import path>.<Symbol>", once each, in the order of
+// the binary's name table (deterministic; the matcher needs no order).
+func assignSymbols(pkgs []inventory.Package, at io.ReaderAt) (known bool, err error) {
 	// Import paths keep the original module path even when replaced.
 	byModule := map[string]int{}
 	for i := range pkgs {
 		p := &pkgs[i]
-		p.SymbolsKnown = true
 		mod := p.Name
 		if r := p.Meta["replaces"]; r != "" {
 			mod, _, _ = strings.Cut(r, "@")
@@ -481,36 +466,56 @@ func assignSymbols(pkgs []inventory.Package, bi *buildinfo.BuildInfo, syms map[s
 		}
 		byModule[mod] = i
 	}
-	lists := make([][]string, len(pkgs))
-	for pkg, set := range syms {
-		idx := -1
+	moduleOf := func(pkg string) int {
 		first, _, _ := strings.Cut(pkg, "/")
 		if pkg == "main" {
-			continue // the main package: never in advisories
+			return -1 // the main package: never in advisories
 		}
 		if !strings.Contains(first, ".") {
 			if i, ok := byModule["std"]; ok {
-				idx = i
+				return i
 			}
-		} else {
-			best := -1
-			for mod, i := range byModule {
-				if (pkg == mod || strings.HasPrefix(pkg, mod+"/")) && len(mod) > best {
-					best, idx = len(mod), i
-				}
+			return -1
+		}
+		idx, best := -1, -1
+		for mod, i := range byModule {
+			if (pkg == mod || strings.HasPrefix(pkg, mod+"/")) && len(mod) > best {
+				best, idx = len(mod), i
 			}
+		}
+		return idx
+	}
+	lists := make([][]string, len(pkgs))
+	pkgModule := map[string]int{} // import path -> index in pkgs (-1: none)
+	seen := map[string]struct{}{} // names can repeat after normalisation ((*T).M and T.M, instantiations)
+	var full []byte
+	known, err = symbols(at, func(pkg, sym []byte) {
+		// Map lookups of string(b) do not allocate: strings are made only
+		// for new packages and symbols.
+		idx, ok := pkgModule[string(pkg)]
+		if !ok {
+			idx = moduleOf(string(pkg))
+			pkgModule[string(pkg)] = idx
 		}
 		if idx < 0 {
-			continue
+			return
 		}
-		for s := range set {
-			lists[idx] = append(lists[idx], pkg+"."+s)
+		full = append(append(append(full[:0], pkg...), '.'), sym...)
+		if _, dup := seen[string(full)]; dup {
+			return
 		}
+		s := string(full)
+		seen[s] = struct{}{}
+		lists[idx] = append(lists[idx], s)
+	})
+	if err != nil || !known {
+		return known, err
 	}
 	for i := range pkgs {
-		sort.Strings(lists[i])
+		pkgs[i].SymbolsKnown = true
 		pkgs[i].Symbols = lists[i]
 	}
+	return true, nil
 }
 
 // findPclntabMagic finds a Go 1.18+ pclntab header in data (aligned, magic,
