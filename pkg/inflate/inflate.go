@@ -8,7 +8,9 @@
 //     binary then needs libisal2): the library inflates in process, into
 //     the caller's buffer. Each member's header is parsed here and must be
 //     one the Go reader accepts (headerOK); ISA-L inflates the deflate data
-//     and checks the CRC-32; the length is checked here.
+//     and checks the CRC-32; the length is checked here. Its C code then
+//     reads untrusted bytes inside this process, which the igzip process
+//     kept out of it: WARDEN_IGZIP=PATH keeps that isolation.
 //   - An igzip process (package isal), as Docker and containerd hand gzip to
 //     an external unpigz: for streams of at least MinSize compressed bytes
 //     (starting a process costs about a millisecond). Its answer is taken
