@@ -317,7 +317,13 @@ func TestHostilePathsStayInside(t *testing.T) {
 // TestBadLayers: each hostile layer gives the same clear error with either
 // inflater (igzip for every gzip stream, however small, and in process).
 func TestBadLayers(t *testing.T) {
-	for _, g := range []inflate.Gzip{{}, {Igzip: testutil.RequireTool(t, "igzip"), MinSize: -1}} {
+	gs := []inflate.Gzip{{}, {Igzip: testutil.RequireTool(t, "igzip"), MinSize: -1}}
+	if inflate.Linked() {
+		gs = append(gs, inflate.Gzip{Isal: true})
+	} else {
+		testutil.Missing(t, "ISA-L built in (go test -tags isal, with Debian's libisal-dev)")
+	}
+	for _, g := range gs {
 		t.Run(g.Name(), func(t *testing.T) { testBadLayers(t, g) })
 	}
 }
