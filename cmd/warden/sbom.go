@@ -25,6 +25,9 @@ import (
 type invFlags struct {
 	platform string
 	noCache  bool
+	// digests: the command asks the image for its digests after the walk
+	// (walk.Options.LearnDigests).
+	digests bool
 
 	cache *layercache.Cache // opened once by layerCache
 }
@@ -64,7 +67,7 @@ func invOpen(ctx context.Context, g *globals, ref string, f *invFlags) (*source.
 // invInventory walks img with every extractor, through the layer cache in the
 // state directory unless --no-cache.
 func invInventory(ctx context.Context, g *globals, img *source.Image, f *invFlags) (*inventory.Inventory, error) {
-	opt := walk.Options{Extractors: all.Extractors(), Logger: g.logger, ImageName: img.Name}
+	opt := walk.Options{Extractors: all.Extractors(), Logger: g.logger, ImageName: img.Name, LearnDigests: f.digests}
 	c, err := f.layerCache(g)
 	if err != nil {
 		return nil, err
@@ -164,6 +167,7 @@ Set SOURCE_DATE_EPOCH for a reproducible timestamp.`,
 				return err
 			}
 			defer img.Close()
+			inv.digests = true // every SBOM names the image and its layers by digest
 			in, err := invInventory(ctx, g, img, &inv)
 			if err != nil {
 				return err

@@ -187,6 +187,8 @@ func runScan(cmd *cobra.Command, g *globals, f *scanFlags, ref string) error {
 		return err
 	}
 	defer img.Close()
+	showDigests := f.attest || f.format == report.FormatCycloneDX || f.format == report.FormatTemplate
+	f.inv.digests = showDigests
 	inv, err := invInventory(ctx, g, img, &f.inv)
 	if err != nil {
 		return err
@@ -197,7 +199,7 @@ func runScan(cmd *cobra.Command, g *globals, f *scanFlags, ref string) error {
 	// table, JSON and SARIF reports do not show them, and for a docker-archive
 	// read without a cache they would cost a hash of every compressed layer.
 	meta := sbom.Image{Name: img.Name}
-	if f.attest || f.format == report.FormatCycloneDX || f.format == report.FormatTemplate {
+	if showDigests {
 		if meta, err = sbom.ImageFrom(img.Name, img.Image); err != nil {
 			return err
 		}

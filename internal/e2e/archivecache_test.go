@@ -84,7 +84,8 @@ func TestArchiveCacheRuns(t *testing.T) {
 // TestArchiveNoCacheUnhashed: without a layer cache nothing needs a compressed
 // layer's digest, and a docker-archive lists none to check: the walk reads
 // the layers without hashing them (no digest is learned), and the image's
-// digest, asked for afterwards, is still right.
+// digest, asked for afterwards, is still right. A caller that will ask for
+// it (LearnDigests) gets it learned by the walk's read.
 func TestArchiveNoCacheUnhashed(t *testing.T) {
 	img := testimage.Image(t, nil,
 		testimage.Layer(t, testimage.Reg("etc/os-release", "ID=alpine\nVERSION_ID=3.19.4\n")),
@@ -126,5 +127,28 @@ func TestArchiveNoCacheUnhashed(t *testing.T) {
 	}
 	if got, err := im.Digest(); err != nil || got != want {
 		t.Errorf("image digest %v, %v; want %v", got, err, want)
+	}
+
+	// With LearnDigests (sbom, scan --format cyclonedx) the walk's read
+	// teaches each layer its digest: no second read for the image digest.
+	im2, err := source.Open(context.Background(), "docker-archive:"+p, source.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer im2.Close()
+	if _, err := walk.Inventory(context.Background(), im2.Image, walk.Options{Extractors: all.Extractors(), ImageName: p, LearnDigests: true}); err != nil {
+		t.Fatal(err)
+	}
+	ls, err = im2.Layers()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, l := range ls {
+		if _, known := l.(interface{ KnownDigest() (v1.Hash, bool) }).KnownDigest(); !known {
+			t.Errorf("layer %d: digest not learned by a walk with LearnDigests", i)
+		}
+	}
+	if got, err := im2.Digest(); err != nil || got != want {
+		t.Errorf("image digest after LearnDigests %v, %v; want %v", got, err, want)
 	}
 }

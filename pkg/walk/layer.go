@@ -53,7 +53,8 @@ type source struct {
 // docker-archive layers) is read without one: its stream learns the digest
 // as the walk reads it, so nothing hashes the layer beforehand; and when the
 // digest is not needed at all (keep false: no cache to store the result
-// under), through a stream that does not hash (unhashedStream).
+// under, and Options.LearnDigests unset), through a stream that does not hash
+// (unhashedStream).
 func layerSource(l v1.Layer, diffID v1.Hash, lookup, keep bool) (source, error) {
 	mt, _ := l.MediaType()
 	if mt == types.OCIUncompressedLayer || mt == types.DockerUncompressedLayer || mt == types.OCIUncompressedRestrictedLayer ||

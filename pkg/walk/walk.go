@@ -82,6 +82,11 @@ type Options struct {
 	// Gzip inflates gzip layers; nil means inflate.FromEnv() (ISA-L when
 	// built in or installed, unless WARDEN_IGZIP=off).
 	Gzip *inflate.Gzip
+	// LearnDigests: the caller asks the image for its digests after the walk
+	// (an SBOM, a signature check). A layer whose digest costs a read of its
+	// own (a docker-archive's compressed layers) then learns it from the
+	// walk's read; otherwise, without a Cache, it is read without hashing.
+	LearnDigests bool
 }
 
 func (o *Options) gzip() inflate.Gzip {
@@ -225,7 +230,7 @@ func layerWithCache(ctx context.Context, l v1.Layer, idx int, d v1.Hash, hash st
 	// hashed for a cache lookup only when a layer with its diff ID was read
 	// before; a new one is read at once and its digest learned on the way.
 	hint := "diffid:" + diffID + "/" + hash
-	src, err := layerSource(l, d, opt.Cache != nil && opt.Cache.Hinted(hint), opt.Cache != nil)
+	src, err := layerSource(l, d, opt.Cache != nil && opt.Cache.Hinted(hint), opt.Cache != nil || opt.LearnDigests)
 	if err != nil {
 		return nil, "", fmt.Errorf("image %s: layer %d (%s): %w", opt.ImageName, idx, diffID, err)
 	}
