@@ -396,3 +396,38 @@ func fuzzAgrees(f *testing.F, ig Gzip, strict bool) {
 		}
 	})
 }
+
+// BenchmarkInflaters inflates the same 32 MiB gzip stream with each
+// inflater (the igzip process and the built-in ISA-L when there).
+func BenchmarkInflaters(b *testing.B) {
+	data := bytes.Repeat(payload(), 8)
+	var zb bytes.Buffer
+	w := gzip.NewWriter(&zb)
+	w.Write(data)
+	w.Close()
+	in := zb.Bytes()
+	gs := map[string]Gzip{"go": {}}
+	if p, err := exec.LookPath("igzip"); err == nil {
+		gs["igzip-process"] = Gzip{Igzip: p, MinSize: -1}
+	}
+	if Linked() {
+		gs["isal"] = Gzip{Isal: true}
+	}
+	buf := make([]byte, 256<<10)
+	for name, g := range gs {
+		b.Run(name, func(b *testing.B) {
+			b.SetBytes(int64(len(data)))
+			for b.Loop() {
+				zr, err := g.NewReader(context.Background(), bufio.NewReaderSize(bytes.NewReader(in), 256<<10))
+				if err != nil {
+					b.Fatal(err)
+				}
+				n, err := io.CopyBuffer(io.Discard, zr, buf)
+				zr.Close()
+				if err != nil || n != int64(len(data)) {
+					b.Fatalf("%d bytes, %v", n, err)
+				}
+			}
+		})
+	}
+}
