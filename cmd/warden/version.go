@@ -5,6 +5,8 @@ import (
 	"runtime/debug"
 
 	"github.com/spf13/cobra"
+
+	"github.com/wardensec/warden/pkg/inflate"
 )
 
 func newVersionCmd() *cobra.Command {
@@ -18,6 +20,9 @@ func newVersionCmd() *cobra.Command {
 				v = bi.Main.Version
 			}
 			fmt.Fprintln(cmd.OutOrStdout(), "warden", v)
+			// Which gzip inflater the walk uses here: ISA-L built in
+			// (-tags isal), an igzip process, or Go (WARDEN_IGZIP).
+			fmt.Fprintln(cmd.OutOrStdout(), "gzip:", inflate.FromEnv().Name())
 			return nil
 		},
 	}
