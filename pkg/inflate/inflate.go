@@ -288,17 +288,23 @@ type tailReader struct {
 
 func (t *tailReader) Read(b []byte) (int, error) {
 	n, err := t.r.Read(b)
-	if n >= 8 {
-		copy(t.tail[:], b[n-8:n])
-	} else if n > 0 {
-		copy(t.tail[:], t.tail[n:])
-		copy(t.tail[8-n:], b[:n])
-	}
+	keepLast8(&t.tail, b[:n])
 	t.n += int64(n)
 	if errors.Is(err, io.EOF) {
 		t.eof = true
 	}
 	return n, err
+}
+
+// keepLast8 shifts b into tail, which then holds the last 8 bytes of all
+// that went through it (a gzip trailer at the end of a stream).
+func keepLast8(tail *[8]byte, b []byte) {
+	if len(b) >= 8 {
+		copy(tail[:], b[len(b)-8:])
+	} else if len(b) > 0 {
+		copy(tail[:], tail[len(b):])
+		copy(tail[8-len(b):], b)
+	}
 }
 
 type limitedWriter struct {

@@ -108,7 +108,7 @@ func (r *isalReader) Read(p []byte) (int, error) {
 		var finished C.int
 		ret := C.warden_isal_step(r.s, (*C.uint8_t)(unsafe.Pointer(&in[0])), C.uint32_t(len(in)),
 			(*C.uint8_t)(unsafe.Pointer(&p[0])), C.uint32_t(len(p)), &used, &wrote, &finished)
-		r.keepTail(in[:used])
+		keepLast8(&r.tail, in[:used])
 		r.br.Discard(int(used)) //nolint:errcheck // used <= buffered
 		r.size += uint32(wrote)
 		if ret < 0 {
@@ -148,15 +148,6 @@ func (r *isalReader) nextMember() string {
 	r.inMember, r.size = true, 0
 	r.members++
 	return ""
-}
-
-func (r *isalReader) keepTail(b []byte) {
-	if len(b) >= 8 {
-		copy(r.tail[:], b[len(b)-8:])
-	} else if len(b) > 0 {
-		copy(r.tail[:], r.tail[len(b):])
-		copy(r.tail[8-len(b):], b)
-	}
 }
 
 func (r *isalReader) finish(why string) error {

@@ -372,14 +372,10 @@ func readTable(sc *scratch, r io.ReaderAt, size int64) ([]byte, error) {
 	if end > uint64(size) || end > maxPclntab {
 		return nil, fmt.Errorf("function name table ends at byte %d, past the %d-byte table or the %d-byte limit", end, size, maxPclntab)
 	}
-	b := sc.get(int64(end))
-	if _, err := r.ReadAt(b, 0); err != nil && !errors.Is(err, io.EOF) {
-		return nil, err
-	}
-	return b, nil
+	return readSection(sc, r, int64(end))
 }
 
-// readSection reads a section whole (bounded).
+// readSection reads the first n bytes of a section (bounded).
 func readSection(sc *scratch, r io.ReaderAt, n int64) ([]byte, error) {
 	if n < 0 || n > maxPclntab {
 		return nil, fmt.Errorf("section of %d bytes is over the %d-byte limit", n, maxPclntab)
