@@ -16,6 +16,7 @@ import (
 
 	"github.com/wardensec/warden/pkg/cachedir"
 	"github.com/wardensec/warden/pkg/feeds"
+	"github.com/wardensec/warden/pkg/outfile"
 	"github.com/wardensec/warden/pkg/vulndb"
 )
 
@@ -184,35 +185,19 @@ func newDBExportCmd(g *globals) *cobra.Command {
 	}
 }
 
-// exportBundle writes a gzip-compressed snapshot of the database atomically.
-func exportBundle(db *vulndb.DB, file string) (err error) {
-	tmp, err := os.CreateTemp(filepath.Dir(file), filepath.Base(file)+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("exporting to %s: %w", file, err)
-	}
-	defer func() {
-		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
+// exportBundle writes a gzip-compressed snapshot of the database (atomically
+// when file is a regular file; see pkg/outfile).
+func exportBundle(db *vulndb.DB, file string) error {
+	return outfile.Write(file, 0o644, func(w io.Writer) error {
+		zw, _ := gzip.NewWriterLevel(w, gzip.BestSpeed)
+		if _, err := db.Export(zw); err != nil {
+			return err
 		}
-	}()
-	zw, _ := gzip.NewWriterLevel(tmp, gzip.BestSpeed)
-	if _, err := db.Export(zw); err != nil {
-		return err
-	}
-	if err := zw.Close(); err != nil {
-		return fmt.Errorf("exporting to %s: %w", file, err)
-	}
-	if err := tmp.Sync(); err != nil {
-		return fmt.Errorf("exporting to %s: %w", file, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("exporting to %s: %w", file, err)
-	}
-	if err := os.Rename(tmp.Name(), file); err != nil {
-		return fmt.Errorf("exporting to %s: %w", file, err)
-	}
-	return nil
+		if err := zw.Close(); err != nil {
+			return fmt.Errorf("exporting to %s: %w", file, err)
+		}
+		return nil
+	})
 }
 
 // mirrorEnv configures `db update`'s mirror when --mirror is not given.

@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	"github.com/wardensec/warden/pkg/outfile"
 	"github.com/wardensec/warden/pkg/sign"
 )
 
@@ -58,10 +59,10 @@ With --import, the key pair is made from an existing plain PEM private key
 			} else if priv, pub, err = sign.GenerateKeyPair(pw); err != nil {
 				return fmt.Errorf("keygen: %w", err)
 			}
-			if err := writeFileMode(keyPath, priv, 0o600); err != nil {
+			if err := outfile.WriteFile(keyPath, priv, 0o600); err != nil {
 				return fmt.Errorf("keygen: %w", err)
 			}
-			if err := writeFileMode(pubPath, pub, 0o644); err != nil {
+			if err := outfile.WriteFile(pubPath, pub, 0o644); err != nil {
 				return fmt.Errorf("keygen: %w", err)
 			}
 			fmt.Fprintf(cmd.ErrOrStderr(), "Private key written to %s\nPublic key written to %s\n", keyPath, pubPath)
@@ -72,23 +73,6 @@ With --import, the key pair is made from an existing plain PEM private key
 	cmd.Flags().StringVar(&importPath, "import", "", "encrypt this plain PEM private key instead of generating one")
 	cmd.Flags().BoolVarP(&force, "force", "f", false, "overwrite existing key files")
 	return cmd
-}
-
-// writeFileMode writes data with exactly mode perm (also when the file existed with another mode).
-func writeFileMode(path string, data []byte, perm os.FileMode) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, perm)
-	if err != nil {
-		return err
-	}
-	if err := f.Chmod(perm); err != nil {
-		f.Close()
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
 }
 
 // sigPassword returns the key password: $WARDEN_PASSWORD, else $COSIGN_PASSWORD (set but empty

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"runtime/debug"
 	"strconv"
 	"strings"
@@ -16,6 +15,7 @@ import (
 	"github.com/wardensec/warden/pkg/extract/all"
 	"github.com/wardensec/warden/pkg/inventory"
 	"github.com/wardensec/warden/pkg/layercache"
+	"github.com/wardensec/warden/pkg/outfile"
 	"github.com/wardensec/warden/pkg/sbom"
 	"github.com/wardensec/warden/pkg/source"
 	"github.com/wardensec/warden/pkg/walk"
@@ -204,29 +204,12 @@ func validFormat(f string) bool {
 	return false
 }
 
-// writeOutput runs write against stdout, or against a temporary file renamed
-// to path once complete (no half-written SBOM is left behind on error).
+// writeOutput runs write against stdout, or against the file at path through
+// pkg/outfile (all or nothing for a regular file; a device, FIFO or symlink
+// keeps what it is).
 func writeOutput(stdout io.Writer, path string, write func(io.Writer) error) error {
 	if path == "" || path == "-" {
 		return write(stdout)
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return fmt.Errorf("creating %s: %w", path, err)
-	}
-	defer os.Remove(tmp.Name())
-	if err := write(tmp); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	return nil
+	return outfile.Write(path, 0o644, write)
 }

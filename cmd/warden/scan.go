@@ -15,6 +15,7 @@ import (
 	"github.com/wardensec/warden/pkg/ignore"
 	"github.com/wardensec/warden/pkg/inventory"
 	"github.com/wardensec/warden/pkg/match"
+	"github.com/wardensec/warden/pkg/outfile"
 	"github.com/wardensec/warden/pkg/report"
 	"github.com/wardensec/warden/pkg/sbom"
 	"github.com/wardensec/warden/pkg/source"
@@ -259,16 +260,8 @@ func runScan(cmd *cobra.Command, g *globals, f *scanFlags, ref string) error {
 	opt := report.Options{Format: f.format, Template: tmpl, ShowUnlinked: f.showUnlinked}
 	var out io.Writer = cmd.OutOrStdout()
 	if f.output != "" {
-		file, err := os.Create(f.output)
-		if err != nil {
-			return fmt.Errorf("creating --output: %w", err)
-		}
-		if err := report.Write(file, in, opt); err != nil {
-			file.Close()
+		if err := outfile.Write(f.output, 0o644, func(w io.Writer) error { return report.Write(w, in, opt) }); err != nil {
 			return err
-		}
-		if err := file.Close(); err != nil {
-			return fmt.Errorf("writing %s: %w", f.output, err)
 		}
 	} else {
 		if o, ok := out.(*os.File); ok && report.IsTerminal(o) {

@@ -5,7 +5,11 @@ package repotest
 import (
 	"bytes"
 	"encoding/json"
+	"go/ast"
+	"go/parser"
+	"go/token"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -91,5 +95,47 @@ func TestGoModTidy(t *testing.T) {
 	cmd.Dir = testutil.RepoRoot(t)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Errorf("go mod tidy -diff: %v\n%s", err, out)
+	}
+}
+
+// TestUserPathsThroughOutfile: the CLI writes every path a user names through
+// pkg/outfile, which never replaces a device, a FIFO or a symlink with a
+// regular file (issue #18). A direct rename, create or remove in cmd/ fails
+// this test unless it is listed here with its reason.
+func TestUserPathsThroughOutfile(t *testing.T) {
+	allowed := map[string]string{
+		// WARDEN_CPUPROFILE / WARDEN_TRACE: os.Create truncates in place, which is
+		// right for a device or FIFO too, and the profile is a developer's tool.
+		"main.go:os.Create": "profile output",
+	}
+	banned := map[string]bool{"Rename": true, "Create": true, "WriteFile": true, "CreateTemp": true,
+		"Remove": true, "RemoveAll": true, "OpenFile": true, "Truncate": true, "Symlink": true, "Link": true}
+	dir := filepath.Join(testutil.RepoRoot(t), "cmd", "warden")
+	files, err := filepath.Glob(filepath.Join(dir, "*.go"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fset := token.NewFileSet()
+	for _, file := range files {
+		if strings.HasSuffix(file, "_test.go") {
+			continue
+		}
+		f, err := parser.ParseFile(fset, file, nil, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ast.Inspect(f, func(n ast.Node) bool {
+			sel, ok := n.(*ast.SelectorExpr)
+			if !ok {
+				return true
+			}
+			if id, ok := sel.X.(*ast.Ident); ok && id.Name == "os" && banned[sel.Sel.Name] {
+				key := filepath.Base(file) + ":os." + sel.Sel.Name
+				if _, ok := allowed[key]; !ok {
+					t.Errorf("%s: os.%s in cmd/warden: write user-named paths with pkg/outfile", fset.Position(sel.Pos()), sel.Sel.Name)
+				}
+			}
+			return true
+		})
 	}
 }
