@@ -14,7 +14,14 @@ go vet ./...
 export WARDEN_TEST_SUMMARY
 WARDEN_TEST_SUMMARY=$(mktemp)
 log=$(mktemp)
-trap 'rm -f "$WARDEN_TEST_SUMMARY" "$log"' EXIT
+# The tests get a HOME and DOCKER_CONFIG of their own, so that nothing the machine's user has (a `docker login`, a
+# credsStore, cosign's TUF cache) changes what they see; Go's own directories stay where they are, and the Docker
+# Engine is reached through its socket, not the user's config.
+export GOPATH GOCACHE GOMODCACHE
+GOPATH=$(go env GOPATH) GOCACHE=$(go env GOCACHE) GOMODCACHE=$(go env GOMODCACHE)
+testhome=$(mktemp -d)
+trap 'rm -rf "$WARDEN_TEST_SUMMARY" "$log" "$testhome"' EXIT
+export HOME=$testhome DOCKER_CONFIG=$testhome/.docker
 status=0
 go test -tags "$tags" -count=1 -timeout 40m ./... 2>&1 | tee "$log" || status=$?
 echo "--- peer summaries (written by the tests):"

@@ -9,7 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/spf13/cobra"
 
@@ -175,7 +174,7 @@ func (c *checkFacts) verifier(ctx context.Context) (*facts.Verifier, policy.Subj
 		return nil, policy.Subject{}, fmt.Errorf("computing the digest of %s: %w", c.img.Name, err)
 	}
 	at := policy.Subject{Ref: c.img.Ref.String(), Repository: c.img.Ref.Context().Name(), Digest: d.String()}
-	v := &facts.Verifier{RemoteOptions: []remote.Option{remote.WithContext(ctx), remote.WithAuthFromKeychain(authn.DefaultKeychain)}, Logger: c.g.logger}
+	v := &facts.Verifier{RemoteOptions: []remote.Option{remote.WithContext(ctx), remote.WithAuthFromKeychain(source.DockerConfigKeychain(""))}, Logger: c.g.logger}
 	return v, at, nil
 }
 

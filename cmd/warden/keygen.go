@@ -7,7 +7,6 @@ import (
 	"os"
 	"strings"
 
-	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/spf13/cobra"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/wardensec/warden/pkg/outfile"
 	"github.com/wardensec/warden/pkg/sign"
+	"github.com/wardensec/warden/pkg/source"
 )
 
 func newKeygenCmd(g *globals) *cobra.Command {
@@ -149,7 +149,7 @@ func (f *sigRegistryFlags) parse(s string) (name.Reference, error) {
 }
 
 func (f *sigRegistryFlags) remote(cmd *cobra.Command) []remote.Option {
-	return []remote.Option{remote.WithContext(cmd.Context()), remote.WithAuthFromKeychain(authn.DefaultKeychain)}
+	return []remote.Option{remote.WithContext(cmd.Context()), remote.WithAuthFromKeychain(source.DockerConfigKeychain(""))}
 }
 
 // sigAnnotations parses -a key=value flags.

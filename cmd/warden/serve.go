@@ -13,7 +13,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/google/go-containerregistry/pkg/authn"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/spf13/cobra"
@@ -31,6 +30,7 @@ import (
 	"github.com/wardensec/warden/pkg/registry/gc"
 	"github.com/wardensec/warden/pkg/registry/ui"
 	"github.com/wardensec/warden/pkg/sbom"
+	"github.com/wardensec/warden/pkg/source"
 	"github.com/wardensec/warden/pkg/verify"
 	"github.com/wardensec/warden/pkg/vulndb"
 	"github.com/wardensec/warden/pkg/walk"
@@ -270,7 +270,7 @@ func runServe(ctx context.Context, g *globals, c *serveConfig, stderr io.Writer)
 		}
 	}
 	if c.Upstream != "" {
-		if opt.Upstream, err = registry.NewUpstream(c.Upstream, remote.WithAuthFromKeychain(authn.DefaultKeychain)); err != nil {
+		if opt.Upstream, err = registry.NewUpstream(c.Upstream, remote.WithAuthFromKeychain(source.DockerConfigKeychain(""))); err != nil {
 			return err
 		}
 	}

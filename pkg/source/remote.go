@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net/http"
 
-	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
@@ -19,7 +18,7 @@ import (
 func RemoteOptions(ctx context.Context, opt Options) []remote.Option {
 	kc := opt.Keychain
 	if kc == nil {
-		kc = authn.DefaultKeychain
+		kc = DockerConfigKeychain(opt.DockerConfig)
 	}
 	ro := []remote.Option{remote.WithContext(ctx), remote.WithAuthFromKeychain(kc), remote.WithUserAgent("warden")}
 	if opt.Insecure {

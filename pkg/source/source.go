@@ -62,9 +62,13 @@ type Options struct {
 	// Insecure allows plain HTTP and unverified TLS to any registry (localhost
 	// and 127.0.0.1 are always allowed plain HTTP).
 	Insecure bool
-	// Keychain provides registry credentials; nil means the Docker config
-	// (authn.DefaultKeychain: ~/.docker/config.json, $DOCKER_CONFIG, helpers).
+	// Keychain provides registry credentials; nil means the Docker config in
+	// DockerConfig (see DockerConfigKeychain).
 	Keychain authn.Keychain
+	// DockerConfig is the directory of the Docker config.json to take
+	// credentials from when Keychain is nil; "" means $DOCKER_CONFIG, else
+	// ~/.docker, read when a registry is contacted.
+	DockerConfig string
 	// DockerHost is the Docker Engine address; "" means $DOCKER_HOST or
 	// unix:///var/run/docker.sock.
 	DockerHost string

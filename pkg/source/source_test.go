@@ -786,19 +786,18 @@ func TestRegistryCredentials(t *testing.T) {
 	host := strings.TrimPrefix(srv.URL, "http://")
 	ref := "registry:" + host + "/private/app:1"
 
-	home := t.TempDir()
-	t.Setenv("HOME", home)
-	t.Setenv("DOCKER_CONFIG", "")
-	if _, err := Open(context.Background(), ref, Options{}); !errors.Is(err, ErrUnauthorized) || !strings.Contains(err.Error(), "401") {
+	// The credentials live in a config directory of the test's own, given
+	// explicitly; the machine's HOME and DOCKER_CONFIG are never read.
+	cfgDir := t.TempDir()
+	if _, err := Open(context.Background(), ref, Options{DockerConfig: cfgDir}); !errors.Is(err, ErrUnauthorized) || !strings.Contains(err.Error(), "401") {
 		t.Errorf("no credentials: %v, want ErrUnauthorized (401)", err)
 	}
-	os.MkdirAll(filepath.Join(home, ".docker"), 0o700)
 	auth := base64.StdEncoding.EncodeToString([]byte(user + ":" + pass))
 	cfg := fmt.Sprintf(`{"auths":{%q:{"auth":%q}}}`, host, auth)
-	if err := os.WriteFile(filepath.Join(home, ".docker", "config.json"), []byte(cfg), 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(cfgDir, "config.json"), []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	got, err := Open(context.Background(), ref, Options{})
+	got, err := Open(context.Background(), ref, Options{DockerConfig: cfgDir})
 	if err != nil {
 		t.Fatalf("with credentials in the Docker config: %v", err)
 	}
@@ -806,6 +805,14 @@ func TestRegistryCredentials(t *testing.T) {
 	if err := checkImage(got.Image); err != nil {
 		t.Error(err)
 	}
+	// The same directory through $DOCKER_CONFIG, set after other tests have
+	// resolved credentials in this process: read when the registry is contacted.
+	t.Setenv("DOCKER_CONFIG", cfgDir)
+	viaEnv, err := Open(context.Background(), ref, Options{})
+	if err != nil {
+		t.Fatalf("with credentials in $DOCKER_CONFIG: %v", err)
+	}
+	viaEnv.Close()
 }
 
 // TestTamperedContent: a layer whose bytes do not match the digest or diff ID
