@@ -28,14 +28,20 @@ func scanState(t *testing.T, feeds ...string) (string, time.Time) {
 	if _, stderr, code := runWardenCmd(t, args...); code != 0 {
 		t.Fatalf("db import: exit %d: %s", code, stderr)
 	}
-	db, err := vulndb.Open(cachedir.DBPath(dir))
+	built := dbBuilt(t, dir)
+	setScanNow(t, built.Add(time.Hour))
+	return dir, built
+}
+
+// dbBuilt returns the build time of the database in the state directory.
+func dbBuilt(t *testing.T, state string) time.Time {
+	t.Helper()
+	db, err := vulndb.Open(cachedir.DBPath(state))
 	if err != nil {
 		t.Fatal(err)
 	}
-	built := db.Built()
-	db.Close()
-	setScanNow(t, built.Add(time.Hour))
-	return dir, built
+	defer db.Close()
+	return db.Built()
 }
 
 func setScanNow(t *testing.T, now time.Time) {
