@@ -520,6 +520,8 @@ func newServeGCCmd(g *globals) *cobra.Command {
 		Long: `Offline garbage collection: deletes every stored blob that no manifest in any
 repository references (config, layers, index children) and that is not itself a manifest,
 and removes upload sessions older than a day. Stop 'warden serve' first.`,
+		Example: `  warden serve gc --root /var/lib/warden --dry-run
+  warden serve gc --root /var/lib/warden`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			r, err := defaultRoot(g, root)

@@ -1,0 +1,105 @@
+package main
+
+import (
+	"net"
+	"strings"
+	"testing"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+)
+
+// closedPort is a 127.0.0.1 address nothing listens on (connections are refused, as offline).
+func closedPort(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	return addr
+}
+
+// TestDBUpdateOffline: when no feed can be fetched, one summary with the
+// first cause and the alternatives (db import, --mirror), exit 1.
+func TestDBUpdateOffline(t *testing.T) {
+	t.Setenv(mirrorEnv, "")
+	state := t.TempDir()
+	addr := closedPort(t)
+	mask := func(s string) string {
+		return strings.ReplaceAll(strings.ReplaceAll(s, state, "$STATE"), addr, "$CLOSED")
+	}
+	stdout, stderr := transcriptRun(t, "db", run{"update-offline", exitError, "when no feed can be fetched",
+		[]string{"--cache-dir", state, "db", "update", "--mirror", "http://" + addr}}, mask)
+	if stdout != "" || strings.Count(stderr, "\n") > 4 || !strings.Contains(stderr, "connection refused") ||
+		!strings.Contains(stderr, "warden db import") || !strings.Contains(stderr, "--mirror") {
+		t.Errorf("offline update: want one summary naming the cause and the alternatives:\n%s%s", stdout, stderr)
+	}
+}
+
+// TestCommandsHaveExamples: every command a user can run shows examples in its help.
+func TestCommandsHaveExamples(t *testing.T) {
+	var walk func(c *cobra.Command)
+	n := 0
+	walk = func(c *cobra.Command) {
+		if c.Runnable() && !c.Hidden && c.Name() != "help" && c.Name() != "completion" && c.Example == "" {
+			t.Errorf("%q has no Examples section", c.CommandPath())
+		}
+		if c.Runnable() && c.Example != "" {
+			n++
+			for _, l := range strings.Split(c.Example, "\n") {
+				if !strings.HasPrefix(strings.TrimSpace(l), "warden ") && !strings.Contains(l, " warden ") {
+					t.Errorf("%q: example line %q does not run warden", c.CommandPath(), l)
+				}
+			}
+		}
+		for _, s := range c.Commands() {
+			walk(s)
+		}
+	}
+	walk(newRootCmd())
+	if n < 15 {
+		t.Errorf("only %d commands with examples", n)
+	}
+}
+
+// TestShortFlagsOneMeaning: a short flag means the same long flag in every
+// command (-f is --format, -o is --output FILE, -a is --annotations, ...).
+func TestShortFlagsOneMeaning(t *testing.T) {
+	seen := map[string]string{} // shorthand → "long (first command)"
+	long := map[string]string{} // shorthand → long name
+	var walk func(c *cobra.Command)
+	walk = func(c *cobra.Command) {
+		c.Flags().VisitAll(func(f *pflag.Flag) {
+			if f.Shorthand == "" || f.Hidden {
+				return
+			}
+			if l, ok := long[f.Shorthand]; ok && l != f.Name {
+				t.Errorf("-%s is --%s in %q but --%s in %s", f.Shorthand, f.Name, c.CommandPath(), l, seen[f.Shorthand])
+				return
+			}
+			long[f.Shorthand], seen[f.Shorthand] = f.Name, c.CommandPath()
+		})
+		for _, s := range c.Commands() {
+			walk(s)
+		}
+	}
+	walk(newRootCmd())
+	if long["f"] != "format" || long["o"] != "output" {
+		t.Errorf("-f is --%s, -o is --%s", long["f"], long["o"])
+	}
+	// -o is an output file wherever it exists: verify's --output (a format, as in cosign) has no short form.
+	root := newRootCmd()
+	for _, path := range [][]string{{"verify"}, {"verify-attestation"}, {"keygen"}} {
+		c, _, err := root.Find(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, name := range []string{"output", "force"} {
+			if f := c.Flags().Lookup(name); f != nil && f.Shorthand != "" {
+				t.Errorf("%s --%s has the short form -%s", path[0], name, f.Shorthand)
+			}
+		}
+	}
+}
