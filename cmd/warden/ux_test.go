@@ -2,11 +2,17 @@ package main
 
 import (
 	"net"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
+
+	"github.com/wardensec/warden/internal/testimage"
+	"github.com/wardensec/warden/internal/testutil"
 )
 
 // closedPort is a 127.0.0.1 address nothing listens on (connections are refused, as offline).
@@ -101,5 +107,49 @@ func TestShortFlagsOneMeaning(t *testing.T) {
 				t.Errorf("%s --%s has the short form -%s", path[0], name, f.Shorthand)
 			}
 		}
+	}
+}
+
+// TestBareReferenceTried: a bare reference the Docker Engine does not have,
+// nor the registry, says what was tried in order: the Engine (its own
+// words, or that none answers), then the registry with its answer.
+func TestBareReferenceTried(t *testing.T) {
+	reg := testimage.NewRegistry(t)
+	ref := reg + "/missing/app:1.0"
+	// An Engine that answers as dockerd does for an image it lacks.
+	engine := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusNotFound)
+		w.Write([]byte(`{"message":"No such image: ` + ref + `"}` + "\n"))
+	}))
+	defer engine.Close()
+	engineHost := "tcp://" + strings.TrimPrefix(engine.URL, "http://")
+	sock := filepath.Join(t.TempDir(), "docker.sock")
+	mask := func(s string) string {
+		s = strings.ReplaceAll(s, engineHost, "$ENGINE")
+		s = strings.ReplaceAll(s, sock, "$NOSOCK")
+		return strings.ReplaceAll(s, reg, "$REGISTRY")
+	}
+	for _, c := range []struct {
+		name, dockerHost, want string
+	}{
+		{"bare-not-in-engine", engineHost, "not in the Docker Engine ($ENGINE: No such image: $REGISTRY/missing/app:1.0), then registry $REGISTRY: missing/app:1.0: "},
+		{"bare-no-engine", "unix://" + sock, "no Docker Engine (cannot reach the Docker Engine at unix://$NOSOCK: "},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Setenv("DOCKER_HOST", c.dockerHost)
+			_, stderr := transcriptRun(t, "source", run{c.name, exitError, "unreadable or invalid input (image",
+				[]string{"sbom", ref, "--no-cache"}}, mask)
+			if !strings.Contains(mask(stderr), c.want) || !strings.Contains(stderr, "NAME_UNKNOWN") {
+				t.Errorf("stderr lacks %q and the registry's answer:\n%s", c.want, mask(stderr))
+			}
+		})
+	}
+	// The real Docker Engine, when there is one (CI has one).
+	testutil.RequireDocker(t)
+	t.Setenv("DOCKER_HOST", "")
+	_, stderr, code := runWardenCmd(t, "sbom", ref, "--no-cache")
+	if code != exitError || !strings.Contains(stderr, "not in the Docker Engine (") || !strings.Contains(stderr, "then registry "+reg+": missing/app:1.0: ") {
+		t.Errorf("real Engine: exit %d: %s", code, stderr)
 	}
 }
