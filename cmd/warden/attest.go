@@ -61,7 +61,7 @@ as cosign does), or any predicate type URI. For all but custom the file must be 
 			}
 			res, err := sign.Attest(cmd.Context(), ref, key, uri, data, opt)
 			if err != nil {
-				return fmt.Errorf("attest: %w", err)
+				return fmt.Errorf("attest: %w", registryRefusal(cmd.Context(), ref, opt.RemoteOptions, "attest", err))
 			}
 			printSigned(cmd, res, args[0], "Attested")
 			return nil

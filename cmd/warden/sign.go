@@ -44,7 +44,7 @@ PEM key). A tag is resolved to its digest first: the digest, not the tag, is wha
 			}
 			res, err := sign.Image(cmd.Context(), ref, key, opt)
 			if err != nil {
-				return fmt.Errorf("sign: %w", err)
+				return fmt.Errorf("sign: %w", registryRefusal(cmd.Context(), ref, opt.RemoteOptions, "sign", err))
 			}
 			printSigned(cmd, res, args[0], "Signed")
 			return nil

@@ -8,6 +8,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/random"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
@@ -151,5 +154,52 @@ func TestBareReferenceTried(t *testing.T) {
 	_, stderr, code := runWardenCmd(t, "sbom", ref, "--no-cache")
 	if code != exitError || !strings.Contains(stderr, "not in the Docker Engine (") || !strings.Contains(stderr, "then registry "+reg+": missing/app:1.0: ") {
 		t.Errorf("real Engine: exit %d: %s", code, stderr)
+	}
+}
+
+// TestSignBehindGate: `warden serve` with a policy requiring signatures in
+// prod/ and no authentication: sign and verify cannot read the image (the
+// gate answers HEAD with a bodiless 403). They show the gate's DENIED reason
+// (fetched with GET), say what to do (docs/registry.md), and verify exits
+// with the documented code.
+func TestSignBehindGate(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("WARDEN_PASSWORD", "pw")
+	if _, stderr, code := runWardenCmd(t, "keygen", "--output-key-prefix", filepath.Join(dir, "release")); code != 0 {
+		t.Fatalf("keygen: %s", stderr)
+	}
+	writeFile(t, filepath.Join(dir, "policy.yaml"), "version: 1\ndefault: allow\nrules:\n  - name: prod\n    match: [\"registry.test/prod/**\"]\n    signatures: {keys: [release.pub]}\n")
+	addr := startServe(t, "--cache-dir", t.TempDir(), "--root", t.TempDir(), "--no-scan", "--policy", filepath.Join(dir, "policy.yaml"), "--host", "registry.test")
+	img, err := random.Image(200, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref, err := name.ParseReference(addr+"/prod/app:1.0", name.Insecure)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.Write(ref, img); err != nil {
+		t.Fatalf("push: %v", err)
+	}
+	mask := func(s string) string {
+		s = strings.ReplaceAll(s, addr, "$REGISTRY")
+		return strings.ReplaceAll(s, dir, "$DIR")
+	}
+	for _, r := range []run{
+		{"sign-behind-gate", exitError, "refuses to show the image", []string{"sign", "--key", filepath.Join(dir, "release.key"), addr + "/prod/app:1.0"}},
+		{"verify-behind-gate", exitError, "refuses to show the image", []string{"verify", "--key", filepath.Join(dir, "release.pub"), addr + "/prod/app:1.0"}},
+		{"verify-attestation-behind-gate", exitError, "refuses to show the image", []string{"verify-attestation", "--key", filepath.Join(dir, "release.pub"), addr + "/prod/app:1.0"}},
+	} {
+		t.Run(r.name, func(t *testing.T) {
+			_, stderr := transcriptRun(t, "gate", r, mask)
+			for _, want := range []string{"DENIED", "docs/registry.md", "--htpasswd"} {
+				if !strings.Contains(stderr, want) {
+					t.Errorf("stderr lacks %q:\n%s", want, stderr)
+				}
+			}
+			if strings.Contains(stderr, "HEAD responses have no body") {
+				t.Errorf("stderr still shows the bodiless HEAD error:\n%s", stderr)
+			}
+		})
 	}
 }

@@ -114,7 +114,9 @@ Exit status: 0 verified; 1 error (bad arguments, unreadable key, unreachable reg
 			}
 			res, err := verify.Image(cmd.Context(), ref, opt)
 			if res == nil {
-				return fmt.Errorf("verify: %w", err)
+				// Exit 1: a registry that refuses to show the image hides
+				// whether it is signed (neither 10 nor 11).
+				return fmt.Errorf("verify: %w", registryRefusal(cmd.Context(), ref, opt.RemoteOptions, "verify", err))
 			}
 			return f.report(cmd, args[0], "signature", res, res.Verified, res.Invalid, err, func(out, _ io.Writer) {
 				fmt.Fprintf(out, "Verified %s\n", res.Digest)

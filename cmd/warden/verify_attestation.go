@@ -43,7 +43,7 @@ Exit status as for verify: 0, 1, 10 (no attestation at all), 11 (none valid for 
 			}
 			res, err := verify.Attestations(cmd.Context(), ref, aopt)
 			if res == nil {
-				return fmt.Errorf("verify-attestation: %w", err)
+				return fmt.Errorf("verify-attestation: %w", registryRefusal(cmd.Context(), ref, opt.RemoteOptions, "verify", err))
 			}
 			return f.report(cmd, args[0], "attestation", res, res.Verified, res.Invalid, err, func(out, errw io.Writer) {
 				fmt.Fprintf(errw, "Verified %d attestation(s) of %s\n", len(res.Attestations), res.Digest)
