@@ -262,7 +262,7 @@ func vulnFrom(f *match.Finding) Vulnerability {
 		Severity:       sev,
 		SeveritySource: a.SeveritySource,
 		CVSS:           a.CVSS,
-		Title:          title(a),
+		Title:          Title(a),
 		Description:    a.Description,
 		URL:            AdvisoryURL(a),
 		URLs:           uniq(a.URLs),
@@ -273,7 +273,8 @@ func vulnFrom(f *match.Finding) Vulnerability {
 	}
 }
 
-func title(a *vulndb.Advisory) string {
+// Title is an advisory's title, else the first line of its description.
+func Title(a *vulndb.Advisory) string {
 	t := strings.TrimSpace(a.Title)
 	if t == "" {
 		t = strings.TrimSpace(a.Description)
