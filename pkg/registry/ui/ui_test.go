@@ -52,7 +52,7 @@ func server(t *testing.T) string {
 		}
 		return &registry.ScanResult{Distro: "alpine 3.19.4", Packages: 15, Findings: []registry.Finding{
 			{ID: "CVE-2024-0001", Package: "busybox", Version: "1.36.1-r15", Severity: "LOW", URL: "https://security.alpinelinux.org/vuln/CVE-2024-0001"},
-			{ID: "CVE-2024-9143", Package: "libssl3", Version: "3.1.7-r0", FixedVersion: "3.1.7-r1", Severity: "HIGH", URL: "https://nvd.nist.gov/vuln/detail/CVE-2024-9143",
+			{ID: "CVE-2024-9143", Package: "libssl3", Version: "3.1.7-r0", FixedVersion: "3.1.7-r1", Severity: "HIGH", CVSS: 7.5, URL: "https://nvd.nist.gov/vuln/detail/CVE-2024-9143",
 				Title: "Low-level invalid GF(2^m) parameters lead to OOB memory access"},
 			{ID: "CVE-2024-0002", Package: "zlib", Version: "1.3.1-r0", Severity: "CRITICAL", URL: "https://security.alpinelinux.org/vuln/CVE-2024-0002"},
 			{ID: "GHSA-xvch-5gv4-984h", Aliases: []string{"CVE-2021-44906"}, Package: "minimist", Version: "1.2.0", FixedVersion: "1.2.6", Severity: "MEDIUM",
@@ -154,7 +154,7 @@ func TestPages(t *testing.T) {
 	if iC < 0 || iH < 0 || iL < 0 || !(iC < iH && iH < iL) {
 		t.Errorf("findings not ordered by severity (%d %d %d)", iC, iH, iL)
 	}
-	for _, w := range []string{`<a href="https://nvd.nist.gov/vuln/detail/CVE-2024-9143">`, "3.1.7-r1", "Denied", "vulnerabilities above MEDIUM", "alpine 3.19.4"} {
+	for _, w := range []string{`<a href="https://nvd.nist.gov/vuln/detail/CVE-2024-9143">`, "3.1.7-r1", "<td>7.5</td>", "Denied", "vulnerabilities above MEDIUM", "alpine 3.19.4"} {
 		if !strings.Contains(p, w) {
 			t.Errorf("image page lacks %q", w)
 		}
