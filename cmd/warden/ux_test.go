@@ -58,9 +58,7 @@ func TestCommandsHaveExamples(t *testing.T) {
 		if c.Runnable() && c.Example != "" {
 			n++
 			for _, l := range strings.Split(c.Example, "\n") {
-				if !strings.HasPrefix(strings.TrimSpace(l), "warden ") && !strings.Contains(l, " warden ") {
-					t.Errorf("%q: example line %q does not run warden", c.CommandPath(), l)
-				}
+				checkExample(t, c.CommandPath(), l)
 			}
 		}
 		for _, s := range c.Commands() {
@@ -70,6 +68,36 @@ func TestCommandsHaveExamples(t *testing.T) {
 	walk(newRootCmd())
 	if n < 15 {
 		t.Errorf("only %d commands with examples", n)
+	}
+}
+
+// checkExample: an example line runs warden (after VAR=value words), names
+// a real command, uses only its flags, and passes its argument check.
+func checkExample(t *testing.T, path, line string) {
+	t.Helper()
+	words := shellWords(line)
+	for len(words) > 0 && strings.Contains(words[0], "=") {
+		words = words[1:]
+	}
+	if len(words) == 0 || words[0] != "warden" {
+		t.Errorf("%s: example %q does not run warden", path, line)
+		return
+	}
+	root := newRootCmd()
+	root.InitDefaultVersionFlag() // cobra adds --version when it executes
+	cmd, rest, err := root.Find(words[1:])
+	if err != nil || (cmd == root && (len(rest) == 0 || !strings.HasPrefix(rest[0], "-"))) {
+		t.Errorf("%s: example %q: no such command (%v)", path, line, err)
+		return
+	}
+	if err := cmd.ParseFlags(rest); err != nil {
+		t.Errorf("%s: example %q: %v", path, line, err)
+		return
+	}
+	if cmd.Args != nil {
+		if err := cmd.Args(cmd, cmd.Flags().Args()); err != nil {
+			t.Errorf("%s: example %q: %v", path, line, err)
+		}
 	}
 }
 
