@@ -118,8 +118,8 @@ func Handler(reg *registry.Registry, prefix string) http.Handler {
 				row := tagRow{TagSummary: t}
 				// The verdict the gate gives a pull of this tag (what the
 				// image page shows; signature checks are cached).
-				if det, derr := reg.Image(ctx, repo, t.Tag); derr == nil && det.Verdict != nil {
-					row.Verdict, gated = det.Verdict, true
+				if v, verr := reg.Verdict(ctx, repo, t.Tag, t.Digest); verr == nil && v != nil {
+					row.Verdict, gated = v, true
 				}
 				rows = append(rows, row)
 			}
