@@ -126,6 +126,16 @@ func TestShortFlagsOneMeaning(t *testing.T) {
 	if long["f"] != "format" || long["o"] != "output" {
 		t.Errorf("-f is --%s, -o is --%s", long["f"], long["o"])
 	}
+	// sign/attest --format (where the signature goes) became --store; the old name still parses.
+	pred := filepath.Join(t.TempDir(), "p.json")
+	writeFile(t, pred, "{}")
+	for _, args := range [][]string{{"sign"}, {"attest", "--type", "vuln", "--predicate", pred}} {
+		c := args[0]
+		_, stderr, code := runWardenCmd(t, append(args, "--key", filepath.Join(t.TempDir(), "none.key"), "--format", "legacy", "127.0.0.1:1/x:1")...)
+		if code != exitError || strings.Contains(stderr, "unknown flag") || !strings.Contains(stderr, "none.key") {
+			t.Errorf("%s --format legacy: exit %d: %s", c, code, stderr)
+		}
+	}
 	// -o is an output file wherever it exists: verify's --output (a format, as in cosign) has no short form.
 	root := newRootCmd()
 	for _, path := range [][]string{{"verify"}, {"verify-attestation"}, {"keygen"}} {
