@@ -66,6 +66,7 @@ func TestVersionString(t *testing.T) {
 // a clone of its HEAD.
 func TestVersionStamped(t *testing.T) {
 	git := testutil.RequireTool(t, "git")
+	goTool := testutil.RequireTool(t, "go")
 	dir := testutil.RepoRoot(t)
 	if fi, err := os.Stat(filepath.Join(dir, ".git")); err != nil || !fi.IsDir() {
 		clone := filepath.Join(t.TempDir(), "warden")
@@ -80,7 +81,7 @@ func TestVersionStamped(t *testing.T) {
 	}
 	rev := strings.TrimSpace(string(head))
 	bin := filepath.Join(t.TempDir(), "warden")
-	build := exec.Command("go", "build", "-o", bin, "./cmd/warden")
+	build := exec.Command(goTool, "build", "-o", bin, "./cmd/warden")
 	build.Dir = dir
 	build.Env = append(os.Environ(), "GOFLAGS=-buildvcs=true")
 	if out, err := build.CombinedOutput(); err != nil {
