@@ -21,12 +21,15 @@ func newAttestCmd(g *globals) *cobra.Command {
 		Short: "Attach a signed in-toto attestation (DSSE) to an image, where cosign stores them",
 		Long: `Wraps the predicate in an in-toto Statement v1 whose subject is the image digest, signs it
 in a DSSE envelope and stores it as a layer of the sha256-<hex>.att manifest and/or as a Sigstore
-bundle referrer (--format legacy|bundle|both, default both).
+bundle referrer (--store legacy|bundle|both, default both).
 
 --type cyclonedx (https://cyclonedx.org/bom), spdx (https://spdx.dev/Document),
 vuln (https://cosign.sigstore.dev/attestation/vuln/v1), custom
 (https://cosign.sigstore.dev/attestation/v1; the file is wrapped as {"Data": ..., "Timestamp": ...}
 as cosign does), or any predicate type URI. For all but custom the file must be JSON.`,
+		Example: `  warden sbom registry:localhost:5000/app:1.0 --format cyclonedx-json --output app.cdx.json
+  warden attest --key release.key --type cyclonedx --predicate app.cdx.json localhost:5000/app:1.0
+  warden attest --key release.key --type vuln --predicate scan.json --store bundle localhost:5000/app@sha256:…`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if keyPath == "" {
@@ -58,7 +61,7 @@ as cosign does), or any predicate type URI. For all but custom the file must be 
 			}
 			res, err := sign.Attest(cmd.Context(), ref, key, uri, data, opt)
 			if err != nil {
-				return fmt.Errorf("attest: %w", err)
+				return fmt.Errorf("attest: %w", registryRefusal(cmd.Context(), ref, opt.RemoteOptions, "attest", err))
 			}
 			printSigned(cmd, res, args[0], "Attested")
 			return nil
@@ -67,7 +70,7 @@ as cosign does), or any predicate type URI. For all but custom the file must be 
 	cmd.Flags().StringVar(&keyPath, "key", "", "private key file")
 	cmd.Flags().StringVar(&typ, "type", "custom", "predicate type: cyclonedx, spdx, vuln, custom or a URI")
 	cmd.Flags().StringVar(&predicatePath, "predicate", "", "predicate file")
-	cmd.Flags().StringVar(&format, "format", "both", "where to store the attestation: legacy, bundle or both")
+	storeFlag(cmd, &format, "attestation")
 	cmd.Flags().StringArrayVarP(&ann, "annotations", "a", nil, "key=value to put on the statement's subject (repeatable)")
 	reg.add(cmd)
 	return cmd

@@ -33,9 +33,10 @@ func openLayerCache(g *globals) (*layercache.Cache, error) {
 func newCacheStatusCmd(g *globals) *cobra.Command {
 	var asJSON bool
 	cmd := &cobra.Command{
-		Use:   "status",
-		Short: "Show the layer cache's file, size and entries",
-		Args:  cobra.NoArgs,
+		Use:     "status",
+		Short:   "Show the layer cache's file, size and entries",
+		Example: "  warden cache status\n  warden cache status --json --cache-dir /var/cache/warden",
+		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := openLayerCache(g)
 			if err != nil {
@@ -62,6 +63,9 @@ func newCachePruneCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "prune",
 		Short: "Remove layer results not used for a while (--older-than, default 720h)",
+		Example: `  warden cache prune
+  warden cache prune --older-than 168h
+  warden cache prune --older-than 0   # everything`,
 		Long: `Remove the layer results that no scan stored or used for longer than
 --older-than, and the remembered digests of archive files older than that.
 --older-than 0 empties the cache. The next scan of a pruned layer reads it again.`,

@@ -41,13 +41,16 @@ func newCheckCmd(g *globals) *cobra.Command {
 reference most specifically applies, and every check of that rule is evaluated and printed with its
 reasons — which key did not sign, which CVEs broke the limit, which file holds a secret.
 
-It fails closed: an unreadable or invalid policy, a key file that does not parse, a missing or
-too-old vulnerability database, an unreachable registry or signature store all give "denied"
-with the reason, never "allowed".
+It fails closed: a missing or too-old vulnerability database, an unreachable registry or
+signature store give "denied" with the reason, never "allowed". A policy that cannot be used
+(unreadable, an unknown field, a bad pattern, a key file that does not parse) is an error: it
+is printed on stderr as file:line, nothing is printed on stdout, and the exit status is 1.
 
-Exit status: 0 allowed; 3 denied (including a policy that cannot be used); 1 bad arguments.`,
+Exit status (docs/exit-codes.md): 0 allowed; 3 denied by the policy; 1 an unusable policy,
+bad arguments or flags.`,
 		Example: `  warden check registry:registry.example.com/prod/app:1.4.2 --policy policy.yaml
-  warden check docker-archive:app.tar --ref registry.example.com/prod/app:1.4.2 --policy policy.yaml --format json`,
+  warden check docker-archive:app.tar --ref registry.example.com/prod/app:1.4.2 --policy policy.yaml --format json
+  warden check registry:localhost:5000/dev/tool:2.0 --policy policy.yaml --key keys/release.pub`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if policyPath == "" {
@@ -64,10 +67,16 @@ Exit status: 0 allowed; 3 denied (including a policy that cannot be used); 1 bad
 				}
 				extraKeys = append(extraKeys, policy.Key{Path: p, Public: pub, ID: sign.KeyID(pub)})
 			}
+			// An unusable policy is an error (exit 1), not a denial (exit 3):
+			// CI must tell a misconfiguration from a refused image. Nothing
+			// is printed on stdout, so nothing reads as a verdict.
+			pol, err := policy.Load(policyPath)
+			if err != nil {
+				return err
+			}
 			ctx := cmd.Context()
-			d := runCheck(ctx, g, args[0], refName, policyPath, &inv, extraKeys)
+			d := runCheck(ctx, g, args[0], refName, pol, &inv, extraKeys)
 			out := cmd.OutOrStdout()
-			var err error
 			if format == "json" {
 				enc := json.NewEncoder(out)
 				enc.SetIndent("", "  ")
@@ -93,14 +102,10 @@ Exit status: 0 allowed; 3 denied (including a policy that cannot be used); 1 bad
 	return cmd
 }
 
-// runCheck loads the policy, opens the image and evaluates; every failure
-// along the way is a denial carrying the reason.
-func runCheck(ctx context.Context, g *globals, arg, refName, policyPath string, inv *invFlags, keys []policy.Key) policy.Decision {
+// runCheck opens the image and evaluates the policy; every failure along
+// the way is a denial carrying the reason.
+func runCheck(ctx context.Context, g *globals, arg, refName string, pol *policy.Policy, inv *invFlags, keys []policy.Key) policy.Decision {
 	subj := checkSubject(arg, refName, nil, "")
-	pol, err := policy.Load(policyPath)
-	if err != nil {
-		return policy.Deny(subj, "policy", err)
-	}
 	img, err := invOpen(ctx, g, arg, inv)
 	if err != nil {
 		return policy.Deny(subj, "image", err)

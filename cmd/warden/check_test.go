@@ -183,15 +183,41 @@ func TestCheckFailsClosed(t *testing.T) {
 	badKey := write("badkey.yaml", "version: 1\nrules:\n  - match: [\"**\"]\n    signatures:\n      keys: [keys/broken.pub]\n")
 	badPattern := write("badpattern.yaml", "version: 1\nrules:\n  - match: [\"registry.example.com/prod/***\"]\n")
 	image := "registry:" + w.host + "/prod/app:1.0"
+	// A policy that cannot be used is an error (exit 1, file:line on
+	// stderr, no verdict on stdout), never the denial code 3.
+	mask := func(s string) string { return strings.ReplaceAll(w.mask(s), w.state, "$STATE") }
+	for _, r := range []run{
+		{"policy-unknown-field", exitError, "a policy that cannot be read or parsed", []string{"check", image, "--policy", bad, "--cache-dir", w.state}},
+		{"policy-key-does-not-parse", exitError, "a policy that cannot be read or parsed", []string{"check", image, "--policy", badKey, "--cache-dir", w.state}},
+		{"policy-bad-pattern", exitError, "a policy that cannot be read or parsed", []string{"check", image, "--policy", badPattern, "--cache-dir", w.state}},
+		{"policy-missing", exitError, "a policy that cannot be read or parsed", []string{"check", image, "--policy", filepath.Join(w.dir, "nope.yaml"), "--cache-dir", w.state}},
+		{"policy-unknown-field-json", exitError, "a policy that cannot be read or parsed", []string{"check", image, "--policy", bad, "--cache-dir", w.state, "--format", "json"}},
+	} {
+		t.Run(r.name, func(t *testing.T) {
+			stdout, _ := transcriptRun(t, "check", r, mask)
+			if stdout != "" {
+				t.Errorf("an unusable policy printed a verdict on stdout:\n%s", stdout)
+			}
+		})
+	}
+	wantStderr := map[string]string{
+		"policy-unknown-field":      "bad.yaml:4: unknown field \"treshold\"",
+		"policy-key-does-not-parse": "badkey.yaml:5: key \"keys/broken.pub\"",
+		"policy-bad-pattern":        "badpattern.yaml:3: match pattern",
+		"policy-missing":            "nope.yaml",
+	}
+	for name, want := range wantStderr {
+		if b, err := os.ReadFile(filepath.Join("testdata", "check", name+".txt")); err != nil || !strings.Contains(string(b), want) {
+			t.Errorf("%s: transcript lacks %q (%v)", name, want, err)
+		}
+	}
+
+	// What cannot be established about the image denies (exit 3), with the reason.
 	cases := []struct {
 		name  string
 		args  []string
 		wants []string
 	}{
-		{"unknown field", []string{"check", image, "--policy", bad, "--cache-dir", w.state}, []string{"DENIED", "bad.yaml:4: unknown field \"treshold\""}},
-		{"key does not parse", []string{"check", image, "--policy", badKey, "--cache-dir", w.state}, []string{"DENIED", "badkey.yaml:5: key \"keys/broken.pub\""}},
-		{"bad pattern", []string{"check", image, "--policy", badPattern, "--cache-dir", w.state}, []string{"DENIED", "badpattern.yaml:3: match pattern"}},
-		{"missing policy", []string{"check", image, "--policy", filepath.Join(w.dir, "nope.yaml"), "--cache-dir", w.state}, []string{"DENIED", "nope.yaml"}},
 		{"no database", []string{"check", image, "--policy", w.policy, "--cache-dir", t.TempDir()}, []string{"DENIED", "FAIL vulnerabilities", "no vulnerability database"}},
 		{"unreachable registry", []string{"check", "registry:127.0.0.1:1/prod/app:1.0", "--policy", w.policy, "--cache-dir", w.state}, []string{"DENIED", "FAIL image"}},
 		{"archive: signatures cannot be checked", []string{"check", filepath.Join(testutil.RepoRoot(t), "testdata", "images", "alpine-3.19.4"),

@@ -3,8 +3,10 @@ package main
 import (
 	"compress/gzip"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"path/filepath"
 	"sort"
@@ -50,6 +52,9 @@ or named as KIND:PATH with KIND one of osv, alpine, debian-json, debian-dsa,
 debian-support, ubuntu-oval, rhel-oval, nvd, bundle. A bundle written by
 'warden db export' is imported the same way. Each source replaces what the
 same source held before; other sources are kept. The update is atomic.`,
+		Example: `  warden db import osv-go.zip alpine-secdb/ debian-json:tracker.json
+  warden db import https://mirror.example.com/osv/PyPI/all.zip
+  warden db import warden-db.bundle   # written by warden db export`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			path, err := g.dbPath()
@@ -89,9 +94,10 @@ func printImport(out, errw io.Writer, res *feeds.Result, took time.Duration) {
 func newDBStatusCmd(g *globals) *cobra.Command {
 	var asJSON bool
 	cmd := &cobra.Command{
-		Use:   "status",
-		Short: "Show each source: record count, newest record, when it was imported",
-		Args:  cobra.NoArgs,
+		Use:     "status",
+		Short:   "Show each source: record count, newest record, when it was imported",
+		Example: "  warden db status\n  warden db status --json",
+		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			path, err := g.dbPath()
 			if err != nil {
@@ -169,7 +175,9 @@ func newDBExportCmd(g *globals) *cobra.Command {
 	return &cobra.Command{
 		Use:   "export FILE",
 		Short: "Write the whole database as one portable bundle (load it with `warden db import FILE`)",
-		Args:  cobra.ExactArgs(1),
+		Example: `  warden db export warden-db.bundle                 # on a connected machine, after warden db update
+  warden db import warden-db.bundle                 # on the air-gapped one`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			path, err := g.dbPath()
 			if err != nil {
@@ -217,7 +225,13 @@ zips, Alpine/Wolfi/Chainguard secdb, the Debian security tracker, Ubuntu and
 Rocky Linux OVAL) or from a mirror (--mirror BASE or $WARDEN_DB_MIRROR, holding
 each feed at the path listed in docs/vulndb.md) and update the database in
 one atomic step. Requests are conditional (ETag / Last-Modified remembered in
-the database). A feed that fails is reported and the others still update.`,
+the database). A feed that fails is reported and the others still update.
+When no feed can be fetched (offline), it says so once, with the first cause and the
+ways to update without network access.`,
+		Example: `  warden db update
+  warden db update --feed alpine-v3.19 --feed osv-go
+  warden db update --mirror https://mirror.example.com/warden-feeds
+  WARDEN_DB_MIRROR=http://10.0.0.5:8080 warden db update --nvd`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			path, err := g.dbPath()
@@ -256,6 +270,11 @@ the database). A feed that fails is reported and the others still update.`,
 			}
 			start := time.Now()
 			results, err := feeds.Update(cmd.Context(), path, opt)
+			if err != nil && allFailed(results) {
+				// Offline, most likely: one summary with the first cause and
+				// what to do instead, not one error line per feed.
+				return updateFailed(cmd, path, results)
+			}
 			failed := printUpdate(cmd.OutOrStdout(), cmd.ErrOrStderr(), results)
 			if err != nil {
 				return fmt.Errorf("updating %s (the previous database is unchanged): %w", path, err)
@@ -271,6 +290,39 @@ the database). A feed that fails is reported and the others still update.`,
 	cmd.Flags().StringSliceVar(&only, "feed", nil, "update only these feeds (repeatable; see docs/vulndb.md)")
 	cmd.Flags().BoolVar(&nvd, "nvd", false, "also fetch NVD CVSS scores from the NVD API (slow without NVD_API_KEY)")
 	return cmd
+}
+
+func allFailed(results []feeds.FeedResult) bool {
+	for _, r := range results {
+		if r.Err == nil {
+			return false
+		}
+	}
+	return len(results) > 0
+}
+
+// updateFailed is the error of an update where no feed could be fetched: the
+// first cause (a *url.Error's URL once, not twice), and the alternatives
+// that exist in this build (db pull is named only when it is a command).
+func updateFailed(cmd *cobra.Command, path string, results []feeds.FeedResult) error {
+	first := results[0]
+	cause := first.Err.Error()
+	if ue := (*url.Error)(nil); errors.As(first.Err, &ue) {
+		cause = fmt.Sprintf("%s: %v", ue.URL, ue.Err)
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "no feed could be updated (%d of %d failed; the database %s is unchanged); the first, %s: %s\n", len(results), len(results), path, first.Feed, cause)
+	b.WriteString("Without network access to the feeds:\n")
+	b.WriteString("  warden db import SOURCE...       import feed files, zips or a bundle written by 'warden db export' on a connected machine\n")
+	b.WriteString("  warden db update --mirror URL    fetch from a mirror of the feeds (or set $" + mirrorEnv + "; docs/vulndb.md lists the paths)")
+	if parent := cmd.Parent(); parent != nil {
+		for _, c := range parent.Commands() {
+			if c.Name() == "pull" {
+				b.WriteString("\n  warden db pull ...                " + c.Short)
+			}
+		}
+	}
+	return errors.New(b.String())
 }
 
 func printUpdate(out, errw io.Writer, results []feeds.FeedResult) (failed int) {

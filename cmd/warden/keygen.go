@@ -28,6 +28,9 @@ scrypt + NaCl secretbox over PKCS#8), mode 0600, and P.pub, the public key (PKIX
 The password comes from $WARDEN_PASSWORD, else $COSIGN_PASSWORD, else a terminal prompt.
 With --import, the key pair is made from an existing plain PEM private key
 (PKCS#8 "PRIVATE KEY", "EC PRIVATE KEY" or "RSA PRIVATE KEY") instead of a new one.`,
+		Example: `  WARDEN_PASSWORD=... warden keygen                     # warden.key and warden.pub
+  warden keygen --output-key-prefix release --force   # release.key and release.pub, overwriting
+  warden keygen --import plain.pem --output-key-prefix imported`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			keyPath, pubPath := prefix+".key", prefix+".pub"
@@ -71,7 +74,7 @@ With --import, the key pair is made from an existing plain PEM private key
 	}
 	cmd.Flags().StringVar(&prefix, "output-key-prefix", "warden", "write PREFIX.key and PREFIX.pub")
 	cmd.Flags().StringVar(&importPath, "import", "", "encrypt this plain PEM private key instead of generating one")
-	cmd.Flags().BoolVarP(&force, "force", "f", false, "overwrite existing key files")
+	cmd.Flags().BoolVar(&force, "force", false, "overwrite existing key files")
 	return cmd
 }
 

@@ -4,6 +4,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"runtime/debug"
 
 	"github.com/spf13/cobra"
 
@@ -33,6 +34,9 @@ func newRootCmd() *cobra.Command {
 			}
 		},
 	}
+	bi, _ := debug.ReadBuildInfo()
+	root.Version = versionString(bi)
+	root.SetVersionTemplate("warden {{.Version}}\n")
 	root.PersistentFlags().StringVar(&g.cacheDir, "cache-dir", "", "directory for all of Warden's state (default $WARDEN_CACHE_DIR or the user cache dir)")
 	root.PersistentFlags().BoolVarP(&g.verbose, "verbose", "v", false, "log progress to stderr")
 

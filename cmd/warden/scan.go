@@ -37,6 +37,7 @@ type scanFlags struct {
 	dbMaxAge      time.Duration
 	requireFresh  bool
 	showUnlinked  bool
+	wide          bool
 	osOnly        bool
 	attest        bool
 	key           string
@@ -65,7 +66,9 @@ Exit status (docs/exit-codes.md): 0 no finding at or above --fail-on (or no --fa
 no database, a stale database with --require-fresh-db).`,
 		Example: `  warden scan oci-layout:testdata/images/alpine-3.19.4
   warden scan registry:localhost:5000/app:1.0 --fail-on HIGH --ignore-unfixed
-  warden scan docker-archive:app.tar --format sarif --output warden.sarif`,
+  warden scan docker-archive:app.tar --format sarif --output warden.sarif
+  warden scan alpine:3.19 --wide                # a bare reference: the Docker Engine, else the registry; URL column
+  warden scan oci-layout:app --ignore-file .wardenignore --vex app.vex.json --fail-on CRITICAL`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			defer softMemoryLimit(sbomMemoryLimit)()
@@ -84,6 +87,7 @@ no database, a stale database with --require-fresh-db).`,
 	fl.DurationVar(&f.dbMaxAge, "db-max-age", defaultDBMaxAge, "warn when the vulnerability database is older than this")
 	fl.BoolVar(&f.requireFresh, "require-fresh-db", false, "fail (exit 1) instead of warning when the database is older than --db-max-age")
 	fl.BoolVar(&f.showUnlinked, "show-unlinked", false, "table: also list Go findings whose vulnerable code is not linked into the binary")
+	fl.BoolVar(&f.wide, "wide", false, "table: add a URL column with each finding's advisory page (NVD, GHSA, osv.dev, the distribution's tracker)")
 	fl.BoolVar(&f.osOnly, "os-only", false, "scan OS packages only")
 	fl.BoolVar(&f.attest, "attest", false, "sign and attach the scan report (cosign vuln predicate) and the SBOM (CycloneDX) to the scanned registry image, by digest; needs --key")
 	fl.StringVar(&f.key, "key", "", "private key for --attest (password from WARDEN_PASSWORD / COSIGN_PASSWORD or a prompt)")
@@ -257,7 +261,7 @@ func runScan(cmd *cobra.Command, g *globals, f *scanFlags, ref string) error {
 		Artifact: img.Name, Image: meta, Inventory: inv, Findings: findings, ExpiredRules: expired,
 		DBBuilt: db.Built(), Warnings: warnings, Time: now, ToolVersion: wardenVersion(),
 	}
-	opt := report.Options{Format: f.format, Template: tmpl, ShowUnlinked: f.showUnlinked}
+	opt := report.Options{Format: f.format, Template: tmpl, ShowUnlinked: f.showUnlinked, Wide: f.wide}
 	var out io.Writer = cmd.OutOrStdout()
 	if f.output != "" {
 		if err := outfile.Write(f.output, 0o644, func(w io.Writer) error { return report.Write(w, in, opt) }); err != nil {

@@ -92,6 +92,10 @@ func TestScanAlpine(t *testing.T) {
 	if n := strings.Count(out, "CVE-"); n != 2 || !strings.Contains(out, "libcrypto3") || !strings.Contains(out, "libssl3") {
 		t.Errorf("want CVE-2024-9143 on libcrypto3 and libssl3 only:\n%s", out)
 	}
+	out = transcript(t, "alpine-wide", 0, state, built, "scan", alpineImage, "--wide")
+	if !strings.Contains(out, "URL") || strings.Count(out, "https://security.alpinelinux.org/vuln/CVE-2024-9143") != 2 {
+		t.Errorf("--wide: want the Alpine tracker's page of CVE-2024-9143 on both rows:\n%s", out)
+	}
 	transcript(t, "alpine-json", 0, state, built, "scan", alpineImage, "--format", "json")
 	transcript(t, "alpine-sarif", 0, state, built, "scan", alpineImage, "--format", "sarif")
 	transcript(t, "alpine-fail-on-unknown", exitFail, state, built, "scan", alpineImage, "--fail-on", "unknown")

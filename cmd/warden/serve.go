@@ -29,6 +29,7 @@ import (
 	"github.com/wardensec/warden/pkg/registry/auth"
 	"github.com/wardensec/warden/pkg/registry/gc"
 	"github.com/wardensec/warden/pkg/registry/ui"
+	"github.com/wardensec/warden/pkg/report"
 	"github.com/wardensec/warden/pkg/sbom"
 	"github.com/wardensec/warden/pkg/source"
 	"github.com/wardensec/warden/pkg/verify"
@@ -479,17 +480,19 @@ func (s *libScanner) Scan(ctx context.Context, repo string, digest v1.Hash, img 
 		if f.Suppressed != nil {
 			continue
 		}
+		sev := vulndb.NormalizeSeverity(f.Advisory.Severity)
+		if sev == "" {
+			sev = "UNKNOWN" // as the scan report says (Alpine's secdb gives none)
+		}
 		rf := registry.Finding{
 			ID: f.Advisory.ID, Aliases: f.Advisory.Aliases, Package: f.Package.Name, Version: f.Package.Version,
-			FixedVersion: f.FixedVersion, Ecosystem: f.Package.Ecosystem, Severity: f.Advisory.Severity, Title: f.Advisory.Title,
+			FixedVersion: f.FixedVersion, Ecosystem: f.Package.Ecosystem, Severity: sev, Title: report.Title(&f.Advisory),
+			URL: report.AdvisoryURL(&f.Advisory), // the advisory's own page: NVD, GHSA, osv.dev, the distro's tracker
 		}
 		for _, c := range f.Advisory.CVSS {
 			if c.Score > rf.CVSS {
 				rf.CVSS = c.Score
 			}
-		}
-		if len(f.Advisory.URLs) > 0 {
-			rf.URL = f.Advisory.URLs[0]
 		}
 		res.Findings = append(res.Findings, rf)
 	}
@@ -520,6 +523,8 @@ func newServeGCCmd(g *globals) *cobra.Command {
 		Long: `Offline garbage collection: deletes every stored blob that no manifest in any
 repository references (config, layers, index children) and that is not itself a manifest,
 and removes upload sessions older than a day. Stop 'warden serve' first.`,
+		Example: `  warden serve gc --root /var/lib/warden --dry-run
+  warden serve gc --root /var/lib/warden`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			r, err := defaultRoot(g, root)

@@ -21,11 +21,14 @@ func newSignCmd(g *globals) *cobra.Command {
 		Long: `Signs the manifest digest of IMAGE with a private key (cosign's encrypted format, or a plain
 PEM key). A tag is resolved to its digest first: the digest, not the tag, is what gets signed.
 
---format legacy: the simple-signing payload as a layer of the sha256-<hex>.sig manifest
-                 (appended to the signatures already there);
---format bundle: a Sigstore bundle v0.3 (DSSE in-toto statement) as an OCI 1.1 referrer,
-                 with the referrers tag fallback when the registry has no referrers API;
---format both:   both (default). No transparency log or certificate authority is used.`,
+--store legacy: the simple-signing payload as a layer of the sha256-<hex>.sig manifest
+                (appended to the signatures already there);
+--store bundle: a Sigstore bundle v0.3 (DSSE in-toto statement) as an OCI 1.1 referrer,
+                with the referrers tag fallback when the registry has no referrers API;
+--store both:   both (default). No transparency log or certificate authority is used.`,
+		Example: `  warden sign --key release.key localhost:5000/app:1.0
+  warden sign --key release.key --store bundle -a pipeline=release localhost:5000/app@sha256:…
+  COSIGN_PASSWORD=... warden sign --key cosign.key registry.example.com/team/app:2.1`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if keyPath == "" {
@@ -41,14 +44,14 @@ PEM key). A tag is resolved to its digest first: the digest, not the tag, is wha
 			}
 			res, err := sign.Image(cmd.Context(), ref, key, opt)
 			if err != nil {
-				return fmt.Errorf("sign: %w", err)
+				return fmt.Errorf("sign: %w", registryRefusal(cmd.Context(), ref, opt.RemoteOptions, "sign", err))
 			}
 			printSigned(cmd, res, args[0], "Signed")
 			return nil
 		},
 	}
 	cmd.Flags().StringVar(&keyPath, "key", "", "private key file")
-	cmd.Flags().StringVar(&format, "format", "both", "where to store the signature: legacy, bundle or both")
+	storeFlag(cmd, &format, "signature")
 	cmd.Flags().StringArrayVarP(&ann, "annotations", "a", nil, "key=value to sign into the payload (repeatable)")
 	reg.add(cmd)
 	return cmd
@@ -70,6 +73,15 @@ func sigPrepare(cmd *cobra.Command, g *globals, reg *sigRegistryFlags, image, ke
 		return nil, nil, sign.Options{}, err
 	}
 	return ref, key, sign.Options{Format: f, Annotations: annotations, RemoteOptions: reg.remote(cmd), Logger: g.logger}, nil
+}
+
+// storeFlag is --store (where a signature or attestation goes), with the
+// old name --format kept as a deprecated alias: --format means the output
+// format in every other command.
+func storeFlag(cmd *cobra.Command, p *string, what string) {
+	cmd.Flags().StringVar(p, "store", "both", "where to store the "+what+": legacy (.sig/.att tag), bundle (OCI referrer) or both")
+	cmd.Flags().StringVar(p, "format", "both", "deprecated: use --store")
+	_ = cmd.Flags().MarkDeprecated("format", "use --store (--format is the output format in other commands)")
 }
 
 func printSigned(cmd *cobra.Command, res *sign.Result, typed, verb string) {

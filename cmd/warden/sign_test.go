@@ -112,9 +112,9 @@ func TestSigningCLI(t *testing.T) {
 		if !strings.Contains(errs, "invalid (legacy)") || !strings.Contains(errs, "does not verify") {
 			t.Errorf("invalid signatures not reported:\n%s", errs)
 		}
-		wantRun(t, exitBadSignature, `annotation \"env\" is \"prod\", want \"dev\"`, "verify", "--key", k1+".pub", "-a", "env=dev", "-o", "json", img)
+		wantRun(t, exitBadSignature, `annotation \"env\" is \"prod\", want \"dev\"`, "verify", "--key", k1+".pub", "-a", "env=dev", "--output", "json", img)
 		wantRun(t, exitBadSignature, "2 required", "verify", "--key", k1+".pub", "--key", k2+".pub", "--threshold", "2", img)
-		wantRun(t, 0, "Signed", "sign", "--key", k2+".key", "--format", "bundle", img)
+		wantRun(t, 0, "Signed", "sign", "--key", k2+".key", "--store", "bundle", img)
 		wantRun(t, 0, "Verified", "verify", "--key", k1+".pub", "--key", k2+".pub", "--threshold", "2", img)
 
 		// Attestations.
@@ -145,7 +145,7 @@ func TestSigningCLIKeyFailures(t *testing.T) {
 	// COSIGN_PASSWORD is read when WARDEN_PASSWORD is not set.
 	os.Unsetenv("WARDEN_PASSWORD")
 	t.Setenv("COSIGN_PASSWORD", "right")
-	wantRun(t, 0, "Signed", "sign", "--key", k+".key", "--format", "legacy", img)
+	wantRun(t, 0, "Signed", "sign", "--key", k+".key", "--store", "legacy", img)
 
 	data, _ := os.ReadFile(k + ".key")
 	trunc := filepath.Join(dir, "trunc.key")

@@ -23,7 +23,7 @@ func (f *sigVerifyFlags) add(cmd *cobra.Command) {
 	cmd.Flags().StringArrayVar(&f.keys, "key", nil, "trusted public key file (repeatable)")
 	cmd.Flags().IntVar(&f.threshold, "threshold", 1, "how many distinct keys must have signed")
 	cmd.Flags().StringArrayVarP(&f.ann, "annotations", "a", nil, "key=value that must be in the signed payload (repeatable)")
-	cmd.Flags().StringVarP(&f.output, "output", "o", "text", "output: text or json")
+	cmd.Flags().StringVar(&f.output, "output", "text", "output format: text or json (cosign's --output; no short form: -o is an output file elsewhere)")
 	f.reg.add(cmd)
 }
 
@@ -59,7 +59,7 @@ func sigExit(typed, what string, err error) error {
 	return withCode(exitError, err)
 }
 
-// report prints the outcome of verify or verify-attestation: res as JSON with -o json; otherwise,
+// report prints the outcome of verify or verify-attestation: res as JSON with --output json; otherwise,
 // when verified, what printVerified writes (to stdout and stderr), and the invalid signatures on
 // stderr. err, the verification's, becomes the exit status (sigExit); typed is the image as the
 // user wrote it, what "signature" or "attestation".
@@ -99,6 +99,9 @@ distinct keys signed it validly. Signatures that are not valid are reported and 
 
 Exit status: 0 verified; 1 error (bad arguments, unreadable key, unreachable registry);
 10 the image has no signature at all; 11 signatures exist but not enough are valid for the keys.`,
+		Example: `  warden verify --key release.pub localhost:5000/app:1.0
+  warden verify --key release.pub --key security.pub --threshold 2 localhost:5000/app@sha256:…
+  warden verify --key release.pub -a pipeline=release --output json localhost:5000/app:1.0`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opt, err := f.options(cmd, g)
@@ -111,7 +114,9 @@ Exit status: 0 verified; 1 error (bad arguments, unreadable key, unreachable reg
 			}
 			res, err := verify.Image(cmd.Context(), ref, opt)
 			if res == nil {
-				return fmt.Errorf("verify: %w", err)
+				// Exit 1: a registry that refuses to show the image hides
+				// whether it is signed (neither 10 nor 11).
+				return fmt.Errorf("verify: %w", registryRefusal(cmd.Context(), ref, opt.RemoteOptions, "verify", err))
 			}
 			return f.report(cmd, args[0], "signature", res, res.Verified, res.Invalid, err, func(out, _ io.Writer) {
 				fmt.Fprintf(out, "Verified %s\n", res.Digest)

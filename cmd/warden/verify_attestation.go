@@ -20,9 +20,11 @@ func newVerifyAttestationCmd(g *globals) *cobra.Command {
 		Long: `Finds the attestations of IMAGE (the .att tag and Sigstore bundle referrers) and checks each
 DSSE envelope (signature over PAE with the given keys), that the statement's subject is this
 image's digest, and the predicate type (--type cyclonedx|spdx|vuln|custom|URI; default: any).
-Prints the predicate of every valid attestation as JSON, one per line (with -o json, the full result).
+Prints the predicate of every valid attestation as JSON, one per line (with --output json, the full result).
 
 Exit status as for verify: 0, 1, 10 (no attestation at all), 11 (none valid for the keys and type).`,
+		Example: `  warden verify-attestation --key release.pub --type cyclonedx localhost:5000/app:1.0
+  warden verify-attestation --key release.pub --type vuln --output json localhost:5000/app@sha256:…`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opt, err := f.options(cmd, g)
@@ -41,7 +43,7 @@ Exit status as for verify: 0, 1, 10 (no attestation at all), 11 (none valid for 
 			}
 			res, err := verify.Attestations(cmd.Context(), ref, aopt)
 			if res == nil {
-				return fmt.Errorf("verify-attestation: %w", err)
+				return fmt.Errorf("verify-attestation: %w", registryRefusal(cmd.Context(), ref, opt.RemoteOptions, "verify", err))
 			}
 			return f.report(cmd, args[0], "attestation", res, res.Verified, res.Invalid, err, func(out, errw io.Writer) {
 				fmt.Fprintf(errw, "Verified %d attestation(s) of %s\n", len(res.Attestations), res.Digest)

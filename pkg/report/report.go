@@ -62,6 +62,7 @@ type Options struct {
 	Template     string // template text for FormatTemplate
 	ShowUnlinked bool   // table: list Go findings whose vulnerable code is not linked
 	Hyperlinks   bool   // table: advisory IDs as OSC 8 terminal hyperlinks
+	Wide         bool   // table: a URL column with each finding's advisory page
 }
 
 // Write renders the report.
@@ -261,7 +262,7 @@ func vulnFrom(f *match.Finding) Vulnerability {
 		Severity:       sev,
 		SeveritySource: a.SeveritySource,
 		CVSS:           a.CVSS,
-		Title:          title(a),
+		Title:          Title(a),
 		Description:    a.Description,
 		URL:            AdvisoryURL(a),
 		URLs:           uniq(a.URLs),
@@ -272,7 +273,8 @@ func vulnFrom(f *match.Finding) Vulnerability {
 	}
 }
 
-func title(a *vulndb.Advisory) string {
+// Title is an advisory's title, else the first line of its description.
+func Title(a *vulndb.Advisory) string {
 	t := strings.TrimSpace(a.Title)
 	if t == "" {
 		t = strings.TrimSpace(a.Description)
@@ -312,8 +314,10 @@ func sortVulns(vs []Vulnerability) {
 	})
 }
 
-// AdvisoryURL is the page that explains an advisory: the advisory database's
-// own page for its id, else its first reference.
+// AdvisoryURL is the page that explains an advisory: the distribution's
+// tracker for a CVE a distribution judged, NVD for other CVEs, GitHub's page
+// for a GHSA, osv.dev for GO-, PYSEC-, RUSTSEC- and AlmaLinux ids, the
+// vendor's errata page for USN/RHSA/RLSA; else its first reference.
 func AdvisoryURL(a *vulndb.Advisory) string {
 	id := a.ID
 	switch {
@@ -329,9 +333,8 @@ func AdvisoryURL(a *vulndb.Advisory) string {
 		return "https://nvd.nist.gov/vuln/detail/" + id
 	case strings.HasPrefix(id, "GHSA-"):
 		return "https://github.com/advisories/" + id
-	case strings.HasPrefix(id, "GO-"):
-		return "https://pkg.go.dev/vuln/" + id
-	case strings.HasPrefix(id, "PYSEC-"), strings.HasPrefix(id, "RUSTSEC-"), strings.HasPrefix(id, "ALSA-"), strings.HasPrefix(id, "ALBA-"), strings.HasPrefix(id, "ALEA-"):
+	case strings.HasPrefix(id, "GO-"),
+		strings.HasPrefix(id, "PYSEC-"), strings.HasPrefix(id, "RUSTSEC-"), strings.HasPrefix(id, "ALSA-"), strings.HasPrefix(id, "ALBA-"), strings.HasPrefix(id, "ALEA-"):
 		return "https://osv.dev/vulnerability/" + id
 	case strings.HasPrefix(id, "USN-"):
 		return "https://ubuntu.com/security/notices/" + id

@@ -116,6 +116,7 @@ func TestGolden(t *testing.T) {
 	}{
 		{"table.golden", Options{Format: FormatTable}},
 		{"table-links-unlinked.golden", Options{Format: FormatTable, Hyperlinks: true, ShowUnlinked: true}},
+		{"table-wide.golden", Options{Format: FormatTable, Wide: true}},
 		{"report.json", Options{Format: FormatJSON}},
 		{"report.sarif", Options{Format: FormatSARIF}},
 		{"report.cdx.json", Options{Format: FormatCycloneDX}},
@@ -304,5 +305,56 @@ func TestEmpty(t *testing.T) {
 	_ = Write(&buf, in, Options{})
 	if !strings.Contains(buf.String(), "No vulnerabilities found.") {
 		t.Errorf("empty table:\n%s", buf.String())
+	}
+	// No "0 of 0 findings are fixed" line when there is nothing to fix.
+	if strings.Contains(buf.String(), "fixed in newer packages") {
+		t.Errorf("empty table speaks of fixes:\n%s", buf.String())
+	}
+}
+
+// TestAdvisoryLinks: each finding's primary advisory page, the URL column of
+// --wide, and the CVE alias beside a GHSA/GO id.
+func TestAdvisoryLinks(t *testing.T) {
+	for _, c := range []struct {
+		a    vulndb.Advisory
+		want string
+	}{
+		{vulndb.Advisory{ID: "CVE-2024-9143", Namespace: "alpine:3.19"}, "https://security.alpinelinux.org/vuln/CVE-2024-9143"},
+		{vulndb.Advisory{ID: "CVE-2023-4911", Namespace: "debian:12"}, "https://security-tracker.debian.org/tracker/CVE-2023-4911"},
+		{vulndb.Advisory{ID: "CVE-2023-4911", Namespace: "ubuntu:22.04"}, "https://ubuntu.com/security/CVE-2023-4911"},
+		{vulndb.Advisory{ID: "CVE-2021-44906", Namespace: "npm"}, "https://nvd.nist.gov/vuln/detail/CVE-2021-44906"},
+		{vulndb.Advisory{ID: "GHSA-xvch-5gv4-984h", Namespace: "npm"}, "https://github.com/advisories/GHSA-xvch-5gv4-984h"},
+		{vulndb.Advisory{ID: "GO-2021-0238", Namespace: "go"}, "https://osv.dev/vulnerability/GO-2021-0238"},
+		{vulndb.Advisory{ID: "PYSEC-2021-108", Namespace: "pypi"}, "https://osv.dev/vulnerability/PYSEC-2021-108"},
+		{vulndb.Advisory{ID: "RHSA-2024:0001", Namespace: "rhel:9"}, "https://access.redhat.com/errata/RHSA-2024:0001"},
+		{vulndb.Advisory{ID: "XYZ-1", URLs: []string{"https://example.com/xyz-1"}}, "https://example.com/xyz-1"},
+	} {
+		if got := AdvisoryURL(&c.a); got != c.want {
+			t.Errorf("%s (%s): %q, want %q", c.a.ID, c.a.Namespace, got, c.want)
+		}
+	}
+	var buf bytes.Buffer
+	if err := Write(&buf, sample(), Options{Format: FormatTable, Wide: true}); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(buf.String(), "\n")
+	if !strings.HasSuffix(strings.TrimRight(lines[2], " "), "URL") {
+		t.Errorf("--wide header lacks URL: %q", lines[2])
+	}
+	for _, l := range lines[3:] {
+		if l == "" {
+			break
+		}
+		f := strings.Fields(l)
+		if id, url := f[0], f[len(f)-1]; !strings.HasPrefix(url, "https://") || !strings.HasSuffix(url, id) {
+			t.Errorf("row without its advisory URL: %q", l)
+		}
+	}
+	buf.Reset()
+	if err := Write(&buf, sample(), Options{Format: FormatTable}); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(buf.String(), "https://") {
+		t.Errorf("URL column without --wide:\n%s", buf.String())
 	}
 }

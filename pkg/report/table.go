@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -28,6 +29,7 @@ func writeTable(w io.Writer, doc *Document, opt Options) error {
 
 	type row struct {
 		cells []string
+		id    string // the advisory id, the start of cells[0]
 		link  string
 	}
 	var rows []row
@@ -47,12 +49,19 @@ func writeTable(w io.Writer, doc *Document, opt Options) error {
 		if v.Linked != nil && !*v.Linked {
 			t = "[not linked] " + t
 		}
-		rows = append(rows, row{cells: []string{v.ID, v.Package.Name, v.Package.Version, fixed, sev, truncate(t, maxTitle)}, link: v.URL})
+		cells := []string{idCell(v), v.Package.Name, v.Package.Version, fixed, sev, truncate(t, maxTitle)}
+		if opt.Wide {
+			cells = append(cells, v.URL)
+		}
+		rows = append(rows, row{cells: cells, id: v.ID, link: v.URL})
 	}
 	if len(rows) == 0 {
 		fmt.Fprintln(bw, "No vulnerabilities found.")
 	} else {
 		head := []string{"ID", "PACKAGE", "INSTALLED", "FIXED", "SEVERITY", "TITLE"}
+		if opt.Wide {
+			head = append(head, "URL")
+		}
 		width := make([]int, len(head))
 		for i, h := range head {
 			width[i] = utf8.RuneCountInString(h)
@@ -62,12 +71,13 @@ func writeTable(w io.Writer, doc *Document, opt Options) error {
 				width[i] = max(width[i], utf8.RuneCountInString(c))
 			}
 		}
-		line := func(cells []string, link string) {
+		line := func(cells []string, id, link string) {
 			var b strings.Builder
 			for i, c := range cells {
 				text := c
-				if i == 0 && opt.Hyperlinks && link != "" {
-					text = "\x1b]8;;" + link + "\x1b\\" + c + "\x1b]8;;\x1b\\"
+				if i == 0 && opt.Hyperlinks && link != "" && strings.HasPrefix(c, id) {
+					// Only the id is the link, not the alias beside it.
+					text = "\x1b]8;;" + link + "\x1b\\" + id + "\x1b]8;;\x1b\\" + c[len(id):]
 				}
 				b.WriteString(text)
 				if i < len(cells)-1 {
@@ -76,9 +86,9 @@ func writeTable(w io.Writer, doc *Document, opt Options) error {
 			}
 			fmt.Fprintln(bw, strings.TrimRight(b.String(), " "))
 		}
-		line(head, "")
+		line(head, "", "")
 		for _, r := range rows {
-			line(r.cells, r.link)
+			line(r.cells, r.id, r.link)
 		}
 	}
 	fmt.Fprintln(bw)
@@ -89,7 +99,10 @@ func writeTable(w io.Writer, doc *Document, opt Options) error {
 		counts = append(counts, fmt.Sprintf("%s: %d", sev, s.BySeverity[sev]))
 	}
 	fmt.Fprintf(bw, "Total: %d (%s)\n", s.Total, strings.Join(counts, ", "))
-	fmt.Fprintf(bw, "%d of %d findings are fixed in newer packages: a rebuild would fix them\n", s.Fixable, s.Total)
+	if s.Total > 0 {
+		fmt.Fprintf(bw, "%d of %d %s fixed in newer packages: a rebuild would fix %s\n", s.Fixable, s.Total,
+			plural(s.Total, "finding is", "findings are"), plural(s.Total, "it", "them"))
+	}
 	if s.Unlinked > 0 {
 		verb := "hidden, --show-unlinked lists them"
 		if opt.ShowUnlinked {
@@ -126,6 +139,28 @@ func writeTable(w io.Writer, doc *Document, opt Options) error {
 		}
 	}
 	return bw.Flush()
+}
+
+// idCell is the advisory id with its CVE alias beside it when the id is
+// not a CVE (GHSA-…, GO-…, PYSEC-…), as Trivy shows them: "GO-2022-0956
+// (CVE-2022-3064)"; a second CVE alias is counted, not listed.
+func idCell(v Vulnerability) string {
+	if strings.HasPrefix(v.ID, "CVE-") {
+		return v.ID
+	}
+	var cves []string
+	for _, a := range v.Aliases {
+		if strings.HasPrefix(a, "CVE-") && !slices.Contains(cves, a) {
+			cves = append(cves, a)
+		}
+	}
+	switch len(cves) {
+	case 0:
+		return v.ID
+	case 1:
+		return v.ID + " (" + cves[0] + ")"
+	}
+	return fmt.Sprintf("%s (%s +%d)", v.ID, cves[0], len(cves)-1)
 }
 
 func plural(n int, one, many string) string {

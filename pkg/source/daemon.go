@@ -25,6 +25,17 @@ import (
 // errNoEngine: no Docker Engine answers (a bare reference then goes to the registry).
 var errNoEngine = errors.New("cannot reach the Docker Engine")
 
+// engineError is what the Engine at host answered (or why it could not be
+// reached), for a bare reference's message: "not in the Docker Engine (…)".
+type engineError struct {
+	host string
+	msg  string // the Engine's own message, when it answered
+	err  error
+}
+
+func (e *engineError) Error() string { return e.err.Error() }
+func (e *engineError) Unwrap() error { return e.err }
+
 type dockerClient struct {
 	http *http.Client
 	base string // "http://docker" for a unix socket, "http://host:port" for tcp
@@ -71,7 +82,7 @@ func (c *dockerClient) get(ctx context.Context, path string, query url.Values) (
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("%w at %s: %w", errNoEngine, c.host, err)
+		return nil, &engineError{host: c.host, err: fmt.Errorf("%w at %s: %w", errNoEngine, c.host, err)}
 	}
 	if resp.StatusCode != http.StatusOK {
 		defer resp.Body.Close()
@@ -86,7 +97,7 @@ func (c *dockerClient) get(ctx context.Context, path string, query url.Values) (
 		if resp.StatusCode == http.StatusNotFound {
 			err = fmt.Errorf("%w: %w", ErrNotFound, err)
 		}
-		return nil, err
+		return nil, &engineError{host: c.host, msg: msg.Message, err: err}
 	}
 	return resp, nil
 }

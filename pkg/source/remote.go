@@ -44,10 +44,19 @@ func openRegistry(ctx context.Context, ref string, plat platformReq, opt Options
 	if err != nil {
 		return nil, fmt.Errorf("%w: registry: %w", ErrNotFound, err)
 	}
+	img, err := fetchRegistry(ctx, r, plat, opt)
+	if err != nil {
+		return nil, fmt.Errorf("registry: %s: %w", r, err)
+	}
+	return img, nil
+}
+
+// fetchRegistry opens r from its registry; its errors do not name r.
+func fetchRegistry(ctx context.Context, r name.Reference, plat platformReq, opt Options) (*Image, error) {
 	opt.Logger.Debug("fetching manifest", "ref", r.String())
 	desc, err := remote.Get(r, RemoteOptions(ctx, opt)...)
 	if err != nil {
-		return nil, fmt.Errorf("registry: %s: %w", r, registryError(err))
+		return nil, registryError(err)
 	}
 	out := &Image{Kind: KindRegistry, Ref: r}
 	if t, ok := r.(name.Tag); ok {
@@ -57,26 +66,26 @@ func openRegistry(ctx context.Context, ref string, plat platformReq, opt Options
 	case desc.MediaType.IsIndex():
 		idx, err := desc.ImageIndex()
 		if err != nil {
-			return nil, fmt.Errorf("registry: %s: %w", r, err)
+			return nil, err
 		}
 		img, _, err := pick(idx, "", plat)
 		if err != nil {
-			return nil, fmt.Errorf("registry: %s: %w", r, err)
+			return nil, err
 		}
 		out.Image, out.Index = img, idx
 	case desc.MediaType.IsImage():
 		img, err := desc.Image()
 		if err != nil {
-			return nil, fmt.Errorf("registry: %s: %w", r, err)
+			return nil, err
 		}
 		if plat.explicit {
 			if err := checkPlatform(img, plat); err != nil {
-				return nil, fmt.Errorf("registry: %s: %w", r, err)
+				return nil, err
 			}
 		}
 		out.Image = img
 	default:
-		return nil, fmt.Errorf("%w: registry: %s has media type %q", ErrNotImage, r, desc.MediaType)
+		return nil, fmt.Errorf("%w: media type %q", ErrNotImage, desc.MediaType)
 	}
 	return out, nil
 }

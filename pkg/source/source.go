@@ -239,7 +239,38 @@ func openBare(ctx context.Context, ref string, plat platformReq, opt Options) (*
 		return nil, err
 	}
 	opt.Logger.Debug("not in the Docker Engine, trying the registry", "ref", ref, "err", err)
-	return openRegistry(ctx, ref, plat, opt)
+	r, perr := ParseReference(ref, opt)
+	if perr != nil {
+		return nil, fmt.Errorf("%w: registry: %w", ErrNotFound, perr)
+	}
+	img, rerr := fetchRegistry(ctx, r, plat, opt)
+	if rerr == nil {
+		return img, nil
+	}
+	// Say what was tried, in order, as Trivy does.
+	return nil, fmt.Errorf("%s, then registry %s: %s: %w", engineTried(err), r.Context().RegistryStr(), r.Context().RepositoryStr()+refSuffix(r), rerr)
+}
+
+// engineTried says why the Docker Engine did not give a bare reference:
+// "not in the Docker Engine (HOST: No such image: …)" or "no Docker
+// Engine (cannot reach … at HOST: …)".
+func engineTried(err error) string {
+	var ee *engineError
+	if !errors.As(err, &ee) {
+		return fmt.Sprintf("not from the Docker Engine (%v)", err)
+	}
+	if errors.Is(err, errNoEngine) {
+		return fmt.Sprintf("no Docker Engine (%v)", ee.err)
+	}
+	return fmt.Sprintf("not in the Docker Engine (%s: %s)", ee.host, ee.msg)
+}
+
+// refSuffix is ":tag" or "@digest".
+func refSuffix(r name.Reference) string {
+	if d, ok := r.(name.Digest); ok {
+		return "@" + d.DigestStr()
+	}
+	return ":" + r.Identifier()
 }
 
 func (t *tarFS) kind() (string, error) {

@@ -7,7 +7,9 @@ import (
 	"embed"
 	"errors"
 	"html/template"
+	"math"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/wardensec/warden/pkg/registry"
@@ -25,7 +27,59 @@ var funcs = template.FuncMap{
 		}
 		return d
 	},
-	"sevs": func() []string { return []string{"CRITICAL", "HIGH", "MEDIUM", "LOW", "NEGLIGIBLE", "UNKNOWN"} },
+	"sevs":   func() []string { return severities },
+	"sevbar": sevBar,
+	"cves":   cveAliases,
+}
+
+var severities = []string{"CRITICAL", "HIGH", "MEDIUM", "LOW", "NEGLIGIBLE", "UNKNOWN"}
+
+// segment is one severity's share of a severity bar.
+type segment struct {
+	Severity string
+	Count    int
+	Percent  float64
+}
+
+// sevBar splits 100% of a bar among the severities in counts, most severe
+// first; a severity word the list does not know counts as UNKNOWN.
+func sevBar(counts map[string]int) []segment {
+	total := 0
+	known := map[string]int{}
+	for s, n := range counts {
+		if !slices.Contains(severities, s) {
+			s = "UNKNOWN"
+		}
+		known[s] += n
+		total += n
+	}
+	var out []segment
+	for _, s := range severities {
+		if n := known[s]; n > 0 {
+			out = append(out, segment{s, n, math.Round(1000*float64(n)/float64(total)) / 10})
+		}
+	}
+	return out
+}
+
+// cveAliases are the CVE ids of a finding whose own id is not one (GHSA-…, GO-…).
+func cveAliases(f registry.Finding) []string {
+	if strings.HasPrefix(f.ID, "CVE-") {
+		return nil
+	}
+	var out []string
+	for _, a := range f.Aliases {
+		if strings.HasPrefix(a, "CVE-") && !slices.Contains(out, a) {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// tagRow is a tag of the tag list with its image's verdict.
+type tagRow struct {
+	registry.TagSummary
+	Verdict *registry.Verdict // nil: no gate configured, or the image could not be judged
 }
 
 var tmpl = template.Must(template.New("").Funcs(funcs).ParseFS(files, "templates/*.html"))
@@ -58,13 +112,30 @@ func Handler(reg *registry.Registry, prefix string) http.Handler {
 			name = "repo.html"
 			var tags []registry.TagSummary
 			tags, err = reg.Tags(ctx, repo)
+			rows := make([]tagRow, 0, len(tags))
+			gated := false
+			for _, t := range tags {
+				row := tagRow{TagSummary: t}
+				// The verdict the gate gives a pull of this tag (what the
+				// image page shows; signature checks are cached).
+				if v, verr := reg.Verdict(ctx, repo, t.Tag, t.Digest); verr == nil && v != nil {
+					row.Verdict, gated = v, true
+				}
+				rows = append(rows, row)
+			}
 			data = struct {
-				Repo string
-				Tags []registry.TagSummary
-			}{repo, tags}
+				Repo  string
+				Gated bool
+				Tags  []tagRow
+			}{repo, gated, rows}
 		case "image":
 			name = "image.html"
-			data, err = reg.Image(ctx, repo, q.Get("ref"))
+			var det *registry.ImageDetail
+			det, err = reg.Image(ctx, repo, q.Get("ref"))
+			data = struct {
+				*registry.ImageDetail
+				Pull string // docker pull HOST/REPO@DIGEST
+			}{det, pullCommand(req, det)}
 		default:
 			http.NotFound(w, req)
 			return
@@ -83,4 +154,13 @@ func Handler(reg *registry.Registry, prefix string) http.Handler {
 			http.Error(w, err.Error(), http.StatusInternalServerError)
 		}
 	})
+}
+
+// pullCommand is the docker pull of the image by digest, at the host the
+// browser used (the registry's name as clients write it).
+func pullCommand(req *http.Request, det *registry.ImageDetail) string {
+	if det == nil {
+		return ""
+	}
+	return "docker pull " + req.Host + "/" + det.Repo + "@" + det.Digest
 }
