@@ -250,7 +250,9 @@ func runServe(ctx context.Context, g *globals, c *serveConfig, stderr io.Writer)
 		opt.Auth = au
 		// Users added or removed take effect without a restart: on change, and on SIGHUP.
 		go au.WatchHtpasswd(ctx, c.Auth.Htpasswd, 2*time.Second)
-		go reloadOnSIGHUP(ctx, au, c.Auth.Htpasswd, stderr)
+		hup := make(chan os.Signal, 1)
+		signal.Notify(hup, syscall.SIGHUP) // before serving: a SIGHUP from then on reloads
+		go reloadOnSIGHUP(ctx, hup, au, c.Auth.Htpasswd, stderr)
 	} else if !isLoopback(host) {
 		return fmt.Errorf("refusing to listen on %q without authentication: configure --htpasswd, or listen on 127.0.0.1", c.Addr)
 	}
@@ -375,11 +377,9 @@ func runServe(ctx context.Context, g *globals, c *serveConfig, stderr io.Writer)
 	return nil
 }
 
-// reloadOnSIGHUP reloads the htpasswd file on each SIGHUP until ctx ends; a
-// file that does not load keeps the users loaded before.
-func reloadOnSIGHUP(ctx context.Context, au *auth.Auth, file string, stderr io.Writer) {
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
+// reloadOnSIGHUP reloads the htpasswd file on each signal on hup until ctx
+// ends; a file that does not load keeps the users loaded before.
+func reloadOnSIGHUP(ctx context.Context, hup chan os.Signal, au *auth.Auth, file string, stderr io.Writer) {
 	defer signal.Stop(hup)
 	for {
 		select {
