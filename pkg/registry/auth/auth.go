@@ -252,7 +252,7 @@ func (a *Auth) checkBasic(req *http.Request, user, pass string) error {
 	if ok && known && matched == string(hash) {
 		return nil
 	}
-	keys := []string{clientKey(req.RemoteAddr), "user:" + user}
+	keys := []string{clientKey(req.RemoteAddr), userKey(user)}
 	if w := a.limit.wait(keys...); w > 0 {
 		return tooMany(w, "too many failed logins; try again later")
 	}

@@ -2,6 +2,8 @@ package auth
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -147,6 +149,16 @@ func clientKey(remoteAddr string) string {
 		return "ip:" + ip4.String()
 	}
 	return "ip:" + ip.Mask(net.CIDRMask(64, 128)).String() + "/64"
+}
+
+// userKey is the limiter key of a user name; long names (up to the header
+// size limit, chosen by whoever sends them) are kept as their hash.
+func userKey(user string) string {
+	if len(user) <= 64 {
+		return "user:" + user
+	}
+	sum := sha256.Sum256([]byte(user))
+	return "user#" + hex.EncodeToString(sum[:])
 }
 
 // hashPool bounds concurrent bcrypt comparisons to a fixed number of slots;

@@ -484,3 +484,13 @@ func TestPullFilter(t *testing.T) {
 }
 
 func jsonDecode(s string, v any) error { return json.Unmarshal([]byte(s), v) }
+
+func TestUserKeyBounded(t *testing.T) {
+	long := strings.Repeat("x", 1<<20)
+	if k := userKey(long); len(k) > 80 || k == userKey(long+"y") {
+		t.Errorf("userKey of a 1 MiB name: %d bytes", len(k))
+	}
+	if userKey("alice") != "user:alice" {
+		t.Error(userKey("alice"))
+	}
+}
