@@ -9,6 +9,7 @@ package auth
 
 import (
 	"bufio"
+	"context"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
@@ -171,6 +172,11 @@ type Config struct {
 	// (default 1s), doubling up to MaxBackoff (default 5m).
 	FreeFailures        int
 	Backoff, MaxBackoff time.Duration
+	// Tarpit holds the 429 answer to a blocked login this long (default 1s,
+	// at most the time left; negative: answer at once), so that a client
+	// that does not wait for Retry-After sends one request per connection
+	// and tarpit, not thousands a second.
+	Tarpit time.Duration
 	// Logger hears of htpasswd reloads; nil: silent.
 	Logger *slog.Logger
 }
@@ -254,7 +260,7 @@ func (a *Auth) checkBasic(req *http.Request, user, pass string) error {
 	}
 	keys := []string{clientKey(req.RemoteAddr), userKey(user)}
 	if w := a.limit.wait(keys...); w > 0 {
-		return tooMany(w, "too many failed logins; try again later")
+		return tooMany(a.tarpit(req.Context(), w), "too many failed logins; try again later")
 	}
 	var match bool
 	var blocked time.Duration
@@ -283,6 +289,25 @@ func (a *Auth) checkBasic(req *http.Request, user, pass string) error {
 	a.cache[key] = string(hash)
 	a.mu.Unlock()
 	return nil
+}
+
+// tarpit waits min(Tarpit, w) (or until ctx ends) and returns what is left of w.
+func (a *Auth) tarpit(ctx context.Context, w time.Duration) time.Duration {
+	d := a.cfg.Tarpit
+	if d == 0 {
+		d = time.Second
+	}
+	d = min(d, w)
+	if d <= 0 {
+		return w
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	}
+	return w - d
 }
 
 // basicError turns a checkBasic error into the answer.

@@ -161,7 +161,7 @@ func status(err error) int {
 // other addresses and users, and logins verified before the attack, go on.
 func TestFailedLoginsLimited(t *testing.T) {
 	a, err := New(Config{Htpasswd: htpasswd(t, "alice", "s3cret", "bob", "hunter2", "carol", "pw"), Token: true,
-		FreeFailures: 3, Backoff: time.Minute, MaxBackoff: time.Hour})
+		FreeFailures: 3, Backoff: time.Minute, MaxBackoff: time.Hour, Tarpit: -1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -492,5 +492,31 @@ func TestUserKeyBounded(t *testing.T) {
 	}
 	if userKey("alice") != "user:alice" {
 		t.Error(userKey("alice"))
+	}
+}
+
+// TestTarpit: a blocked login's 429 is held (Tarpit, at most the time left)
+// and its Retry-After is what is left after the hold.
+func TestTarpit(t *testing.T) {
+	a, err := New(Config{Htpasswd: htpasswd(t, "alice", "s3cret"), FreeFailures: 1, Backoff: 10 * time.Second, Tarpit: 200 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		_ = a.Authorize(basicReq("192.0.2.1:1", "alice", "wrong", "/v2/"), "", "")
+	}
+	start := time.Now()
+	err = a.Authorize(basicReq("192.0.2.1:1", "alice", "wrong", "/v2/"), "", "")
+	held := time.Since(start)
+	var ae *registry.AuthError
+	if !errors.As(err, &ae) || ae.Status != 429 || held < 200*time.Millisecond || ae.RetryAfter > 9800*time.Millisecond || ae.RetryAfter < 9*time.Second {
+		t.Errorf("blocked login: %v after %v (Retry-After %v), want 429 after 200ms, ~9.8s left", err, held, ae.RetryAfter)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	start = time.Now()
+	_ = a.Authorize(basicReq("192.0.2.1:1", "alice", "wrong", "/v2/").WithContext(ctx), "", "")
+	if time.Since(start) > 100*time.Millisecond {
+		t.Error("a caller that gave up is still held")
 	}
 }
