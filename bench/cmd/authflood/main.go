@@ -4,7 +4,8 @@
 // (credentials verified once, then cached by the server) issue requests back
 // to back, first alone and then while -c goroutines send wrong passwords for
 // -d, and prints the client's latency percentiles, the attack's answers by
-// status, and the server's CPU time (from /proc) in each phase. The attack
+// status, and the server's CPU time (from /proc) in each phase; a last phase
+// runs the attack without the client, for the attack's own CPU cost. The attack
 // runs in a process of its own (this binary again, with -attack), so that its
 // goroutines do not share a Go scheduler with the measured client.
 //
@@ -120,7 +121,7 @@ func run(bin string, conc int, dur, idle time.Duration) error {
 		}
 	}
 
-	phase := func(name string, d time.Duration, attackers int) error {
+	phase := func(name string, d time.Duration, attackers int, withClient bool) error {
 		cpu0, err := cpuTime(srv.Process.Pid)
 		if err != nil {
 			return err
@@ -143,7 +144,13 @@ func run(bin string, conc int, dur, idle time.Duration) error {
 		stop := make(chan struct{})
 		go func() { <-ctx.Done(); close(stop) }()
 		start := time.Now()
-		lat, errs := measure(stop)
+		var lat []time.Duration
+		var errs int
+		if withClient {
+			lat, errs = measure(stop)
+		} else {
+			<-stop
+		}
 		elapsed := time.Since(start)
 		if atk != nil {
 			if err := atk.Wait(); err != nil {
@@ -167,10 +174,14 @@ func run(bin string, conc int, dur, idle time.Duration) error {
 			pct(1).Round(10*time.Microsecond), strings.TrimSpace(atkOut.String()), cpu.Seconds(), cpu.Seconds()/elapsed.Seconds())
 		return nil
 	}
-	if err := phase("idle", idle, 0); err != nil {
+	if err := phase("idle", idle, 0, true); err != nil {
 		return err
 	}
-	return phase("attack", dur, conc)
+	if err := phase("attack", dur, conc, true); err != nil {
+		return err
+	}
+	// The attack's own cost, without the client's requests in the CPU time.
+	return phase("alone", dur, conc, false)
 }
 
 // runAttack keeps conc wrong-password requests in flight for d and prints

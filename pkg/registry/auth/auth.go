@@ -172,10 +172,11 @@ type Config struct {
 	// (default 1s), doubling up to MaxBackoff (default 5m).
 	FreeFailures        int
 	Backoff, MaxBackoff time.Duration
-	// Tarpit holds the 429 answer to a blocked login this long (default 1s,
-	// at most the time left; negative: answer at once), so that a client
-	// that does not wait for Retry-After sends one request per connection
-	// and tarpit, not thousands a second.
+	// Tarpit holds the 429 answer to a blocked login, or to one that finds
+	// the hashing queue full, this long (default 1s, at most the time left;
+	// negative: answer at once), so that a client that does not wait for
+	// Retry-After sends one request per connection and tarpit, not thousands
+	// a second.
 	Tarpit time.Duration
 	// Logger hears of htpasswd reloads; nil: silent.
 	Logger *slog.Logger
@@ -272,7 +273,9 @@ func (a *Auth) checkBasic(req *http.Request, user, pass string) error {
 	})
 	switch {
 	case err == errPoolFull:
-		return tooMany(time.Second, err.Error())
+		// Held too: else a flood is answered as fast as it is sent whenever a
+		// block expires and the queue fills before the next failure blocks again.
+		return tooMany(max(time.Second, a.tarpit(req.Context(), time.Second)), err.Error())
 	case err != nil:
 		return err
 	case blocked > 0:
