@@ -38,13 +38,13 @@ func registryRefusal(ctx context.Context, ref name.Reference, opts []remote.Opti
 	host := ref.Context().RegistryStr()
 	if te.StatusCode == http.StatusUnauthorized {
 		return refusal(err, "%s: the registry wants credentials (HTTP 401): %s\n"+
-			"Log in (docker login %s; credentials come from the Docker config) as a user who may push to %s, and %s again.",
+			"Log in (docker login %s; credentials come from the Docker config) as a user granted bypass on %s, and %s again.",
 			ref, reason, host, ref.Context().RepositoryStr(), verb)
 	}
 	return refusal(err, "%s: the registry refused to show the image (HTTP 403): %s\n"+
-		"A registry's pull gate (warden serve --policy or --gate-repos) lets only requests authorized to push to the\n"+
-		"repository past it, and without authentication nobody is (docs/registry.md, \"Enforcement on pull\"). Turn authentication on\n"+
-		"(warden serve --htpasswd FILE, with an access rule giving you push on %s), log in (docker login %s),\n"+
+		"A registry's pull gate (warden serve --policy or --gate-repos) lets only identities granted the bypass action on\n"+
+		"the repository past it, and without authentication nobody (docs/registry.md, \"Who reads past the gate\"). Turn authentication on\n"+
+		"(warden serve --htpasswd FILE, with an access rule giving you [pull, push, bypass] on %s), log in (docker login %s),\n"+
 		"and %s again.",
 		ref, reason, ref.Context().RepositoryStr(), host, verb)
 }

@@ -9,8 +9,10 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -117,8 +119,8 @@ pull (GET or HEAD, by tag or digest) of an image that fails is answered 403 DENI
 the reasons; signatures, attestations and referrers stay readable.
 
 Without authentication the server listens on loopback addresses only. Authentication:
-htpasswd (bcrypt) basic auth, or Docker's token flow (--token, tokens at /token).
-See docs/registry.md.`,
+htpasswd (bcrypt) basic auth, or Docker's token flow (--token, tokens at /token); the
+htpasswd file is reloaded when it changes and on SIGHUP. See docs/registry.md.`,
 		Example: `  warden serve --root /var/lib/warden
   warden serve --addr 0.0.0.0:5000 --root /srv/reg --htpasswd users.htpasswd --token --tls-cert c.pem --tls-key k.pem
   warden serve --config serve.yaml
@@ -232,7 +234,7 @@ func runServe(ctx context.Context, g *globals, c *serveConfig, stderr io.Writer)
 		if err != nil {
 			return err
 		}
-		acfg := auth.Config{Htpasswd: hp, Token: c.Auth.Token, AnonymousPull: c.Auth.AnonymousPull, Rules: c.Auth.Access}
+		acfg := auth.Config{Htpasswd: hp, Token: c.Auth.Token, AnonymousPull: c.Auth.AnonymousPull, Rules: c.Auth.Access, Logger: g.logger}
 		if c.Auth.TokenTTL != "" {
 			if acfg.TokenTTL, err = time.ParseDuration(c.Auth.TokenTTL); err != nil {
 				return fmt.Errorf("auth.tokenTTL: %w", err)
@@ -247,6 +249,11 @@ func runServe(ctx context.Context, g *globals, c *serveConfig, stderr io.Writer)
 			return err
 		}
 		opt.Auth = au
+		// Users added or removed take effect without a restart: on change, and on SIGHUP.
+		go au.WatchHtpasswd(ctx, c.Auth.Htpasswd, 2*time.Second)
+		hup := make(chan os.Signal, 1)
+		signal.Notify(hup, syscall.SIGHUP) // before serving: a SIGHUP from then on reloads
+		go reloadOnSIGHUP(ctx, hup, au, c.Auth.Htpasswd, stderr)
 	} else if !isLoopback(host) {
 		return fmt.Errorf("refusing to listen on %q without authentication: configure --htpasswd, or listen on 127.0.0.1", c.Addr)
 	}
@@ -369,6 +376,24 @@ func runServe(ctx context.Context, g *globals, c *serveConfig, stderr io.Writer)
 	_ = srv.Shutdown(sctx)
 	fmt.Fprintln(stderr, "warden serve: stopped")
 	return nil
+}
+
+// reloadOnSIGHUP reloads the htpasswd file on each signal on hup until ctx
+// ends; a file that does not load keeps the users loaded before.
+func reloadOnSIGHUP(ctx context.Context, hup chan os.Signal, au *auth.Auth, file string, stderr io.Writer) {
+	defer signal.Stop(hup)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-hup:
+			if err := au.ReloadHtpasswd(file); err != nil {
+				fmt.Fprintf(stderr, "warden serve: SIGHUP: %v\n", err)
+			} else {
+				fmt.Fprintf(stderr, "warden serve: SIGHUP: reloaded %s\n", file)
+			}
+		}
+	}
 }
 
 // newPolicyGate loads the policy (an unusable policy stops the server: it

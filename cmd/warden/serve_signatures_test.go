@@ -27,7 +27,7 @@ import (
 )
 
 // TestServeSignatures: `warden serve --htpasswd --policy --trusted-key`. Images
-// are signed with pkg/sign by a user who may push; the JSON API and the UI
+// are signed with pkg/sign by a user granted bypass; the JSON API and the UI
 // name the signer — the policy rule's key in prod/, the --trusted-key key in
 // dev/ — show a signature by an unknown key as invalid and an unsigned image
 // as not signed; and a pull-only user gets the signed prod image (the policy
@@ -43,7 +43,7 @@ func TestServeSignatures(t *testing.T) {
 	writeFile(t, filepath.Join(dir, "serve.yaml"), `auth:
   htpasswd: `+filepath.Join(dir, "htpasswd")+`
   access:
-    - {repo: "**", users: [alice], actions: ["*"]}
+    - {repo: "**", users: [alice], actions: ["*", bypass]}
     - {repo: "**", users: [bob], actions: [pull]}
 `)
 	newKey := func(file string) crypto.Signer {

@@ -547,8 +547,8 @@ func TestServeGateway(t *testing.T) {
 }
 
 // TestServeCosign: cosign signs and verifies against warden serve. The repository
-// is gated (images are unscanned, so plain pulls are denied), yet a user who may
-// push there (the signer) can sign and verify, while a pull-only user gets DENIED.
+// is gated (images are unscanned, so plain pulls are denied), yet the signer,
+// granted bypass there, can sign and verify, while a pull-only user gets DENIED.
 func TestServeCosign(t *testing.T) {
 	cosign := testutil.RequireTool(t, "cosign")
 	dir := t.TempDir()
@@ -562,7 +562,7 @@ func TestServeCosign(t *testing.T) {
   htpasswd: `+filepath.Join(dir, "htpasswd")+`
   token: true
   access:
-    - {repo: "**", users: [alice], actions: ["*"]}
+    - {repo: "**", users: [alice], actions: ["*", bypass]}
     - {repo: "**", users: [bob], actions: [pull]}
 gate: {repos: ["prod/**"]}
 scan: {disabled: true}
@@ -596,7 +596,7 @@ scan: {disabled: true}
 	}
 	d, err := run(alice, craneBin, "digest", addr+"/prod/app:1")
 	if err != nil {
-		t.Fatalf("digest as alice (may push, so not gated): %v\n%s", err, d)
+		t.Fatalf("digest as alice (granted bypass, so not gated): %v\n%s", err, d)
 	}
 	ref := addr + "/prod/app@" + strings.TrimSpace(d)
 	if out, err := run(bob, craneBin, "manifest", ref); err == nil || !strings.Contains(out, "DENIED") || !strings.Contains(out, "has not been scanned") {

@@ -72,12 +72,27 @@ type Verdict struct {
 	Error   string   `json:"error,omitempty"`
 }
 
-// Repositories lists repositories with their tag counts.
+// Repositories lists every repository with its tag counts, whoever asks: for
+// the server itself. Pages and API answers use VisibleRepositories.
 func (r *Registry) Repositories(ctx context.Context) ([]RepoSummary, error) {
 	names, err := r.meta.Repos(ctx, "", 0)
 	if err != nil {
 		return nil, err
 	}
+	return r.summaries(ctx, names)
+}
+
+// VisibleRepositories lists the repositories the request's caller may pull,
+// with their tag counts (the JSON API and the UI).
+func (r *Registry) VisibleRepositories(req *http.Request) ([]RepoSummary, error) {
+	names, err := r.listRepos(req, "", 0)
+	if err != nil {
+		return nil, err
+	}
+	return r.summaries(req.Context(), names)
+}
+
+func (r *Registry) summaries(ctx context.Context, names []string) ([]RepoSummary, error) {
 	out := []RepoSummary{}
 	for _, n := range names {
 		tags, err := r.meta.Tags(ctx, n, "", 0)
@@ -225,13 +240,14 @@ func (r *Registry) verdict(ctx context.Context, repo, ref string, d storage.Dige
 
 // APIHandler serves the JSON API under /api/v1/:
 //
-//	GET /api/v1/repositories
+//	GET /api/v1/repositories                      (those the caller may pull)
 //	GET /api/v1/tags?repo=NAME
 //	GET /api/v1/image?repo=NAME&ref=TAG|DIGEST   (scan result, referrers, signatures, verdict)
 //	GET /api/v1/scan?repo=NAME&digest=DIGEST
 //	GET /api/v1/sbom?repo=NAME&ref=TAG|DIGEST&format=cyclonedx-json|spdx-json|json
 //
-// It sits behind the same Authorizer as the registry (pull on the repository).
+// It sits behind the same Authorizer as the registry (pull on the repository);
+// the repository list shows only what the caller may pull.
 func (r *Registry) APIHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		ctx := req.Context()
@@ -253,7 +269,7 @@ func (r *Registry) APIHandler() http.Handler {
 		var err error
 		switch endpoint {
 		case "repositories":
-			v, err = r.Repositories(ctx)
+			v, err = r.VisibleRepositories(req)
 		case "tags":
 			v, err = r.Tags(ctx, repo)
 		case "image":

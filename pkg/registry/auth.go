@@ -3,7 +3,14 @@ package registry
 import (
 	"fmt"
 	"net/http"
+	"strconv"
+	"time"
 )
+
+// ActionBypass is the access action that lets a caller read manifests past
+// the pull gate (the identity that signs). Only an explicit grant gives it:
+// push or delete rights never do.
+const ActionBypass = "bypass"
 
 // Authorizer decides whether a request may do action ("pull", "push" or
 // "delete") on repo; repo "" asks only whether the caller is authenticated (the
@@ -14,11 +21,13 @@ type Authorizer interface {
 }
 
 // AuthError is an authorization failure: 401 with a WWW-Authenticate
-// challenge (no or bad credentials) or 403 (authenticated but not allowed).
+// challenge (no or bad credentials), 403 (authenticated but not allowed) or
+// 429 (too many failed logins: try again after RetryAfter).
 type AuthError struct {
-	Status    int    // http.StatusUnauthorized or http.StatusForbidden
-	Challenge string // WWW-Authenticate value for 401
-	Message   string
+	Status     int    // http.StatusUnauthorized, http.StatusForbidden or http.StatusTooManyRequests
+	Challenge  string // WWW-Authenticate value for 401
+	Message    string
+	RetryAfter time.Duration // for 429
 }
 
 func (e *AuthError) Error() string { return e.Message }
@@ -50,8 +59,13 @@ func (r *Registry) authorize(w http.ResponseWriter, req *http.Request, rt route)
 	if !ok {
 		ae = &AuthError{Status: http.StatusUnauthorized, Message: err.Error()}
 	}
-	if ae.Status == http.StatusForbidden {
+	switch ae.Status {
+	case http.StatusForbidden:
 		writeError(w, http.StatusForbidden, codeDenied, ae.Message, nil)
+		return false
+	case http.StatusTooManyRequests:
+		w.Header().Set("Retry-After", RetryAfterSeconds(ae.RetryAfter))
+		writeError(w, http.StatusTooManyRequests, codeTooManyRequests, ae.Message, nil)
 		return false
 	}
 	if ae.Challenge != "" {
@@ -77,4 +91,32 @@ func (r *Registry) allowed(req *http.Request, repo, action string) bool {
 // pages outside the /v2/ API (UI); it answers and returns false when refused.
 func (r *Registry) Authorize(w http.ResponseWriter, req *http.Request, repo string) bool {
 	return r.authorize(w, req, route{kind: "api", name: repo})
+}
+
+// RetryAfterSeconds formats d for a Retry-After header: whole seconds, at least 1.
+func RetryAfterSeconds(d time.Duration) string {
+	s := int64((d + time.Second - 1) / time.Second)
+	if s < 1 {
+		s = 1
+	}
+	return strconv.FormatInt(s, 10)
+}
+
+// PullFilter is implemented by Authorizers that can tell, once per request,
+// which repositories its caller may pull. Listings (the catalog, the JSON
+// API's and the UI's repository lists) show only those.
+type PullFilter interface {
+	PullFilter(req *http.Request) func(repo string) bool
+}
+
+// pullable returns what decides, for this request, whether a repository is
+// listed: the caller's pull rights.
+func (r *Registry) pullable(req *http.Request) func(repo string) bool {
+	if r.auth == nil || isInternal(req) {
+		return func(string) bool { return true }
+	}
+	if pf, ok := r.auth.(PullFilter); ok {
+		return pf.PullFilter(req)
+	}
+	return func(repo string) bool { return r.auth.Authorize(req, repo, "pull") == nil }
 }

@@ -22,6 +22,7 @@ const (
 	codeDenied              = "DENIED"
 	codeUnsupported         = "UNSUPPORTED"
 	codeRangeInvalid        = "RANGE_INVALID" // not in the spec's table; used with 416
+	codeTooManyRequests     = "TOOMANYREQUESTS"
 )
 
 type apiError struct {

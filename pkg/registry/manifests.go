@@ -465,17 +465,13 @@ func (r *Registry) handleCatalog(w http.ResponseWriter, req *http.Request) {
 		}
 		n = v
 	}
-	lim := 0
-	if n > 0 {
-		lim = n + 1
-	}
-	repos, err := r.meta.Repos(req.Context(), q.Get("last"), lim)
-	if err != nil {
-		r.internalError(w, "listing repositories", err)
-		return
-	}
-	if n == 0 {
-		repos = []string{}
+	repos := []string{}
+	if n != 0 {
+		var err error
+		if repos, err = r.listRepos(req, q.Get("last"), n+1); err != nil {
+			r.internalError(w, "listing repositories", err)
+			return
+		}
 	}
 	if n > 0 && len(repos) > n {
 		repos = repos[:n]
@@ -484,6 +480,32 @@ func (r *Registry) handleCatalog(w http.ResponseWriter, req *http.Request) {
 	writeJSON(w, "application/json", struct {
 		Repositories []string `json:"repositories"`
 	}{repos}, req.Method == http.MethodHead)
+}
+
+// listRepos lists, after last, up to max (<= 0: all) repositories the caller
+// may pull: what a caller may not pull is not listed, to anyone.
+func (r *Registry) listRepos(req *http.Request, last string, max int) ([]string, error) {
+	const batch = 500
+	allow := r.pullable(req)
+	out := []string{}
+	for {
+		names, err := r.meta.Repos(req.Context(), last, batch)
+		if err != nil {
+			return nil, err
+		}
+		for _, name := range names {
+			if allow(name) {
+				out = append(out, name)
+				if max > 0 && len(out) >= max {
+					return out, nil
+				}
+			}
+		}
+		if len(names) < batch {
+			return out, nil
+		}
+		last = names[len(names)-1]
+	}
 }
 
 func (r *Registry) handleReferrers(w http.ResponseWriter, req *http.Request, rt route) {

@@ -234,8 +234,8 @@ func (r *Registry) checkGate(w http.ResponseWriter, req *http.Request, rt route,
 	// pushed under a cosign-style tag (sha256-<hex>.sig) or with a subject is
 	// gated like any other; signatures, attestations and SBOMs are artifacts
 	// (not scannable) and pass below.
-	if r.mayPush(req, rt.name) {
-		return true // whoever may push here (a signer, CI) may read what is there
+	if r.mayBypass(req, rt.name) {
+		return true // an explicit bypass grant (the identity that signs); push rights alone never
 	}
 	s := Subject{Repo: rt.name, Reference: rt.ref, Digest: toHash(d), MediaType: types.MediaType(man.MediaType)}
 	switch {
@@ -297,16 +297,16 @@ type IdentityAuthorizer interface {
 	IdentityCan(req *http.Request, repo, action string) bool
 }
 
-// mayPush reports whether the authenticated caller may push to repo. Without
-// authentication nobody is known, so nobody may.
-func (r *Registry) mayPush(req *http.Request, repo string) bool {
+// mayBypass reports whether the authenticated caller holds an explicit
+// bypass grant on repo. Without authentication nobody is known, so nobody does.
+func (r *Registry) mayBypass(req *http.Request, repo string) bool {
 	if r.auth == nil || req.Header.Get("Authorization") == "" {
 		return false
 	}
 	if ia, ok := r.auth.(IdentityAuthorizer); ok {
-		return ia.IdentityCan(req, repo, "push")
+		return ia.IdentityCan(req, repo, ActionBypass)
 	}
-	return r.auth.Authorize(req, repo, "push") == nil
+	return r.auth.Authorize(req, repo, ActionBypass) == nil
 }
 
 func isSchema1(mt string) bool {

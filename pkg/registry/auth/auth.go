@@ -1,10 +1,15 @@
 // Package auth authenticates and authorizes registry requests: htpasswd
 // (bcrypt) basic auth, and Docker's token flow (a /token endpoint that issues
 // short-lived bearer JWTs carrying per-repository pull/push scopes).
+//
+// Failed logins are limited per client address and per user (429 with
+// Retry-After) and compared on a small fixed pool (limit.go); the htpasswd
+// file is reloaded when it changes (reload.go).
 package auth
 
 import (
 	"bufio"
+	"context"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
@@ -14,12 +19,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"os"
 	"path"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/crypto/bcrypt"
@@ -30,7 +38,11 @@ import (
 // Htpasswd holds bcrypt password hashes by user.
 type Htpasswd struct {
 	users map[string][]byte
+	cost  int // the most common cost among the hashes: what an unknown user is compared at
 }
+
+// Len is the number of users.
+func (h *Htpasswd) Len() int { return len(h.users) }
 
 // LoadHtpasswd reads an htpasswd file (bcrypt entries only: htpasswd -B).
 func LoadHtpasswd(file string) (*Htpasswd, error) {
@@ -49,6 +61,7 @@ func LoadHtpasswd(file string) (*Htpasswd, error) {
 // ParseHtpasswd parses "user:$2y$..." lines; blank lines and # comments are skipped.
 func ParseHtpasswd(r io.Reader) (*Htpasswd, error) {
 	h := &Htpasswd{users: map[string][]byte{}}
+	costs := map[int]int{}
 	sc := bufio.NewScanner(r)
 	n := 0
 	for sc.Scan() {
@@ -64,38 +77,69 @@ func ParseHtpasswd(r io.Reader) (*Htpasswd, error) {
 		if !strings.HasPrefix(hash, "$2a$") && !strings.HasPrefix(hash, "$2b$") && !strings.HasPrefix(hash, "$2y$") {
 			return nil, fmt.Errorf("line %d: user %q: only bcrypt hashes are accepted (htpasswd -B)", n, user)
 		}
-		if _, err := bcrypt.Cost([]byte(hash)); err != nil {
+		cost, err := bcrypt.Cost([]byte(hash))
+		if err != nil {
 			return nil, fmt.Errorf("line %d: user %q: bad bcrypt hash: %w", n, user, err)
 		}
+		if len(hash) != bcryptLen {
+			// bcrypt.Cost reads only the prefix: a line cut short (a file
+			// still being written) must not load as a user who cannot log in.
+			return nil, fmt.Errorf("line %d: user %q: bcrypt hash of %d characters, want %d (cut short?)", n, user, len(hash), bcryptLen)
+		}
 		h.users[user] = []byte(hash)
+		costs[cost]++
 	}
 	if err := sc.Err(); err != nil {
 		return nil, err
 	}
+	h.cost = bcrypt.DefaultCost
+	best := 0
+	for c, k := range costs {
+		if k > best || (k == best && c > h.cost) {
+			h.cost, best = c, k
+		}
+	}
 	return h, nil
 }
 
-// Check reports whether pass is user's password.
+const bcryptLen = 60 // "$2y$10$" + 22 characters of salt + 31 of hash
+
+// Check reports whether pass is user's password. It costs one bcrypt
+// comparison whether or not the user exists.
 func (h *Htpasswd) Check(user, pass string) bool {
 	hash, ok := h.users[user]
 	if !ok {
-		// Same cost as a real check, so timing does not reveal user names.
-		_ = bcrypt.CompareHashAndPassword(dummyHash(), []byte(pass))
+		// A hash of the users' own cost, so timing does not tell an unknown
+		// user from a wrong password (htpasswd -B defaults to cost 5, Go to 10).
+		_ = bcrypt.CompareHashAndPassword(dummyHash(h.cost), []byte(pass))
 		return false
 	}
 	return bcrypt.CompareHashAndPassword(hash, []byte(pass)) == nil
 }
 
-// dummyHash is made on first use: bcrypt costs ~80 ms, which every warden
-// command would otherwise pay at start-up.
-var dummyHash = sync.OnceValue(func() []byte {
-	h, _ := bcrypt.GenerateFromPassword([]byte("dummy"), bcrypt.DefaultCost)
-	return h
-})
+var dummyHashes sync.Map // cost → []byte
+
+// dummyHash is made on first use per cost: bcrypt at cost 10 takes ~80 ms,
+// which every warden command would otherwise pay at start-up.
+func dummyHash(cost int) []byte {
+	if h, ok := dummyHashes.Load(cost); ok {
+		return h.([]byte)
+	}
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	h, err := bcrypt.GenerateFromPassword([]byte(hex.EncodeToString(b[:])), cost)
+	if err != nil {
+		h, _ = bcrypt.GenerateFromPassword(b[:], bcrypt.DefaultCost)
+	}
+	v, _ := dummyHashes.LoadOrStore(cost, h)
+	return v.([]byte)
+}
 
 // Rule grants actions on repositories matching Repo (a path.Match pattern;
 // "*" matches one path segment, so use "**" for every repository) to Users
-// ("*" = any authenticated user, "anonymous" = no credentials).
+// ("*" = any authenticated user, "anonymous" = no credentials). Actions are
+// pull, push, delete, "*" (all three) and bypass: reading manifests past the
+// pull gate, for the identity that signs. Only a rule naming bypass grants it.
 type Rule struct {
 	Repo    string   `yaml:"repo" json:"repo"`
 	Users   []string `yaml:"users" json:"users"`
@@ -115,15 +159,40 @@ type Config struct {
 	Key []byte
 	// AnonymousPull lets requests without credentials pull.
 	AnonymousPull bool
-	// Rules restrict access; empty means any authenticated user may pull, push and delete anywhere.
+	// Rules restrict access; empty means any authenticated user may pull,
+	// push and delete anywhere (nobody may bypass the pull gate).
 	Rules []Rule
+
+	// HashWorkers is how many bcrypt comparisons run at once (default: a
+	// quarter of the CPUs, at least 1); HashQueue how many more may wait for
+	// one (default 16 per worker) before logins are answered 429.
+	HashWorkers, HashQueue int
+	// FreeFailures is how many failed logins a client address or a user name
+	// may have before each further failure blocks it (default 5) for Backoff
+	// (default 1s), doubling up to MaxBackoff (default 5m).
+	FreeFailures        int
+	Backoff, MaxBackoff time.Duration
+	// Tarpit holds the 429 answer to a blocked login, or to one that finds
+	// the hashing queue full, this long (default 1s, at most the time left;
+	// negative: answer at once), so that a client that does not wait for
+	// Retry-After sends one request per connection and tarpit, not thousands
+	// a second.
+	Tarpit time.Duration
+	// Logger hears of htpasswd reloads; nil: silent.
+	Logger *slog.Logger
 }
 
 // Auth implements registry.Authorizer.
 type Auth struct {
-	cfg   Config
+	cfg      Config
+	users    atomic.Pointer[Htpasswd]
+	limit    *limiter
+	pool     *hashPool
+	log      *slog.Logger
+	reloadMu sync.Mutex
+
 	mu    sync.Mutex
-	cache map[string]bool // sha256(user:pass) of recently verified basic credentials
+	cache map[string]string // sha256(user:pass) of verified basic credentials → the hash they matched
 }
 
 // New checks cfg and returns an Auth.
@@ -148,34 +217,112 @@ func New(cfg Config) (*Auth, error) {
 			return nil, fmt.Errorf("auth rule %q: %w", r.Repo, err)
 		}
 		for _, a := range r.Actions {
-			if a != "pull" && a != "push" && a != "delete" && a != "*" {
-				return nil, fmt.Errorf("auth rule %q: unknown action %q (pull, push, delete, *)", r.Repo, a)
+			if a != "pull" && a != "push" && a != "delete" && a != "*" && a != registry.ActionBypass {
+				return nil, fmt.Errorf("auth rule %q: unknown action %q (pull, push, delete, *, bypass)", r.Repo, a)
 			}
 		}
 	}
-	return &Auth{cfg: cfg, cache: map[string]bool{}}, nil
+	workers := cfg.HashWorkers
+	if workers <= 0 {
+		workers = max(1, runtime.GOMAXPROCS(0)/4)
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	a := &Auth{cfg: cfg, cache: map[string]string{}, log: log,
+		limit: newLimiter(cfg.FreeFailures, cfg.Backoff, cfg.MaxBackoff),
+		pool:  newHashPool(workers, cfg.HashQueue)}
+	a.users.Store(cfg.Htpasswd)
+	return a, nil
 }
 
-// checkBasic verifies credentials; bcrypt is slow by design, so successes are cached.
-func (a *Auth) checkBasic(user, pass string) bool {
+var errBadCredentials = errors.New("bad user name or password")
+
+func tooMany(wait time.Duration, msg string) *registry.AuthError {
+	return &registry.AuthError{Status: http.StatusTooManyRequests, RetryAfter: wait, Message: msg}
+}
+
+// checkBasic verifies credentials: nil, errBadCredentials, a 429
+// *registry.AuthError when the client address or the user is blocked (or
+// the hashing queue is full), or the request's context error. Successes are
+// cached (bcrypt is slow by design) for as long as the user's hash is the one
+// they matched, so a reloaded htpasswd takes effect at once.
+func (a *Auth) checkBasic(req *http.Request, user, pass string) error {
+	hp := a.users.Load()
 	sum := sha256.Sum256([]byte(user + "\x00" + pass))
 	key := hex.EncodeToString(sum[:])
+	hash, known := hp.users[user]
 	a.mu.Lock()
-	ok := a.cache[key]
+	matched, ok := a.cache[key]
 	a.mu.Unlock()
-	if ok {
-		return true
+	if ok && known && matched == string(hash) {
+		return nil
 	}
-	if !a.cfg.Htpasswd.Check(user, pass) {
-		return false
+	keys := []string{clientKey(req.RemoteAddr), userKey(user)}
+	if w := a.limit.wait(keys...); w > 0 {
+		return tooMany(a.tarpit(req.Context(), w), "too many failed logins; try again later")
 	}
+	var match bool
+	var blocked time.Duration
+	err := a.pool.do(req.Context(), func() {
+		// Blocked while waiting (by failures of requests queued before)?
+		if blocked = a.limit.wait(keys...); blocked == 0 {
+			match = hp.Check(user, pass)
+		}
+	})
+	switch {
+	case err == errPoolFull:
+		// Held too: else a flood is answered as fast as it is sent whenever a
+		// block expires and the queue fills before the next failure blocks again.
+		return tooMany(max(time.Second, a.tarpit(req.Context(), time.Second)), err.Error())
+	case err != nil:
+		return err
+	case blocked > 0:
+		return tooMany(blocked, "too many failed logins; try again later")
+	case !match:
+		a.limit.fail(keys...)
+		return errBadCredentials
+	}
+	a.limit.reset(keys...)
 	a.mu.Lock()
 	if len(a.cache) > 1000 {
-		a.cache = map[string]bool{}
+		a.cache = map[string]string{}
 	}
-	a.cache[key] = true
+	a.cache[key] = string(hash)
 	a.mu.Unlock()
-	return true
+	return nil
+}
+
+// tarpit waits min(Tarpit, w) (or until ctx ends) and returns what is left of w.
+func (a *Auth) tarpit(ctx context.Context, w time.Duration) time.Duration {
+	d := a.cfg.Tarpit
+	if d == 0 {
+		d = time.Second
+	}
+	d = min(d, w)
+	if d <= 0 {
+		return w
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	}
+	return w - d
+}
+
+// basicError turns a checkBasic error into the answer.
+func basicError(err error, unauth func(string) error) error {
+	var ae *registry.AuthError
+	if errors.As(err, &ae) {
+		return ae
+	}
+	if errors.Is(err, errBadCredentials) {
+		return unauth(err.Error())
+	}
+	return unauth("checking credentials: " + err.Error())
 }
 
 // Can reports whether user ("" = anonymous) may do action on repo.
@@ -185,6 +332,9 @@ func (a *Auth) Can(user, repo, action string) bool {
 			return false
 		}
 	}
+	if action == registry.ActionBypass && len(a.cfg.Rules) == 0 {
+		return false // only an explicit grant bypasses the pull gate
+	}
 	if len(a.cfg.Rules) == 0 {
 		return user != "" || action == "pull"
 	}
@@ -193,7 +343,7 @@ func (a *Auth) Can(user, repo, action string) bool {
 			continue
 		}
 		who := slices.Contains(r.Users, user) || (user != "" && slices.Contains(r.Users, "*")) || (user == "" && slices.Contains(r.Users, "anonymous"))
-		if who && (slices.Contains(r.Actions, action) || slices.Contains(r.Actions, "*")) {
+		if who && (slices.Contains(r.Actions, action) || (action != registry.ActionBypass && slices.Contains(r.Actions, "*"))) {
 			return true
 		}
 	}
@@ -253,8 +403,11 @@ func (a *Auth) Authorize(req *http.Request, repo, action string) error {
 		return unauth("credentials required")
 	case strings.HasPrefix(strings.ToLower(h), "basic "):
 		user, pass, ok := req.BasicAuth()
-		if !ok || !a.checkBasic(user, pass) {
+		if !ok {
 			return unauth("bad user name or password")
+		}
+		if err := a.checkBasic(req, user, pass); err != nil {
+			return basicError(err, unauth)
 		}
 		if action == "" || a.Can(user, repo, action) {
 			return nil
@@ -281,12 +434,39 @@ func (a *Auth) IdentityCan(req *http.Request, repo, action string) bool {
 	switch {
 	case strings.HasPrefix(strings.ToLower(h), "basic "):
 		user, pass, ok := req.BasicAuth()
-		return ok && a.checkBasic(user, pass) && a.Can(user, repo, action)
+		return ok && a.checkBasic(req, user, pass) == nil && a.Can(user, repo, action)
 	case strings.HasPrefix(strings.ToLower(h), "bearer ") && a.cfg.Token:
 		c, err := a.verify(h[len("bearer "):])
 		return err == nil && c.Subject != "" && a.Can(c.Subject, repo, action)
 	}
 	return false
+}
+
+// PullFilter implements registry.PullFilter: the caller (anonymous, the
+// basic-auth user, or the subject of a valid token) is found once, and each
+// repository is listed only when that identity may pull it.
+func (a *Auth) PullFilter(req *http.Request) func(repo string) bool {
+	user, ok := "", true
+	h := req.Header.Get("Authorization")
+	switch {
+	case h == "":
+	case strings.HasPrefix(strings.ToLower(h), "basic "):
+		u, p, bok := req.BasicAuth()
+		ok = bok && a.checkBasic(req, u, p) == nil
+		user = u
+	case strings.HasPrefix(strings.ToLower(h), "bearer ") && a.cfg.Token:
+		c, err := a.verify(h[len("bearer "):])
+		ok = err == nil
+		if ok {
+			user = c.Subject
+		}
+	default:
+		ok = false
+	}
+	if !ok {
+		return func(string) bool { return false }
+	}
+	return func(repo string) bool { return a.Can(user, repo, "pull") }
 }
 
 // --- tokens ---
@@ -399,7 +579,17 @@ func (a *Auth) TokenHandler() http.Handler {
 		user := ""
 		if req.Header.Get("Authorization") != "" {
 			u, p, ok := req.BasicAuth()
-			if !ok || !a.checkBasic(u, p) {
+			err := errBadCredentials
+			if ok {
+				err = a.checkBasic(req, u, p)
+			}
+			var ae *registry.AuthError
+			if errors.As(err, &ae) {
+				w.Header().Set("Retry-After", registry.RetryAfterSeconds(ae.RetryAfter))
+				writeTokenError(w, ae.Status, ae.Message)
+				return
+			}
+			if err != nil {
 				w.Header().Set("WWW-Authenticate", `Basic realm="warden"`)
 				writeTokenError(w, http.StatusUnauthorized, "bad user name or password")
 				return
@@ -459,7 +649,11 @@ func (a *Auth) TokenHandler() http.Handler {
 }
 
 func writeTokenError(w http.ResponseWriter, code int, msg string) {
+	name := "UNAUTHORIZED"
+	if code == http.StatusTooManyRequests {
+		name = "TOOMANYREQUESTS"
+	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(code)
-	_ = json.NewEncoder(w).Encode(map[string]any{"errors": []map[string]string{{"code": "UNAUTHORIZED", "message": msg}}})
+	_ = json.NewEncoder(w).Encode(map[string]any{"errors": []map[string]string{{"code": name, "message": msg}}})
 }

@@ -181,11 +181,22 @@ func TestTokenFlow(t *testing.T) {
 	}
 }
 
+// FuzzParseHtpasswd: any input parses or is refused, never a panic; every
+// accepted user has a whole bcrypt hash of a valid cost (a line cut short is refused).
 func FuzzParseHtpasswd(f *testing.F) {
 	f.Add("alice:$2y$05$c4WoMPo3SXsafkva.HHa6uXQZWr7oboPiC2bT/r7q1BB8I2s0BRqC\n")
+	f.Add("alice:$2y$05$c4WoMPo3SXsafkva.HHa6uXQZWr7oboPiC2b")
 	f.Add("# comment\n\nbob:{SHA}x\n")
 	f.Fuzz(func(t *testing.T, s string) {
-		_, _ = ParseHtpasswd(strings.NewReader(s))
+		hp, err := ParseHtpasswd(strings.NewReader(s))
+		if err != nil {
+			return
+		}
+		for u, hash := range hp.users {
+			if _, err := bcrypt.Cost(hash); u == "" || len(hash) != bcryptLen || err != nil {
+				t.Fatalf("accepted user %q with hash %q (%v)", u, hash, err)
+			}
+		}
 	})
 }
 

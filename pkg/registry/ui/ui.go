@@ -107,7 +107,7 @@ func Handler(reg *registry.Registry, prefix string) http.Handler {
 		switch page {
 		case "":
 			name = "repos.html"
-			data, err = reg.Repositories(ctx)
+			data, err = reg.VisibleRepositories(req) // only what the caller may pull
 		case "repo":
 			name = "repo.html"
 			var tags []registry.TagSummary
