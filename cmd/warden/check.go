@@ -34,6 +34,7 @@ func newCheckCmd(g *globals) *cobra.Command {
 		format     string
 		keyPaths   []string
 		refName    string
+		dbRepo     dbRepoFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "check IMAGE --policy FILE",
@@ -53,6 +54,9 @@ Exit status: 0 allowed; 3 denied (including a policy that cannot be used); 1 bad
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if policyPath == "" {
 				return errors.New("--policy FILE is required")
+			}
+			if err := dbRepo.ensure(cmd, g); err != nil {
+				return err
 			}
 			if format != "table" && format != "json" {
 				return fmt.Errorf("--format %q: want table or json", format)
@@ -90,6 +94,7 @@ Exit status: 0 allowed; 3 denied (including a policy that cannot be used); 1 bad
 	cmd.Flags().StringVarP(&policyPath, "policy", "p", "", "policy file (YAML, docs/policy.md)")
 	cmd.Flags().StringVarP(&format, "format", "f", "table", "output format: table or json")
 	cmd.Flags().StringArrayVar(&keyPaths, "key", nil, "trusted public key for rules whose signatures/attestations list no keys (repeatable)")
+	dbRepo.add(cmd, nil)
 	cmd.Flags().StringVar(&refName, "ref", "", "the reference the policy's patterns see (default: the image's own reference or tag)")
 	return cmd
 }

@@ -25,9 +25,9 @@ const staleAfter = 7 * 24 * time.Hour
 func newDBCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "db",
-		Short: "Manage the vulnerability database (import, update, status, export)",
+		Short: "Manage the vulnerability database (import, update, status, export, push, pull)",
 	}
-	cmd.AddCommand(newDBImportCmd(g), newDBUpdateCmd(g), newDBStatusCmd(g), newDBExportCmd(g))
+	cmd.AddCommand(newDBImportCmd(g), newDBUpdateCmd(g), newDBStatusCmd(g), newDBExportCmd(g), newDBPushCmd(g), newDBPullCmd(g))
 	return cmd
 }
 
