@@ -30,7 +30,7 @@ import (
 )
 
 // buildDB writes a small real database at path with one advisory per id.
-func buildDB(t *testing.T, path string, ids ...string) {
+func buildDB(t testing.TB, path string, ids ...string) {
 	t.Helper()
 	now := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
 	err := vulndb.Update(context.Background(), path, vulndb.UpdateOptions{Fresh: true, Now: func() time.Time { return now }},
@@ -48,7 +48,7 @@ func buildDB(t *testing.T, path string, ids ...string) {
 	}
 }
 
-func keyPair(t *testing.T) (crypto.Signer, verify.Key) {
+func keyPair(t testing.TB) (crypto.Signer, verify.Key) {
 	t.Helper()
 	priv, pub, err := sign.GenerateKeyPair([]byte("pw"))
 	if err != nil {
@@ -102,7 +102,7 @@ func (p *proxy) setBlob(f func(w http.ResponseWriter, r *http.Request, inner htt
 // registries are the two the round trip goes through: warden's own (what
 // `warden serve` runs, conformance-tested in pkg/registry) and
 // go-containerregistry's in-memory one.
-func registries(t *testing.T) map[string]*proxy {
+func registries(t testing.TB) map[string]*proxy {
 	t.Helper()
 	wr, err := registry.New(registry.Options{Root: t.TempDir()})
 	if err != nil {
@@ -115,7 +115,7 @@ func registries(t *testing.T) map[string]*proxy {
 	}
 }
 
-func serve(t *testing.T, p *proxy) string {
+func serve(t testing.TB, p *proxy) string {
 	t.Helper()
 	srv := httptest.NewServer(p)
 	t.Cleanup(srv.Close)
@@ -123,7 +123,7 @@ func serve(t *testing.T, p *proxy) string {
 	return u.Host
 }
 
-func mustRef(t *testing.T, s string) name.Reference {
+func mustRef(t testing.TB, s string) name.Reference {
 	t.Helper()
 	r, err := name.ParseReference(s)
 	if err != nil {
