@@ -47,12 +47,16 @@ func writeTable(w io.Writer, doc *Document, opt Options) error {
 		if v.Linked != nil && !*v.Linked {
 			t = "[not linked] " + t
 		}
-		rows = append(rows, row{cells: []string{v.ID, v.Package.Name, v.Package.Version, fixed, sev, truncate(t, maxTitle)}, link: v.URL})
+		score := ""
+		if c, ok := vulndb.DecidingCVSS(v.CVSS, v.SeveritySource); ok {
+			score = fmt.Sprintf("%.1f", c.Score)
+		}
+		rows = append(rows, row{cells: []string{v.ID, v.Package.Name, v.Package.Version, fixed, sev, score, truncate(t, maxTitle)}, link: v.URL})
 	}
 	if len(rows) == 0 {
 		fmt.Fprintln(bw, "No vulnerabilities found.")
 	} else {
-		head := []string{"ID", "PACKAGE", "INSTALLED", "FIXED", "SEVERITY", "TITLE"}
+		head := []string{"ID", "PACKAGE", "INSTALLED", "FIXED", "SEVERITY", "CVSS", "TITLE"}
 		width := make([]int, len(head))
 		for i, h := range head {
 			width[i] = utf8.RuneCountInString(h)
