@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/wardensec/warden/pkg/cachedir"
+	"github.com/wardensec/warden/pkg/dbdist"
 	"github.com/wardensec/warden/pkg/feeds"
 	"github.com/wardensec/warden/pkg/vulndb"
 )
@@ -108,6 +109,9 @@ func newDBStatusCmd(g *globals) *cobra.Command {
 			if asJSON {
 				return printJSON(cmd.OutOrStdout(), st)
 			}
+			if ps, ok := dbdist.ReadState(path); ok {
+				fmt.Fprintf(cmd.OutOrStdout(), "pulled: %s@%s at %s, last checked %s\n", ps.Repository, ps.Digest, fmtTime(ps.Pulled), fmtTime(ps.Checked))
+			}
 			return printStatus(cmd.OutOrStdout(), cmd.ErrOrStderr(), st, time.Now())
 		},
 	}
@@ -131,7 +135,7 @@ func printStatus(out, errw io.Writer, st *vulndb.Status, now time.Time) error {
 		nsBy[ns.Source] = append(nsBy[ns.Source], ns.Namespace)
 	}
 	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "SOURCE\tRECORDS\tADVISORIES\tNEWEST RECORD\tIMPORTED\tNAMESPACES")
+	fmt.Fprintln(tw, "SOURCE\tRECORDS\tADVISORIES\tNEWEST RECORD\tIMPORTED\tAGE\tNAMESPACES")
 	var stale []string
 	for _, is := range imports {
 		nss := nsBy[is.Source]
@@ -140,7 +144,11 @@ func printStatus(out, errw io.Writer, st *vulndb.Status, now time.Time) error {
 		if len(nss) > 6 {
 			nsText = fmt.Sprintf("%s ... (%d)", strings.Join(nss[:6], " "), len(nss))
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t%s\t%s\n", is.Source, is.Records-is.Withdrawn-is.Skipped, is.Advisories, fmtTime(is.Newest), fmtTime(is.ImportedAt), nsText)
+		age := "-"
+		if !is.ImportedAt.IsZero() {
+			age = roundAge(max(now.Sub(is.ImportedAt), 0))
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t%s\t%s\t%s\n", is.Source, is.Records-is.Withdrawn-is.Skipped, is.Advisories, fmtTime(is.Newest), fmtTime(is.ImportedAt), age, nsText)
 		if now.Sub(is.ImportedAt) > staleAfter {
 			stale = append(stale, fmt.Sprintf("%s (imported %s)", is.Source, is.ImportedAt.Format("2006-01-02")))
 		}

@@ -86,6 +86,9 @@ func TestDBPushPull(t *testing.T) {
 			if out, _, code = runWardenCmd(t, "db", "pull", ref, "--key", key+".pub", "--cache-dir", dst); code != 0 || !strings.HasPrefix(out, "Unchanged ") {
 				t.Fatalf("second pull: exit %d\n%s", code, out)
 			}
+			if out, _, code = runWardenCmd(t, "db", "status", "--cache-dir", dst); code != 0 || !strings.Contains(out, "pulled: "+host+"/warden/db@sha256:") {
+				t.Errorf("db status after a pull: exit %d\n%s", code, out)
+			}
 
 			// Refusals: the installed database stays byte-identical.
 			unsignedState := t.TempDir()
