@@ -400,6 +400,12 @@ type HTTPCache struct {
 	LastModified string    `json:"last_modified,omitempty"`
 	Fetched      time.Time `json:"fetched"`
 	Sources      []string  `json:"sources,omitempty"` // the sources this URL fed
+
+	// The NVD API's sync state: every record modified before SyncedTo is in
+	// the database; a full download cut off resumes at ResumeIndex.
+	SyncedTo    time.Time `json:"synced_to,omitzero"`
+	ResumeIndex int       `json:"resume_index,omitempty"`
+	ResumeStart time.Time `json:"resume_start,omitzero"`
 }
 
 // HTTPCache returns what was remembered for url.

@@ -27,6 +27,9 @@ type Batch struct {
 	Newest     time.Time
 	Advisories []Advisory
 	Scores     map[string][]CVSS // CVE id -> scores (NVD)
+	// Merge adds the scores to what the source holds (an incremental NVD
+	// window) instead of replacing them.
+	Merge bool
 }
 
 // UpdateOptions tune Update.
@@ -388,7 +391,7 @@ func (w *Writer) putScores(tx *bolt.Tx, b *Batch) error {
 		return err
 	}
 	tkey := b.Source + "\x00scores"
-	if !w.touched[tkey] {
+	if !w.touched[tkey] && !b.Merge {
 		if root.Bucket([]byte(b.Source)) != nil {
 			if err := root.DeleteBucket([]byte(b.Source)); err != nil {
 				return err
