@@ -47,7 +47,8 @@ func newDBImportCmd(g *globals) *cobra.Command {
 		Long: `Import vulnerability feeds into the database. Each SOURCE is a directory, a zip,
 a file or an http(s) URL; the kind of each file is detected from its content,
 or named as KIND:PATH with KIND one of osv, alpine, debian-json, debian-dsa,
-debian-support, ubuntu-oval, rhel-oval, nvd, bundle. A bundle written by
+debian-support, ubuntu-oval, rhel-oval, nvd, amazon (updateinfo.xml),
+bundle. A bundle written by
 'warden db export' is imported the same way. Each source replaces what the
 same source held before; other sources are kept. The update is atomic.`,
 		Args: cobra.MinimumNArgs(1),

@@ -78,7 +78,9 @@ func readRecord(t *testing.T, path string) json.RawMessage {
 func TestNVDIncremental(t *testing.T) {
 	oldDelay, oldKeyDelay, oldSize, oldRetries := NVDPageDelay, NVDPageDelayWithKey, NVDPageSize, NVDRetries
 	NVDPageDelay, NVDPageDelayWithKey, NVDPageSize, NVDRetries = time.Millisecond, time.Millisecond, 1, 1
-	t.Cleanup(func() { NVDPageDelay, NVDPageDelayWithKey, NVDPageSize, NVDRetries = oldDelay, oldKeyDelay, oldSize, oldRetries })
+	t.Cleanup(func() {
+		NVDPageDelay, NVDPageDelayWithKey, NVDPageSize, NVDRetries = oldDelay, oldKeyDelay, oldSize, oldRetries
+	})
 
 	root := testutil.RepoRoot(t)
 	r44906 := readRecord(t, filepath.Join(testutil.Corpus(t), "feeds", "nvd-api2", "CVE-2021-44906.json"))
