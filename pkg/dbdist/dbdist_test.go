@@ -382,3 +382,36 @@ func TestDue(t *testing.T) {
 		t.Error("a database checked 30 minutes ago is due")
 	}
 }
+
+// TestConcurrentPulls: pulls started together (scans auto-pulling at once)
+// take turns; every one succeeds and the database is the pushed one.
+func TestConcurrentPulls(t *testing.T) {
+	ctx := context.Background()
+	key, pub := keyPair(t)
+	src := filepath.Join(t.TempDir(), "db")
+	buildDB(t, src, "CVE-2024-9143", "CVE-2024-0727")
+	host := serve(t, registries(t)["ggcr"])
+	ref := mustRef(t, host+"/warden/db:2")
+	if _, err := Push(ctx, src, ref, PushOptions{Key: key}); err != nil {
+		t.Fatal(err)
+	}
+	dst := filepath.Join(t.TempDir(), "db")
+	var wg sync.WaitGroup
+	errs := make([]error, 4)
+	for i := range errs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, errs[i] = Pull(ctx, dst, ref, PullOptions{Keys: []verify.Key{pub}})
+		}()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("pull %d: %v", i, err)
+		}
+	}
+	if !bytes.Equal(readFile(t, src), readFile(t, dst)) {
+		t.Fatal("the database differs from the pushed one")
+	}
+}

@@ -27,6 +27,9 @@ import (
 	"github.com/wardensec/warden/pkg/vulndb"
 )
 
+// PullLockTimeout bounds the wait for another process pulling the same database.
+var PullLockTimeout = 10 * time.Minute
+
 // PullResult says what a pull did.
 type PullResult struct {
 	Digest     name.Digest
@@ -95,6 +98,18 @@ func Pull(ctx context.Context, dbPath string, ref name.Reference, opt PullOption
 		if err := writeState(dbPath, old); err != nil {
 			opt.logger().Warn("could not record the check", "err", err)
 		}
+		return res, nil
+	}
+
+	// One pull at a time per database (scans started together all want it):
+	// the others wait, then find it installed.
+	unlock, err := vulndb.LockFile(ctx, dbPath+".pull.lock", PullLockTimeout)
+	if err != nil {
+		return nil, fmt.Errorf("db pull: %w", err)
+	}
+	defer unlock()
+	if st, ok := ReadState(dbPath); ok && st.Repository == repo.Name() && st.Digest == dg.DigestStr() && st.current(dbPath) {
+		res.Unchanged, res.Built = true, st.Built
 		return res, nil
 	}
 

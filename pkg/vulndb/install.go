@@ -132,3 +132,10 @@ func (c ctxReader) Read(p []byte) (int, error) {
 	}
 	return c.r.Read(p)
 }
+
+// LockFile takes the exclusive advisory lock on path that the writers of this
+// package use (flock; a no-op where there is none), waiting at most timeout.
+// Callers preparing an Install (a download) use it to keep one at a time.
+func LockFile(ctx context.Context, path string, timeout time.Duration) (unlock func(), err error) {
+	return lockFile(ctx, path, timeout)
+}
