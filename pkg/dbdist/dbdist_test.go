@@ -157,7 +157,7 @@ func TestRoundTrip(t *testing.T) {
 			if pres.Feeds["alpine-secdb"].IsZero() || pres.Built.IsZero() {
 				t.Errorf("push result lacks the feed dates or build time: %+v", pres)
 			}
-			dst := filepath.Join(t.TempDir(), "db")
+			dst := filepath.Join(t.TempDir(), "new", "db") // a state directory that does not exist yet
 			res, err := Pull(ctx, dst, ref, PullOptions{Keys: []verify.Key{pub}})
 			if err != nil {
 				t.Fatal(err)

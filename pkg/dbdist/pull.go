@@ -103,6 +103,9 @@ func Pull(ctx context.Context, dbPath string, ref name.Reference, opt PullOption
 
 	// One pull at a time per database (scans started together all want it):
 	// the others wait, then find it installed.
+	if err := os.MkdirAll(filepath.Dir(dbPath), 0o755); err != nil {
+		return nil, fmt.Errorf("db pull: %w", err)
+	}
 	unlock, err := vulndb.LockFile(ctx, dbPath+".pull.lock", PullLockTimeout)
 	if err != nil {
 		return nil, fmt.Errorf("db pull: %w", err)
@@ -242,9 +245,6 @@ func download(ctx context.Context, dbPath string, repo name.Repository, l v1.Des
 				os.Remove(f)
 			}
 		}
-	}
-	if err := os.MkdirAll(filepath.Dir(dbPath), 0o755); err != nil {
-		return "", fmt.Errorf("db pull: %w", err)
 	}
 	f, err := os.OpenFile(part, os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
