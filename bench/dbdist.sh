@@ -70,3 +70,30 @@ echo "feeds: zips as shipped + rest gzip -9:  $(( zips + rest_gz )) bytes -> art
 echo "feeds: zips as shipped + rest zstd -19: $(( zips + rest_zst )) bytes -> artifact is $(python3 -c "print(round($layer/($zips+$rest_zst),3))")x"
 echo "feeds: whole tree, zstd -19:            $all_zst bytes -> artifact is $(python3 -c "print(round($layer/$all_zst,3))")x"
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores"
+
+# Peers (when bench/peers.sh built them; PATH=/tmp/peers:$PATH): each database built from the same Alpine secdb +
+# Go vulndb files (bench/cmd/peerdata lays them out as each builder reads them), and Warden's from those two feeds,
+# each packed as it is distributed: Warden's layer (zstd of the bbolt file), trivy-db's db.tar.gz (trivy.db +
+# metadata.json, gzip), Grype v6's tar.zst (vulnerability.db + import.json).
+C=$corpus
+if command -v trivy-db >/dev/null || command -v grypedb >/dev/null; then
+  go build -o "$work/" ./bench/cmd/peerdata
+  ws=$work/same-state; rm -rf "$ws"
+  "$bin" --cache-dir "$ws" db import "$C/feeds/alpine-secdb" "$C/feeds/go-vulndb-osv-all.zip" >/dev/null 2>&1
+  wl=$(zstd -19 -q -c "$ws/db" | wc -c) # the layer as db push makes it (SpeedBestCompression is close to -19)
+  echo "same data (Alpine secdb + Go vulndb): warden db $(stat -c %s "$ws/db") bytes, artifact ~$wl bytes"
+fi
+if command -v trivy-db >/dev/null; then
+  rm -rf "$work/peer-in/trivy" "$work/trivy-out"
+  "$work/peerdata" -alpine "$C/feeds/alpine-secdb" -govulndb "$C/feeds/go-vulndb-osv-all.zip" -trivy "$work/peer-in/trivy"
+  trivy-db build --cache-dir "$work/peer-in/trivy" --output-dir "$work/trivy-out" --only-update alpine --only-update govulndb >/dev/null 2>&1
+  tg=$(tar -C "$work/trivy-out" -czf - trivy.db metadata.json | wc -c)
+  echo "trivy-db: trivy.db $(stat -c %s "$work/trivy-out/trivy.db") bytes, db.tar.gz $tg bytes -> warden is $(python3 -c "print(round($wl/$tg,3))")x"
+fi
+if command -v grypedb >/dev/null; then
+  rm -rf "$work/peer-in/vunnel" "$work/grype6"
+  "$work/peerdata" -alpine "$C/feeds/alpine-secdb" -govulndb "$C/feeds/go-vulndb-osv-all.zip" -vunnel "$work/peer-in/vunnel"
+  grypedb -results "$work/peer-in/vunnel" -out "$work/grype6" >/dev/null 2>&1
+  gz=$(tar -C "$work/grype6" -cf - . | zstd -q -c | wc -c)
+  echo "grype v6: vulnerability.db $(stat -c %s "$work/grype6/vulnerability.db") bytes, tar.zst $gz bytes -> warden is $(python3 -c "print(round($wl/$gz,3))")x"
+fi
