@@ -55,8 +55,10 @@ Exit status: 0 allowed; 3 denied (including a policy that cannot be used); 1 bad
 			if policyPath == "" {
 				return errors.New("--policy FILE is required")
 			}
+			// A failed pull is not an error here: without a database the
+			// policy's vulnerability checks deny (fail closed), with the reason.
 			if err := dbRepo.ensure(cmd, g); err != nil {
-				return err
+				fmt.Fprintln(cmd.ErrOrStderr(), "warning:", err)
 			}
 			if format != "table" && format != "json" {
 				return fmt.Errorf("--format %q: want table or json", format)
