@@ -33,6 +33,7 @@ func newCheckCmd(g *globals) *cobra.Command {
 		format     string
 		keyPaths   []string
 		refName    string
+		dbRepo     dbRepoFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "check IMAGE --policy FILE",
@@ -55,6 +56,11 @@ bad arguments or flags.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if policyPath == "" {
 				return errors.New("--policy FILE is required")
+			}
+			// A failed pull is not an error here: without a database the
+			// policy's vulnerability checks deny (fail closed), with the reason.
+			if err := dbRepo.ensure(cmd, g); err != nil {
+				fmt.Fprintln(cmd.ErrOrStderr(), "warning:", err)
 			}
 			if format != "table" && format != "json" {
 				return fmt.Errorf("--format %q: want table or json", format)
@@ -98,6 +104,7 @@ bad arguments or flags.`,
 	cmd.Flags().StringVarP(&policyPath, "policy", "p", "", "policy file (YAML, docs/policy.md)")
 	cmd.Flags().StringVarP(&format, "format", "f", "table", "output format: table or json")
 	cmd.Flags().StringArrayVar(&keyPaths, "key", nil, "trusted public key for rules whose signatures/attestations list no keys (repeatable)")
+	dbRepo.add(cmd, nil)
 	cmd.Flags().StringVar(&refName, "ref", "", "the reference the policy's patterns see (default: the image's own reference or tag)")
 	return cmd
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/wardensec/warden/pkg/cachedir"
+	"github.com/wardensec/warden/pkg/dbdist"
 	"github.com/wardensec/warden/pkg/feeds"
 	"github.com/wardensec/warden/pkg/outfile"
 	"github.com/wardensec/warden/pkg/vulndb"
@@ -28,9 +29,9 @@ const staleAfter = 7 * 24 * time.Hour
 func newDBCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "db",
-		Short: "Manage the vulnerability database (import, update, status, export)",
+		Short: "Manage the vulnerability database (import, update, status, export, push, pull)",
 	}
-	cmd.AddCommand(newDBImportCmd(g), newDBUpdateCmd(g), newDBStatusCmd(g), newDBExportCmd(g))
+	cmd.AddCommand(newDBImportCmd(g), newDBUpdateCmd(g), newDBStatusCmd(g), newDBExportCmd(g), newDBPushCmd(g), newDBPullCmd(g))
 	return cmd
 }
 
@@ -49,7 +50,8 @@ func newDBImportCmd(g *globals) *cobra.Command {
 		Long: `Import vulnerability feeds into the database. Each SOURCE is a directory, a zip,
 a file or an http(s) URL; the kind of each file is detected from its content,
 or named as KIND:PATH with KIND one of osv, alpine, debian-json, debian-dsa,
-debian-support, ubuntu-oval, rhel-oval, nvd, bundle. A bundle written by
+debian-support, ubuntu-oval, rhel-oval, nvd, amazon (updateinfo.xml),
+bundle. A bundle written by
 'warden db export' is imported the same way. Each source replaces what the
 same source held before; other sources are kept. The update is atomic.`,
 		Example: `  warden db import osv-go.zip alpine-secdb/ debian-json:tracker.json
@@ -115,6 +117,9 @@ func newDBStatusCmd(g *globals) *cobra.Command {
 			if asJSON {
 				return printJSON(cmd.OutOrStdout(), st)
 			}
+			if ps, ok := dbdist.ReadState(path); ok {
+				fmt.Fprintf(cmd.OutOrStdout(), "pulled: %s@%s at %s, last checked %s\n", ps.Repository, ps.Digest, fmtTime(ps.Pulled), fmtTime(ps.Checked))
+			}
 			return printStatus(cmd.OutOrStdout(), cmd.ErrOrStderr(), st, time.Now())
 		},
 	}
@@ -138,7 +143,7 @@ func printStatus(out, errw io.Writer, st *vulndb.Status, now time.Time) error {
 		nsBy[ns.Source] = append(nsBy[ns.Source], ns.Namespace)
 	}
 	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "SOURCE\tRECORDS\tADVISORIES\tNEWEST RECORD\tIMPORTED\tNAMESPACES")
+	fmt.Fprintln(tw, "SOURCE\tRECORDS\tADVISORIES\tNEWEST RECORD\tIMPORTED\tAGE\tNAMESPACES")
 	var stale []string
 	for _, is := range imports {
 		nss := nsBy[is.Source]
@@ -147,7 +152,11 @@ func printStatus(out, errw io.Writer, st *vulndb.Status, now time.Time) error {
 		if len(nss) > 6 {
 			nsText = fmt.Sprintf("%s ... (%d)", strings.Join(nss[:6], " "), len(nss))
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t%s\t%s\n", is.Source, is.Records-is.Withdrawn-is.Skipped, is.Advisories, fmtTime(is.Newest), fmtTime(is.ImportedAt), nsText)
+		age := "-"
+		if !is.ImportedAt.IsZero() {
+			age = roundAge(max(now.Sub(is.ImportedAt), 0))
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t%s\t%s\t%s\n", is.Source, is.Records-is.Withdrawn-is.Skipped, is.Advisories, fmtTime(is.Newest), fmtTime(is.ImportedAt), age, nsText)
 		if now.Sub(is.ImportedAt) > staleAfter {
 			stale = append(stale, fmt.Sprintf("%s (imported %s)", is.Source, is.ImportedAt.Format("2006-01-02")))
 		}

@@ -33,7 +33,7 @@ func TestDBImportStatusExport(t *testing.T) {
 		}
 	}
 	out, stderr, code = runWardenCmd(t, "--cache-dir", dir, "db", "status")
-	if code != 0 || !strings.Contains(out, "alpine:3.19") || !strings.Contains(out, "debian:12") || strings.Contains(stderr, "older than") {
+	if code != 0 || !strings.Contains(out, "alpine:3.19") || !strings.Contains(out, "debian:12") || !strings.Contains(out, " AGE ") || strings.Contains(stderr, "older than") {
 		t.Errorf("db status: exit %d\n%s\n%s", code, out, stderr)
 	}
 	out, _, code = runWardenCmd(t, "--cache-dir", dir, "db", "status", "--json")

@@ -27,6 +27,7 @@ const defaultDBMaxAge = 7 * 24 * time.Hour
 
 type scanFlags struct {
 	inv           invFlags
+	dbRepo        dbRepoFlags
 	format        string
 	template      string
 	output        string
@@ -85,6 +86,7 @@ no database, a stale database with --require-fresh-db).`,
 	fl.StringVar(&f.ignoreFile, "ignore-file", "", "ignore rules (YAML; default "+ignore.DefaultFile+" in the working directory when present)")
 	fl.StringArrayVar(&f.vex, "vex", nil, "OpenVEX document whose not_affected statements suppress findings (repeatable)")
 	fl.DurationVar(&f.dbMaxAge, "db-max-age", defaultDBMaxAge, "warn when the vulnerability database is older than this")
+	f.dbRepo.add(cmd, &f.dbMaxAge)
 	fl.BoolVar(&f.requireFresh, "require-fresh-db", false, "fail (exit 1) instead of warning when the database is older than --db-max-age")
 	fl.BoolVar(&f.showUnlinked, "show-unlinked", false, "table: also list Go findings whose vulnerable code is not linked into the binary")
 	fl.BoolVar(&f.wide, "wide", false, "table: add a URL column with each finding's advisory page (NVD, GHSA, osv.dev, the distribution's tracker)")
@@ -160,7 +162,11 @@ func runScan(cmd *cobra.Command, g *globals, f *scanFlags, ref string) error {
 		vexDocs = append(vexDocs, v)
 	}
 
-	// The database: missing is an error that says how to get one; stale warns or fails.
+	// The database: pulled first when a repository is set and it is due;
+	// missing is an error that says how to get one; stale warns or fails.
+	if err := f.dbRepo.ensure(cmd, g); err != nil {
+		return err
+	}
 	path, err := g.dbPath()
 	if err != nil {
 		return err

@@ -105,6 +105,7 @@ func newServeCmd(g *globals) *cobra.Command {
 		flagCfg    serveConfig
 		tokenTTL   time.Duration
 		noScan     bool
+		dbRepo     dbRepoFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -168,9 +169,16 @@ htpasswd file is reloaded when it changes and on SIGHUP. See docs/registry.md.`,
 			if fl.Changed("trusted-key") {
 				c.TrustedKeys = flagCfg.TrustedKeys
 			}
+			// The database from a repository: now (a failure only warns: the
+			// registry works without one), then whenever it is due.
+			if err := dbRepo.ensure(cmd, g); err != nil {
+				fmt.Fprintln(cmd.ErrOrStderr(), "warning:", err)
+			}
+			go dbRepo.keepFresh(cmd, g)
 			return runServe(cmd.Context(), g, c, cmd.ErrOrStderr())
 		},
 	}
+	dbRepo.add(cmd, nil)
 	fl := cmd.Flags()
 	fl.StringVar(&configFile, "config", "", "YAML configuration file (docs/registry.md); flags override it")
 	fl.StringVar(&flagCfg.Addr, "addr", "127.0.0.1:5000", "listen address HOST:PORT (non-loopback only with authentication)")

@@ -1,6 +1,7 @@
 package feeds
 
 import (
+	"github.com/wardensec/warden/pkg/feeds/amazon"
 	"github.com/wardensec/warden/pkg/feeds/debian"
 	"github.com/wardensec/warden/pkg/feeds/feed"
 	"github.com/wardensec/warden/pkg/feeds/nvd"
@@ -16,6 +17,8 @@ func extraReader(kind string, w *feed.Warnings) reader {
 		return oval.NewReader(w)
 	case feed.KindNVD:
 		return nvd.NewReader(w)
+	case feed.KindAmazon:
+		return amazon.NewReader(w)
 	}
 	return nil
 }

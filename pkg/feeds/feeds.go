@@ -56,6 +56,7 @@ var kindAliases = map[string]string{
 	"ubuntu-oval":    feed.KindUbuntuOVAL, "ubuntu": feed.KindUbuntuOVAL,
 	"rhel-oval": feed.KindRHELOVAL, "redhat-oval": feed.KindRHELOVAL, "rocky-oval": feed.KindRHELOVAL, "oval": feed.KindRHELOVAL,
 	"nvd":    feed.KindNVD,
+	"amazon": feed.KindAmazon, "alas": feed.KindAmazon, "updateinfo": feed.KindAmazon,
 	"bundle": feed.KindBundle,
 }
 

@@ -639,3 +639,43 @@ func sampleQueries(b testing.TB, db *vulndb.DB, n int) [][2]string {
 	}
 	return qs
 }
+
+// TestNVDSeverityReachesAlpine: Alpine's secdb has no severities; with the
+// real NVD records of testdata/feeds/nvd imported, an Alpine advisory whose
+// CVE NVD scored gets NVD's severity and score, and one whose record carries no
+// metric (CVE-2024-9143, as NVD published it) stays UNKNOWN: nothing is invented.
+func TestNVDSeverityReachesAlpine(t *testing.T) {
+	ctx := context.Background()
+	feedsDir := filepath.Join(testutil.RepoRoot(t), "testdata", "feeds")
+	path := filepath.Join(t.TempDir(), "db")
+	if _, err := Import(ctx, path, []string{filepath.Join(feedsDir, "alpine-secdb"), filepath.Join(feedsDir, "nvd")}, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	db, err := vulndb.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	advs, err := db.Lookup(ctx, "alpine:3.19", "openssl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, a := range advs {
+		score := ""
+		for _, c := range a.CVSS {
+			score += fmt.Sprintf(" %s/%s/%.1f", c.Source, c.Version, c.Score)
+		}
+		got[a.ID] = a.Severity + " " + a.SeveritySource + score
+	}
+	want := map[string]string{
+		"CVE-2024-6119": "HIGH nvd nvd/3.1/7.5",
+		"CVE-2024-9143": "UNKNOWN ",
+		"CVE-2024-5535": "UNKNOWN ", // no NVD record imported
+	}
+	for id, w := range want {
+		if got[id] != w {
+			t.Errorf("%s: %q, want %q", id, got[id], w)
+		}
+	}
+}

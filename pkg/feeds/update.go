@@ -4,14 +4,11 @@ import (
 	"compress/bzip2"
 	"compress/gzip"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
-	"os"
-	"strconv"
 	"strings"
 	"time"
 
@@ -77,7 +74,7 @@ func DefaultFeeds() []Feed {
 // NVDFeed is the NVD CVE API 2.0 (paginated; set NVD_API_KEY for the higher rate limit).
 var NVDFeed = Feed{Name: "nvd", Kind: feed.KindNVD, URLs: []string{"https://services.nvd.nist.gov/rest/json/cves/2.0"}, Paths: []string{"nvd/cves.json"}}
 
-// NVDPageDelay is the pause between NVD API pages (its public rate limit is 5 requests per 30 s).
+// NVDPageDelay is the pause between NVD API requests without a key (its public rate limit is 5 requests per 30 s).
 var NVDPageDelay = 6 * time.Second
 
 // UpdateOptions tune Update.
@@ -143,6 +140,9 @@ func feedURL(f Feed, i int, mirror string) string {
 }
 
 func updateFeed(ctx context.Context, w *vulndb.Writer, f Feed, opt UpdateOptions) (res FeedResult) {
+	if f.Kind == feed.KindNVD && opt.Mirror == "" {
+		return updateNVD(ctx, w, f, opt)
+	}
 	res.Feed = f.Name
 	var files []string
 	defer func() {
@@ -167,11 +167,7 @@ func updateFeed(ctx context.Context, w *vulndb.Writer, f Feed, opt UpdateOptions
 			nm   bool
 			err  error
 		)
-		if f.Kind == feed.KindNVD && opt.Mirror == "" {
-			path, err = fetchNVD(ctx, opt, u)
-		} else {
-			path, hc, nm, err = fetchConditional(ctx, opt, u, old)
-		}
+		path, hc, nm, err = fetchConditional(ctx, opt, u, old)
 		if err != nil {
 			res.Err = fmt.Errorf("feed %s: %w", f.Name, err)
 			return res
@@ -288,79 +284,6 @@ func fetchConditional(ctx context.Context, opt UpdateOptions, u string, old vuln
 		return "", hc, false, err
 	}
 	return path, vulndb.HTTPCache{ETag: resp.Header.Get("ETag"), LastModified: resp.Header.Get("Last-Modified"), Fetched: now.UTC()}, false, nil
-}
-
-// fetchNVD pages through the NVD CVE API 2.0 and writes one response file
-// holding every vulnerability.
-func fetchNVD(ctx context.Context, opt UpdateOptions, base string) (string, error) {
-	f, err := os.CreateTemp(opt.TempDir, "warden-nvd-*")
-	if err != nil {
-		return "", err
-	}
-	ok := false
-	defer func() {
-		f.Close()
-		if !ok {
-			os.Remove(f.Name())
-		}
-	}()
-	if _, err := io.WriteString(f, `{"vulnerabilities":[`); err != nil {
-		return "", err
-	}
-	first := true
-	for start := 0; ; {
-		u := base + "?startIndex=" + strconv.Itoa(start) + "&resultsPerPage=2000"
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-		if err != nil {
-			return "", err
-		}
-		if k := os.Getenv("NVD_API_KEY"); k != "" {
-			req.Header.Set("apiKey", k)
-		}
-		resp, err := opt.client().Do(req)
-		if err != nil {
-			return "", fmt.Errorf("fetching %s: %w", u, err)
-		}
-		var page struct {
-			ResultsPerPage  int               `json:"resultsPerPage"`
-			StartIndex      int               `json:"startIndex"`
-			TotalResults    int               `json:"totalResults"`
-			Vulnerabilities []json.RawMessage `json:"vulnerabilities"`
-		}
-		err = func() error {
-			defer resp.Body.Close()
-			if resp.StatusCode != http.StatusOK {
-				return fmt.Errorf("fetching %s: %s", u, resp.Status)
-			}
-			return json.NewDecoder(io.LimitReader(resp.Body, feed.MaxFileSize)).Decode(&page)
-		}()
-		if err != nil {
-			return "", err
-		}
-		for _, v := range page.Vulnerabilities {
-			if !first {
-				f.WriteString(",")
-			}
-			first = false
-			if _, err := f.Write(v); err != nil {
-				return "", err
-			}
-		}
-		start += len(page.Vulnerabilities)
-		if len(page.Vulnerabilities) == 0 || start >= page.TotalResults {
-			break
-		}
-		select {
-		case <-ctx.Done():
-			return "", ctx.Err()
-		case <-time.After(NVDPageDelay):
-		}
-	}
-	if _, err := io.WriteString(f, "]}"); err != nil {
-		return "", err
-	}
-	ok = true
-	return f.Name(), nil
 }
 
 // decompressor wraps a response body by the URL's compression suffix.

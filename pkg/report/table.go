@@ -49,7 +49,11 @@ func writeTable(w io.Writer, doc *Document, opt Options) error {
 		if v.Linked != nil && !*v.Linked {
 			t = "[not linked] " + t
 		}
-		cells := []string{idCell(v), v.Package.Name, v.Package.Version, fixed, sev, truncate(t, maxTitle)}
+		score := ""
+		if c, ok := vulndb.DecidingCVSS(v.CVSS, v.SeveritySource); ok {
+			score = fmt.Sprintf("%.1f", c.Score)
+		}
+		cells := []string{idCell(v), v.Package.Name, v.Package.Version, fixed, sev, score, truncate(t, maxTitle)}
 		if opt.Wide {
 			cells = append(cells, v.URL)
 		}
@@ -58,7 +62,7 @@ func writeTable(w io.Writer, doc *Document, opt Options) error {
 	if len(rows) == 0 {
 		fmt.Fprintln(bw, "No vulnerabilities found.")
 	} else {
-		head := []string{"ID", "PACKAGE", "INSTALLED", "FIXED", "SEVERITY", "TITLE"}
+		head := []string{"ID", "PACKAGE", "INSTALLED", "FIXED", "SEVERITY", "CVSS", "TITLE"}
 		if opt.Wide {
 			head = append(head, "URL")
 		}

@@ -95,3 +95,20 @@ func pickScore(cs []CVSS) (CVSS, string, bool) {
 	}
 	return best, SeverityFromScore(best.Score), true
 }
+
+// DecidingCVSS is the score to show beside an advisory's severity: the one
+// pickScore takes among the scores of the severity's source (NVD, GHSA, ...),
+// else among all of them (a distro rating shown with NVD's score).
+func DecidingCVSS(cs []CVSS, severitySource string) (CVSS, bool) {
+	var own []CVSS
+	for _, c := range cs {
+		if c.Source == severitySource {
+			own = append(own, c)
+		}
+	}
+	if c, _, ok := pickScore(own); ok {
+		return c, true
+	}
+	c, _, ok := pickScore(cs)
+	return c, ok
+}

@@ -240,29 +240,43 @@ func hasCVSS(cs []CVSS, c CVSS) bool {
 	return false
 }
 
+// nvdScores returns the NVD scores for the advisory: of its own id when that
+// is a CVE with scores, else of the CVE alias whose score ranks highest (an
+// advisory such as a DSA, USN or ALSA names several CVEs; the worst counts).
 func nvdScores(tx *bolt.Tx, a *Advisory) []CVSS {
 	root := tx.Bucket(bScores)
 	if root == nil {
 		return nil
 	}
-	ids := append([]string{a.ID}, a.Aliases...)
-	var out []CVSS
-	_ = root.ForEachBucket(func(src []byte) error {
-		sb := root.Bucket(src)
-		for _, id := range ids {
-			if !strings.HasPrefix(id, "CVE-") {
-				continue
-			}
-			if raw := sb.Get([]byte(id)); raw != nil {
+	byID := func(id string) []CVSS {
+		var out []CVSS
+		_ = root.ForEachBucket(func(src []byte) error {
+			if raw := root.Bucket(src).Get([]byte(id)); raw != nil {
 				if cs, err := decodeScores(raw); err == nil {
 					out = append(out, cs...)
 				}
-				return nil
 			}
+			return nil
+		})
+		return out
+	}
+	if strings.HasPrefix(a.ID, "CVE-") {
+		if cs := byID(a.ID); len(cs) > 0 {
+			return cs
 		}
-		return nil
-	})
-	return out
+	}
+	var best []CVSS
+	bestScore := -1.0
+	for _, id := range a.Aliases {
+		if !strings.HasPrefix(id, "CVE-") || id == a.ID {
+			continue
+		}
+		cs := byID(id)
+		if c, _, ok := pickScore(cs); ok && c.Score > bestScore {
+			best, bestScore = cs, c.Score
+		}
+	}
+	return best
 }
 
 // Scores returns the CVSS scores an NVD feed gave a CVE.
@@ -386,6 +400,12 @@ type HTTPCache struct {
 	LastModified string    `json:"last_modified,omitempty"`
 	Fetched      time.Time `json:"fetched"`
 	Sources      []string  `json:"sources,omitempty"` // the sources this URL fed
+
+	// The NVD API's sync state: every record modified before SyncedTo is in
+	// the database; a full download cut off resumes at ResumeIndex.
+	SyncedTo    time.Time `json:"synced_to,omitzero"`
+	ResumeIndex int       `json:"resume_index,omitempty"`
+	ResumeStart time.Time `json:"resume_start,omitzero"`
 }
 
 // HTTPCache returns what was remembered for url.

@@ -99,16 +99,21 @@ func TestSeverityPrecedence(t *testing.T) {
 		{ID: "CVE-2021-44906", Namespace: "debian:12", Package: "node-minimist", Status: vulndb.StatusFixed, Severity: "LOW", SeveritySource: "debian-tracker"},
 		{ID: "CVE-2000-0001", Namespace: "debian:12", Package: "foo", Status: vulndb.StatusUnfixed, Severity: "UNKNOWN"},
 		{ID: "CVE-2000-0002", Namespace: "debian:12", Package: "foo", Status: vulndb.StatusUnfixed, Severity: "UNKNOWN"},
+		// An advisory naming several CVEs, none its own id: the worst-scored one counts.
+		{ID: "DSA-0000-1", Aliases: []string{"CVE-2000-0001", "CVE-2021-44906", "CVE-2000-0002"}, Namespace: "debian:12", Package: "foo", Status: vulndb.StatusFixed},
+	}}
+	alpine := &vulndb.Batch{Source: "alpine-secdb", Advisories: []vulndb.Advisory{
+		{ID: "CVE-2021-44906", Namespace: "alpine:3.19", Package: "foo", Status: vulndb.StatusFixed}, // secdb has no severities
 	}}
 	lang := &vulndb.Batch{Source: "osv-npm", Advisories: []vulndb.Advisory{
 		{ID: "GHSA-xvch-5gv4-984h", Aliases: []string{"CVE-2021-44906"}, Namespace: "npm", Package: "minimist", Status: vulndb.StatusFixed, Severity: "MEDIUM", SeveritySource: "ghsa"},
 		{ID: "GHSA-aaaa-bbbb-cccc", Namespace: "npm", Package: "minimist", Status: vulndb.StatusFixed, Severity: "MEDIUM", SeveritySource: "ghsa"},
 	}}
-	build(t, path, nvd, distro, lang)
+	build(t, path, nvd, distro, lang, alpine)
 	db := open(t, path)
 	type sev struct{ ID, Severity, Source string }
 	var got []sev
-	for _, q := range [][2]string{{"debian:12", "node-minimist"}, {"debian:12", "foo"}, {"npm", "minimist"}} {
+	for _, q := range [][2]string{{"debian:12", "node-minimist"}, {"debian:12", "foo"}, {"npm", "minimist"}, {"alpine:3.19", "foo"}} {
 		for _, a := range lookup(t, db, q[0], q[1]) {
 			got = append(got, sev{a.ID, a.Severity, a.SeveritySource})
 		}
@@ -117,8 +122,10 @@ func TestSeverityPrecedence(t *testing.T) {
 		{"CVE-2021-44906", "LOW", "debian-tracker"}, // distro first
 		{"CVE-2000-0001", "HIGH", "nvd"},            // no distro rating: NVD (v2 bands)
 		{"CVE-2000-0002", "UNKNOWN", ""},            // nothing known
+		{"DSA-0000-1", "CRITICAL", "nvd"},           // the worst of its CVEs
 		{"GHSA-aaaa-bbbb-cccc", "MEDIUM", "ghsa"},   // no NVD record: the advisory's own
 		{"GHSA-xvch-5gv4-984h", "CRITICAL", "nvd"},  // NVD before the advisory's own
+		{"CVE-2021-44906", "CRITICAL", "nvd"},       // Alpine: no distro rating, NVD
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("severities (-want +got):\n%s", diff)

@@ -27,6 +27,9 @@ type Batch struct {
 	Newest     time.Time
 	Advisories []Advisory
 	Scores     map[string][]CVSS // CVE id -> scores (NVD)
+	// Merge adds the scores to what the source holds (an incremental NVD
+	// window) instead of replacing them.
+	Merge bool
 }
 
 // UpdateOptions tune Update.
@@ -79,12 +82,7 @@ func Update(ctx context.Context, path string, opt UpdateOptions, fn func(ctx con
 	}
 	defer unlock()
 	// Leftovers of an update that was killed.
-	if old, _ := filepath.Glob(filepath.Join(dir, base+".tmp-*")); len(old) > 0 {
-		for _, f := range old {
-			log.Debug("removing a leftover temporary database", "file", f)
-			os.Remove(f)
-		}
-	}
+	removeLeftovers(dir, base, log)
 
 	work, err := os.CreateTemp(dir, base+".tmp-*")
 	if err != nil {
@@ -143,23 +141,7 @@ func Update(ctx context.Context, path string, opt UpdateOptions, fn func(ctx con
 		return err
 	}
 	os.Remove(workPath)
-	if err := os.Chmod(final, 0o644); err != nil {
-		os.Remove(final)
-		return fmt.Errorf("installing the new database: %w", err)
-	}
-	if err := syncFile(final); err != nil {
-		os.Remove(final)
-		return err
-	}
-	if err := os.Rename(final, path); err != nil {
-		os.Remove(final)
-		return fmt.Errorf("installing the new database at %s: %w", path, err)
-	}
-	if d, derr := os.Open(dir); derr == nil {
-		_ = d.Sync()
-		d.Close()
-	}
-	return nil
+	return installFile(final, path, dir)
 }
 
 func copyExisting(path string, dst *os.File, log *slog.Logger) error {
@@ -409,7 +391,7 @@ func (w *Writer) putScores(tx *bolt.Tx, b *Batch) error {
 		return err
 	}
 	tkey := b.Source + "\x00scores"
-	if !w.touched[tkey] {
+	if !w.touched[tkey] && !b.Merge {
 		if root.Bucket([]byte(b.Source)) != nil {
 			if err := root.DeleteBucket([]byte(b.Source)); err != nil {
 				return err

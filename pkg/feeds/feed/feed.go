@@ -190,11 +190,12 @@ const (
 	KindUbuntuOVAL    = "ubuntu-oval"
 	KindRHELOVAL      = "rhel-oval"
 	KindNVD           = "nvd"
+	KindAmazon        = "amazon" // Amazon Linux updateinfo.xml (ALAS)
 	KindBundle        = "bundle"
 )
 
 // Kinds lists every kind, for KIND:PATH arguments and messages.
-var Kinds = []string{KindOSV, KindSecDB, KindDebianJSON, KindDebianList, KindDebianSupport, KindUbuntuOVAL, KindRHELOVAL, KindNVD, KindBundle}
+var Kinds = []string{KindOSV, KindSecDB, KindDebianJSON, KindDebianList, KindDebianSupport, KindUbuntuOVAL, KindRHELOVAL, KindNVD, KindAmazon, KindBundle}
 
 // Sniff guesses the kind of a feed file from its name and first bytes; ""
 // when it is not a feed file (a README, a licence).
@@ -206,6 +207,9 @@ func Sniff(name string, head []byte) string {
 	case strings.HasPrefix(h, "\x1f\x8b"), len(h) >= 32 && strings.Contains(h[:32], "\xed\xda\x0c\xed"):
 		return KindBundle
 	case strings.HasPrefix(trim, "<"):
+		if strings.Contains(h, "<updates") && strings.Contains(h, "<update ") {
+			return KindAmazon
+		}
 		if !strings.Contains(h, "oval_definitions") {
 			return ""
 		}

@@ -18,6 +18,8 @@ func TestSniff(t *testing.T) {
 		{"nvd.json", `{"resultsPerPage": 1, "vulnerabilities": [{"cve": {}}]}`, KindNVD},
 		{"a.xml", `<?xml version="1.0"?><oval_definitions><generator><oval:product_name>Canonical USN OVAL Generator`, KindUbuntuOVAL},
 		{"b.xml", `<?xml version="1.0"?><oval_definitions xmlns:red-def="x"><definition id="oval:org.rockylinux.rlsa:def:1">`, KindRHELOVAL},
+		{"updateinfo.xml", `<?xml version="1.0" ?>
+<updates><update author="linux-security@amazon.com" status="final" type="security" version="1.4"><id>ALAS2-2018-942</id>`, KindAmazon},
 		{"DSA-list", "[29 Mar 2023] DSA-5380-1 xorg-server - security update\n", KindDebianList},
 		{"security-support-ended.deb12", "# List of packages", KindDebianSupport},
 		{"README.md", "# hello", ""},
