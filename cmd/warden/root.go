@@ -44,6 +44,8 @@ func newRootCmd() *cobra.Command {
 		newCacheCmd(g),
 		newKeygenCmd(g),
 		newSignCmd(g),
+		newSignBlobCmd(),
+		newVerifyBlobCmd(),
 		newVerifyCmd(g),
 		newAttestCmd(g),
 		newVerifyAttestationCmd(g),
