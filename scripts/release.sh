@@ -115,8 +115,8 @@ log "image warden:$VERSION (pushed to $repo for signing)"
 "$tmp/releaseimage" build --binary "$bin" --version "$VERSION" --revision "$commit" --epoch "$epoch" \
   --docker-archive "$dist/warden-image.tar" --push "$repo:$VERSION" >&2
 "$bin" sbom --no-cache --format cyclonedx-json --output "$dist/warden-image.cdx.json" "registry:$repo:$VERSION"
-"$bin" sign --key "$key" "registry:$repo:$VERSION" >&2
-"$bin" attest --key "$key" --type cyclonedx --predicate "$dist/warden-image.cdx.json" "registry:$repo:$VERSION" >&2
+"$bin" sign --key "$key" "$repo:$VERSION" >&2
+"$bin" attest --key "$key" --type cyclonedx --predicate "$dist/warden-image.cdx.json" "$repo:$VERSION" >&2
 "$tmp/releaseimage" layout --repo "$repo" --tag "$VERSION" --out "$dist/warden-image"
 kill "$serve_pid"
 wait "$serve_pid" 2>/dev/null || true
