@@ -127,6 +127,9 @@ func Image(opt ImageOptions) (v1.Image, error) {
 			"HOME=" + Home,
 			"SSL_CERT_FILE=" + CACertPath,
 			"WARDEN_CACHE_DIR=" + CacheDir,
+			// Large files are spooled (and unlinked at once) in the state
+			// directory: with --read-only it is the one writable mount.
+			"TMPDIR=" + CacheDir,
 		},
 		Entrypoint: []string{BinaryPath},
 		Cmd:        []string{"--help"},
