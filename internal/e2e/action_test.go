@@ -246,6 +246,7 @@ var releaseBinary = sync.OnceValues(func() (string, error) {
 	if err != nil {
 		return "", err
 	}
+	releaseBinaryDir = dir
 	bin := filepath.Join(dir, "warden")
 	root, err := filepath.Abs("../..")
 	if err != nil {
@@ -258,6 +259,17 @@ var releaseBinary = sync.OnceValues(func() (string, error) {
 	}
 	return bin, nil
 })
+
+// releaseBinaryDir holds releaseBinary's build; TestMain removes it.
+var releaseBinaryDir string
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if releaseBinaryDir != "" {
+		os.RemoveAll(releaseBinaryDir)
+	}
+	os.Exit(code)
+}
 
 // releaseServer serves a "release" as scripts/release.sh lays it out:
 // VERSION/warden-linux-amd64 and VERSION/SHA256SUMS (with a wrong sum when
