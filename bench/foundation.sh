@@ -27,7 +27,8 @@ echo "== building tools"
 tags=$(bash scripts/buildtags.sh)
 echo "   build tags: ${tags:-(none)}; igzip: $(command -v igzip || echo none)"
 go build -tags "$tags" -o "$W/bin/" ./bench/cmd/walkbench ./bench/cmd/inflate ./bench/cmd/mkimage
-go build -tags "$tags" -o "$W/bin/warden" ./cmd/warden
+# WARDEN_BIN times a given binary instead (e.g. dist/warden-linux-amd64 from scripts/release.sh).
+if [ -n "${WARDEN_BIN:-}" ]; then cp "$WARDEN_BIN" "$W/bin/warden"; else go build -tags "$tags" -o "$W/bin/warden" ./cmd/warden; fi
 
 if [ ! -f "$W/image.tar" ]; then
   echo "== building the image in $W (once)"

@@ -34,7 +34,8 @@ rev="$(git rev-parse --short HEAD 2>/dev/null)$(git diff --quiet HEAD 2>/dev/nul
 echo "== building warden ($rev) and helpers; peers from $PEERS; $(uptime)"
 tags=$(bash scripts/buildtags.sh)
 echo "   warden build tags: ${tags:-(none)}; igzip: $(command -v igzip || echo none)"
-go build -tags "$tags" -o "$W/bin/warden" ./cmd/warden
+# WARDEN_BIN times a given binary instead (e.g. dist/warden-linux-amd64 from scripts/release.sh).
+if [ -n "${WARDEN_BIN:-}" ]; then cp "$WARDEN_BIN" "$W/bin/warden"; else go build -tags "$tags" -o "$W/bin/warden" ./cmd/warden; fi
 go build -o "$W/bin/" ./bench/cmd/peerdata ./bench/cmd/mkimage
 
 # --- databases ------------------------------------------------------------------------------------------------

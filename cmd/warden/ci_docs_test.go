@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -77,36 +78,74 @@ func shellWords(s string) []string {
 	return words
 }
 
+// yamlCommands returns the warden command lines of a CI file's scripts: a
+// line (or a list item) that starts with warden, or warden after then/else;
+// a command word held in a shell variable ("${args[@]}") is left out.
+func yamlCommands(t *testing.T, file string) map[int]string {
+	t.Helper()
+	b, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := regexp.MustCompile(`(?:^\s*(?:-\s+)?|\bthen\s+|\belse\s+)(warden\s.*)$`)
+	out := map[int]string{}
+	for i, line := range strings.Split(string(b), "\n") {
+		m := start.FindStringSubmatch(line)
+		if m == nil {
+			continue
+		}
+		if w := strings.Fields(m[1]); len(w) > 1 && strings.HasPrefix(strings.TrimLeft(w[1], `"`), "$") {
+			continue
+		}
+		out[i+1] = m[1]
+	}
+	return out
+}
+
 // TestCIDocsCommands: every warden command line in docs/ci.md names a real
 // (not placeholder) command, uses only flags it has, and passes its argument check.
 func TestCIDocsCommands(t *testing.T) {
-	file := filepath.Join(testutil.RepoRoot(t), "docs", "ci.md")
-	cmds := docCommands(t, file)
+	repo := testutil.RepoRoot(t)
+	file := filepath.Join(repo, "docs", "ci.md")
+	type cmdLine struct{ file, text string }
+	cmds := map[string]cmdLine{}
+	for line, text := range docCommands(t, file) {
+		cmds[fmt.Sprintf("docs/ci.md:%d", line)] = cmdLine{"docs/ci.md", text}
+	}
+	// The action and the GitLab template that docs/ci.md uses.
+	for _, f := range []string{"action.yml", "ci/warden.gitlab-ci.yml"} {
+		for line, text := range yamlCommands(t, filepath.Join(repo, f)) {
+			cmds[fmt.Sprintf("%s:%d", f, line)] = cmdLine{f, text}
+		}
+	}
 	if len(cmds) < 15 {
-		t.Fatalf("found only %d warden command lines in %s", len(cmds), file)
+		t.Fatalf("found only %d warden command lines in docs/ci.md and the CI files", len(cmds))
 	}
 	seen := map[string]bool{}
-	for line, text := range cmds {
+	for line, c := range cmds {
+		text := c.text
 		args := shellWords(text)
 		root := newRootCmd()
 		cmd, rest, err := root.Find(args[1:])
 		if err != nil || cmd == root {
-			t.Errorf("docs/ci.md:%d: %q: no such command (%v)", line, text, err)
+			t.Errorf("%s: %q: no such command (%v)", line, text, err)
 			continue
 		}
 		if cmd.Hidden {
-			t.Errorf("docs/ci.md:%d: %q: %s is a placeholder", line, text, cmd.CommandPath())
+			t.Errorf("%s: %q: %s is a placeholder", line, text, cmd.CommandPath())
 		}
 		if err := cmd.ParseFlags(rest); err != nil {
-			t.Errorf("docs/ci.md:%d: %q: %v", line, text, err)
+			t.Errorf("%s: %q: %v", line, text, err)
 			continue
 		}
 		if cmd.Args != nil {
 			if err := cmd.Args(cmd, cmd.Flags().Args()); err != nil {
-				t.Errorf("docs/ci.md:%d: %q: %v", line, text, err)
+				t.Errorf("%s: %q: %v", line, text, err)
 			}
 		}
-		seen[cmd.CommandPath()] = true
+		if c.file == "docs/ci.md" || c.file == "action.yml" {
+			seen[cmd.CommandPath()] = true
+		}
 	}
 	t.Logf("%d command lines checked", len(cmds))
 	for _, want := range []string{"warden scan", "warden check", "warden db update", "warden lint", "warden sign", "warden sbom", "warden attest"} {

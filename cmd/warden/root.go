@@ -4,7 +4,6 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"runtime/debug"
 
 	"github.com/spf13/cobra"
 
@@ -34,8 +33,7 @@ func newRootCmd() *cobra.Command {
 			}
 		},
 	}
-	bi, _ := debug.ReadBuildInfo()
-	root.Version = versionString(bi)
+	root.Version = stampedOr(versionString)
 	root.SetVersionTemplate("warden {{.Version}}\n")
 	root.PersistentFlags().StringVar(&g.cacheDir, "cache-dir", "", "directory for all of Warden's state (default $WARDEN_CACHE_DIR or the user cache dir)")
 	root.PersistentFlags().BoolVarP(&g.verbose, "verbose", "v", false, "log progress to stderr")
@@ -48,6 +46,8 @@ func newRootCmd() *cobra.Command {
 		newCacheCmd(g),
 		newKeygenCmd(g),
 		newSignCmd(g),
+		newSignBlobCmd(),
+		newVerifyBlobCmd(),
 		newVerifyCmd(g),
 		newAttestCmd(g),
 		newVerifyAttestationCmd(g),

@@ -115,6 +115,9 @@ func softMemoryLimit(n int64) (restore func()) {
 
 // wardenVersion is the module version the binary was built from.
 func wardenVersion() string {
+	if version != "" { // stamped by scripts/release.sh
+		return version
+	}
 	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
 		return bi.Main.Version
 	}

@@ -11,6 +11,31 @@ import (
 	"github.com/wardensec/warden/pkg/inflate"
 )
 
+// Stamped by scripts/release.sh with -ldflags -X; empty in other builds,
+// which fall back to what the Go toolchain recorded (module version, VCS).
+var (
+	version string
+	commit  string
+	date    string
+)
+
+// stampedOr is the version scripts/release.sh stamped (with its commit and
+// the commit's date), else what the Go toolchain recorded, as fromBuild says.
+func stampedOr(fromBuild func(*debug.BuildInfo) string) string {
+	if version == "" {
+		bi, _ := debug.ReadBuildInfo()
+		return fromBuild(bi)
+	}
+	v := version
+	if commit != "" {
+		v += " commit " + commit
+	}
+	if date != "" {
+		v += " date " + date
+	}
+	return v
+}
+
 func newVersionCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:   "version",
@@ -22,8 +47,7 @@ the binary's build information, so it is right for 'go build' in a clone and for
   warden --version`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			bi, _ := debug.ReadBuildInfo()
-			fmt.Fprintln(cmd.OutOrStdout(), "warden", versionString(bi))
+			fmt.Fprintln(cmd.OutOrStdout(), "warden", stampedOr(versionString))
 			// Which gzip inflater the walk uses here: ISA-L built in
 			// (-tags isal), an igzip process, or Go (WARDEN_IGZIP).
 			fmt.Fprintln(cmd.OutOrStdout(), "gzip:", inflate.FromEnv().Name())

@@ -39,8 +39,8 @@ func (goMatcher) Match(ctx context.Context, db vulndb.Reader, d *inventory.Distr
 	if err != nil {
 		return nil, err
 	}
-	var symbols map[string]bool // built once per package, on the first advisory that needs it
 	out := fs[:0]
+	var pending []pendingLink // advisories whose imports are checked against the symbols
 	for _, f := range fs {
 		imports := applicableImports(f.Advisory.Imports, p.GOOS, p.GOARCH)
 		if len(f.Advisory.Imports) > 0 && len(imports) == 0 {
@@ -52,18 +52,67 @@ func (goMatcher) Match(ctx context.Context, db vulndb.Reader, d *inventory.Distr
 			f.FixedVersion = "v" + f.FixedVersion
 		}
 		if p.SymbolsKnown {
-			if symbols == nil {
-				symbols = make(map[string]bool, len(p.Symbols))
-				for _, s := range p.Symbols {
-					symbols[s] = true
-				}
-			}
-			linked := len(f.Advisory.Imports) == 0 || linkedIn(imports, p.Symbols, symbols)
+			linked := len(f.Advisory.Imports) == 0
 			f.Linked = &linked
+			if !linked {
+				pending = append(pending, pendingLink{len(out), imports})
+			}
 		}
 		out = append(out, f)
 	}
+	if len(pending) > 0 {
+		resolveLinked(out, pending, p.Symbols)
+	}
 	return out, nil
+}
+
+// pendingLink is a finding (by index) whose vulnerable imports are still to
+// be looked for among the binary's symbols.
+type pendingLink struct {
+	finding int
+	imports []vulndb.GoImport
+}
+
+// resolveLinked sets each pending finding's Linked: whether a vulnerable
+// symbol of its imports is among the binary's symbols ("<import
+// path>.<Symbol>"); an import listing no symbols counts when any symbol of its
+// package is linked. The symbols (thousands for stdlib) are read once, against
+// a set of the few symbols the advisories name, instead of a set of them all.
+func resolveLinked(out []Finding, pending []pendingLink, symbols []string) {
+	wanted := map[string][]int{} // "<import path>.<Symbol>" -> indexes in pending
+	for i, pl := range pending {
+		for _, imp := range pl.imports {
+			if len(imp.Symbols) == 0 {
+				if !*out[pl.finding].Linked && anyInPackage(imp.Path, symbols) {
+					*out[pl.finding].Linked = true
+				}
+				continue
+			}
+			for _, sym := range imp.Symbols {
+				k := imp.Path + "." + sym
+				wanted[k] = append(wanted[k], i)
+			}
+		}
+	}
+	if len(wanted) == 0 {
+		return
+	}
+	for _, s := range symbols {
+		for _, i := range wanted[s] {
+			*out[pending[i].finding].Linked = true
+		}
+	}
+}
+
+// anyInPackage reports whether a symbol of the package at path is linked.
+func anyInPackage(path string, symbols []string) bool {
+	prefix := path + "."
+	for _, s := range symbols {
+		if rest, ok := strings.CutPrefix(s, prefix); ok && rest != "" && !strings.Contains(rest, "/") {
+			return true
+		}
+	}
+	return false
 }
 
 // applicableImports keeps the imports whose platform limits include the
@@ -80,29 +129,6 @@ func applicableImports(imps []vulndb.GoImport, goos, goarch string) []vulndb.GoI
 		out = append(out, imp)
 	}
 	return out
-}
-
-// linkedIn reports whether a vulnerable symbol of the imports is among the
-// binary's symbols ("<import path>.<Symbol>"); an import listing no symbols
-// counts when any symbol of its package is linked.
-func linkedIn(imps []vulndb.GoImport, symbols []string, set map[string]bool) bool {
-	for _, imp := range imps {
-		if len(imp.Symbols) == 0 {
-			prefix := imp.Path + "."
-			for _, s := range symbols {
-				if rest, ok := strings.CutPrefix(s, prefix); ok && rest != "" && !strings.Contains(rest, "/") {
-					return true
-				}
-			}
-			continue
-		}
-		for _, sym := range imp.Symbols {
-			if set[imp.Path+"."+sym] {
-				return true
-			}
-		}
-	}
-	return false
 }
 
 // normalizeName is the database's name normalisation.

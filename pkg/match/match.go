@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"sort"
 	"strings"
 
@@ -72,8 +73,28 @@ type Matcher interface {
 // Env is what the matchers share during one Match call: the logger and the
 // parsed-version caches of the version schemes.
 type Env struct {
-	Logger *slog.Logger
-	memos  map[string]Scheme
+	Logger  *slog.Logger
+	memos   map[string]Scheme
+	lookups map[string][]vulndb.Advisory // namespace NUL name -> the database's answer, once per Match call
+}
+
+// lookup is db.Lookup, remembered for this Match call: an image with many Go
+// binaries asks for stdlib (hundreds of advisories with their imports) once
+// per binary. Callers must not modify the advisories.
+func (e *Env) lookup(ctx context.Context, db vulndb.Reader, ns, name string) ([]vulndb.Advisory, error) {
+	k := ns + "\x00" + name
+	if advs, ok := e.lookups[k]; ok {
+		return advs, nil
+	}
+	advs, err := db.Lookup(ctx, ns, name)
+	if err != nil {
+		return nil, err
+	}
+	if e.lookups == nil {
+		e.lookups = map[string][]vulndb.Advisory{}
+	}
+	e.lookups[k] = advs
+	return advs, nil
 }
 
 // Scheme returns s with a cache of parsed versions for this Match call.
@@ -179,7 +200,7 @@ func dedupe(fs []Finding) []Finding {
 			kept := &out[idx]
 			for _, id := range f.IDs() {
 				if !kept.HasID(id) {
-					kept.Advisory.Aliases = append(kept.Advisory.Aliases, id)
+					kept.Advisory.Aliases = append(slices.Clip(kept.Advisory.Aliases), id) // never into the shared advisory's array
 				}
 			}
 		}
@@ -332,7 +353,7 @@ func lookupAll(ctx context.Context, db vulndb.Reader, s Scheme, ns string, names
 			continue
 		}
 		seen["name:"+key] = true
-		advs, err := db.Lookup(ctx, ns, key)
+		advs, err := env.lookup(ctx, db, ns, key)
 		if err != nil {
 			return nil, fmt.Errorf("looking up %q in %s: %w", key, ns, err)
 		}

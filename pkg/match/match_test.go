@@ -3,6 +3,7 @@ package match
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -292,9 +293,14 @@ func TestMatchGo(t *testing.T) {
 	win.GOOS = "windows"
 	win.Locations = []string{"/win.exe"}
 
-	fs, err := Match(context.Background(), &memDB{advs: goAdvisories()}, &inventory.Inventory{Packages: []inventory.Package{net, std, stripped, win}}, Options{})
+	db := &memDB{advs: goAdvisories()}
+	fs, err := Match(context.Background(), db, &inventory.Inventory{Packages: []inventory.Package{net, std, stripped, win}}, Options{})
 	if err != nil {
 		t.Fatal(err)
+	}
+	// Two binaries each of x/net and stdlib: the database is asked once per module.
+	if want := []string{"Go/golang.org/x/net", "Go/stdlib"}; !slices.Equal(db.calls, want) {
+		t.Errorf("lookups %q, want %q", db.calls, want)
 	}
 	want := []string{
 		"golang.org/x/net v0.0.0-20210226172049-e18ecbb05110: GO-2021-0238 fixed v0.0.0-20210520170846-37e1c6afe023",

@@ -87,6 +87,8 @@ var tmpl = template.Must(template.New("").Funcs(funcs).ParseFS(files, "templates
 // Handler serves the UI under prefix (e.g. "/ui/").
 func Handler(reg *registry.Registry, prefix string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		// Every answer, errors too: browsers must not guess a type other than the one sent.
+		w.Header().Set("X-Content-Type-Options", "nosniff")
 		if req.Method != http.MethodGet && req.Method != http.MethodHead {
 			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 			return

@@ -201,6 +201,35 @@ func TestPages(t *testing.T) {
 	resp.Body.Close()
 }
 
+// TestNoSniff: every UI answer, pages and errors, says X-Content-Type-Options: nosniff.
+func TestNoSniff(t *testing.T) {
+	base := server(t)
+	for _, tc := range []struct {
+		method, path string
+		code         int
+	}{
+		{"GET", "/ui/", 200},
+		{"GET", "/ui/repo?repo=library/alpine", 200},
+		{"GET", "/ui/image?repo=library/alpine&ref=3.19.4", 200},
+		{"GET", "/ui/image?repo=library/alpine&ref=nope", 404},
+		{"GET", "/ui/nope", 404},
+		{"POST", "/ui/", 405},
+	} {
+		req, err := http.NewRequest(tc.method, base+tc.path, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != tc.code || resp.Header.Get("X-Content-Type-Options") != "nosniff" {
+			t.Errorf("%s %s: %d, X-Content-Type-Options %q; want %d, nosniff", tc.method, tc.path, resp.StatusCode, resp.Header.Get("X-Content-Type-Options"), tc.code)
+		}
+	}
+}
+
 // tagRows splits the tag list page into its rows, by tag.
 func tagRows(page string) map[string]string {
 	rows := map[string]string{}
