@@ -3,11 +3,14 @@ package verify
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sort"
 	"sync"
 
 	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/sigstore/sigstore-go/pkg/bundle"
+	sgverify "github.com/sigstore/sigstore-go/pkg/verify"
 
 	"github.com/wardensec/warden/pkg/sign"
 )
@@ -73,7 +76,9 @@ func Attestations(ctx context.Context, ref name.Reference, opt AttestationOption
 	sort.Slice(res.Attestations, func(i, j int) bool { return res.Attestations[i].Location < res.Attestations[j].Location })
 	res.Keys, res.Unsigned, res.Verified = tally(res.Attestations, func(a Attestation) Signer { return a.Signer }, res.Invalid, res.Found, opt.Options)
 	if res.Verified {
-		opt.Cache.putAtt(key, res)
+		if opt.cacheable() {
+			opt.Cache.putAtt(key, res)
+		}
 		return res, nil
 	}
 	if res.Unsigned {
@@ -124,8 +129,18 @@ func checkAttestation(c candidate, d name.Digest, opt AttestationOptions) (*Atte
 	if key == nil {
 		return bad("%s", reason)
 	}
+	logged, reason := keyExtras(key, opt.Options, func() (*bundle.Bundle, sgverify.ArtifactPolicyOption, error) {
+		if c.format == sign.FormatLegacy {
+			return nil, nil, errors.New("a legacy .att layer carries no verifiable transparency-log entry here")
+		}
+		sb, err := parseSigstoreBundle(data)
+		return sb, digestArtifact(d), err
+	})
+	if reason != "" {
+		return bad("%s", reason)
+	}
 	return &Attestation{
-		Signer:        Signer{Key: key.Name, KeyID: key.ID, Format: c.format, Location: c.location},
+		Signer:        Signer{Key: key.Name, KeyID: key.ID, Format: c.format, Location: c.location, Logged: logged},
 		PredicateType: st.PredicateType,
 		Statement:     st,
 		Predicate:     st.Predicate,
