@@ -45,6 +45,7 @@ func newRootCmd() *cobra.Command {
 		newKeygenCmd(g),
 		newSignCmd(g),
 		newVerifyCmd(g),
+		newVerifyBlobCmd(g),
 		newAttestCmd(g),
 		newVerifyAttestationCmd(g),
 		newCheckCmd(g),
