@@ -72,7 +72,7 @@ func (f *sigVerifyFlags) options(cmd *cobra.Command, g *globals) (verify.Options
 		return verify.Options{}, err
 	}
 	if len(f.keys) == 0 && len(ids) == 0 {
-		return verify.Options{}, errors.New("--key or --certificate-identity with --certificate-oidc-issuer is required")
+		return verify.Options{}, errors.New("--key is required (or, keyless, --certificate-identity with --certificate-oidc-issuer)")
 	}
 	if f.output != "text" && f.output != "json" {
 		return verify.Options{}, fmt.Errorf("unknown output %q (want text or json)", f.output)

@@ -58,7 +58,7 @@ func cacheKey(kind string, d name.Digest, opt Options, predicateType, state stri
 		ids = append(ids, k.ID+" "+k.Name+" "+k.NotBefore.String()+" "+k.NotAfter.String())
 	}
 	for _, id := range opt.Identities {
-		ids = append(ids, "identity\x00"+id.Issuer+"\x00"+id.IssuerRegexp+"\x00"+id.Subject+"\x00"+id.SubjectRegexp)
+		ids = append(ids, "identity\x00"+id.Issuer+"\x00"+id.IssuerRegexp+"\x00"+id.Subject+"\x00"+id.SubjectRegexp+"\x00"+id.NotBefore.String()+"\x00"+id.NotAfter.String())
 	}
 	sort.Strings(ids)
 	root := ""

@@ -43,6 +43,10 @@ type Identity struct {
 	IssuerRegexp  string `json:"issuerRegexp,omitempty"`
 	Subject       string `json:"subject,omitempty"`
 	SubjectRegexp string `json:"subjectRegexp,omitempty"`
+	// NotBefore and NotAfter bound when (by the log's or timestamp authority's time) the
+	// identity may have signed; zero: unbounded.
+	NotBefore time.Time `json:"notBefore,omitzero"`
+	NotAfter  time.Time `json:"notAfter,omitzero"`
 }
 
 // String names the identity as configured, for messages and results.
@@ -515,6 +519,10 @@ func keylessSigner(c candidate, kr *keylessResult, opt Options) (*Signer, *Probl
 		return nil, &Problem{Format: c.format, Location: c.location, Reason: fmt.Sprintf("signed by %s (%s), but certificate serial %s is revoked", kr.subject, kr.issuer, kr.serial)}, true
 	}
 	id := kr.identity.String()
+	if w := kr.identity; (!w.NotBefore.IsZero() && kr.timestamp.Before(w.NotBefore)) || (!w.NotAfter.IsZero() && kr.timestamp.After(w.NotAfter)) {
+		return nil, &Problem{Format: c.format, Location: c.location, Reason: fmt.Sprintf("signed by %s (%s) at %s, outside the window of identity %s (%s to %s)",
+			kr.subject, kr.issuer, kr.timestamp.UTC().Format(time.RFC3339), id, fmtWhen(w.NotBefore), fmtWhen(w.NotAfter))}, true
+	}
 	return &Signer{Key: id, KeyID: "identity:" + id, Subject: kr.subject, Issuer: kr.issuer, Format: c.format, Location: c.location, Logged: kr.timestamp}, nil, true
 }
 
@@ -567,4 +575,11 @@ func checkBundleKeyless(c candidate, data []byte, _ *sign.Bundle, st *sign.State
 		return bad("signed by %s, but %v", kr.subject, err)
 	}
 	return keylessSigner(c, kr, opt)
+}
+
+func fmtWhen(t time.Time) string {
+	if t.IsZero() {
+		return "unbounded"
+	}
+	return t.UTC().Format(time.RFC3339)
 }
