@@ -185,7 +185,7 @@ func verifyKeyless(b *bundle.Bundle, artifact sgverify.ArtifactPolicyOption, ids
 	}
 	res, err := v.Verify(b, sgverify.NewPolicy(artifact, sgverify.WithoutIdentitiesUnsafe()))
 	if err != nil {
-		return nil, err
+		return nil, explainLog(err, tr)
 	}
 	if res.Signature == nil || res.Signature.Certificate == nil {
 		return nil, errors.New("verified, but without a certificate")
@@ -224,7 +224,7 @@ func verifyKeyedTlog(b *bundle.Bundle, artifact sgverify.ArtifactPolicyOption, k
 	}
 	res, err := v.Verify(b, sgverify.NewPolicy(artifact, sgverify.WithKey()))
 	if err != nil {
-		return time.Time{}, err
+		return time.Time{}, explainLog(err, tr)
 	}
 	var t time.Time
 	for _, ts := range res.VerifiedTimestamps {
@@ -582,4 +582,12 @@ func fmtWhen(t time.Time) string {
 		return "unbounded"
 	}
 	return t.UTC().Format(time.RFC3339)
+}
+
+// explainLog says why sigstore-go found no log entry: none that a log of the root can verify.
+func explainLog(err error, tr *TrustedRoot) error {
+	if strings.Contains(err.Error(), "not enough verified log entries") {
+		return fmt.Errorf("%w (no transparency-log entry verifies with the logs of trusted root %s)", err, tr.Name)
+	}
+	return err
 }

@@ -10,6 +10,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -19,6 +20,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 
 	"github.com/wardensec/warden/internal/testutil/sigstoretest"
+	"github.com/wardensec/warden/pkg/sign"
 	"github.com/wardensec/warden/pkg/verify"
 )
 
@@ -388,6 +390,52 @@ func TestIdentityCheck(t *testing.T) {
 		err := tc.id.Check()
 		if (tc.want == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), tc.want)) {
 			t.Errorf("%+v: %v, want %q", tc.id, err, tc.want)
+		}
+	}
+}
+
+// TestImageKeylessBundle: a keyless Sigstore bundle (DSSE cosign image signature) attached as a
+// referrer verifies; one for another digest, one by another identity and one from an untrusted
+// CA do not, each with its reason.
+func TestImageKeylessBundle(t *testing.T) {
+	ss := sigstoretest.New(t)
+	tr, err := verify.LoadTrustedRoot(ss.Root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const who, iss = "https://github.com/acme/app/.github/workflows/release.yml@refs/heads/main", "https://token.actions.githubusercontent.com"
+	for _, referrers := range []bool{true, false} {
+		host := newRegistry(t, referrers)
+		tests := []struct {
+			name   string
+			bundle func(d nameDigest) []byte
+			reason string // "" passes
+		}{
+			{"good", func(d nameDigest) []byte { return ss.BundleKeyless(t, d, d, who, iss) }, ""},
+			{"another digest", func(d nameDigest) []byte {
+				return ss.BundleKeyless(t, d, d.Context().Digest("sha256:"+strings.Repeat("ef", 32)), who, iss)
+			}, "keyless signature"},
+			{"another identity", func(d nameDigest) []byte {
+				return ss.BundleKeyless(t, d, d, "mallory@example.com", "https://accounts.google.com")
+			}, "matches none"},
+			{"untrusted CA", func(d nameDigest) []byte { return sigstoretest.New(t).BundleKeyless(t, d, d, who, iss) }, "keyless signature"},
+		}
+		for _, tc := range tests {
+			t.Run(fmt.Sprintf("referrers=%v/%s", referrers, tc.name), func(t *testing.T) {
+				_, d := pushRandom(t, host, "acme/bundled", tagOf(tc.name))
+				sigstoretest.PushBundle(t, d, nil, tc.bundle(d))
+				res, err := verify.Image(context.Background(), d, verify.Options{Identities: []verify.Identity{{Subject: who, Issuer: iss}}, TrustedRoot: tr})
+				if tc.reason == "" {
+					if err != nil || res.Signers[0].Format != sign.FormatBundle || res.Signers[0].Subject != who {
+						t.Fatalf("err %v, result %+v", err, res)
+					}
+					return
+				}
+				if !errors.Is(err, verify.ErrNotVerified) || !hasReason(res.Invalid, tc.reason) {
+					t.Fatalf("err %v, reasons %v, want %q", err, res.Invalid, tc.reason)
+				}
+				t.Logf("refused: %v", res.Invalid)
+			})
 		}
 	}
 }

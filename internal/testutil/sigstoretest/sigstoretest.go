@@ -5,6 +5,7 @@
 package sigstoretest
 
 import (
+	"bytes"
 	"context"
 	"crypto"
 	"crypto/ecdsa"
@@ -17,15 +18,22 @@ import (
 	"encoding/pem"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/static"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+	protobundle "github.com/sigstore/protobuf-specs/gen/pb-go/bundle/v1"
+	protocommon "github.com/sigstore/protobuf-specs/gen/pb-go/common/v1"
+	protodsse "github.com/sigstore/protobuf-specs/gen/pb-go/dsse"
+	protorekor "github.com/sigstore/protobuf-specs/gen/pb-go/rekor/v1"
+	"github.com/sigstore/sigstore-go/pkg/bundle"
 	"github.com/sigstore/sigstore-go/pkg/root"
 	"github.com/sigstore/sigstore-go/pkg/testing/ca"
 	"github.com/sigstore/sigstore-go/pkg/tlog"
@@ -191,4 +199,136 @@ func Push(t testing.TB, d name.Digest, ropts []remote.Option, layers ...*Legacy)
 	if err := remote.Write(sign.TagFor(d, "sig"), img, ro...); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// BundleKeyless makes a Sigstore bundle (v0.1 media type, DSSE) holding a cosign image-signature
+// statement about d (subject digest: forDigest), signed keyless as identity/issuer and logged
+// (a dsse Rekor entry with its SET).
+func (s *Sigstore) BundleKeyless(t testing.TB, d, forDigest name.Digest, identity, issuer string) []byte {
+	t.Helper()
+	alg, hx, _ := strings.Cut(forDigest.DigestStr(), ":")
+	st, err := json.Marshal(map[string]any{
+		"_type":         sign.StatementTypeV1,
+		"subject":       []map[string]any{{"name": d.Context().Name(), "digest": map[string]string{alg: hx}}},
+		"predicateType": sign.PredicateCosignSign,
+		"predicate":     map[string]any{},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ent, err := s.VS.AttestAtTime(identity, issuer, st, time.Now(), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vc, err := ent.VerificationContent()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc, err := ent.SignatureContent()
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := sc.EnvelopeContent().RawEnvelope()
+	entries, err := ent.TlogEntries()
+	if err != nil {
+		t.Fatal(err)
+	}
+	fca := s.VS.FulcioCertificateAuthorities()[0].(*root.FulcioCertificateAuthority)
+	chain := &protocommon.X509CertificateChain{Certificates: []*protocommon.X509Certificate{{RawBytes: vc.Certificate().Raw}}}
+	for _, c := range fca.Intermediates {
+		chain.Certificates = append(chain.Certificates, &protocommon.X509Certificate{RawBytes: c.Raw})
+	}
+	pe := &protodsse.Envelope{PayloadType: env.PayloadType}
+	if pe.Payload, err = base64.StdEncoding.DecodeString(env.Payload); err != nil {
+		t.Fatal(err)
+	}
+	for _, sg := range env.Signatures {
+		raw, err := base64.StdEncoding.DecodeString(sg.Sig)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pe.Signatures = append(pe.Signatures, &protodsse.Signature{Sig: raw, Keyid: sg.KeyID})
+	}
+	pb := &protobundle.Bundle{
+		MediaType: "application/vnd.dev.sigstore.bundle+json;version=0.1",
+		VerificationMaterial: &protobundle.VerificationMaterial{
+			Content:     &protobundle.VerificationMaterial_X509CertificateChain{X509CertificateChain: chain},
+			TlogEntries: []*protorekor.TransparencyLogEntry{s.withSET(t, entries[0].TransparencyLogEntry())},
+		},
+		Content: &protobundle.Bundle_DsseEnvelope{DsseEnvelope: pe},
+	}
+	b, err := bundle.NewBundle(pb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := b.MarshalJSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// PushBundle attaches a Sigstore bundle to d as an OCI 1.1 referrer, as cosign does.
+func PushBundle(t testing.TB, d name.Digest, ropts []remote.Option, bundleJSON []byte) {
+	t.Helper()
+	ro := append([]remote.Option{remote.WithContext(context.Background())}, ropts...)
+	desc, err := remote.Head(d, ro...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	repo := d.Context()
+	bl := static.NewLayer(bundleJSON, sign.MediaTypeBundle)
+	cl := static.NewLayer([]byte("{}"), sign.MediaTypeEmptyConfig)
+	descOf := func(l v1.Layer) v1.Descriptor {
+		dg, _ := l.Digest()
+		sz, _ := l.Size()
+		mt, _ := l.MediaType()
+		return v1.Descriptor{MediaType: mt, Digest: dg, Size: sz}
+	}
+	for _, l := range []v1.Layer{cl, bl} {
+		if err := remote.WriteLayer(repo, l, ro...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	m := v1.Manifest{SchemaVersion: 2, MediaType: types.OCIManifestSchema1, ArtifactType: sign.MediaTypeBundle,
+		Config: descOf(cl), Layers: []v1.Descriptor{descOf(bl)},
+		Subject: &v1.Descriptor{MediaType: desc.MediaType, Digest: desc.Digest, Size: desc.Size}}
+	raw, err := json.Marshal(&m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, _, err := v1.SHA256(bytes.NewReader(raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.Put(repo.Digest(h.String()), rawManifest{raw}, ro...); err != nil {
+		t.Fatal(err)
+	}
+}
+
+type rawManifest struct{ raw []byte }
+
+func (r rawManifest) RawManifest() ([]byte, error)        { return r.raw, nil }
+func (r rawManifest) MediaType() (types.MediaType, error) { return types.OCIManifestSchema1, nil }
+
+// withSET completes a log entry of the test CA with its kind and version and an inclusion
+// promise: the log's SET over the entry.
+func (s *Sigstore) withSET(t testing.TB, tle *protorekor.TransparencyLogEntry) *protorekor.TransparencyLogEntry {
+	t.Helper()
+	var kv struct {
+		Kind       string `json:"kind"`
+		APIVersion string `json:"apiVersion"`
+	}
+	if err := json.Unmarshal(tle.CanonicalizedBody, &kv); err != nil {
+		t.Fatal(err)
+	}
+	p := tlog.RekorPayload{Body: base64.StdEncoding.EncodeToString(tle.CanonicalizedBody), IntegratedTime: tle.IntegratedTime,
+		LogIndex: tle.LogIndex, LogID: hex.EncodeToString(tle.LogId.KeyId)}
+	set, err := s.VS.RekorSignPayload(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tle.KindVersion = &protorekor.KindVersion{Kind: kv.Kind, Version: kv.APIVersion}
+	tle.InclusionPromise = &protorekor.InclusionPromise{SignedEntryTimestamp: set}
+	return tle
 }
