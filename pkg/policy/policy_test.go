@@ -541,6 +541,7 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte("version: 1\nrules:\n  - match: [\"a/*/b\"]\n    vulnerabilities:\n      exceptions:\n        - {id: CVE-1, package: \"x*\", reason: r, expires: 2026-01-01}\n"))
 	f.Add([]byte("version: 1\nrules:\n  - match: &a [x]\n  - match: *a\n"))
 	f.Add([]byte("{version: 1, rules: [{match: [\"***\"]}]}"))
+	f.Add([]byte("version: 1\nrules:\n  - match: [\"**\"]\n    signatures:\n      keys: [{path: k.pub, not_before: 2025-01-01, not_after: \"2027-01-01T00:00:00Z\"}]\n      keyless:\n        - {issuer: https://i, subject_regexp: \"a.*\"}\n      tlog: required\n      trusted_root: root.json\n      revoked: [abc]\n"))
 	dir := f.TempDir()
 	writeKeys(f, dir)
 	f.Fuzz(func(t *testing.T, data []byte) {
