@@ -161,3 +161,24 @@ func randomImageFrom(b *testing.B, d name.Digest) v1.Image {
 	}
 	return img
 }
+
+// BenchmarkCosignVerifyKeyless runs the peer, `cosign verify --certificate-identity
+// --trusted-root` (offline), on the same kind of keyless image as BenchmarkVerifyKeyless,
+// process start-up included.
+func BenchmarkCosignVerifyKeyless(b *testing.B) {
+	bin := testutil.RequireTool(b, "cosign")
+	c := &cosignEnv{bin: bin, dir: b.TempDir()}
+	ss := sigstoretest.New(b)
+	const who, iss = "https://github.com/acme/app/.github/workflows/release.yml@refs/heads/main", "https://token.actions.githubusercontent.com"
+	host := newRegistry(b, true)
+	_, d := pushRandom(b, host, "bench", "v1")
+	sigstoretest.Push(b, d, nil, ss.SignKeyless(b, d, who, iss, nil))
+	args := []string{"verify", "--allow-http-registry", "--trusted-root", ss.Root, "--insecure-ignore-sct",
+		"--new-bundle-format=false", "--certificate-identity", who, "--certificate-oidc-issuer", iss, d.String()}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if out, err := c.run(b, args...); err != nil {
+			b.Fatalf("cosign: %v\n%s", err, out)
+		}
+	}
+}
