@@ -258,6 +258,26 @@ func TestImageKeyless(t *testing.T) {
 			return l
 		}, func(o *verify.Options) { o.Revoked = []string{serial} }, "revoked"},
 		{"annotation missing", func(d nameDigest) *sigstoretest.Legacy { return ss.SignKeyless(t, d, who, iss, nil) }, nil, `annotation "env" is missing`},
+		{"certificate swapped", func(d nameDigest) *sigstoretest.Legacy {
+			l := ss.SignKeyless(t, d, who, iss, map[string]string{"env": "prod"})
+			l.Annotations[verify.AnnotationCertificate] = ss.SignKeyless(t, d, who, iss, nil).Annotations[verify.AnnotationCertificate]
+			return l
+		}, nil, "keyless signature"},
+		{"Rekor entry edited", func(d nameDigest) *sigstoretest.Legacy {
+			l := ss.SignKeyless(t, d, who, iss, map[string]string{"env": "prod"})
+			l.Annotations[verify.AnnotationRekorBundle] = strings.Replace(l.Annotations[verify.AnnotationRekorBundle], `"logIndex":4242`, `"logIndex":4243`, 1)
+			return l
+		}, nil, "log"},
+		{"garbage certificate", func(d nameDigest) *sigstoretest.Legacy {
+			l := ss.SignKeyless(t, d, who, iss, map[string]string{"env": "prod"})
+			l.Annotations[verify.AnnotationCertificate] = "not a certificate"
+			return l
+		}, nil, "no PEM certificate"},
+		{"garbage Rekor bundle", func(d nameDigest) *sigstoretest.Legacy {
+			l := ss.SignKeyless(t, d, who, iss, map[string]string{"env": "prod"})
+			l.Annotations[verify.AnnotationRekorBundle] = "{"
+			return l
+		}, nil, verify.AnnotationRekorBundle},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -437,5 +457,25 @@ func TestImageKeylessBundle(t *testing.T) {
 				t.Logf("refused: %v", res.Invalid)
 			})
 		}
+	}
+}
+
+// TestKeylessGarbageNextToValid: a broken keyless layer next to a valid one is reported and
+// ignored; the valid one still counts.
+func TestKeylessGarbageNextToValid(t *testing.T) {
+	ss := sigstoretest.New(t)
+	tr, err := verify.LoadTrustedRoot(ss.Root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const who, iss = "https://github.com/acme/app/.github/workflows/release.yml@refs/heads/main", "https://token.actions.githubusercontent.com"
+	host := newRegistry(t, true)
+	_, d := pushRandom(t, host, "acme/app", "v1")
+	bad := ss.SignKeyless(t, d, who, iss, nil)
+	bad.Annotations[verify.AnnotationChain] = "garbage"
+	sigstoretest.Push(t, d, nil, bad, ss.SignKeyless(t, d, who, iss, nil))
+	res, err := verify.Image(context.Background(), d, verify.Options{Identities: []verify.Identity{{Subject: who, Issuer: iss}}, TrustedRoot: tr})
+	if err != nil || len(res.Signers) != 1 || res.Found != 2 || !hasReason(res.Invalid, verify.AnnotationChain) {
+		t.Fatalf("err %v, result %+v", err, res)
 	}
 }
