@@ -109,6 +109,9 @@ func TestRegistryGateKeyless(t *testing.T) {
 	delete(l.Annotations, "dev.sigstore.cosign/bundle")
 	sigstoretest.Push(t, notLogged, nil, l)
 
+	rotated := push("/keyed/rotated:1.0")
+	sigstoretest.Push(t, rotated, nil, ss.SignKey(t, rotated, priv, time.Now()))
+
 	gate.SetPolicy(mustParse(t, `version: 1
 default: allow
 rules:
@@ -119,6 +122,11 @@ rules:
       keyless:
         - issuer: `+issuer+`
           subject: `+release+`
+  - name: rotated
+    match: ["`+host+`/keyed/rotated*"]
+    signatures:
+      keys:
+        - {path: release.pub, not_after: "`+time.Now().Add(-time.Hour).UTC().Format(time.RFC3339)+`"}
   - name: keyed
     match: ["`+host+`/keyed/**"]
     signatures:
@@ -135,6 +143,7 @@ rules:
 		{other, "matches none of the trusted identities"},
 		{logged, ""},
 		{notLogged, "the transparency log is required"},
+		{rotated, "release.pub expired at"},
 	} {
 		_, err := remote.Image(c.ref)
 		switch {
