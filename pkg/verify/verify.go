@@ -247,7 +247,11 @@ func prepare(ctx context.Context, ref name.Reference, kind string, opt *Options,
 	if opt.RemoteOptions, err = reuse(ctx, opt.RemoteOptions); err != nil {
 		return d, nil, "", err
 	}
-	if d, _, err = sign.Resolve(ctx, ref, opt.RemoteOptions); err != nil {
+	if dg, ok := ref.(name.Digest); ok {
+		// A digest names itself: no HEAD. The signatures' state is read below either way, and
+		// a digest the registry does not hold has nothing there to be trusted by.
+		d = dg
+	} else if d, _, err = sign.Resolve(ctx, ref, opt.RemoteOptions); err != nil {
 		return d, nil, "", err
 	}
 	if f, err = fetchAll(ctx, d, kind, opt.RemoteOptions); err != nil {
