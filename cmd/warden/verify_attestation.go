@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 
@@ -29,9 +28,6 @@ Exit status as for verify: 0, 1, 10 (no attestation at all), 11 (none valid for 
 			opt, err := f.options(cmd, g)
 			if err != nil {
 				return fmt.Errorf("verify-attestation: %w", err)
-			}
-			if len(opt.Identities) > 0 {
-				return errors.New("verify-attestation: keyless attestations are not supported yet; use --key")
 			}
 			aopt := verify.AttestationOptions{Options: opt}
 			if typ != "" {

@@ -78,3 +78,14 @@ func TestVerifyBlobCLI(t *testing.T) {
 	kb := filepath.Join(dir, "conformance", "managed-key-happy-path", "bundle.sigstore.json")
 	wantRun(t, exitOK, "signed by "+key, "verify-blob", art, "--bundle", kb, "--key", key, "--require-tlog", "--trusted-root", root)
 }
+
+// TestVerifyAttestationKeylessCLI: verify-attestation takes the keyless flags too.
+func TestVerifyAttestationKeylessCLI(t *testing.T) {
+	ss := sigstoretest.New(t)
+	host := sigRegistry(t, true)
+	d := keylessImage(t, ss, host, "acme/app", "v1", false)
+	sigstoretest.PushBundle(t, d, nil, ss.AttestKeyless(t, d, d, ciWho, ciIss, "https://cyclonedx.org/bom", map[string]any{"bomFormat": "CycloneDX"}))
+	flags := []string{"--type", "cyclonedx", "--certificate-oidc-issuer", ciIss, "--trusted-root", ss.Root}
+	wantRun(t, exitOK, `"bomFormat":"CycloneDX"`, append([]string{"verify-attestation", d.String(), "--certificate-identity", ciWho}, flags...)...)
+	wantRun(t, exitBadSignature, "matches none", append([]string{"verify-attestation", d.String(), "--certificate-identity", "someone@example.com"}, flags...)...)
+}

@@ -125,6 +125,11 @@ func checkAttestation(c candidate, d name.Digest, opt AttestationOptions) (*Atte
 	if opt.PredicateType != "" && st.PredicateType != opt.PredicateType {
 		return nil, nil, true
 	}
+	if c.format == sign.FormatBundle {
+		if b, err := sign.ParseBundle(data); err == nil && isKeyless(b) {
+			return checkAttestationKeyless(c, data, st, d, opt)
+		}
+	}
 	key, reason := checkStatement(env, hint, st, d, opt.Options, "attestation")
 	if key == nil {
 		return bad("%s", reason)
@@ -145,4 +150,25 @@ func checkAttestation(c candidate, d name.Digest, opt AttestationOptions) (*Atte
 		Statement:     st,
 		Predicate:     st.Predicate,
 	}, nil, true
+}
+
+// checkAttestationKeyless judges a keyless attestation bundle: sigstore-go checks the certificate,
+// the log entry and that the statement's subject is d; then the identity and revocation.
+func checkAttestationKeyless(c candidate, data []byte, st *sign.Statement, d name.Digest, opt AttestationOptions) (*Attestation, *Problem, bool) {
+	bad := func(format string, a ...any) (*Attestation, *Problem, bool) {
+		return nil, &Problem{Format: c.format, Location: c.location, Reason: fmt.Sprintf(format, a...)}, true
+	}
+	b, err := parseSigstoreBundle(data)
+	if err != nil {
+		return bad("keyless attestation: %v", err)
+	}
+	kr, err := verifyKeyless(b, digestArtifact(d), opt.Identities, opt.TrustedRoot)
+	if err != nil {
+		return bad("keyless attestation: %v", err)
+	}
+	s, p, _ := keylessSigner(c, kr, opt.Options)
+	if p != nil {
+		return nil, p, true
+	}
+	return &Attestation{Signer: *s, PredicateType: st.PredicateType, Statement: st, Predicate: st.Predicate}, nil, true
 }

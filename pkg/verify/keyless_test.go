@@ -479,3 +479,48 @@ func TestKeylessGarbageNextToValid(t *testing.T) {
 		t.Fatalf("err %v, result %+v", err, res)
 	}
 }
+
+// TestAttestationsKeyless: a keyless attestation bundle verifies with the right identity and
+// predicate type; another identity and another subject digest are refused.
+func TestAttestationsKeyless(t *testing.T) {
+	ss := sigstoretest.New(t)
+	tr, err := verify.LoadTrustedRoot(ss.Root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const who, iss = "https://github.com/acme/app/.github/workflows/release.yml@refs/heads/main", "https://token.actions.githubusercontent.com"
+	host := newRegistry(t, true)
+	for _, tc := range []struct {
+		name   string
+		bundle func(d nameDigest) []byte
+		reason string
+	}{
+		{"good", func(d nameDigest) []byte {
+			return ss.AttestKeyless(t, d, d, who, iss, sign.PredicateCycloneDX, map[string]any{"bomFormat": "CycloneDX"})
+		}, ""},
+		{"another identity", func(d nameDigest) []byte {
+			return ss.AttestKeyless(t, d, d, "mallory@example.com", "https://accounts.google.com", sign.PredicateCycloneDX, map[string]any{})
+		}, "matches none"},
+		{"another digest", func(d nameDigest) []byte {
+			return ss.AttestKeyless(t, d, d.Context().Digest("sha256:"+strings.Repeat("ab", 32)), who, iss, sign.PredicateCycloneDX, map[string]any{})
+		}, "keyless attestation"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, d := pushRandom(t, host, "acme/att", tagOf(tc.name))
+			sigstoretest.PushBundle(t, d, nil, tc.bundle(d))
+			res, err := verify.Attestations(context.Background(), d, verify.AttestationOptions{
+				Options:       verify.Options{Identities: []verify.Identity{{Subject: who, Issuer: iss}}, TrustedRoot: tr},
+				PredicateType: sign.PredicateCycloneDX,
+			})
+			if tc.reason == "" {
+				if err != nil || len(res.Attestations) != 1 || res.Attestations[0].Subject != who {
+					t.Fatalf("err %v, result %+v", err, res)
+				}
+				return
+			}
+			if !errors.Is(err, verify.ErrNotVerified) || !hasReason(res.Invalid, tc.reason) {
+				t.Fatalf("err %v, reasons %+v, want %q", err, res, tc.reason)
+			}
+		})
+	}
+}

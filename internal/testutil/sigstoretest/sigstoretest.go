@@ -206,12 +206,18 @@ func Push(t testing.TB, d name.Digest, ropts []remote.Option, layers ...*Legacy)
 // (a dsse Rekor entry with its SET).
 func (s *Sigstore) BundleKeyless(t testing.TB, d, forDigest name.Digest, identity, issuer string) []byte {
 	t.Helper()
+	return s.AttestKeyless(t, d, forDigest, identity, issuer, sign.PredicateCosignSign, map[string]any{})
+}
+
+// AttestKeyless is BundleKeyless for any predicate: a keyless attestation bundle.
+func (s *Sigstore) AttestKeyless(t testing.TB, d, forDigest name.Digest, identity, issuer, predicateType string, predicate any) []byte {
+	t.Helper()
 	alg, hx, _ := strings.Cut(forDigest.DigestStr(), ":")
 	st, err := json.Marshal(map[string]any{
 		"_type":         sign.StatementTypeV1,
 		"subject":       []map[string]any{{"name": d.Context().Name(), "digest": map[string]string{alg: hx}}},
-		"predicateType": sign.PredicateCosignSign,
-		"predicate":     map[string]any{},
+		"predicateType": predicateType,
+		"predicate":     predicate,
 	})
 	if err != nil {
 		t.Fatal(err)
