@@ -15,8 +15,9 @@ import (
 func newSignBlobCmd() *cobra.Command {
 	var keyPath, output string
 	cmd := &cobra.Command{
-		Use:   "sign-blob --key KEY [--output-signature FILE] FILE",
-		Short: "Sign a file as cosign sign-blob --key does (base64 signature of its SHA-256)",
+		Use:     "sign-blob --key KEY [--output-signature FILE] FILE",
+		Example: "  WARDEN_PASSWORD=… warden sign-blob --key release.key --output-signature warden-linux-amd64.sig warden-linux-amd64",
+		Short:   "Sign a file as cosign sign-blob --key does (base64 signature of its SHA-256)",
 		Long: `Signs the contents of FILE with a private key as cosign sign-blob --key does: an ECDSA
 (ASN.1 DER), RSA or Ed25519 signature, base64-encoded, verifiable with
 cosign verify-blob --key PUB --signature FILE.sig --insecure-ignore-tlog FILE or warden verify-blob.
@@ -54,42 +55,28 @@ No transparency log is used.`,
 	return cmd
 }
 
-func newVerifyBlobCmd() *cobra.Command {
-	var keyPath, sigPath string
-	cmd := &cobra.Command{
-		Use:   "verify-blob --key PUB --signature FILE.sig FILE",
-		Short: "Verify a file's signature made by sign-blob or cosign sign-blob --key",
-		Long: `Checks a base64 signature (cosign sign-blob's output) over the contents of FILE with a
-public key. Exit code 11 when the signature does not verify.`,
-		Args: cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if keyPath == "" || sigPath == "" {
-				return errors.New("verify-blob: --key and --signature are required")
-			}
-			pub, err := sign.LoadPublicKey(keyPath)
-			if err != nil {
-				return fmt.Errorf("verify-blob: %w", err)
-			}
-			raw, err := os.ReadFile(sigPath)
-			if err != nil {
-				return fmt.Errorf("verify-blob: %w", err)
-			}
-			sig, err := base64.StdEncoding.DecodeString(strings.TrimSpace(string(raw)))
-			if err != nil {
-				return fmt.Errorf("verify-blob: signature file %s is not base64: %w", sigPath, err)
-			}
-			data, err := os.ReadFile(args[0])
-			if err != nil {
-				return fmt.Errorf("verify-blob: %w", err)
-			}
-			if err := sign.VerifyMessage(pub, data, sig); err != nil {
-				return withCode(exitBadSignature, fmt.Errorf("verify-blob: %s with key %s: %w", args[0], keyPath, err))
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "Verified OK: %s\n", args[0])
-			return nil
-		},
+// verifyBlobSignature checks a base64 signature (cosign sign-blob --key's
+// output, or warden sign-blob's) over file with one public key.
+func verifyBlobSignature(cmd *cobra.Command, keyPath, sigPath, file string) error {
+	pub, err := sign.LoadPublicKey(keyPath)
+	if err != nil {
+		return fmt.Errorf("verify-blob: %w", err)
 	}
-	cmd.Flags().StringVar(&keyPath, "key", "", "public key file (PEM)")
-	cmd.Flags().StringVar(&sigPath, "signature", "", "file holding the base64 signature")
-	return cmd
+	raw, err := os.ReadFile(sigPath)
+	if err != nil {
+		return fmt.Errorf("verify-blob: %w", err)
+	}
+	sig, err := base64.StdEncoding.DecodeString(strings.TrimSpace(string(raw)))
+	if err != nil {
+		return fmt.Errorf("verify-blob: signature file %s is not base64: %w", sigPath, err)
+	}
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return fmt.Errorf("verify-blob: %w", err)
+	}
+	if err := sign.VerifyMessage(pub, data, sig); err != nil {
+		return withCode(exitBadSignature, fmt.Errorf("verify-blob: %s with key %s: %w", file, keyPath, err))
+	}
+	fmt.Fprintf(cmd.OutOrStdout(), "Verified OK: %s\n", file)
+	return nil
 }

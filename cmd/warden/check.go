@@ -191,12 +191,12 @@ func (c *checkFacts) verifier(ctx context.Context) (*facts.Verifier, policy.Subj
 }
 
 // VerifySignatures implements policy.SignatureVerifier with pkg/verify.
-func (c *checkFacts) VerifySignatures(ctx context.Context, _ policy.Subject, keys []policy.Key, ann map[string]string) (*policy.SignatureFacts, error) {
+func (c *checkFacts) VerifySignatures(ctx context.Context, _ policy.Subject, keys []policy.Key, req *policy.Signatures) (*policy.SignatureFacts, error) {
 	v, at, err := c.verifier(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return v.VerifySignatures(ctx, at, keys, ann)
+	return v.VerifySignatures(ctx, at, keys, req)
 }
 
 // VerifyAttestations implements policy.AttestationVerifier with pkg/verify.

@@ -17,6 +17,44 @@ type sigVerifyFlags struct {
 	ann       []string
 	output    string
 	reg       sigRegistryFlags
+	trust     trustFlags
+}
+
+// trustFlags are the keyless and transparency-log flags (named as cosign names them).
+type trustFlags struct {
+	identity, identityRegexp, issuer, issuerRegexp string
+	trustedRoot                                    string
+	requireTlog                                    bool
+	revoked                                        []string
+}
+
+func (t *trustFlags) add(cmd *cobra.Command) {
+	cmd.Flags().StringVar(&t.identity, "certificate-identity", "", "keyless: the signer's identity (certificate SAN: email, workflow URI)")
+	cmd.Flags().StringVar(&t.identityRegexp, "certificate-identity-regexp", "", "keyless: a regular expression the identity must match (whole value)")
+	cmd.Flags().StringVar(&t.issuer, "certificate-oidc-issuer", "", "keyless: the OIDC issuer of the identity")
+	cmd.Flags().StringVar(&t.issuerRegexp, "certificate-oidc-issuer-regexp", "", "keyless: a regular expression the OIDC issuer must match")
+	cmd.Flags().StringVar(&t.trustedRoot, "trusted-root", "", "Sigstore trusted_root.json (Fulcio CAs, Rekor/CT logs): verification stays offline")
+	cmd.Flags().BoolVar(&t.requireTlog, "require-tlog", false, "key signatures count only with a Rekor entry that verifies against --trusted-root")
+	cmd.Flags().StringArrayVar(&t.revoked, "revoked", nil, "key ID or certificate serial (hex) whose signatures never count (repeatable)")
+}
+
+// identities returns the keyless identity asked for (none when no keyless flag is set).
+func (t *trustFlags) identities() ([]verify.Identity, error) {
+	if t.identity == "" && t.identityRegexp == "" && t.issuer == "" && t.issuerRegexp == "" {
+		return nil, nil
+	}
+	id := verify.Identity{Subject: t.identity, SubjectRegexp: t.identityRegexp, Issuer: t.issuer, IssuerRegexp: t.issuerRegexp}
+	if err := id.Check(); err != nil {
+		return nil, fmt.Errorf("%w (--certificate-identity[-regexp] and --certificate-oidc-issuer[-regexp])", err)
+	}
+	return []verify.Identity{id}, nil
+}
+
+func (t *trustFlags) root() (*verify.TrustedRoot, error) {
+	if t.trustedRoot == "" {
+		return nil, nil
+	}
+	return verify.LoadTrustedRoot(t.trustedRoot)
 }
 
 func (f *sigVerifyFlags) add(cmd *cobra.Command) {
@@ -25,11 +63,16 @@ func (f *sigVerifyFlags) add(cmd *cobra.Command) {
 	cmd.Flags().StringArrayVarP(&f.ann, "annotations", "a", nil, "key=value that must be in the signed payload (repeatable)")
 	cmd.Flags().StringVar(&f.output, "output", "text", "output format: text or json (cosign's --output; no short form: -o is an output file elsewhere)")
 	f.reg.add(cmd)
+	f.trust.add(cmd)
 }
 
 func (f *sigVerifyFlags) options(cmd *cobra.Command, g *globals) (verify.Options, error) {
-	if len(f.keys) == 0 {
-		return verify.Options{}, errors.New("--key is required")
+	ids, err := f.trust.identities()
+	if err != nil {
+		return verify.Options{}, err
+	}
+	if len(f.keys) == 0 && len(ids) == 0 {
+		return verify.Options{}, errors.New("--key is required (or, keyless, --certificate-identity with --certificate-oidc-issuer)")
 	}
 	if f.output != "text" && f.output != "json" {
 		return verify.Options{}, fmt.Errorf("unknown output %q (want text or json)", f.output)
@@ -45,7 +88,12 @@ func (f *sigVerifyFlags) options(cmd *cobra.Command, g *globals) (verify.Options
 	if err != nil {
 		return verify.Options{}, err
 	}
-	return verify.Options{Keys: keys, Threshold: f.threshold, Annotations: ann, RemoteOptions: f.reg.remote(cmd), Logger: g.logger}, nil
+	tr, err := f.trust.root()
+	if err != nil {
+		return verify.Options{}, err
+	}
+	return verify.Options{Keys: keys, Identities: ids, TrustedRoot: tr, RequireTlog: f.trust.requireTlog, Revoked: f.trust.revoked,
+		Threshold: f.threshold, Annotations: ann, RemoteOptions: f.reg.remote(cmd), Logger: g.logger}, nil
 }
 
 // sigExit maps a verification error to the documented exit status and message.
@@ -90,12 +138,17 @@ func printProblems(w io.Writer, ps []verify.Problem) {
 func newVerifyCmd(g *globals) *cobra.Command {
 	var f sigVerifyFlags
 	cmd := &cobra.Command{
-		Use:   "verify --key PUB [--key PUB2 ... --threshold N] [-a k=v] IMAGE",
+		Use:   "verify (--key PUB [--key PUB2 ... --threshold N] | --certificate-identity ID --certificate-oidc-issuer URL --trusted-root FILE) [-a k=v] IMAGE",
 		Short: "Verify an image's signatures (cosign .sig tag and Sigstore bundle referrers)",
 		Long: `Finds the signatures of IMAGE in both places cosign stores them and checks each one: the
 signature with the given public keys (ECDSA, Ed25519, RSA), that the signed payload names this
 image's digest, and the annotations asked for with -a. The image passes when at least --threshold
 distinct keys signed it validly. Signatures that are not valid are reported and ignored.
+
+Keyless signatures (a short-lived Fulcio certificate bound to an OIDC identity, logged in Rekor:
+cosign's .sig with certificate annotations, or a Sigstore bundle) are checked offline against
+--trusted-root and must match --certificate-identity[-regexp] and --certificate-oidc-issuer[-regexp].
+With --require-tlog a key signature counts only with a Rekor entry that verifies.
 
 Exit status: 0 verified; 1 error (bad arguments, unreadable key, unreachable registry);
 10 the image has no signature at all; 11 signatures exist but not enough are valid for the keys.`,
@@ -121,6 +174,10 @@ Exit status: 0 verified; 1 error (bad arguments, unreadable key, unreachable reg
 			return f.report(cmd, args[0], "signature", res, res.Verified, res.Invalid, err, func(out, _ io.Writer) {
 				fmt.Fprintf(out, "Verified %s\n", res.Digest)
 				for _, s := range res.Signers {
+					if s.Subject != "" {
+						fmt.Fprintf(out, "  signed by %s, issuer %s (keyless, %s) at %s\n", s.Subject, s.Issuer, s.Format, s.Location)
+						continue
+					}
 					fmt.Fprintf(out, "  signed by %s (%s) at %s\n", s.Key, s.Format, s.Location)
 				}
 			})

@@ -49,6 +49,14 @@ func exampleDir(t *testing.T) string {
 	if err := os.MkdirAll(filepath.Join(dir, "vex"), 0o755); err != nil {
 		t.Fatal(err)
 	}
+	// The keyless example's trusted root: the real public-good one.
+	tr, err := os.ReadFile(filepath.Join(testutil.RepoRoot(t), "pkg", "verify", "testdata", "sigstore", "trusted-root-public-good.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "trusted_root.json"), tr, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	vex := `{"@context": "https://openvex.dev/ns/v0.2.0", "@id": "https://example.com/vex/services-1", "author": "security@example.com",
  "timestamp": "2026-11-01T00:00:00Z", "version": 1,
  "statements": [{"vulnerability": {"name": "CVE-2024-9143"}, "products": [{"@id": "pkg:apk/alpine/libcrypto3@3.1.7-r0"}],

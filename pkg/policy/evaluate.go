@@ -75,15 +75,16 @@ type Facts struct {
 
 // SignatureVerifier checks an image's signatures against keys.
 type SignatureVerifier interface {
-	// VerifySignatures returns which of keys made a valid signature carrying
-	// the annotations. An error means the signatures could not be checked
+	// VerifySignatures returns which of keys and of req's keyless identities
+	// made a valid signature carrying req's annotations (and meeting its
+	// transparency-log and revocation rules). An error means the signatures could not be checked
 	// (unreachable registry or signature store) — not that there were none.
-	VerifySignatures(ctx context.Context, s Subject, keys []Key, annotations map[string]string) (*SignatureFacts, error)
+	VerifySignatures(ctx context.Context, s Subject, keys []Key, req *Signatures) (*SignatureFacts, error)
 }
 
 // SignatureFacts is the outcome of a signature check.
 type SignatureFacts struct {
-	ValidKeys []string // Key.Path of the keys with a valid signature
+	ValidKeys []string // Key.Path of the keys, and the names (verify.Identity.String) of the keyless identities, with a valid signature
 	Found     int      // signatures found in all
 	Invalid   []string // why the others did not count
 }
@@ -265,8 +266,8 @@ func checkSignatures(ctx context.Context, req *Signatures, s Subject, facts Fact
 		keys = facts.Keys
 	}
 	switch {
-	case len(keys) == 0:
-		r.Result, r.Message = Fail, "signatures are required but no trusted key is configured (list keys in the policy or pass --key)"
+	case len(keys) == 0 && len(req.Keyless) == 0:
+		r.Result, r.Message = Fail, "signatures are required but no trusted key is configured (list keys or keyless identities in the policy or pass --key)"
 		return r
 	case facts.Signatures == nil:
 		r.Result, r.Message = Fail, "signatures are required but no signature verifier is available here"
@@ -276,7 +277,7 @@ func checkSignatures(ctx context.Context, req *Signatures, s Subject, facts Fact
 	if threshold < 1 {
 		threshold = 1
 	}
-	sf, err := facts.Signatures.VerifySignatures(ctx, s, keys, req.Annotations)
+	sf, err := facts.Signatures.VerifySignatures(ctx, s, keys, req)
 	if err != nil {
 		r.Result, r.Message = Fail, fmt.Sprintf("signatures could not be checked: %v", err)
 		return r
@@ -285,13 +286,17 @@ func checkSignatures(ctx context.Context, req *Signatures, s Subject, facts Fact
 	for _, k := range sf.ValidKeys {
 		valid[k] = true
 	}
+	names := keyNames(keys)
+	for _, id := range req.Keyless {
+		names = append(names, id.Identity.String())
+	}
 	var missing []string
-	for _, k := range keys {
-		if !valid[k.Path] {
-			missing = append(missing, k.Path)
+	for _, k := range names {
+		if !valid[k] {
+			missing = append(missing, k)
 		}
 	}
-	n := len(keys) - len(missing)
+	n := len(names) - len(missing)
 	r.Details = append(r.Details, sf.Invalid...)
 	ann := ""
 	if len(req.Annotations) > 0 {
@@ -304,12 +309,16 @@ func checkSignatures(ctx context.Context, req *Signatures, s Subject, facts Fact
 	}
 	if n >= threshold {
 		r.Result = Pass
-		r.Message = fmt.Sprintf("signed by %d of %d trusted keys%s (threshold %d): %s", n, len(keys), ann, threshold, strings.Join(sf.ValidKeys, ", "))
+		what := "trusted keys"
+		if len(req.Keyless) > 0 {
+			what = "trusted keys and keyless identities"
+		}
+		r.Message = fmt.Sprintf("signed by %d of %d %s%s (threshold %d): %s", n, len(names), what, ann, threshold, strings.Join(sf.ValidKeys, ", "))
 		return r
 	}
 	r.Result = Fail
 	if sf.Found == 0 {
-		r.Message = fmt.Sprintf("the image is not signed (threshold %d of %s)", threshold, strings.Join(keyNames(keys), ", "))
+		r.Message = fmt.Sprintf("the image is not signed (threshold %d of %s)", threshold, strings.Join(names, ", "))
 	} else {
 		r.Message = fmt.Sprintf("%d of %d required signatures%s: no valid signature by %s", n, threshold, ann, strings.Join(missing, ", "))
 	}

@@ -25,6 +25,7 @@ import (
 
 	"github.com/wardensec/warden/pkg/ignore"
 	"github.com/wardensec/warden/pkg/sign"
+	"github.com/wardensec/warden/pkg/verify"
 	"github.com/wardensec/warden/pkg/vulndb"
 )
 
@@ -64,11 +65,17 @@ type Pattern struct {
 	re   *regexp.Regexp
 }
 
-// Signatures requires signatures by trusted keys.
+// Signatures requires signatures by trusted keys and keyless identities.
 type Signatures struct {
 	Keys        []Key
-	Threshold   int // distinct keys that must have signed; default 1
+	Keyless     []Identity
+	Threshold   int // distinct keys or identities that must have signed; default 1
 	Annotations map[string]string
+	// TrustedRoot holds the Fulcio CAs and Rekor/CT log keys (trusted_root: FILE); needed by
+	// keyless identities and by tlog: required.
+	TrustedRoot *verify.TrustedRoot
+	Tlog        bool     // tlog: required — key signatures count only with a verified Rekor entry
+	Revoked     []string // key IDs and certificate serials (hex) whose signatures never count
 	Line        int
 }
 
@@ -78,6 +85,14 @@ type Key struct {
 	Line   int    // where the policy names it (0 for command-line keys)
 	Public crypto.PublicKey
 	ID     string // sign.KeyID
+	// NotBefore and NotAfter bound when the key may have signed (zero: unbounded).
+	NotBefore, NotAfter time.Time
+}
+
+// Identity is a trusted keyless signer (see verify.Identity, which holds its window too).
+type Identity struct {
+	verify.Identity
+	Line int
 }
 
 // Attestation requires a signed attestation of a predicate type.
@@ -231,9 +246,70 @@ type rawRule struct {
 }
 
 type rawSignatures struct {
-	Keys        []str             `yaml:"keys"`
+	Keys        []rawKey          `yaml:"keys"`
+	Keyless     []rawIdentity     `yaml:"keyless"`
 	Threshold   *int              `yaml:"threshold"`
 	Annotations map[string]string `yaml:"annotations"`
+	TrustedRoot *str              `yaml:"trusted_root"`
+	Tlog        *str              `yaml:"tlog"`
+	Revoked     []str             `yaml:"revoked"`
+}
+
+// rawKey is a key file name, or a mapping {path, not_before, not_after}.
+type rawKey struct {
+	Path                str
+	NotBefore, NotAfter str
+}
+
+func (k *rawKey) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind == yaml.ScalarNode {
+		k.Path = str{V: n.Value, Line: n.Line}
+		return nil
+	}
+	return mappingFields(n, map[string]*str{"path": &k.Path, "not_before": &k.NotBefore, "not_after": &k.NotAfter})
+}
+
+type rawIdentity struct {
+	Issuer, IssuerRegexp, Subject, SubjectRegexp, NotBefore, NotAfter str
+	Line                                                              int
+}
+
+func (r *rawIdentity) UnmarshalYAML(n *yaml.Node) error {
+	r.Line = n.Line
+	return mappingFields(n, map[string]*str{"issuer": &r.Issuer, "issuer_regexp": &r.IssuerRegexp, "subject": &r.Subject,
+		"subject_regexp": &r.SubjectRegexp, "not_before": &r.NotBefore, "not_after": &r.NotAfter})
+}
+
+// mappingFields reads a mapping of scalars into fields, refusing unknown keys.
+func mappingFields(n *yaml.Node, fields map[string]*str) error {
+	if n.Kind != yaml.MappingNode {
+		return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: got a %s, want a mapping", n.Line, kindName(n.Kind))}}
+	}
+	var errs []string
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		f, ok := fields[k.Value]
+		switch {
+		case !ok:
+			errs = append(errs, fmt.Sprintf("line %d: field %s not found", k.Line, k.Value))
+		case v.Kind != yaml.ScalarNode:
+			errs = append(errs, fmt.Sprintf("line %d: %s: got a %s, want a string", v.Line, k.Value, kindName(v.Kind)))
+		default:
+			*f = str{V: v.Value, Line: v.Line}
+		}
+	}
+	if len(errs) > 0 {
+		return &yaml.TypeError{Errors: errs}
+	}
+	return nil
+}
+
+// parseWhen reads a not_before/not_after value: RFC 3339 or a date (midnight UTC).
+func parseWhen(s string) (time.Time, error) {
+	if t, err := time.Parse(time.RFC3339, s); err == nil {
+		return t, nil
+	}
+	return time.Parse(time.DateOnly, s)
 }
 
 // rawAttestations accepts one attestation requirement (a mapping) or a list.
@@ -448,14 +524,38 @@ func (p *parser) rule(i, line int, rr *rawRule) *Rule {
 	}
 	if s := rr.Signatures; s != nil {
 		sig := &Signatures{Annotations: s.Annotations, Threshold: 1, Line: line}
-		sig.Keys = p.keys(s.Keys)
+		sig.Keys = p.windowedKeys(r.Name, s.Keys)
+		sig.Keyless = p.identities(r.Name, s.Keyless)
 		if s.Threshold != nil {
 			sig.Threshold = *s.Threshold
+			n := len(s.Keys) + len(s.Keyless)
 			if sig.Threshold < 1 {
 				p.errf(line, "rule %s: signatures.threshold %d: must be at least 1", r.Name, sig.Threshold)
-			} else if len(s.Keys) > 0 && sig.Threshold > len(s.Keys) {
-				p.errf(line, "rule %s: signatures.threshold %d is more than the %d keys listed", r.Name, sig.Threshold, len(s.Keys))
+			} else if n > 0 && sig.Threshold > n {
+				p.errf(line, "rule %s: signatures.threshold %d is more than the %d keys and keyless identities listed", r.Name, sig.Threshold, n)
 			}
+		}
+		if s.TrustedRoot != nil {
+			tr, err := verify.LoadTrustedRoot(p.resolve(s.TrustedRoot.V))
+			if err != nil {
+				p.errf(s.TrustedRoot.Line, "rule %s: signatures.trusted_root: %v", r.Name, err)
+			}
+			sig.TrustedRoot = tr
+		}
+		if s.Tlog != nil {
+			switch s.Tlog.V {
+			case "required":
+				sig.Tlog = true
+			case "optional":
+			default:
+				p.errf(s.Tlog.Line, "rule %s: signatures.tlog %q: want required or optional", r.Name, s.Tlog.V)
+			}
+		}
+		for _, rv := range s.Revoked {
+			sig.Revoked = append(sig.Revoked, strings.TrimSpace(rv.V))
+		}
+		if (len(s.Keyless) > 0 || sig.Tlog) && s.TrustedRoot == nil {
+			p.errf(line, "rule %s: signatures: keyless identities and tlog: required need trusted_root (a Sigstore trusted_root.json)", r.Name)
 		}
 		r.Signatures = sig
 	}
@@ -586,6 +686,58 @@ func (p *parser) resolve(name string) string {
 		return name
 	}
 	return filepath.Join(p.dir, name)
+}
+
+// windowedKeys reads the keys of a signatures block with their windows.
+func (p *parser) windowedKeys(rule string, list []rawKey) []Key {
+	var out []Key
+	for _, rk := range list {
+		if rk.Path.V == "" {
+			p.errf(rk.Path.Line, "rule %s: signatures.keys: path is required", rule)
+			continue
+		}
+		ks := p.keys([]str{rk.Path})
+		if len(ks) == 0 {
+			continue
+		}
+		k := ks[0]
+		k.NotBefore, k.NotAfter = p.window(rule, "key "+rk.Path.V, rk.NotBefore, rk.NotAfter)
+		out = append(out, k)
+	}
+	return out
+}
+
+func (p *parser) window(rule, what string, nb, na str) (time.Time, time.Time) {
+	var from, to time.Time
+	var err error
+	if nb.V != "" {
+		if from, err = parseWhen(nb.V); err != nil {
+			p.errf(nb.Line, "rule %s: %s: not_before %q: want RFC 3339 or YYYY-MM-DD", rule, what, nb.V)
+		}
+	}
+	if na.V != "" {
+		if to, err = parseWhen(na.V); err != nil {
+			p.errf(na.Line, "rule %s: %s: not_after %q: want RFC 3339 or YYYY-MM-DD", rule, what, na.V)
+		}
+	}
+	if !from.IsZero() && !to.IsZero() && !to.After(from) {
+		p.errf(na.Line, "rule %s: %s: not_after %s is not after not_before %s", rule, what, na.V, nb.V)
+	}
+	return from, to
+}
+
+func (p *parser) identities(rule string, list []rawIdentity) []Identity {
+	var out []Identity
+	for _, ri := range list {
+		id := Identity{Identity: verify.Identity{Issuer: ri.Issuer.V, IssuerRegexp: ri.IssuerRegexp.V, Subject: ri.Subject.V, SubjectRegexp: ri.SubjectRegexp.V}, Line: ri.Line}
+		if err := id.Identity.Check(); err != nil {
+			p.errf(ri.Line, "rule %s: signatures.keyless: %v", rule, err)
+			continue
+		}
+		id.Identity.NotBefore, id.Identity.NotAfter = p.window(rule, "keyless identity "+id.Identity.String(), ri.NotBefore, ri.NotAfter)
+		out = append(out, id)
+	}
+	return out
 }
 
 func (p *parser) keys(list []str) []Key {

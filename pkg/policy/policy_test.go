@@ -124,7 +124,14 @@ func TestParseErrors(t *testing.T) {
 		{"exception without reason", "version: 1\nrules:\n  - match: [a/**]\n    vulnerabilities:\n      exceptions:\n        - id: CVE-2024-9143\n", []string{"policy.yaml:6: rule rules[0]: exception CVE-2024-9143: reason is required"}},
 		{"threshold above keys", "version: 1\nrules:\n  - match: [a/**]\n    signatures: {keys: [keys/release.pub], threshold: 2}\n", []string{"policy.yaml:3: rule rules[0]: signatures.threshold 2 is more than the 1 keys"}},
 		{"wrong type", "version: 1\nrules:\n  - match: [a/**]\n    image: {max_size_mb: big}\n", []string{`policy.yaml:4: got a string ("big"), want an integer`}},
-		{"mapping for a key", "version: 1\nrules:\n  - match: [a/**]\n    signatures:\n      keys: [{path: x}]\n", []string{"policy.yaml:5: got a mapping, want a string"}},
+		{"unknown field of a key", "version: 1\nrules:\n  - match: [a/**]\n    signatures:\n      keys: [{path: x, color: red}]\n", []string{"policy.yaml:5: field color not found"}},
+		{"list for a key", "version: 1\nrules:\n  - match: [a/**]\n    signatures:\n      keys: [[x]]\n", []string{"policy.yaml:5: got a list, want a mapping"}},
+		{"keyless without trusted root", "version: 1\nrules:\n  - match: [a/**]\n    signatures:\n      keyless: [{issuer: https://i, subject: s}]\n", []string{"policy.yaml:3: rule rules[0]: signatures: keyless identities and tlog: required need trusted_root"}},
+		{"keyless without subject", "version: 1\nrules:\n  - match: [a/**]\n    signatures:\n      trusted_root: root.json\n      keyless: [{issuer: https://i}]\n", []string{"policy.yaml:6: rule rules[0]: signatures.keyless: keyless identity needs exactly one of subject and subject_regexp", `policy.yaml:5: rule rules[0]: signatures.trusted_root: trusted root`}},
+		{"keyless bad regexp", "version: 1\nrules:\n  - match: [a/**]\n    signatures:\n      keyless:\n        - {issuer: https://i, subject_regexp: \"(\"}\n", []string{"policy.yaml:6: rule rules[0]: signatures.keyless: keyless identity: regular expression"}},
+		{"tlog value", "version: 1\nrules:\n  - match: [a/**]\n    signatures:\n      tlog: always\n", []string{`policy.yaml:5: rule rules[0]: signatures.tlog "always": want required or optional`}},
+		{"key window", "version: 1\nrules:\n  - match: [a/**]\n    signatures:\n      keyless:\n        - {issuer: https://i, subject: s, not_before: 2026-13-01, not_after: 2020-01-01}\n", []string{`policy.yaml:6: rule rules[0]: keyless identity s (https://i): not_before "2026-13-01": want RFC 3339 or YYYY-MM-DD`}},
+		{"threshold over keyless", "version: 1\nrules:\n  - match: [a/**]\n    signatures:\n      threshold: 2\n      keyless: [{issuer: https://i, subject: s}]\n", []string{"signatures.threshold 2 is more than the 1 keys and keyless identities listed"}},
 		{"string for a list", "version: 1\nrules:\n  - match: \"a/**\"\n", []string{`policy.yaml:3: got a string ("a/**"), want a list of strings`}},
 		{"no match", "version: 1\nrules:\n  - image: {forbid_root: true}\n", []string{"policy.yaml:3: rule rules[0]: match: at least one image pattern is required"}},
 		{"vex missing", "version: 1\nrules:\n  - match: [a/**]\n    vulnerabilities: {vex: [nope.json]}\n", []string{`policy.yaml:4: rule rules[0]: vex "nope.json"`}},
@@ -250,7 +257,7 @@ type fakeSigs struct {
 	calls int
 }
 
-func (f *fakeSigs) VerifySignatures(_ context.Context, _ Subject, keys []Key, _ map[string]string) (*SignatureFacts, error) {
+func (f *fakeSigs) VerifySignatures(_ context.Context, _ Subject, keys []Key, _ *Signatures) (*SignatureFacts, error) {
 	f.calls++
 	if f.err != nil {
 		return nil, f.err
@@ -534,6 +541,7 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte("version: 1\nrules:\n  - match: [\"a/*/b\"]\n    vulnerabilities:\n      exceptions:\n        - {id: CVE-1, package: \"x*\", reason: r, expires: 2026-01-01}\n"))
 	f.Add([]byte("version: 1\nrules:\n  - match: &a [x]\n  - match: *a\n"))
 	f.Add([]byte("{version: 1, rules: [{match: [\"***\"]}]}"))
+	f.Add([]byte("version: 1\nrules:\n  - match: [\"**\"]\n    signatures:\n      keys: [{path: k.pub, not_before: 2025-01-01, not_after: \"2027-01-01T00:00:00Z\"}]\n      keyless:\n        - {issuer: https://i, subject_regexp: \"a.*\"}\n      tlog: required\n      trusted_root: root.json\n      revoked: [abc]\n"))
 	dir := f.TempDir()
 	writeKeys(f, dir)
 	f.Fuzz(func(t *testing.T, data []byte) {

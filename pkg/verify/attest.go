@@ -3,11 +3,14 @@ package verify
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sort"
 	"sync"
 
 	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/sigstore/sigstore-go/pkg/bundle"
+	sgverify "github.com/sigstore/sigstore-go/pkg/verify"
 
 	"github.com/wardensec/warden/pkg/sign"
 )
@@ -73,7 +76,9 @@ func Attestations(ctx context.Context, ref name.Reference, opt AttestationOption
 	sort.Slice(res.Attestations, func(i, j int) bool { return res.Attestations[i].Location < res.Attestations[j].Location })
 	res.Keys, res.Unsigned, res.Verified = tally(res.Attestations, func(a Attestation) Signer { return a.Signer }, res.Invalid, res.Found, opt.Options)
 	if res.Verified {
-		opt.Cache.putAtt(key, res)
+		if opt.cacheable() {
+			opt.Cache.putAtt(key, res)
+		}
 		return res, nil
 	}
 	if res.Unsigned {
@@ -120,14 +125,50 @@ func checkAttestation(c candidate, d name.Digest, opt AttestationOptions) (*Atte
 	if opt.PredicateType != "" && st.PredicateType != opt.PredicateType {
 		return nil, nil, true
 	}
+	if c.format == sign.FormatBundle {
+		if b, err := sign.ParseBundle(data); err == nil && isKeyless(b) {
+			return checkAttestationKeyless(c, data, st, d, opt)
+		}
+	}
 	key, reason := checkStatement(env, hint, st, d, opt.Options, "attestation")
 	if key == nil {
 		return bad("%s", reason)
 	}
+	logged, reason := keyExtras(key, opt.Options, func() (*bundle.Bundle, sgverify.ArtifactPolicyOption, error) {
+		if c.format == sign.FormatLegacy {
+			return nil, nil, errors.New("a legacy .att layer carries no verifiable transparency-log entry here")
+		}
+		sb, err := parseSigstoreBundle(data)
+		return sb, digestArtifact(d), err
+	})
+	if reason != "" {
+		return bad("%s", reason)
+	}
 	return &Attestation{
-		Signer:        Signer{Key: key.Name, KeyID: key.ID, Format: c.format, Location: c.location},
+		Signer:        Signer{Key: key.Name, KeyID: key.ID, Format: c.format, Location: c.location, Logged: logged},
 		PredicateType: st.PredicateType,
 		Statement:     st,
 		Predicate:     st.Predicate,
 	}, nil, true
+}
+
+// checkAttestationKeyless judges a keyless attestation bundle: sigstore-go checks the certificate,
+// the log entry and that the statement's subject is d; then the identity and revocation.
+func checkAttestationKeyless(c candidate, data []byte, st *sign.Statement, d name.Digest, opt AttestationOptions) (*Attestation, *Problem, bool) {
+	bad := func(format string, a ...any) (*Attestation, *Problem, bool) {
+		return nil, &Problem{Format: c.format, Location: c.location, Reason: fmt.Sprintf(format, a...)}, true
+	}
+	b, err := parseSigstoreBundle(data)
+	if err != nil {
+		return bad("keyless attestation: %v", err)
+	}
+	kr, err := verifyKeyless(b, digestArtifact(d), opt.Identities, opt.TrustedRoot)
+	if err != nil {
+		return bad("keyless attestation: %v", err)
+	}
+	s, p, _ := keylessSigner(c, kr, opt.Options)
+	if p != nil {
+		return nil, p, true
+	}
+	return &Attestation{Signer: *s, PredicateType: st.PredicateType, Statement: st, Predicate: st.Predicate}, nil, true
 }

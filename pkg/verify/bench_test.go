@@ -8,8 +8,11 @@ import (
 	"testing"
 
 	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/wardensec/warden/internal/testutil"
+	"github.com/wardensec/warden/internal/testutil/sigstoretest"
 	"github.com/wardensec/warden/pkg/sign"
 	"github.com/wardensec/warden/pkg/verify"
 )
@@ -94,6 +97,88 @@ func BenchmarkCosignVerify(b *testing.B) {
 					}
 				}
 			})
+		}
+	}
+}
+
+// BenchmarkVerifyKeyless measures verify.Image for a cosign keyless .sig (certificate, chain,
+// Rekor SET; the test's own CA and log in a trusted root read from a file) over loopback:
+// uncached (every request, the certificate chain, the SET and the identity checked) and cached.
+func BenchmarkVerifyKeyless(b *testing.B) {
+	ss := sigstoretest.New(b)
+	tr, err := verify.LoadTrustedRoot(ss.Root)
+	if err != nil {
+		b.Fatal(err)
+	}
+	const who, iss = "https://github.com/acme/app/.github/workflows/release.yml@refs/heads/main", "https://token.actions.githubusercontent.com"
+	host := newRegistry(b, true)
+	_, d := pushRandom(b, host, "bench", "v1")
+	sigstoretest.Push(b, d, nil, ss.SignKeyless(b, d, who, iss, nil))
+	ids := []verify.Identity{{Subject: who, Issuer: iss}}
+	// The registry gate's way: the same registry in process, no TCP.
+	inproc := []remote.Option{remote.WithTransport(verify.HandlerTransport(registryHandler(b)))}
+	dIn, err := name.NewDigest("registry.invalid/bench@" + d.DigestStr())
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := remote.Write(dIn, randomImageFrom(b, d), inproc...); err != nil {
+		b.Fatal(err)
+	}
+	sigstoretest.Push(b, dIn, inproc, ss.SignKeyless(b, dIn, who, iss, nil))
+	for _, c := range []struct {
+		name   string
+		d      name.Digest
+		ropts  []remote.Option
+		cached bool
+	}{{"loopback", d, nil, false}, {"loopback/cached", d, nil, true}, {"in-process", dIn, inproc, false}, {"in-process/cached", dIn, inproc, true}} {
+		cached := c.cached
+		b.Run(c.name, func(b *testing.B) {
+			d := c.d
+			opt := verify.Options{Identities: ids, TrustedRoot: tr, RemoteOptions: c.ropts}
+			if cached {
+				opt.Cache = verify.NewCache(16)
+				if _, err := verify.Image(ctx, d, opt); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				res, err := verify.Image(ctx, d, opt)
+				if err != nil || len(res.Signers) != 1 || res.Cached != cached {
+					b.Fatalf("%+v, %v", res, err)
+				}
+			}
+		})
+	}
+}
+
+// randomImageFrom reads back the image d names, to push it elsewhere under the same digest.
+func randomImageFrom(b *testing.B, d name.Digest) v1.Image {
+	b.Helper()
+	img, err := remote.Image(d)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return img
+}
+
+// BenchmarkCosignVerifyKeyless runs the peer, `cosign verify --certificate-identity
+// --trusted-root` (offline), on the same kind of keyless image as BenchmarkVerifyKeyless,
+// process start-up included.
+func BenchmarkCosignVerifyKeyless(b *testing.B) {
+	bin := testutil.RequireTool(b, "cosign")
+	c := &cosignEnv{bin: bin, dir: b.TempDir()}
+	ss := sigstoretest.New(b)
+	const who, iss = "https://github.com/acme/app/.github/workflows/release.yml@refs/heads/main", "https://token.actions.githubusercontent.com"
+	host := newRegistry(b, true)
+	_, d := pushRandom(b, host, "bench", "v1")
+	sigstoretest.Push(b, d, nil, ss.SignKeyless(b, d, who, iss, nil))
+	args := []string{"verify", "--allow-http-registry", "--trusted-root", ss.Root, "--insecure-ignore-sct",
+		"--new-bundle-format=false", "--certificate-identity", who, "--certificate-oidc-issuer", iss, d.String()}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if out, err := c.run(b, args...); err != nil {
+			b.Fatalf("cosign: %v\n%s", err, out)
 		}
 	}
 }

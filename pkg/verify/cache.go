@@ -52,18 +52,28 @@ func (c *Cache) Len() int {
 }
 
 func cacheKey(kind string, d name.Digest, opt Options, predicateType, state string) string {
-	ids := make([]string, len(opt.Keys))
-	for i, k := range opt.Keys {
-		ids[i] = k.ID + " " + k.Name // the name is in the result, so it is part of the key
+	ids := make([]string, 0, len(opt.Keys)+len(opt.Identities))
+	for _, k := range opt.Keys {
+		// the name is in the result, so it is part of the key; so is the window
+		ids = append(ids, k.ID+" "+k.Name+" "+k.NotBefore.String()+" "+k.NotAfter.String())
+	}
+	for _, id := range opt.Identities {
+		ids = append(ids, "identity\x00"+id.Issuer+"\x00"+id.IssuerRegexp+"\x00"+id.Subject+"\x00"+id.SubjectRegexp+"\x00"+id.NotBefore.String()+"\x00"+id.NotAfter.String())
 	}
 	sort.Strings(ids)
+	root := ""
+	if opt.TrustedRoot != nil {
+		root = opt.TrustedRoot.Digest
+	}
+	revoked := append([]string{"revoked", root, strconv.FormatBool(opt.RequireTlog)}, opt.Revoked...)
+	sort.Strings(revoked[3:])
 	ann := make([]string, 0, len(opt.Annotations))
 	for k, v := range opt.Annotations {
 		ann = append(ann, strconv.Quote(k)+"="+strconv.Quote(v))
 	}
 	sort.Strings(ann)
 	h := sha256.New()
-	for _, part := range [][]string{{kind, d.String(), strconv.Itoa(opt.threshold()), predicateType, state}, ids, ann} {
+	for _, part := range [][]string{{kind, d.String(), strconv.Itoa(opt.threshold()), predicateType, state}, ids, ann, revoked} {
 		for _, s := range part {
 			h.Write([]byte(s))
 			h.Write([]byte{0})

@@ -6,6 +6,7 @@
 package verify
 
 import (
+	"bytes"
 	"context"
 	"crypto"
 	"encoding/json"
@@ -18,11 +19,14 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+	"github.com/sigstore/sigstore-go/pkg/bundle"
+	sgverify "github.com/sigstore/sigstore-go/pkg/verify"
 
 	"github.com/wardensec/warden/pkg/sign"
 )
@@ -40,6 +44,9 @@ type Key struct {
 	Name   string           // what to call it in messages: usually its file name
 	Public crypto.PublicKey // ECDSA, Ed25519 or RSA
 	ID     string           // sign.KeyID(Public); filled by NewKey/LoadKeys
+	// NotBefore and NotAfter bound when the key may have signed (zero: unbounded): the time a
+	// transparency log or timestamp authority vouches for, else the time of verification.
+	NotBefore, NotAfter time.Time
 }
 
 // NewKey wraps a public key.
@@ -62,8 +69,12 @@ func LoadKeys(paths ...string) ([]Key, error) {
 
 // Options control a verification.
 type Options struct {
-	Keys          []Key             // trusted keys; at least one
-	Threshold     int               // distinct keys that must have signed validly; 0 means 1
+	Keys          []Key             // trusted keys
+	Identities    []Identity        // trusted keyless identities (need TrustedRoot); keys + identities ≥ 1
+	TrustedRoot   *TrustedRoot      // Fulcio CAs and Rekor/CT logs for keyless and transparency-log checks
+	RequireTlog   bool              // key signatures must carry a Rekor entry that verifies (needs TrustedRoot)
+	Revoked       []string          // key IDs (sign.KeyID) and certificate serials (hex) that never count
+	Threshold     int               // distinct keys or identities that must have signed validly; 0 means 1
 	Annotations   map[string]string // each must be in the signed payload with this value
 	RemoteOptions []remote.Option   // auth, transport
 	Cache         *Cache            // nil: no cache
@@ -85,25 +96,74 @@ func (o *Options) logger() *slog.Logger {
 }
 
 func (o *Options) check() error {
-	if len(o.Keys) == 0 {
-		return errors.New("verify: no public key given")
+	if len(o.Keys) == 0 && len(o.Identities) == 0 {
+		return errors.New("verify: no public key and no certificate identity given")
 	}
-	if o.threshold() > len(o.Keys) {
-		return fmt.Errorf("verify: threshold %d is more than the %d keys given", o.threshold(), len(o.Keys))
+	if n := len(o.Keys) + len(o.Identities); o.threshold() > n {
+		return fmt.Errorf("verify: threshold %d is more than the %d keys and identities given", o.threshold(), n)
 	}
 	for _, k := range o.Keys {
 		if k.Public == nil {
 			return fmt.Errorf("verify: key %q has no public key", k.Name)
 		}
 	}
+	for _, id := range o.Identities {
+		if err := id.Check(); err != nil {
+			return fmt.Errorf("verify: %w", err)
+		}
+	}
+	if len(o.Identities) > 0 && o.TrustedRoot == nil {
+		return errors.New("verify: keyless identities need a trusted root (--trusted-root)")
+	}
+	if o.RequireTlog && o.TrustedRoot == nil {
+		return errors.New("verify: a required transparency log needs a trusted root with its key (--trusted-root)")
+	}
+	return nil
+}
+
+// cacheable says whether a positive result may be cached: not when a key's window ends, as
+// the result would outlive it.
+func (o *Options) cacheable() bool {
+	for _, k := range o.Keys {
+		if !k.NotAfter.IsZero() {
+			return false
+		}
+	}
+	return true
+}
+
+// revoked says whether a key ID or certificate serial is in the revoked list.
+func (o *Options) revoked(id string) bool {
+	for _, r := range o.Revoked {
+		if r != "" && strings.EqualFold(r, id) {
+			return true
+		}
+	}
+	return false
+}
+
+// keyValidAt checks a key's window at t (the logged time, else now).
+func keyValidAt(k *Key, t time.Time) error {
+	if t.IsZero() {
+		t = time.Now()
+	}
+	if !k.NotBefore.IsZero() && t.Before(k.NotBefore) {
+		return fmt.Errorf("key %s is not valid before %s (signature time %s)", k.Name, k.NotBefore.Format(time.RFC3339), t.UTC().Format(time.RFC3339))
+	}
+	if !k.NotAfter.IsZero() && t.After(k.NotAfter) {
+		return fmt.Errorf("key %s expired at %s (signature time %s)", k.Name, k.NotAfter.Format(time.RFC3339), t.UTC().Format(time.RFC3339))
+	}
 	return nil
 }
 
 // Signer is one valid signature: which key made it and where it was found.
 type Signer struct {
-	Key      string      `json:"key"`    // Key.Name
-	KeyID    string      `json:"keyId"`  // sign.KeyID
-	Format   sign.Format `json:"format"` // legacy or bundle
+	Key      string      `json:"key"`               // Key.Name, or the keyless Identity as configured
+	KeyID    string      `json:"keyId"`             // sign.KeyID, or "identity:" and the Identity
+	Subject  string      `json:"subject,omitempty"` // keyless: the certificate's SAN
+	Issuer   string      `json:"issuer,omitempty"`  // keyless: its OIDC issuer
+	Logged   time.Time   `json:"logged,omitzero"`   // when a verified log entry or timestamp says it was signed
+	Format   sign.Format `json:"format"`            // legacy or bundle
 	Location string      `json:"location"`
 }
 
@@ -166,7 +226,9 @@ func Image(ctx context.Context, ref name.Reference, opt Options) (*Result, error
 		log.Debug("signature not counted", "image", d.String(), "location", p.Location, "reason", p.Reason)
 	}
 	if res.Verified {
-		opt.Cache.put(key, res)
+		if opt.cacheable() {
+			opt.Cache.put(key, res)
+		}
 		return res, nil
 	}
 	if res.Unsigned {
@@ -185,7 +247,11 @@ func prepare(ctx context.Context, ref name.Reference, kind string, opt *Options,
 	if opt.RemoteOptions, err = reuse(ctx, opt.RemoteOptions); err != nil {
 		return d, nil, "", err
 	}
-	if d, _, err = sign.Resolve(ctx, ref, opt.RemoteOptions); err != nil {
+	if dg, ok := ref.(name.Digest); ok {
+		// A digest names itself: no HEAD. The signatures' state is read below either way, and
+		// a digest the registry does not hold has nothing there to be trusted by.
+		d = dg
+	} else if d, _, err = sign.Resolve(ctx, ref, opt.RemoteOptions); err != nil {
 		return d, nil, "", err
 	}
 	if f, err = fetchAll(ctx, d, kind, opt.RemoteOptions); err != nil {
@@ -491,6 +557,9 @@ func checkSignature(c candidate, d name.Digest, opt Options) (*Signer, *Problem,
 		if !ok {
 			return bad("layer has no %s annotation", sign.AnnotationSignature)
 		}
+		if _, keyless := c.desc.Annotations[AnnotationCertificate]; keyless {
+			return checkLegacyKeyless(c, data, b64, d, opt)
+		}
 		sig, err := decodeSig(b64)
 		if err != nil {
 			return bad("signature annotation is not base64: %v", err)
@@ -505,6 +574,16 @@ func checkSignature(c candidate, d name.Digest, opt Options) (*Signer, *Problem,
 		if key == nil {
 			return bad("signature does not verify with any of the given keys (%s)", keyNames(opt.Keys))
 		}
+		logged, reason := keyExtras(key, opt, func() (*bundle.Bundle, sgverify.ArtifactPolicyOption, error) {
+			if _, ok := c.desc.Annotations[AnnotationRekorBundle]; !ok {
+				return nil, nil, fmt.Errorf("no transparency-log entry (%s annotation)", AnnotationRekorBundle)
+			}
+			b, err := legacyBundle(data, b64, c.desc.Annotations, key.ID)
+			return b, sgverify.WithArtifact(bytes.NewReader(data)), err
+		})
+		if reason != "" {
+			return bad("%s", reason)
+		}
 		p, err := sign.ParseSimpleSigning(data)
 		if err != nil {
 			return bad("signed by %s, but: %v", key.Name, err)
@@ -515,24 +594,40 @@ func checkSignature(c candidate, d name.Digest, opt Options) (*Signer, *Problem,
 		if err := checkAnnotations(opt.Annotations, p.Annotations()); err != nil {
 			return bad("signed by %s, but %v", key.Name, err)
 		}
-		return &Signer{Key: key.Name, KeyID: key.ID, Format: c.format, Location: c.location}, nil, true
+		return &Signer{Key: key.Name, KeyID: key.ID, Format: c.format, Location: c.location, Logged: logged}, nil, true
 	default:
-		env, hint, err := bundleEnvelope(data, "a DSSE-wrapped image signature")
+		b, err := sign.ParseBundle(data)
 		if err != nil {
 			return bad("%v", err)
 		}
-		st, err := statementOf(env)
+		if b.DSSEEnvelope == nil {
+			return bad("bundle holds a messageSignature, not a DSSE-wrapped image signature")
+		}
+		st, err := statementOf(b.DSSEEnvelope)
 		if err != nil {
 			return bad("%v", err)
 		}
 		if st.PredicateType != sign.PredicateCosignSign {
 			return nil, nil, false // an attestation, not a signature
 		}
-		key, reason := checkStatement(env, hint, st, d, opt, "signature")
+		if isKeyless(b) {
+			return checkBundleKeyless(c, data, b, st, d, opt)
+		}
+		key, reason := checkStatement(b.DSSEEnvelope, hintOf(b), st, d, opt, "signature")
 		if key == nil {
 			return bad("%s", reason)
 		}
-		return &Signer{Key: key.Name, KeyID: key.ID, Format: c.format, Location: c.location}, nil, true
+		logged, reason := keyExtras(key, opt, func() (*bundle.Bundle, sgverify.ArtifactPolicyOption, error) {
+			sb, err := parseSigstoreBundle(data)
+			if err != nil {
+				return nil, nil, err
+			}
+			return sb, digestArtifact(d), nil
+		})
+		if reason != "" {
+			return bad("%s", reason)
+		}
+		return &Signer{Key: key.Name, KeyID: key.ID, Format: c.format, Location: c.location, Logged: logged}, nil, true
 	}
 }
 

@@ -37,18 +37,25 @@ func verifyKeys(keys []policy.Key) []verify.Key {
 	out := make([]verify.Key, len(keys))
 	for i, k := range keys {
 		out[i] = verify.NewKey(k.Path, k.Public)
+		out[i].NotBefore, out[i].NotAfter = k.NotBefore, k.NotAfter
 	}
 	return out
 }
 
 // VerifySignatures implements policy.SignatureVerifier.
-func (v *Verifier) VerifySignatures(ctx context.Context, s policy.Subject, keys []policy.Key, ann map[string]string) (*policy.SignatureFacts, error) {
+func (v *Verifier) VerifySignatures(ctx context.Context, s policy.Subject, keys []policy.Key, req *policy.Signatures) (*policy.SignatureFacts, error) {
 	ref, err := v.ref(s)
 	if err != nil {
 		return nil, err
 	}
-	res, err := verify.Image(ctx, ref, verify.Options{Keys: verifyKeys(keys), Threshold: 1, Annotations: ann,
-		RemoteOptions: v.RemoteOptions, Cache: v.Cache, Logger: v.Logger})
+	opt := verify.Options{Keys: verifyKeys(keys), Threshold: 1, RemoteOptions: v.RemoteOptions, Cache: v.Cache, Logger: v.Logger}
+	if req != nil {
+		opt.Annotations, opt.TrustedRoot, opt.RequireTlog, opt.Revoked = req.Annotations, req.TrustedRoot, req.Tlog, req.Revoked
+		for _, id := range req.Keyless {
+			opt.Identities = append(opt.Identities, id.Identity)
+		}
+	}
+	res, err := verify.Image(ctx, ref, opt)
 	if res == nil {
 		return nil, err
 	}
