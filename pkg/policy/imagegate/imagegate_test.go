@@ -1,0 +1,153 @@
+package imagegate
+
+import (
+	"context"
+	"crypto"
+	"io"
+	"log"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	ggcrregistry "github.com/google/go-containerregistry/pkg/registry"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	"github.com/wardensec/warden/internal/testimage"
+	"github.com/wardensec/warden/pkg/policy"
+	"github.com/wardensec/warden/pkg/sign"
+)
+
+// Fixture is a loopback registry with a signed and an unsigned image and a
+// policy that requires a signature with release.pub under prod/.
+type Fixture struct {
+	Host     string
+	Signed   string // host/prod/app:1 (signed)
+	Unsigned string // host/prod/unsigned:1
+	Policy   *policy.Policy
+	Signer   crypto.Signer
+}
+
+func newFixture(t testing.TB) *Fixture {
+	t.Helper()
+	srv := httptest.NewServer(ggcrregistry.New(ggcrregistry.Logger(log.New(io.Discard, "", 0))))
+	t.Cleanup(srv.Close)
+	host := strings.TrimPrefix(srv.URL, "http://")
+	f := &Fixture{Host: host, Signed: host + "/prod/app:1", Unsigned: host + "/prod/unsigned:1"}
+	push := func(img v1.Image, ref string) name.Reference {
+		rf, err := name.ParseReference(ref)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := remote.Write(rf, img); err != nil {
+			t.Fatalf("push %s: %v", ref, err)
+		}
+		return rf
+	}
+	app := push(testimage.Image(t, nil, testimage.Layer(t, testimage.Reg("app/server", "\x7fELF signed"))), f.Signed)
+	push(testimage.Image(t, nil, testimage.Layer(t, testimage.Reg("app/server", "\x7fELF unsigned"))), f.Unsigned)
+	priv, pub, err := sign.GenerateKeyPair([]byte("pw"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Signer, err = sign.ParsePrivateKey(priv, []byte("pw"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "release.pub"), pub, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sign.Image(context.Background(), app, f.Signer, sign.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	f.Policy, err = policy.Parse("policy.yaml", []byte(`version: 1
+default: deny
+rules:
+  - name: prod
+    match: ["`+host+`/prod/**"]
+    signatures: {keys: [release.pub]}
+`), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+func TestDecide(t *testing.T) {
+	f := newFixture(t)
+	g := New(Options{Policy: f.Policy, CacheTTL: time.Minute})
+	ctx := context.Background()
+
+	res := g.Decide(ctx, f.Signed, nil)
+	if !res.Allow || res.Cached || !strings.HasPrefix(res.Pinned, f.Signed+"@sha256:") || res.Digest == "" {
+		t.Fatalf("signed: %+v", res)
+	}
+	if again := g.Decide(ctx, f.Signed, nil); !again.Allow || !again.Cached || again.Pinned != res.Pinned {
+		t.Errorf("second decision not from the cache: %+v", again)
+	}
+	if d := g.Decide(ctx, f.Host+"/prod/app@"+res.Digest, nil); !d.Allow || d.Pinned != f.Host+"/prod/app@"+res.Digest {
+		t.Errorf("by digest: %+v", d)
+	}
+
+	for _, c := range []struct{ ref, want string }{
+		{f.Unsigned, "signatures: the image is not signed"},
+		{f.Host + "/other/app@sha256:" + strings.Repeat("a", 64), "(rule default)"},
+		{"Not A Reference!", "is not an image reference"},
+		{f.Host + "/prod/missing:1", "resolving " + f.Host + "/prod/missing:1"},
+	} {
+		d := g.Decide(ctx, c.ref, nil)
+		if d.Allow || !strings.Contains(d.Message(), c.want) {
+			t.Errorf("%s: allow=%v %q; want denial with %q", c.ref, d.Allow, d.Message(), c.want)
+		}
+	}
+
+	// The tag moves to an unsigned image after signing: the cache is keyed by
+	// digest, so the new digest is decided afresh and denied.
+	moved, err := name.ParseReference(f.Signed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.Write(moved, testimage.Image(t, nil, testimage.Layer(t, testimage.Reg("app/server", "\x7fELF moved")))); err != nil {
+		t.Fatal(err)
+	}
+	if d := g.Decide(ctx, f.Signed, nil); d.Allow || d.Digest == res.Digest || !strings.Contains(d.Message(), "not signed") {
+		t.Errorf("moved tag: %+v", d)
+	}
+
+	// No policy: everything is denied.
+	g.SetPolicy(nil)
+	if d := g.Decide(ctx, f.Host+"/prod/app@"+res.Digest, nil); d.Allow {
+		t.Errorf("nil policy allowed: %+v", d)
+	}
+}
+
+// TestDecideHangingRegistry: a registry that never answers denies once the
+// timeout runs out, naming it.
+func TestDecideHangingRegistry(t *testing.T) {
+	f := newFixture(t)
+	stop := make(chan struct{})
+	hang := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-stop:
+		case <-r.Context().Done():
+		}
+	}))
+	defer hang.Close()
+	defer close(stop)
+	host := strings.TrimPrefix(hang.URL, "http://")
+	g := New(Options{Policy: f.Policy, Timeout: 300 * time.Millisecond})
+	start := time.Now()
+	d := g.Decide(context.Background(), host+"/prod/app:1", nil)
+	if d.Allow || !strings.Contains(d.Message(), "timeout") || !strings.Contains(d.Message(), "fail closed") {
+		t.Errorf("hanging registry: %q", d.Message())
+	}
+	if el := time.Since(start); el > 5*time.Second {
+		t.Errorf("took %s", el)
+	}
+}
