@@ -50,6 +50,7 @@ func newRootCmd() *cobra.Command {
 		newCheckCmd(g),
 		newLintCmd(g),
 		newServeCmd(g),
+		newDockerAuthzCmd(g),
 		newVersionCmd(),
 	)
 	return root
