@@ -82,4 +82,3 @@ rules:
 	}
 	return f
 }
-
