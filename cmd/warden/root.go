@@ -51,6 +51,7 @@ func newRootCmd() *cobra.Command {
 		newLintCmd(g),
 		newServeCmd(g),
 		newDockerAuthzCmd(g),
+		newAdmissionCmd(g),
 		newVersionCmd(),
 	)
 	return root

@@ -125,7 +125,7 @@ func (g *Gate) SetPolicy(p *policy.Policy) {
 }
 
 // Decide evaluates the policy on the image ref names, with the registry
-// credentials of kc (nil: the gate's keychain). Every failure — a reference
+// credentials of kc, else those of the gate's keychain. Every failure — a reference
 // that does not parse, an unreachable or slow registry, a fact that cannot
 // be had — is a denial naming it.
 func (g *Gate) Decide(ctx context.Context, ref string, kc authn.Keychain) Result {
@@ -134,10 +134,12 @@ func (g *Gate) Decide(ctx context.Context, ref string, kc authn.Keychain) Result
 	if err != nil {
 		return Result{Decision: policy.Deny(subj, "reference", fmt.Errorf("%q is not an image reference: %w", ref, err))}
 	}
-	if kc == nil {
+	switch {
+	case kc != nil && g.opt.Keychain != nil:
+		kc = authn.NewMultiKeychain(kc, g.opt.Keychain) // the first that knows the registry
+	case kc == nil && g.opt.Keychain != nil:
 		kc = g.opt.Keychain
-	}
-	if kc == nil {
+	case kc == nil:
 		kc = authn.NewMultiKeychain() // anonymous
 	}
 	ctx, cancel := context.WithTimeout(ctx, g.opt.Timeout)
