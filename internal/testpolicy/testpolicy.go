@@ -34,9 +34,9 @@ type Fixture struct {
 	Unsigned string // host/prod/unsigned:1
 	// Private is host/private/app:1 (signed), readable only with User and Password.
 	Private, User, Password string
-	Policy   *policy.Policy
-	Signer   crypto.Signer
-	KeyDir   string // holds release.pub
+	Policy                  *policy.Policy
+	Signer                  crypto.Signer
+	KeyDir                  string // holds release.pub
 }
 
 // New starts the registry (stopped at the end of the test), pushes and signs.
