@@ -212,7 +212,7 @@ func TestAdmissionCommand(t *testing.T) {
 	}
 	deploy := func(image string) (runtime.Object, metav1.GroupVersionKind) {
 		return &appsv1.Deployment{TypeMeta: metav1.TypeMeta{APIVersion: "apps/v1", Kind: "Deployment"}, ObjectMeta: metav1.ObjectMeta{Name: "web"},
-			Spec: appsv1.DeploymentSpec{Template: corev1.PodTemplateSpec{Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "web", Image: image}}}}}},
+				Spec: appsv1.DeploymentSpec{Template: corev1.PodTemplateSpec{Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "web", Image: image}}}}}},
 			metav1.GroupVersionKind{Group: "apps", Version: "v1", Kind: "Deployment"}
 	}
 	base := "https://" + addr
