@@ -223,16 +223,28 @@ func (s *Server) Review(ctx context.Context, req *admissionv1.AdmissionRequest, 
 	}
 	kc := s.keychain(ctx, req.Namespace, wl.Spec.ImagePullSecrets)
 	images := wl.Images()
-	results := make([]imagegate.Result, len(images))
+	// Each distinct image is decided once, all of them at the same time.
+	decided := map[string]*imagegate.Result{}
+	for _, im := range images {
+		decided[im.Image] = nil
+	}
+	var mu sync.Mutex
 	var wg sync.WaitGroup
-	for i, im := range images {
+	for ref := range decided {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			results[i] = s.opt.Gate.Decide(ctx, im.Image, kc)
+			res := s.opt.Gate.Decide(ctx, ref, kc)
+			mu.Lock()
+			decided[ref] = &res
+			mu.Unlock()
 		}()
 	}
 	wg.Wait()
+	results := make([]imagegate.Result, len(images))
+	for i, im := range images {
+		results[i] = *decided[im.Image]
+	}
 	var denials []string
 	var patch []patchOp
 	for i, res := range results {

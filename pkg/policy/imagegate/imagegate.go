@@ -89,6 +89,8 @@ func (r Result) Message() string {
 type Gate struct {
 	opt Options
 
+	puller *remote.Puller // with opt.Keychain
+
 	mu    sync.Mutex
 	pol   *policy.Policy
 	cache map[string]cached
@@ -113,7 +115,25 @@ func New(opt Options) *Gate {
 	if opt.Platform == nil {
 		opt.Platform = &v1.Platform{OS: "linux", Architecture: "amd64"}
 	}
-	return &Gate{opt: opt, pol: opt.Policy, cache: map[string]cached{}}
+	g := &Gate{opt: opt, pol: opt.Policy, cache: map[string]cached{}}
+	kc := opt.Keychain
+	if kc == nil {
+		kc = authn.NewMultiKeychain() // anonymous
+	}
+	p, err := remote.NewPuller(g.baseOptions(kc)...)
+	if err != nil {
+		panic(err) // only option errors, and these options are valid
+	}
+	g.puller = p
+	return g
+}
+
+func (g *Gate) baseOptions(kc authn.Keychain) []remote.Option {
+	o := []remote.Option{remote.WithAuthFromKeychain(kc), remote.WithPlatform(*g.opt.Platform)}
+	if g.opt.Transport != nil {
+		o = append(o, remote.WithTransport(g.opt.Transport))
+	}
+	return o
 }
 
 // SetPolicy replaces the policy (a reload) and empties the cache.
@@ -134,20 +154,23 @@ func (g *Gate) Decide(ctx context.Context, ref string, kc authn.Keychain) Result
 	if err != nil {
 		return Result{Decision: policy.Deny(subj, "reference", fmt.Errorf("%q is not an image reference: %w", ref, err))}
 	}
-	switch {
-	case kc != nil && g.opt.Keychain != nil:
-		kc = authn.NewMultiKeychain(kc, g.opt.Keychain) // the first that knows the registry
-	case kc == nil && g.opt.Keychain != nil:
-		kc = g.opt.Keychain
-	case kc == nil:
-		kc = authn.NewMultiKeychain() // anonymous
+	// A Puller keeps each repository's authenticated transport: the tag's
+	// HEAD and the signature reads share one /v2/ ping and token. Requests
+	// with the gate's own credentials share one across decisions.
+	puller := g.puller
+	if kc != nil {
+		if g.opt.Keychain != nil {
+			kc = authn.NewMultiKeychain(kc, g.opt.Keychain) // the first that knows the registry
+		}
+		p, err := remote.NewPuller(g.baseOptions(kc)...)
+		if err != nil {
+			return Result{Decision: policy.Deny(subj, "registry", err)}
+		}
+		puller = p
 	}
 	ctx, cancel := context.WithTimeout(ctx, g.opt.Timeout)
 	defer cancel()
-	ropts := []remote.Option{remote.WithContext(ctx), remote.WithAuthFromKeychain(kc), remote.WithPlatform(*g.opt.Platform)}
-	if g.opt.Transport != nil {
-		ropts = append(ropts, remote.WithTransport(g.opt.Transport))
-	}
+	ropts := []remote.Option{remote.WithContext(ctx), remote.Reuse(puller)}
 	res := g.decide(ctx, r, subj, ropts)
 	if !res.Allow && ctx.Err() != nil {
 		res.Decision = policy.Deny(res.Subject, "timeout", fmt.Errorf("deciding on %s took longer than %s (fail closed): %w", ref, g.opt.Timeout, ctx.Err()))
