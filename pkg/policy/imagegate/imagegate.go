@@ -20,6 +20,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"golang.org/x/sync/singleflight"
 
 	"github.com/wardensec/warden/pkg/extract/all"
 	"github.com/wardensec/warden/pkg/inventory"
@@ -90,6 +91,7 @@ type Gate struct {
 	opt Options
 
 	puller *remote.Puller // with opt.Keychain
+	flight singleflight.Group
 
 	mu    sync.Mutex
 	pol   *policy.Policy
@@ -114,6 +116,14 @@ func New(opt Options) *Gate {
 	}
 	if opt.Platform == nil {
 		opt.Platform = &v1.Platform{OS: "linux", Architecture: "amd64"}
+	}
+	if opt.Transport == nil {
+		// remote.DefaultTransport keeps 2 idle connections per host: under
+		// hundreds of concurrent reviews of one registry, every other request
+		// would open a new connection.
+		tr := remote.DefaultTransport.(*http.Transport).Clone()
+		tr.MaxIdleConnsPerHost = 64
+		opt.Transport = tr
 	}
 	g := &Gate{opt: opt, pol: opt.Policy, cache: map[string]cached{}}
 	kc := opt.Keychain
@@ -168,12 +178,29 @@ func (g *Gate) Decide(ctx context.Context, ref string, kc authn.Keychain) Result
 		}
 		puller = p
 	}
-	ctx, cancel := context.WithTimeout(ctx, g.opt.Timeout)
-	defer cancel()
-	ropts := []remote.Option{remote.WithContext(ctx), remote.Reuse(puller)}
-	res := g.decide(ctx, r, subj, ropts)
-	if !res.Allow && ctx.Err() != nil {
-		res.Decision = policy.Deny(res.Subject, "timeout", fmt.Errorf("deciding on %s took longer than %s (fail closed): %w", ref, g.opt.Timeout, ctx.Err()))
+	run := func(ctx context.Context) Result {
+		ctx, cancel := context.WithTimeout(ctx, g.opt.Timeout)
+		defer cancel()
+		res := g.decide(ctx, r, subj, []remote.Option{remote.WithContext(ctx), remote.Reuse(puller)})
+		if !res.Allow && ctx.Err() != nil {
+			res.Decision = policy.Deny(res.Subject, "timeout", fmt.Errorf("deciding on %s took longer than %s (fail closed): %w", ref, g.opt.Timeout, ctx.Err()))
+		}
+		return res
+	}
+	var res Result
+	if kc == nil {
+		// Concurrent decisions on one reference with the gate's credentials
+		// (a ReplicaSet creating many pods) share one evaluation, which the
+		// caller that started it cannot cancel for the others.
+		ch := g.flight.DoChan(ref, func() (any, error) { return run(context.WithoutCancel(ctx)), nil })
+		select {
+		case v := <-ch:
+			res = v.Val.(Result)
+		case <-ctx.Done():
+			res = Result{Decision: policy.Deny(subj, "timeout", fmt.Errorf("deciding on %s: %w (fail closed)", ref, ctx.Err()))}
+		}
+	} else {
+		res = run(ctx)
 	}
 	if !res.Allow {
 		g.opt.Logger.Info("image denied by policy", "ref", ref, "digest", res.Digest, "rule", res.Rule, "reasons", res.Failures())
