@@ -14,13 +14,10 @@ import (
 
 	"github.com/wardensec/warden/pkg/cachedir"
 	"github.com/wardensec/warden/pkg/inventory"
-	"github.com/wardensec/warden/pkg/lint"
-	"github.com/wardensec/warden/pkg/match"
 	"github.com/wardensec/warden/pkg/policy"
 	"github.com/wardensec/warden/pkg/policy/facts"
 	"github.com/wardensec/warden/pkg/sign"
 	"github.com/wardensec/warden/pkg/source"
-	"github.com/wardensec/warden/pkg/vulndb"
 )
 
 // checkNow is the clock of check (exception expiry, database and attestation ages); tests pin it.
@@ -214,24 +211,8 @@ func (c *checkFacts) Vulnerabilities(ctx context.Context, _ policy.Subject) (*po
 	if err != nil {
 		return nil, err
 	}
-	db, err := vulndb.Open(cachedir.DBPath(dir))
-	if err != nil {
-		return nil, err
-	}
-	defer db.Close()
-	in, err := c.inventory(ctx)
-	if err != nil {
-		return nil, err
-	}
-	fs, err := match.Match(ctx, db, in, match.Options{Logger: c.g.logger})
-	if err != nil {
-		return nil, fmt.Errorf("matching %s: %w", c.img.Name, err)
-	}
-	return &policy.VulnFacts{DBBuilt: db.Built(), Findings: fs}, nil
+	return facts.Vulnerabilities(ctx, cachedir.DBPath(dir), c.img.Name, c.inventory, c.g.logger)
 }
-
-// BaseAnnotation names an image's base (OCI image spec pre-defined annotation).
-const checkBaseAnnotation = "org.opencontainers.image.base.name"
 
 // Inspect implements policy.ImageInspector with pkg/lint and the inventory.
 func (c *checkFacts) Inspect(ctx context.Context, _ policy.Subject) (*policy.ImageFacts, error) {
@@ -239,22 +220,7 @@ func (c *checkFacts) Inspect(ctx context.Context, _ policy.Subject) (*policy.Ima
 	if err != nil {
 		return nil, err
 	}
-	cf, err := c.img.ConfigFile()
-	if err != nil {
-		return nil, fmt.Errorf("reading config: %w", err)
-	}
-	rep, err := lint.Lint(ctx, c.img.Image, lint.Options{Reference: lintReference(c.img), Tags: c.img.RepoTags,
-		Packages: len(in.Packages), Logger: c.g.logger})
-	if err != nil {
-		return nil, err
-	}
-	im := &policy.ImageFacts{User: cf.Config.User, Lint: rep.Findings, Packages: in.Packages, SizeBytes: rep.SizeBytes, Tags: c.img.RepoTags}
-	if m, err := c.img.Manifest(); err == nil && m.Annotations[checkBaseAnnotation] != "" {
-		im.Base = m.Annotations[checkBaseAnnotation]
-	} else if cf.Config.Labels[checkBaseAnnotation] != "" {
-		im.Base = cf.Config.Labels[checkBaseAnnotation]
-	}
-	return im, nil
+	return facts.Inspect(ctx, c.img.Image, in, facts.InspectOptions{Reference: lintReference(c.img), Tags: c.img.RepoTags, Logger: c.g.logger})
 }
 
 func writeDecision(w io.Writer, d policy.Decision) error {

@@ -54,6 +54,8 @@ func newRootCmd() *cobra.Command {
 		newCheckCmd(g),
 		newLintCmd(g),
 		newServeCmd(g),
+		newDockerAuthzCmd(g),
+		newAdmissionCmd(g),
 		newVersionCmd(),
 	)
 	return root

@@ -54,6 +54,14 @@ func TestDependencyDirection(t *testing.T) {
 		}
 		n++
 		rel := strings.TrimPrefix(p.ImportPath, mod)
+		if !strings.HasPrefix(rel, "pkg/admission") {
+			for _, d := range p.Deps {
+				if strings.HasPrefix(d, "k8s.io/") {
+					t.Errorf("%s imports %s: the Kubernetes types (12 MB of binary) stay in pkg/admission", rel, d)
+					break
+				}
+			}
+		}
 		for _, rule := range forbidden {
 			if !strings.HasPrefix(rel, rule.pkg) {
 				continue

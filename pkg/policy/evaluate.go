@@ -152,6 +152,40 @@ type Decision struct {
 	Reasons []Reason `json:"reasons"`
 }
 
+// Failures are the failed reasons as one line each ("check: message; detail;
+// ..."; at most three details), the form every enforcement point shows: the
+// registry's DENIED message, the admission webhook's status and the Docker
+// plugin's Msg.
+func (d Decision) Failures() []string {
+	var out []string
+	for _, r := range d.Reasons {
+		if r.Result != Fail {
+			continue
+		}
+		msg := r.Check + ": " + r.Message
+		for i, x := range r.Details {
+			if i == 3 {
+				msg += fmt.Sprintf("; and %d more", len(r.Details)-3)
+				break
+			}
+			msg += "; " + x
+		}
+		out = append(out, msg)
+	}
+	return out
+}
+
+// Warnings are the reasons that warn, one line each ("check: message").
+func (d Decision) Warnings() []string {
+	var out []string
+	for _, r := range d.Reasons {
+		if r.Result == Warn {
+			out = append(out, r.Check+": "+r.Message)
+		}
+	}
+	return out
+}
+
 // Deny is the decision for a policy or fact that could not be had at all: it
 // fails closed with err as the reason.
 // Each line of the error (a policy with several problems) becomes a detail.

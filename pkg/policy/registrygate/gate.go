@@ -20,16 +20,16 @@ import (
 	"github.com/wardensec/warden/pkg/extract/all"
 	"github.com/wardensec/warden/pkg/inventory"
 	"github.com/wardensec/warden/pkg/layercache"
-	"github.com/wardensec/warden/pkg/lint"
 	"github.com/wardensec/warden/pkg/match"
 	"github.com/wardensec/warden/pkg/policy"
+	"github.com/wardensec/warden/pkg/policy/facts"
 	"github.com/wardensec/warden/pkg/registry"
 	"github.com/wardensec/warden/pkg/vulndb"
 	"github.com/wardensec/warden/pkg/walk"
 )
 
 // BaseAnnotation names an image's base image (OCI pre-defined annotation).
-const BaseAnnotation = "org.opencontainers.image.base.name"
+const BaseAnnotation = facts.BaseAnnotation
 
 // Options configure a Gate.
 type Options struct {
@@ -207,20 +207,7 @@ func (g *Gate) Decide(ctx context.Context, s registry.Subject) (registry.Decisio
 	})
 	out := registry.Decision{Allow: d.Allow}
 	if !d.Allow {
-		for _, r := range d.Reasons {
-			if r.Result != policy.Fail {
-				continue
-			}
-			msg := r.Check + ": " + r.Message
-			for i, x := range r.Details {
-				if i == 3 {
-					msg += fmt.Sprintf("; and %d more", len(r.Details)-3)
-					break
-				}
-				msg += "; " + x
-			}
-			out.Reasons = append(out.Reasons, msg)
-		}
+		out.Reasons = d.Failures()
 		g.opt.Logger.Info("pull denied by policy", "ref", subj.Ref, "digest", subj.Digest, "rule", d.Rule, "reasons", out.Reasons)
 	}
 	return out, nil
@@ -285,19 +272,9 @@ func (in inspector) Inspect(ctx context.Context, subj policy.Subject) (*policy.I
 	if err != nil {
 		return nil, err
 	}
-	cf, err := s.Image.ConfigFile()
-	if err != nil {
-		return nil, fmt.Errorf("reading config of %s: %w", s.Digest, err)
-	}
-	rep, err := lint.Lint(ctx, s.Image, lint.Options{Reference: subj.Ref, Packages: len(inv.Packages), Logger: g.opt.Logger})
+	im, err := facts.Inspect(ctx, s.Image, inv, facts.InspectOptions{Reference: subj.Ref, Logger: g.opt.Logger})
 	if err != nil {
 		return nil, err
-	}
-	im := &policy.ImageFacts{User: cf.Config.User, Lint: rep.Findings, Packages: inv.Packages, SizeBytes: rep.SizeBytes}
-	if m, err := s.Image.Manifest(); err == nil && m.Annotations[BaseAnnotation] != "" {
-		im.Base = m.Annotations[BaseAnnotation]
-	} else if cf.Config.Labels[BaseAnnotation] != "" {
-		im.Base = cf.Config.Labels[BaseAnnotation]
 	}
 	g.mu.Lock()
 	g.facts[key] = im
