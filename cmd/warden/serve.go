@@ -29,6 +29,8 @@ import (
 	"github.com/wardensec/warden/pkg/registry"
 	"github.com/wardensec/warden/pkg/registry/auth"
 	"github.com/wardensec/warden/pkg/registry/gc"
+	"github.com/wardensec/warden/pkg/registry/meta"
+	"github.com/wardensec/warden/pkg/registry/storage"
 	"github.com/wardensec/warden/pkg/registry/ui"
 	"github.com/wardensec/warden/pkg/sbom"
 	"github.com/wardensec/warden/pkg/verify"
@@ -40,6 +42,14 @@ import (
 type serveConfig struct {
 	Addr string `yaml:"addr"`
 	Root string `yaml:"root"`
+	// Storage is where blobs live: a directory (default Root) or
+	// s3://BUCKET/PREFIX?endpoint=URL&region=R (credentials from AWS_* variables).
+	Storage string `yaml:"storage"`
+	// StorageRedirect answers blob GETs with a presigned URL of the object store.
+	StorageRedirect bool `yaml:"storageRedirect"`
+	// Meta is the metadata database: SQLite in Root (default) or postgres://... ,
+	// which several replicas share.
+	Meta string `yaml:"meta"`
 	// Upstream turns on gateway mode (pull-through cache with the same scanning and policy).
 	Upstream string `yaml:"upstream"`
 	TLS      struct {
@@ -136,6 +146,11 @@ See docs/registry.md.`,
 			}
 			override("addr", &c.Addr, flagCfg.Addr)
 			override("root", &c.Root, flagCfg.Root)
+			override("storage", &c.Storage, flagCfg.Storage)
+			override("meta", &c.Meta, flagCfg.Meta)
+			if fl.Changed("storage-redirect") {
+				c.StorageRedirect = flagCfg.StorageRedirect
+			}
 			override("tls-cert", &c.TLS.Cert, flagCfg.TLS.Cert)
 			override("tls-key", &c.TLS.Key, flagCfg.TLS.Key)
 			override("htpasswd", &c.Auth.Htpasswd, flagCfg.Auth.Htpasswd)
@@ -172,6 +187,9 @@ See docs/registry.md.`,
 	fl.StringVar(&configFile, "config", "", "YAML configuration file (docs/registry.md); flags override it")
 	fl.StringVar(&flagCfg.Addr, "addr", "127.0.0.1:5000", "listen address HOST:PORT (non-loopback only with authentication)")
 	fl.StringVar(&flagCfg.Root, "root", "", "storage directory (default <state dir>/registry)")
+	fl.StringVar(&flagCfg.Storage, "storage", "", "blob storage: a directory (default --root) or s3://BUCKET/PREFIX?endpoint=URL&region=R, credentials from AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY")
+	fl.BoolVar(&flagCfg.StorageRedirect, "storage-redirect", false, "serve blob downloads by redirect to a presigned URL of the object store (S3 only)")
+	fl.StringVar(&flagCfg.Meta, "meta", "", "metadata database: SQLite under --root (default) or postgres://USER@HOST:PORT/DB?sslmode=..., shared by several replicas")
 	fl.StringVar(&flagCfg.TLS.Cert, "tls-cert", "", "TLS certificate file (PEM)")
 	fl.StringVar(&flagCfg.TLS.Key, "tls-key", "", "TLS private key file (PEM)")
 	fl.StringVar(&flagCfg.Auth.Htpasswd, "htpasswd", "", "htpasswd file with bcrypt entries (htpasswd -B); turns authentication on")
@@ -223,7 +241,20 @@ func runServe(ctx context.Context, g *globals, c *serveConfig, stderr io.Writer)
 	if (c.TLS.Cert == "") != (c.TLS.Key == "") {
 		return errors.New("TLS needs both --tls-cert and --tls-key")
 	}
-	opt := registry.Options{Root: root, Logger: g.logger, ScanWorkers: c.Scan.Workers}
+	opt := registry.Options{Root: root, Logger: g.logger, ScanWorkers: c.Scan.Workers, Redirect: c.StorageRedirect}
+	storeDesc := root
+	if c.Storage != "" {
+		if opt.Store, err = storage.OpenURL(ctx, c.Storage, root); err != nil {
+			return fmt.Errorf("--storage: %w", err)
+		}
+		storeDesc = opt.Store.Describe()
+	}
+	if c.Meta != "" {
+		if opt.Meta, err = meta.OpenURL(ctx, c.Meta, filepath.Join(root, "meta.db")); err != nil {
+			return fmt.Errorf("--meta: %w", err)
+		}
+		storeDesc += ", metadata " + opt.Meta.Describe()
+	}
 
 	var au *auth.Auth
 	if c.Auth.Htpasswd != "" {
@@ -302,6 +333,9 @@ func runServe(ctx context.Context, g *globals, c *serveConfig, stderr io.Writer)
 
 	reg, err := registry.New(opt)
 	if err != nil {
+		if opt.Meta != nil {
+			opt.Meta.Close()
+		}
 		return err
 	}
 	defer reg.Close()
@@ -345,7 +379,7 @@ func runServe(ctx context.Context, g *globals, c *serveConfig, stderr io.Writer)
 			authMsg = "token authentication (/token)"
 		}
 	}
-	fmt.Fprintf(stderr, "warden serve: listening on %s://%s, storage %s, %s\n", scheme, ln.Addr(), root, authMsg)
+	fmt.Fprintf(stderr, "warden serve: listening on %s://%s, storage %s, %s\n", scheme, ln.Addr(), storeDesc, authMsg)
 	if opt.Upstream != nil {
 		fmt.Fprintf(stderr, "warden serve: gateway for %s\n", opt.Upstream)
 	}
@@ -428,7 +462,8 @@ func watchDB(ctx context.Context, reg *registry.Registry, dbPath string, every t
 			continue
 		}
 		last = b
-		n, err := reg.Rescan(ctx)
+		// Once across the replicas sharing the metadata database.
+		n, err := reg.RescanOnce(ctx, b.UTC().Format(time.RFC3339Nano))
 		log.Info("warden serve: vulnerability database changed, rescanning", "built", b, "images", n, "err", err)
 	}
 }

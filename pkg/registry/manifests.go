@@ -188,7 +188,7 @@ func (r *Registry) getManifest(w http.ResponseWriter, req *http.Request, rt rout
 		r.internalError(w, "looking up manifest", err)
 		return
 	}
-	body, err := r.store.ReadAll(d, maxManifestSize)
+	body, err := r.store.ReadAll(ctx, d, maxManifestSize)
 	if errors.Is(err, storage.ErrNotFound) {
 		writeError(w, http.StatusNotFound, codeManifestUnknown, fmt.Sprintf("manifest %s is not stored", d), nil)
 		return
@@ -318,7 +318,7 @@ func (r *Registry) putManifest(w http.ResponseWriter, req *http.Request, rt rout
 		b, _ := json.Marshal(doc.Annotations)
 		ann = string(b)
 	}
-	if err := r.store.PutBytes(d, body); err != nil {
+	if err := r.store.PutBytes(ctx, d, body); err != nil {
 		r.internalError(w, "storing manifest", err)
 		return
 	}

@@ -54,7 +54,8 @@ func Run(ctx context.Context, root string, opt Options) (Stats, error) {
 	}
 	var dead []storage.Digest
 	var deadSize []int64
-	err = store.Walk(func(d storage.Digest, size int64) error {
+	err = store.Walk(ctx, func(b storage.BlobInfo) error {
+		d, size := b.Digest, b.Size
 		if live[d.String()] {
 			st.Kept++
 			return nil
@@ -80,7 +81,7 @@ func Run(ctx context.Context, root string, opt Options) (Stats, error) {
 		if err := md.DropBlobLinks(ctx, d.String()); err != nil {
 			return st, fmt.Errorf("gc: unlinking %s: %w", d, err)
 		}
-		if err := store.Delete(d); err != nil {
+		if err := store.Delete(ctx, d); err != nil {
 			return st, fmt.Errorf("gc: deleting %s: %w", d, err)
 		}
 	}
@@ -93,7 +94,7 @@ func Run(ctx context.Context, root string, opt Options) (Stats, error) {
 		if opt.DryRun {
 			continue
 		}
-		_ = store.Cancel(id)
+		_ = store.Cancel(ctx, id)
 		if err := md.DeleteUpload(ctx, id); err != nil {
 			return st, err
 		}
