@@ -50,6 +50,9 @@ type serveConfig struct {
 	// Meta is the metadata database: SQLite in Root (default) or postgres://... ,
 	// which several replicas share.
 	Meta string `yaml:"meta"`
+	// MetricsAddr serves /metrics on its own listener (no authentication)
+	// instead of on the registry port (where it needs the same login as the API).
+	MetricsAddr string `yaml:"metricsAddr"`
 	// Upstream turns on gateway mode (pull-through cache with the same scanning and policy).
 	Upstream string `yaml:"upstream"`
 	TLS      struct {
@@ -148,6 +151,7 @@ See docs/registry.md.`,
 			override("root", &c.Root, flagCfg.Root)
 			override("storage", &c.Storage, flagCfg.Storage)
 			override("meta", &c.Meta, flagCfg.Meta)
+			override("metrics-addr", &c.MetricsAddr, flagCfg.MetricsAddr)
 			if fl.Changed("storage-redirect") {
 				c.StorageRedirect = flagCfg.StorageRedirect
 			}
@@ -189,6 +193,7 @@ See docs/registry.md.`,
 	fl.StringVar(&flagCfg.Root, "root", "", "storage directory (default <state dir>/registry)")
 	fl.StringVar(&flagCfg.Storage, "storage", "", "blob storage: a directory (default --root) or s3://BUCKET/PREFIX?endpoint=URL&region=R, credentials from AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY")
 	fl.BoolVar(&flagCfg.StorageRedirect, "storage-redirect", false, "serve blob downloads by redirect to a presigned URL of the object store (S3 only)")
+	fl.StringVar(&flagCfg.MetricsAddr, "metrics-addr", "", "serve /metrics on this HOST:PORT only (no authentication there); otherwise /metrics on the registry port needs a login when authentication is on")
 	fl.StringVar(&flagCfg.Meta, "meta", "", "metadata database: SQLite under --root (default) or postgres://USER@HOST:PORT/DB?sslmode=..., shared by several replicas")
 	fl.StringVar(&flagCfg.TLS.Cert, "tls-cert", "", "TLS certificate file (PEM)")
 	fl.StringVar(&flagCfg.TLS.Key, "tls-key", "", "TLS private key file (PEM)")
@@ -359,7 +364,7 @@ func runServe(ctx context.Context, g *globals, c *serveConfig, stderr io.Writer)
 
 	srv := &http.Server{
 		Addr:              c.Addr,
-		Handler:           serveMux(reg, au),
+		Handler:           serveMux(reg, au, c.MetricsAddr == ""),
 		ReadHeaderTimeout: 30 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(g.logger.Handler(), slog.LevelWarn),
@@ -384,7 +389,19 @@ func runServe(ctx context.Context, g *globals, c *serveConfig, stderr io.Writer)
 		fmt.Fprintf(stderr, "warden serve: gateway for %s\n", opt.Upstream)
 	}
 
-	errc := make(chan error, 1)
+	errc := make(chan error, 2)
+	if c.MetricsAddr != "" {
+		mln, err := net.Listen("tcp", c.MetricsAddr)
+		if err != nil {
+			return fmt.Errorf("--metrics-addr: listening on %s: %w", c.MetricsAddr, err)
+		}
+		mmux := http.NewServeMux()
+		mmux.Handle("/metrics", reg.MetricsHandler())
+		msrv := &http.Server{Handler: mmux, ReadHeaderTimeout: 30 * time.Second}
+		defer msrv.Close()
+		fmt.Fprintf(stderr, "warden serve: metrics on http://%s/metrics\n", mln.Addr())
+		go func() { errc <- msrv.Serve(mln) }()
+	}
 	go func() {
 		if c.TLS.Cert != "" {
 			errc <- srv.ServeTLS(ln, c.TLS.Cert, c.TLS.Key)
@@ -469,7 +486,9 @@ func watchDB(ctx context.Context, reg *registry.Registry, dbPath string, every t
 }
 
 // serveMux routes the registry API, the token endpoint, the JSON API, the UI and metrics.
-func serveMux(reg *registry.Registry, au *auth.Auth) http.Handler {
+// With metrics false, /metrics is served elsewhere (--metrics-addr); on the
+// registry port it needs the same login as the API when authentication is on.
+func serveMux(reg *registry.Registry, au *auth.Auth, metrics bool) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/v2/", reg)
 	mux.Handle("/v2", reg)
@@ -477,7 +496,14 @@ func serveMux(reg *registry.Registry, au *auth.Auth) http.Handler {
 		mux.Handle("/token", au.TokenHandler())
 	}
 	mux.Handle("/api/v1/", reg.APIHandler())
-	mux.Handle("/metrics", reg.MetricsHandler())
+	if metrics {
+		mh := reg.MetricsHandler()
+		mux.Handle("/metrics", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if reg.Authorize(w, r, "") {
+				mh.ServeHTTP(w, r)
+			}
+		}))
+	}
 	mux.Handle("/ui/", ui.Handler(reg, "/ui/"))
 	mux.HandleFunc("/{$}", func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "/ui/", http.StatusFound) })
 	return mux

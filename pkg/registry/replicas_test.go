@@ -1,0 +1,263 @@
+package registry_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
+
+	"github.com/wardensec/warden/internal/testsvc"
+	"github.com/wardensec/warden/internal/testutil"
+	"github.com/wardensec/warden/pkg/registry"
+	"github.com/wardensec/warden/pkg/registry/meta"
+	"github.com/wardensec/warden/pkg/registry/storage"
+)
+
+// shared is one S3 server (SeaweedFS) and one PostgreSQL cluster, both real,
+// that several registry replicas use.
+type shared struct {
+	s3  *testsvc.S3
+	pg  *testsvc.PG
+	url string // the --storage value
+}
+
+func newShared(t *testing.T) *shared {
+	t.Helper()
+	s3 := testsvc.SeaweedFS(t)
+	pg := testsvc.Postgres(t)
+	s3.SetEnv(t)
+	var rnd [4]byte
+	rand.Read(rnd[:])
+	return &shared{s3: s3, pg: pg, url: s3.URL("warden-test", "reg-"+hex.EncodeToString(rnd[:]))}
+}
+
+// replica starts one registry on the shared S3 bucket and PostgreSQL
+// database, with its own clients (as a separate process would have).
+func (sh *shared) replica(t *testing.T, opt registry.Options) *testReg {
+	t.Helper()
+	ctx := context.Background()
+	st, err := storage.OpenURL(ctx, sh.url, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	md, err := meta.OpenURL(ctx, sh.pg.DSN, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	opt.Store, opt.Meta = st, md
+	return newTestReg(t, opt)
+}
+
+// roundRobin is a small load balancer: each request goes to the next backend.
+func roundRobin(t *testing.T, backends ...*testReg) *httptest.Server {
+	var n atomic.Uint64
+	proxies := make([]*httputil.ReverseProxy, len(backends))
+	for i, b := range backends {
+		u, _ := url.Parse(b.srv.URL)
+		proxies[i] = httputil.NewSingleHostReverseProxy(u)
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		proxies[n.Add(1)%uint64(len(proxies))].ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// TestConformanceReplicas runs the OCI conformance suite with 0 failures
+// against a registry on S3 (SeaweedFS) + PostgreSQL, then against three such
+// replicas behind a round-robin proxy: each request of a chunked upload, a
+// push and its pulls lands on another replica.
+func TestConformanceReplicas(t *testing.T) {
+	bin := testutil.RequireTool(t, "conformance")
+	sh := newShared(t)
+	reps := []*testReg{sh.replica(t, registry.Options{}), sh.replica(t, registry.Options{}), sh.replica(t, registry.Options{})}
+	optional := []string{
+		"OCI_API_BLOBS_UPLOAD_CANCEL=true",
+		"OCI_API_MANIFESTS_TAG_PARAM=true",
+		"OCI_API_BLOBS_DIGEST_HEADER=true",
+		"OCI_API_MANIFESTS_DIGEST_HEADER=true",
+	}
+	t.Run("s3-postgres", func(t *testing.T) {
+		runConformance(t, bin, reps[0].host, "S3 + PostgreSQL", optional)
+	})
+	t.Run("round-robin-3-replicas", func(t *testing.T) {
+		lb := roundRobin(t, reps...)
+		runConformance(t, bin, strings.TrimPrefix(lb.URL, "http://"), "3 replicas round-robin", optional)
+	})
+}
+
+// TestReplicaUploadMoves: POST on replica A, PATCH on B, PATCH on C, PUT on
+// A; the blob is not visible before the PUT, and reads back whole from each.
+func TestReplicaUploadMoves(t *testing.T) {
+	sh := newShared(t)
+	a, b, c := sh.replica(t, registry.Options{}), sh.replica(t, registry.Options{}), sh.replica(t, registry.Options{})
+	blob := make([]byte, 11<<20+123) // two chunks of S3's minimum part size and a small tail
+	rand.Read(blob)
+	dig := storage.FromBytes("sha256", blob).String()
+	resp := do(t, "POST", a.srv.URL+"/v2/moves/app/blobs/uploads/", nil)
+	if resp.StatusCode != 202 {
+		t.Fatalf("POST: %d", resp.StatusCode)
+	}
+	loc := resp.Header.Get("Location")
+	chunks := []struct {
+		r      *testReg
+		lo, hi int
+	}{{b, 0, 5 << 20}, {c, 5 << 20, 10 << 20}}
+	for _, ch := range chunks {
+		resp := do(t, "PATCH", ch.r.srv.URL+loc, blob[ch.lo:ch.hi], "Content-Range", rangeStr(ch.lo, ch.hi))
+		if resp.StatusCode != 202 {
+			t.Fatalf("PATCH %d-%d: %d", ch.lo, ch.hi, resp.StatusCode)
+		}
+	}
+	if resp := do(t, "GET", b.srv.URL+loc, nil); resp.StatusCode != 204 || resp.Header.Get("Range") != rangeStr(0, 10<<20) {
+		t.Fatalf("upload status through another replica: %d %q", resp.StatusCode, resp.Header.Get("Range"))
+	}
+	if resp := do(t, "HEAD", c.srv.URL+"/v2/moves/app/blobs/"+dig, nil); resp.StatusCode != 404 {
+		t.Fatalf("blob visible before its upload finished: %d", resp.StatusCode)
+	}
+	// A wrong digest is refused and nothing appears under it.
+	wrong := storage.FromBytes("sha256", []byte("not this")).String()
+	resp = do(t, "PUT", b.srv.URL+loc+"?digest="+wrong, blob[10<<20:], "Content-Range", rangeStr(10<<20, len(blob)))
+	if resp.StatusCode != 400 {
+		t.Fatalf("PUT with a wrong digest: %d", resp.StatusCode)
+	}
+	if resp := do(t, "HEAD", a.srv.URL+"/v2/moves/app/blobs/"+wrong, nil); resp.StatusCode != 404 {
+		t.Fatalf("wrong digest visible: %d", resp.StatusCode)
+	}
+
+	// Again, properly.
+	resp = do(t, "POST", c.srv.URL+"/v2/moves/app/blobs/uploads/", nil)
+	loc = resp.Header.Get("Location")
+	for i, r := range []*testReg{a, b, c} {
+		lo, hi := i*4<<20, min((i+1)*4<<20, len(blob))
+		if i == 2 {
+			hi = len(blob)
+		}
+		method := "PATCH"
+		u := r.srv.URL + loc
+		if i == 2 {
+			method, u = "PUT", u+"?digest="+dig
+		}
+		resp := do(t, method, u, blob[lo:hi], "Content-Range", rangeStr(lo, hi))
+		if want := map[bool]int{true: 201, false: 202}[i == 2]; resp.StatusCode != want {
+			t.Fatalf("%s on replica %d: %d, want %d", method, i, resp.StatusCode, want)
+		}
+	}
+	for i, r := range []*testReg{a, b, c} {
+		resp := do(t, "GET", r.srv.URL+"/v2/moves/app/blobs/"+dig, nil)
+		got := readAll(t, resp)
+		if resp.StatusCode != 200 || !bytes.Equal(got, blob) {
+			t.Fatalf("GET through replica %d: %d, %d bytes (want %d)", i, resp.StatusCode, len(got), len(blob))
+		}
+		// Ranged GET.
+		resp = do(t, "GET", r.srv.URL+"/v2/moves/app/blobs/"+dig, nil, "Range", "bytes=7340032-7340041")
+		if got := readAll(t, resp); resp.StatusCode != 206 || !bytes.Equal(got, blob[7340032:7340042]) {
+			t.Fatalf("ranged GET through replica %d: %d %x", i, resp.StatusCode, got)
+		}
+	}
+}
+
+// TestReplicaRedirect: with Redirect on, a blob GET is a 307 to a presigned
+// S3 URL that serves the blob; the repository link is still checked first.
+func TestReplicaRedirect(t *testing.T) {
+	sh := newShared(t)
+	r := sh.replica(t, registry.Options{Redirect: true})
+	blob := []byte("redirected blob " + t.Name())
+	dig := storage.FromBytes("sha256", blob).String()
+	if resp := do(t, "POST", r.srv.URL+"/v2/redir/app/blobs/uploads/?digest="+dig, blob); resp.StatusCode != 201 {
+		t.Fatalf("upload: %d", resp.StatusCode)
+	}
+	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := noFollow.Get(r.srv.URL + "/v2/redir/app/blobs/" + dig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	loc := resp.Header.Get("Location")
+	if resp.StatusCode != 307 || !strings.HasPrefix(loc, sh.s3.Endpoint) || !strings.Contains(loc, "X-Amz-Signature=") {
+		t.Fatalf("GET: %d Location %q", resp.StatusCode, loc)
+	}
+	resp, err = http.Get(r.srv.URL + "/v2/redir/app/blobs/" + dig) // following it
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := readAll(t, resp); resp.StatusCode != 200 || !bytes.Equal(got, blob) {
+		t.Fatalf("following the redirect: %d %q", resp.StatusCode, got)
+	}
+	if resp := do(t, "GET", r.srv.URL+"/v2/other/app/blobs/"+dig, nil); resp.StatusCode != 404 {
+		t.Fatalf("blob of another repository: %d", resp.StatusCode)
+	}
+}
+
+// TestDockerReplicas: docker push through replica 1, docker pull through
+// replica 2, and a pull the gate denies through replica 3, with its reasons.
+func TestDockerReplicas(t *testing.T) {
+	testutil.RequireDocker(t)
+	sh := newShared(t)
+	var rs []*testReg
+	for range 3 {
+		rs = append(rs, sh.replica(t, registry.Options{Gate: &fakeGate{}}))
+	}
+	var rnd [6]byte
+	rand.Read(rnd[:])
+	id := hex.EncodeToString(rnd[:])
+	img := dockerImage(t, "hello from three replicas "+id+"\n")
+	push1 := rs[0].host + "/dev/replicas:" + id
+	pull2 := rs[1].host + "/dev/replicas:" + id
+	prod1 := rs[0].host + "/prod/replicas:" + id
+	prod3 := rs[2].host + "/prod/replicas:" + id
+	tag, _ := name.NewTag(push1, name.Insecure)
+	archive := filepath.Join(t.TempDir(), "img.tar")
+	if err := tarball.WriteToFile(archive, tag, img); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { docker(t, "rmi", "-f", push1, pull2, prod1, prod3) })
+	for _, args := range [][]string{
+		{"load", "-i", archive},
+		{"tag", push1, prod1},
+		{"push", push1},
+		{"push", prod1},
+		{"rmi", push1, prod1},
+		{"pull", pull2},
+	} {
+		if out, err := docker(t, args...); err != nil {
+			t.Fatalf("docker %v: %v\n%s", args, err, out)
+		}
+	}
+	if out, _ := docker(t, "image", "inspect", "--format", "{{json .RepoDigests}}", pull2); !strings.Contains(out, "sha256:") {
+		t.Errorf("image pulled through replica 2 has no digest: %s", out)
+	}
+	out, err := docker(t, "pull", prod3)
+	if err == nil {
+		t.Fatalf("docker pull of a denied image through replica 3 succeeded:\n%s", out)
+	}
+	for _, w := range []string{"warden policy denied", "CVE-2024-9143", "no valid signature"} {
+		if !strings.Contains(out, w) {
+			t.Errorf("docker pull output lacks %q:\n%s", w, out)
+		}
+	}
+}
+
+func rangeStr(lo, hi int) string { return strconv.Itoa(lo) + "-" + strconv.Itoa(hi-1) }
+
+func readAll(t *testing.T, resp *http.Response) []byte {
+	t.Helper()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
