@@ -53,6 +53,12 @@ type serveConfig struct {
 	// MetricsAddr serves /metrics on its own listener (no authentication)
 	// instead of on the registry port (where it needs the same login as the API).
 	MetricsAddr string `yaml:"metricsAddr"`
+	// GC runs online garbage collection every Interval (one replica per
+	// interval), keeping blobs younger than Grace (default 1h).
+	GC struct {
+		Interval string `yaml:"interval"`
+		Grace    string `yaml:"grace"`
+	} `yaml:"gc"`
 	// Upstream turns on gateway mode (pull-through cache with the same scanning and policy).
 	Upstream string `yaml:"upstream"`
 	TLS      struct {
@@ -152,6 +158,8 @@ See docs/registry.md.`,
 			override("storage", &c.Storage, flagCfg.Storage)
 			override("meta", &c.Meta, flagCfg.Meta)
 			override("metrics-addr", &c.MetricsAddr, flagCfg.MetricsAddr)
+			override("gc-interval", &c.GC.Interval, flagCfg.GC.Interval)
+			override("gc-grace", &c.GC.Grace, flagCfg.GC.Grace)
 			if fl.Changed("storage-redirect") {
 				c.StorageRedirect = flagCfg.StorageRedirect
 			}
@@ -193,6 +201,8 @@ See docs/registry.md.`,
 	fl.StringVar(&flagCfg.Root, "root", "", "storage directory (default <state dir>/registry)")
 	fl.StringVar(&flagCfg.Storage, "storage", "", "blob storage: a directory (default --root) or s3://BUCKET/PREFIX?endpoint=URL&region=R, credentials from AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY")
 	fl.BoolVar(&flagCfg.StorageRedirect, "storage-redirect", false, "serve blob downloads by redirect to a presigned URL of the object store (S3 only)")
+	fl.StringVar(&flagCfg.GC.Interval, "gc-interval", "", "run online garbage collection this often (e.g. 6h; one replica per interval); off by default")
+	fl.StringVar(&flagCfg.GC.Grace, "gc-grace", "", "online GC keeps blobs stored or linked less than this long ago (default 1h)")
 	fl.StringVar(&flagCfg.MetricsAddr, "metrics-addr", "", "serve /metrics on this HOST:PORT only (no authentication there); otherwise /metrics on the registry port needs a login when authentication is on")
 	fl.StringVar(&flagCfg.Meta, "meta", "", "metadata database: SQLite under --root (default) or postgres://USER@HOST:PORT/DB?sslmode=..., shared by several replicas")
 	fl.StringVar(&flagCfg.TLS.Cert, "tls-cert", "", "TLS certificate file (PEM)")
@@ -362,6 +372,20 @@ func runServe(ctx context.Context, g *globals, c *serveConfig, stderr io.Writer)
 		go watchDB(ctx, reg, cachedir.DBPath(stateDir), every, g.logger)
 	}
 
+	if c.GC.Interval != "" {
+		every, err := time.ParseDuration(c.GC.Interval)
+		if err != nil || every <= 0 {
+			return fmt.Errorf("gc interval %q: want a positive duration", c.GC.Interval)
+		}
+		var grace time.Duration
+		if c.GC.Grace != "" {
+			if grace, err = time.ParseDuration(c.GC.Grace); err != nil || grace <= 0 {
+				return fmt.Errorf("gc grace %q: want a positive duration", c.GC.Grace)
+			}
+		}
+		go onlineGC(ctx, reg, every, grace, g.logger)
+	}
+
 	srv := &http.Server{
 		Addr:              c.Addr,
 		Handler:           serveMux(reg, au, c.MetricsAddr == ""),
@@ -482,6 +506,25 @@ func watchDB(ctx context.Context, reg *registry.Registry, dbPath string, every t
 		// Once across the replicas sharing the metadata database.
 		n, err := reg.RescanOnce(ctx, b.UTC().Format(time.RFC3339Nano))
 		log.Info("warden serve: vulnerability database changed, rescanning", "built", b, "images", n, "err", err)
+	}
+}
+
+// onlineGC runs gc.Online every interval, on one replica only per interval.
+func onlineGC(ctx context.Context, reg *registry.Registry, every, grace time.Duration, log *slog.Logger) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		key := fmt.Sprintf("gc:%d", time.Now().Truncate(every).Unix())
+		if first, err := reg.Meta().Once(ctx, key); err != nil || !first {
+			continue
+		}
+		st, err := gc.Online(ctx, reg.Store(), reg.Meta(), gc.OnlineOptions{Grace: grace, Logger: log})
+		log.Info("warden serve: online garbage collection", "deleted", st.Deleted, "bytes", st.DeletedBytes, "kept", st.Kept, "err", err)
 	}
 }
 

@@ -243,7 +243,13 @@ func (r *Registry) appendError(w http.ResponseWriter, err error, loc string, siz
 func (r *Registry) finishUpload(w http.ResponseWriter, req *http.Request, repo string, up storage.Upload, want storage.Digest) {
 	ctx := req.Context()
 	size := up.Size()
-	if err := r.store.Commit(ctx, up, want); err != nil {
+	// The commit and the link share the digest's lock with online GC.
+	var commitErr error
+	linkErr := r.meta.LinkBlobGuarded(ctx, repo, want.String(), size, func() error {
+		commitErr = r.store.Commit(ctx, up, want)
+		return commitErr
+	})
+	if err := commitErr; err != nil {
 		if errors.Is(err, storage.ErrDigestMismatch) {
 			// A client that lies about the digest loses its upload.
 			_ = r.store.Cancel(ctx, up.ID())
@@ -256,8 +262,8 @@ func (r *Registry) finishUpload(w http.ResponseWriter, req *http.Request, repo s
 		return
 	}
 	_ = r.meta.DeleteUpload(ctx, up.ID())
-	if err := r.meta.LinkBlob(ctx, repo, want.String(), size); err != nil {
-		r.internalError(w, "recording blob", err)
+	if linkErr != nil {
+		r.internalError(w, "recording blob", linkErr)
 		return
 	}
 	r.metrics.blobPushed(size)
@@ -343,7 +349,16 @@ func (r *Registry) tryMount(w http.ResponseWriter, req *http.Request, repo strin
 	if err != nil {
 		return false
 	}
-	if err := r.meta.LinkBlob(ctx, repo, d.String(), size); err != nil {
+	gone := false
+	err = r.meta.LinkBlobGuarded(ctx, repo, d.String(), size, func() error {
+		_, err := r.store.Stat(ctx, d) // again, under the lock GC takes
+		gone = err != nil
+		return err
+	})
+	if gone {
+		return false
+	}
+	if err != nil {
 		r.internalError(w, "mounting blob", err)
 		return true
 	}

@@ -279,8 +279,9 @@ func (r *Registry) putManifest(w http.ResponseWriter, req *http.Request, rt rout
 		tags = []string{rt.ref}
 	}
 	// Referenced content must exist in this repository.
-	var refs []string
+	var refs, required []string
 	missing := func(ds string) bool {
+		required = append(required, ds)
 		_, ok, err := r.meta.BlobLinked(ctx, rt.name, ds)
 		return err != nil || !ok
 	}
@@ -318,13 +319,24 @@ func (r *Registry) putManifest(w http.ResponseWriter, req *http.Request, rt rout
 		b, _ := json.Marshal(doc.Annotations)
 		ann = string(b)
 	}
-	if err := r.store.PutBytes(ctx, d, body); err != nil {
-		r.internalError(w, "storing manifest", err)
-		return
-	}
 	man := meta.Manifest{Repo: rt.name, Digest: d.String(), MediaType: mt, Size: int64(len(body)),
 		ArtifactType: artifactType, Subject: subject, Annotations: ann}
-	if err := r.meta.PutManifest(ctx, man, refs, tags); err != nil {
+	// The bytes are stored and the references rechecked under the digests'
+	// locks, so online GC cannot take a blob from under this manifest.
+	var putErr error
+	err = r.meta.PutManifestGuarded(ctx, man, refs, tags, required, func() error {
+		putErr = r.store.PutBytes(ctx, d, body)
+		return putErr
+	})
+	if putErr != nil {
+		r.internalError(w, "storing manifest", putErr)
+		return
+	}
+	if errors.Is(err, meta.ErrMissingRef) {
+		writeError(w, http.StatusBadRequest, codeManifestBlobUnknown, err.Error(), nil)
+		return
+	}
+	if err != nil {
 		r.internalError(w, "recording manifest", err)
 		return
 	}

@@ -218,13 +218,16 @@ func (m *DB) ensureRepo(ctx context.Context, tx *sql.Tx, repo string) error {
 
 // LinkBlob records that repo may read blob digest.
 func (m *DB) LinkBlob(ctx context.Context, repo, digest string, size int64) error {
-	return m.tx(ctx, func(tx *sql.Tx) error {
-		if err := m.ensureRepo(ctx, tx, repo); err != nil {
-			return err
-		}
-		_, err := tx.ExecContext(ctx, m.q(`INSERT INTO blobs(repo, digest, size) VALUES(?, ?, ?) ON CONFLICT(repo, digest) DO UPDATE SET size = excluded.size`), repo, digest, size)
+	return m.tx(ctx, func(tx *sql.Tx) error { return m.linkTx(ctx, tx, repo, digest, size) })
+}
+
+func (m *DB) linkTx(ctx context.Context, tx *sql.Tx, repo, digest string, size int64) error {
+	if err := m.ensureRepo(ctx, tx, repo); err != nil {
 		return err
-	})
+	}
+	_, err := tx.ExecContext(ctx, m.q(`INSERT INTO blobs(repo, digest, size, linked) VALUES(?, ?, ?, ?)
+		ON CONFLICT(repo, digest) DO UPDATE SET size = excluded.size, linked = excluded.linked`), repo, digest, size, now())
+	return err
 }
 
 // BlobLinked reports whether repo may read digest, with its size.
@@ -270,30 +273,33 @@ type Manifest struct {
 
 // PutManifest records a manifest, the digests it references, and optional tags.
 func (m *DB) PutManifest(ctx context.Context, man Manifest, refs []string, tags []string) error {
-	return m.tx(ctx, func(tx *sql.Tx) error {
-		if err := m.ensureRepo(ctx, tx, man.Repo); err != nil {
+	return m.tx(ctx, func(tx *sql.Tx) error { return m.putManifestTx(ctx, tx, man, refs, tags) })
+}
+
+func (m *DB) putManifestTx(ctx context.Context, tx *sql.Tx, man Manifest, refs []string, tags []string) error {
+	if err := m.ensureRepo(ctx, tx, man.Repo); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, m.q(`INSERT INTO manifests(repo, digest, media_type, size, artifact_type, subject, annotations, created)
+		VALUES(?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(repo, digest) DO UPDATE SET media_type = excluded.media_type, size = excluded.size,
+		artifact_type = excluded.artifact_type, subject = excluded.subject, annotations = excluded.annotations, created = excluded.created`), man.Repo, man.Digest, man.MediaType, man.Size, man.ArtifactType, man.Subject, man.Annotations, now()); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, m.q(`INSERT INTO blobs(repo, digest, size, linked) VALUES(?, ?, ?, ?)
+		ON CONFLICT(repo, digest) DO UPDATE SET size = excluded.size, linked = excluded.linked`), man.Repo, man.Digest, man.Size, now()); err != nil {
+		return err
+	}
+	for _, r := range refs {
+		if _, err := tx.ExecContext(ctx, m.q(`INSERT INTO manifest_refs(repo, digest, ref) VALUES(?, ?, ?) ON CONFLICT DO NOTHING`), man.Repo, man.Digest, r); err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, m.q(`INSERT INTO manifests(repo, digest, media_type, size, artifact_type, subject, annotations, created)
-			VALUES(?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(repo, digest) DO UPDATE SET media_type = excluded.media_type, size = excluded.size,
-			artifact_type = excluded.artifact_type, subject = excluded.subject, annotations = excluded.annotations, created = excluded.created`), man.Repo, man.Digest, man.MediaType, man.Size, man.ArtifactType, man.Subject, man.Annotations, now()); err != nil {
+	}
+	for _, t := range tags {
+		if _, err := tx.ExecContext(ctx, m.q(`INSERT INTO tags(repo, tag, digest, updated) VALUES(?, ?, ?, ?) ON CONFLICT(repo, tag) DO UPDATE SET digest = excluded.digest, updated = excluded.updated`), man.Repo, t, man.Digest, now()); err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, m.q(`INSERT INTO blobs(repo, digest, size) VALUES(?, ?, ?) ON CONFLICT(repo, digest) DO UPDATE SET size = excluded.size`), man.Repo, man.Digest, man.Size); err != nil {
-			return err
-		}
-		for _, r := range refs {
-			if _, err := tx.ExecContext(ctx, m.q(`INSERT INTO manifest_refs(repo, digest, ref) VALUES(?, ?, ?) ON CONFLICT DO NOTHING`), man.Repo, man.Digest, r); err != nil {
-				return err
-			}
-		}
-		for _, t := range tags {
-			if _, err := tx.ExecContext(ctx, m.q(`INSERT INTO tags(repo, tag, digest, updated) VALUES(?, ?, ?, ?) ON CONFLICT(repo, tag) DO UPDATE SET digest = excluded.digest, updated = excluded.updated`), man.Repo, t, man.Digest, now()); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	}
+	return nil
 }
 
 // GetManifest returns a manifest row by digest.

@@ -37,6 +37,11 @@ CREATE TABLE IF NOT EXISTS scan_results(repo TEXT NOT NULL, digest TEXT NOT NULL
 	`ALTER TABLE scan_queue ADD COLUMN lease_until INTEGER NOT NULL DEFAULT 0;
 CREATE INDEX scan_queue_state ON scan_queue(state, enqueued);
 CREATE TABLE once_keys(key TEXT PRIMARY KEY, at INTEGER NOT NULL);`,
+
+	// 3: online garbage collection: when a repository last linked a blob
+	// (an upload whose manifest is still to come keeps it alive).
+	`ALTER TABLE blobs ADD COLUMN linked INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX manifests_digest ON manifests(digest);`,
 }
 
 // dialect adapts a migration's text to the engine.
