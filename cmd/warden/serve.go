@@ -127,7 +127,8 @@ func newServeCmd(g *globals) *cobra.Command {
 		Short: "Run an OCI registry that scans on push and enforces policy on pull",
 		Long: `Run an OCI Distribution v1.1 registry (pull, push, chunked and monolithic uploads,
 cross-repository mounts, tag listing, deletes, the referrers API) on content-addressed
-storage under --root, with metadata in an embedded SQLite database.
+storage under --root, with metadata in an embedded SQLite database; or, for several
+replicas behind a load balancer, on S3 (--storage s3://...) with PostgreSQL (--meta postgres://...).
 
 Every pushed image is queued for a vulnerability scan (the queue survives restarts);
 results are at /api/v1/ and in the web UI at /ui/. For repositories the gate covers, a
