@@ -110,6 +110,15 @@ func Postgres(t testing.TB) *PG {
 	return pg
 }
 
+// CreateDB creates another database in the cluster and returns its DSN.
+func (pg *PG) CreateDB(t testing.TB, name string) string {
+	t.Helper()
+	if out, err := pg.run("createdb", "-h", "127.0.0.1", "-p", strconv.Itoa(pg.Port), "-U", "warden", name).CombinedOutput(); err != nil {
+		t.Fatalf("createdb %s: %v\n%s", name, err, out)
+	}
+	return fmt.Sprintf("postgres://warden@127.0.0.1:%d/%s?sslmode=disable", pg.Port, name)
+}
+
 // Start starts the server (again, after Stop).
 func (pg *PG) Start(t testing.TB) {
 	t.Helper()

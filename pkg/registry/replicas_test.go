@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -13,10 +15,13 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 
 	"github.com/wardensec/warden/internal/testsvc"
@@ -260,4 +265,98 @@ func readAll(t *testing.T, resp *http.Response) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// TestScanQueueReplicas: 100 images sharing a base layer are queued, then
+// drained by 1 replica and, separately, by 3; every image is scanned exactly
+// once either way. The scanner reads every layer of the image from S3 and
+// hashes it (the I/O a real scan does; matching is not in it). It logs the
+// throughput of each.
+func TestScanQueueReplicas(t *testing.T) {
+	sh := newShared(t)
+	ctx := context.Background()
+	base := make([]byte, 2<<20)
+	rand.Read(base)
+	rates := map[int]float64{}
+	for _, n := range []int{1, 3} {
+		sh.url = sh.s3.URL("warden-test", fmt.Sprintf("scanq-%d", n))
+		sh.pg.DSN = sh.pg.CreateDB(t, fmt.Sprintf("scanq%d", n))
+		pusher := sh.replica(t, registry.Options{})
+		var want []string
+		for i := 0; i < 100; i++ {
+			layer := make([]byte, 64<<10)
+			rand.Read(layer)
+			config := []byte(fmt.Sprintf(`{"architecture":"amd64","os":"linux","i":%d}`, i))
+			for _, b := range [][]byte{base, layer, config} {
+				if _, err := pushBlob(pusher.srv.URL, "scanq/app", b); err != nil {
+					t.Fatal(err)
+				}
+			}
+			d, err := pushImage(pusher.srv.URL, "scanq/app", fmt.Sprint(i), config, base, layer)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := pusher.Meta().Enqueue(ctx, "scanq/app", d); err != nil {
+				t.Fatal(err)
+			}
+			want = append(want, d)
+		}
+		var mu sync.Mutex
+		scans := map[string]int{}
+		scanner := registry.ScannerFunc(func(ctx context.Context, repo string, d v1.Hash, img v1.Image) (*registry.ScanResult, error) {
+			ls, err := img.Layers()
+			if err != nil {
+				return nil, err
+			}
+			for _, l := range ls {
+				rc, err := l.Compressed()
+				if err != nil {
+					return nil, err
+				}
+				h := sha256.New()
+				_, err = io.Copy(h, rc)
+				rc.Close()
+				if err != nil {
+					return nil, err
+				}
+			}
+			mu.Lock()
+			scans[d.String()]++
+			mu.Unlock()
+			return &registry.ScanResult{Scanner: "layer-reader", Packages: len(ls)}, nil
+		})
+		start := time.Now()
+		for range n {
+			sh.replica(t, registry.Options{Scanner: scanner})
+		}
+		for {
+			left, err := pusher.Meta().QueueLength(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if left == 0 {
+				break
+			}
+			if time.Since(start) > 3*time.Minute {
+				t.Fatalf("%d replicas: %d scans still queued after 3 minutes", n, left)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		took := time.Since(start)
+		mu.Lock()
+		for _, d := range want {
+			if scans[d] != 1 {
+				t.Errorf("%d replicas: image %s scanned %d times", n, d, scans[d])
+			}
+			if st, _, _ := pusher.Meta().ScanState(ctx, "scanq/app", d); st != "done" {
+				t.Errorf("%d replicas: image %s is %q", n, d, st)
+			}
+		}
+		mu.Unlock()
+		rates[n] = 100 / took.Seconds()
+		line := fmt.Sprintf("scan queue, 100 images sharing a 2 MiB base layer, on S3 + PostgreSQL: %d replica(s) drained it in %v (%.1f images/s)", n, took.Round(time.Millisecond), rates[n])
+		t.Log(line)
+		appendSummary(t, line)
+	}
+	t.Logf("3 replicas / 1 replica throughput: %.2fx", rates[3]/rates[1])
 }
