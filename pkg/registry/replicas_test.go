@@ -360,3 +360,95 @@ func TestScanQueueReplicas(t *testing.T) {
 	}
 	t.Logf("3 replicas / 1 replica throughput: %.2fx", rates[3]/rates[1])
 }
+
+// TestReplicaPostgresRestart: PostgreSQL is restarted while clients push
+// through two replicas that also scan. Clients see at worst 5xx answers
+// (retriable); every push that was answered 201 reads back whole afterwards,
+// and the scan queue drains: every pushed image is scanned.
+func TestReplicaPostgresRestart(t *testing.T) {
+	sh := newShared(t)
+	ctx := context.Background()
+	scanner := registry.ScannerFunc(func(ctx context.Context, repo string, d v1.Hash, img v1.Image) (*registry.ScanResult, error) {
+		return &registry.ScanResult{Scanner: "noop"}, nil
+	})
+	regs := []*testReg{sh.replica(t, registry.Options{Scanner: scanner}), sh.replica(t, registry.Options{Scanner: scanner})}
+	type pushed struct{ tag, digest string }
+	var mu sync.Mutex
+	var ok []pushed
+	var failures []string
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for c := 0; c < 4; c++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				u := regs[(c+i)%2].srv.URL
+				layer := make([]byte, 8<<10)
+				rand.Read(layer)
+				config := []byte(fmt.Sprintf(`{"architecture":"amd64","os":"linux","c":%d,"i":%d}`, c, i))
+				_, err := pushBlob(u, "pgrestart/app", layer)
+				if err == nil {
+					_, err = pushBlob(u, "pgrestart/app", config)
+				}
+				var d string
+				if err == nil {
+					d, err = pushImage(u, "pgrestart/app", fmt.Sprintf("c%d-%d", c, i), config, layer)
+				}
+				mu.Lock()
+				if err == nil {
+					ok = append(ok, pushed{fmt.Sprintf("c%d-%d", c, i), d})
+				} else {
+					failures = append(failures, err.Error())
+				}
+				mu.Unlock()
+				if err != nil {
+					time.Sleep(100 * time.Millisecond) // a client backing off before its retry
+				}
+			}
+		}()
+	}
+	time.Sleep(2 * time.Second)
+	sh.pg.Stop(t)
+	time.Sleep(time.Second)
+	sh.pg.Start(t)
+	time.Sleep(3 * time.Second)
+	close(stop)
+	wg.Wait()
+	t.Logf("%d pushes answered 201, %d failed while PostgreSQL restarted", len(ok), len(failures))
+	for _, f := range failures {
+		if !strings.Contains(f, ": 50") { // 500, 502, 503: a server error the client may retry
+			t.Errorf("a push failed with other than a 5xx: %s", f)
+		}
+	}
+	if len(ok) == 0 {
+		t.Fatal("no push succeeded")
+	}
+	for _, p := range ok {
+		resp := do(t, "GET", regs[1].srv.URL+"/v2/pgrestart/app/manifests/"+p.tag, nil, "Accept", "application/vnd.oci.image.manifest.v1+json")
+		if b := readAll(t, resp); resp.StatusCode != 200 || storage.FromBytes("sha256", b).String() != p.digest {
+			t.Fatalf("image %s pushed before/after the restart: %d", p.tag, resp.StatusCode)
+		}
+	}
+	deadline := time.Now().Add(time.Minute)
+	for {
+		left, err := regs[0].Meta().QueueLength(ctx)
+		if err == nil && left == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the scan queue did not drain after the restart: %d left (%v)", left, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	for _, p := range ok {
+		if st, _, err := regs[0].Meta().ScanState(ctx, "pgrestart/app", p.digest); err != nil || st != "done" {
+			t.Errorf("image %s: scan state %q %v", p.tag, st, err)
+		}
+	}
+}
