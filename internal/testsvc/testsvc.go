@@ -6,9 +6,10 @@
 package testsvc
 
 import (
+	"context"
 	"fmt"
+	"io"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"os/user"
@@ -19,6 +20,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/minio/minio-go/v7"
+	"github.com/minio/minio-go/v7/pkg/credentials"
 
 	"github.com/wardensec/warden/internal/testutil"
 )
@@ -219,22 +223,50 @@ func (s *S3) Start(t testing.TB) {
 	if err := s.cmd.Start(); err != nil {
 		t.Fatalf("starting weed: %v", err)
 	}
-	// The gateway answers once the filer is up; a bucket listing needs the
-	// whole chain (master, volume, filer).
-	deadline := time.Now().Add(60 * time.Second)
+	// Ready when an object can be written and read back: that needs the whole
+	// chain (S3 gateway, filer, master, a volume server with a volume).
+	deadline := time.Now().Add(90 * time.Second)
+	var lastErr error
 	for time.Now().Before(deadline) {
-		resp, err := http.Get(s.Endpoint + "/status")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode < 500 {
-				return
-			}
+		if lastErr = s.probe(); lastErr == nil {
+			return
 		}
-		time.Sleep(200 * time.Millisecond)
+		time.Sleep(250 * time.Millisecond)
 	}
 	b, _ := os.ReadFile(filepath.Join(s.dir, "weed.log"))
 	s.Stop(t)
-	t.Fatalf("weed server did not answer on %s within 60 s; its log:\n%s", s.Endpoint, tail(b, 4000))
+	t.Fatalf("weed server on %s not ready within 90 s (%v); its log:\n%s", s.Endpoint, lastErr, tail(b, 4000))
+}
+
+// probe writes and reads back an object in the bucket "probe".
+func (s *S3) probe() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, err := minio.New(strings.TrimPrefix(s.Endpoint, "http://"), &minio.Options{
+		Creds: credentials.NewStaticV4(s.AccessKey, s.Secret, ""), Region: "us-east-1", BucketLookup: minio.BucketLookupPath})
+	if err != nil {
+		return err
+	}
+	if ok, err := c.BucketExists(ctx, "probe"); err != nil {
+		return err
+	} else if !ok {
+		if err := c.MakeBucket(ctx, "probe", minio.MakeBucketOptions{Region: "us-east-1"}); err != nil {
+			return err
+		}
+	}
+	if _, err := c.PutObject(ctx, "probe", "ready", strings.NewReader("ready"), 5, minio.PutObjectOptions{}); err != nil {
+		return err
+	}
+	o, err := c.GetObject(ctx, "probe", "ready", minio.GetObjectOptions{})
+	if err != nil {
+		return err
+	}
+	defer o.Close()
+	b, err := io.ReadAll(o)
+	if err == nil && string(b) != "ready" {
+		err = fmt.Errorf("probe object read back as %q", b)
+	}
+	return err
 }
 
 // Stop kills the server (and its process group).
