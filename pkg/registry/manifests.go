@@ -280,10 +280,15 @@ func (r *Registry) putManifest(w http.ResponseWriter, req *http.Request, rt rout
 	}
 	// Referenced content must exist in this repository.
 	var refs, required []string
+	var lookupErr error // the database failing is a 500, not an unknown blob
 	missing := func(ds string) bool {
 		required = append(required, ds)
 		_, ok, err := r.meta.BlobLinked(ctx, rt.name, ds)
-		return err != nil || !ok
+		if err != nil {
+			lookupErr = err
+			return false
+		}
+		return !ok
 	}
 	if doc.Config != nil {
 		if isImageManifest(mt) && missing(doc.Config.Digest) {
@@ -305,6 +310,10 @@ func (r *Registry) putManifest(w http.ResponseWriter, req *http.Request, rt rout
 			return
 		}
 		refs = append(refs, m.Digest)
+	}
+	if lookupErr != nil {
+		r.internalError(w, "looking up referenced blobs", lookupErr)
+		return
 	}
 	artifactType := doc.ArtifactType
 	if artifactType == "" && isImageManifest(mt) && doc.Config != nil && mt == mtOCIManifest {

@@ -372,6 +372,9 @@ func TestReplicaPostgresRestart(t *testing.T) {
 		return &registry.ScanResult{Scanner: "noop"}, nil
 	})
 	regs := []*testReg{sh.replica(t, registry.Options{Scanner: scanner}), sh.replica(t, registry.Options{Scanner: scanner})}
+	for _, r := range regs { // a claim lost with the connection is taken again soon
+		r.Meta().SetLease(3 * time.Second)
+	}
 	type pushed struct{ tag, digest string }
 	var mu sync.Mutex
 	var ok []pushed

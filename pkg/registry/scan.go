@@ -102,9 +102,21 @@ func (r *Registry) runJob(ctx context.Context, job *meta.Job) {
 			}
 		}
 	}
-	if ferr := r.meta.Finish(context.WithoutCancel(ctx), job, b, err); ferr != nil {
-		r.log.Error("registry: recording scan", "err", ferr)
-		return
+	// Record the outcome, retrying while the database is away (a restart):
+	// otherwise the job waits for its lease to run out.
+	for try, wait := 0, 200*time.Millisecond; ; try, wait = try+1, min(2*wait, 5*time.Second) {
+		ferr := r.meta.Finish(context.WithoutCancel(ctx), job, b, err)
+		if ferr == nil {
+			break
+		}
+		if try == 12 || ctx.Err() != nil {
+			r.log.Error("registry: recording scan", "repo", job.Repo, "digest", job.Digest, "err", ferr)
+			return
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(wait):
+		}
 	}
 	if prev != nil {
 		if added := newFindings(prev, res); len(added) > 0 {
