@@ -117,7 +117,7 @@ measure() {
   for r in $(seq 1 "$RUNS"); do
     "start_$name" "$r"
     local t0; t0=$(now)
-    crane push --insecure "$layout" "127.0.0.1:$PORT/bench/img:1" >/dev/null 2>>"$work/crane.log" || { echo "bench: $name push failed" >&2; tail -5 "$work/crane.log" "$work/$name.log" >&2; exit 1; }
+    crane push --insecure "$layout" "127.0.0.1:$PORT/bench/img:1" >/dev/null 2>>"$work/crane.log" || { echo "bench: $name push failed" >&2; tail -n 5 "$work/crane.log" "$work/$name.log" >&2; exit 1; }
     push+=("$(awk -v a="$t0" -v b="$(now)" 'BEGIN{print b-a}')")
     rm -rf "$work/pulled"
     t0=$(now)
