@@ -30,6 +30,8 @@ import (
 	"github.com/wardensec/warden/pkg/registry"
 	"github.com/wardensec/warden/pkg/registry/auth"
 	"github.com/wardensec/warden/pkg/registry/gc"
+	"github.com/wardensec/warden/pkg/registry/meta"
+	"github.com/wardensec/warden/pkg/registry/storage"
 	"github.com/wardensec/warden/pkg/registry/ui"
 	"github.com/wardensec/warden/pkg/report"
 	"github.com/wardensec/warden/pkg/sbom"
@@ -43,6 +45,23 @@ import (
 type serveConfig struct {
 	Addr string `yaml:"addr"`
 	Root string `yaml:"root"`
+	// Storage is where blobs live: a directory (default Root) or
+	// s3://BUCKET/PREFIX?endpoint=URL&region=R (credentials from AWS_* variables).
+	Storage string `yaml:"storage"`
+	// StorageRedirect answers blob GETs with a presigned URL of the object store.
+	StorageRedirect bool `yaml:"storageRedirect"`
+	// Meta is the metadata database: SQLite in Root (default) or postgres://... ,
+	// which several replicas share.
+	Meta string `yaml:"meta"`
+	// MetricsAddr serves /metrics on its own listener (no authentication)
+	// instead of on the registry port (where it needs the same login as the API).
+	MetricsAddr string `yaml:"metricsAddr"`
+	// GC runs online garbage collection every Interval (one replica per
+	// interval), keeping blobs younger than Grace (default 1h).
+	GC struct {
+		Interval string `yaml:"interval"`
+		Grace    string `yaml:"grace"`
+	} `yaml:"gc"`
 	// Upstream turns on gateway mode (pull-through cache with the same scanning and policy).
 	Upstream string `yaml:"upstream"`
 	TLS      struct {
@@ -112,7 +131,8 @@ func newServeCmd(g *globals) *cobra.Command {
 		Short: "Run an OCI registry that scans on push and enforces policy on pull",
 		Long: `Run an OCI Distribution v1.1 registry (pull, push, chunked and monolithic uploads,
 cross-repository mounts, tag listing, deletes, the referrers API) on content-addressed
-storage under --root, with metadata in an embedded SQLite database.
+storage under --root, with metadata in an embedded SQLite database; or, for several
+replicas behind a load balancer, on S3 (--storage s3://...) with PostgreSQL (--meta postgres://...).
 
 Every pushed image is queued for a vulnerability scan (the queue survives restarts);
 results are at /api/v1/ and in the web UI at /ui/. For repositories the gate covers, a
@@ -140,6 +160,14 @@ htpasswd file is reloaded when it changes and on SIGHUP. See docs/registry.md.`,
 			}
 			override("addr", &c.Addr, flagCfg.Addr)
 			override("root", &c.Root, flagCfg.Root)
+			override("storage", &c.Storage, flagCfg.Storage)
+			override("meta", &c.Meta, flagCfg.Meta)
+			override("metrics-addr", &c.MetricsAddr, flagCfg.MetricsAddr)
+			override("gc-interval", &c.GC.Interval, flagCfg.GC.Interval)
+			override("gc-grace", &c.GC.Grace, flagCfg.GC.Grace)
+			if fl.Changed("storage-redirect") {
+				c.StorageRedirect = flagCfg.StorageRedirect
+			}
 			override("tls-cert", &c.TLS.Cert, flagCfg.TLS.Cert)
 			override("tls-key", &c.TLS.Key, flagCfg.TLS.Key)
 			override("htpasswd", &c.Auth.Htpasswd, flagCfg.Auth.Htpasswd)
@@ -183,6 +211,12 @@ htpasswd file is reloaded when it changes and on SIGHUP. See docs/registry.md.`,
 	fl.StringVar(&configFile, "config", "", "YAML configuration file (docs/registry.md); flags override it")
 	fl.StringVar(&flagCfg.Addr, "addr", "127.0.0.1:5000", "listen address HOST:PORT (non-loopback only with authentication)")
 	fl.StringVar(&flagCfg.Root, "root", "", "storage directory (default <state dir>/registry)")
+	fl.StringVar(&flagCfg.Storage, "storage", "", "blob storage: a directory (default --root) or s3://BUCKET/PREFIX?endpoint=URL&region=R, credentials from AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY")
+	fl.BoolVar(&flagCfg.StorageRedirect, "storage-redirect", false, "serve blob downloads by redirect to a presigned URL of the object store (S3 only)")
+	fl.StringVar(&flagCfg.GC.Interval, "gc-interval", "", "run online garbage collection this often (e.g. 6h; one replica per interval); off by default")
+	fl.StringVar(&flagCfg.GC.Grace, "gc-grace", "", "online GC keeps blobs stored or linked less than this long ago (default 1h)")
+	fl.StringVar(&flagCfg.MetricsAddr, "metrics-addr", "", "serve /metrics on this HOST:PORT only (no authentication there); otherwise /metrics on the registry port needs a login when authentication is on")
+	fl.StringVar(&flagCfg.Meta, "meta", "", "metadata database: SQLite under --root (default) or postgres://USER@HOST:PORT/DB?sslmode=..., shared by several replicas")
 	fl.StringVar(&flagCfg.TLS.Cert, "tls-cert", "", "TLS certificate file (PEM)")
 	fl.StringVar(&flagCfg.TLS.Key, "tls-key", "", "TLS private key file (PEM)")
 	fl.StringVar(&flagCfg.Auth.Htpasswd, "htpasswd", "", "htpasswd file with bcrypt entries (htpasswd -B); turns authentication on")
@@ -234,7 +268,20 @@ func runServe(ctx context.Context, g *globals, c *serveConfig, stderr io.Writer)
 	if (c.TLS.Cert == "") != (c.TLS.Key == "") {
 		return errors.New("TLS needs both --tls-cert and --tls-key")
 	}
-	opt := registry.Options{Root: root, Logger: g.logger, ScanWorkers: c.Scan.Workers}
+	opt := registry.Options{Root: root, Logger: g.logger, ScanWorkers: c.Scan.Workers, Redirect: c.StorageRedirect}
+	storeDesc := root
+	if c.Storage != "" {
+		if opt.Store, err = storage.OpenURL(ctx, c.Storage, root); err != nil {
+			return fmt.Errorf("--storage: %w", err)
+		}
+		storeDesc = opt.Store.Describe()
+	}
+	if c.Meta != "" {
+		if opt.Meta, err = meta.OpenURL(ctx, c.Meta, filepath.Join(root, "meta.db")); err != nil {
+			return fmt.Errorf("--meta: %w", err)
+		}
+		storeDesc += ", metadata " + opt.Meta.Describe()
+	}
 
 	var au *auth.Auth
 	if c.Auth.Htpasswd != "" {
@@ -318,6 +365,9 @@ func runServe(ctx context.Context, g *globals, c *serveConfig, stderr io.Writer)
 
 	reg, err := registry.New(opt)
 	if err != nil {
+		if opt.Meta != nil {
+			opt.Meta.Close()
+		}
 		return err
 	}
 	defer reg.Close()
@@ -339,9 +389,23 @@ func runServe(ctx context.Context, g *globals, c *serveConfig, stderr io.Writer)
 		go watchDB(ctx, reg, cachedir.DBPath(stateDir), every, g.logger)
 	}
 
+	if c.GC.Interval != "" {
+		every, err := time.ParseDuration(c.GC.Interval)
+		if err != nil || every <= 0 {
+			return fmt.Errorf("gc interval %q: want a positive duration", c.GC.Interval)
+		}
+		var grace time.Duration
+		if c.GC.Grace != "" {
+			if grace, err = time.ParseDuration(c.GC.Grace); err != nil || grace <= 0 {
+				return fmt.Errorf("gc grace %q: want a positive duration", c.GC.Grace)
+			}
+		}
+		go onlineGC(ctx, reg, every, grace, g.logger)
+	}
+
 	srv := &http.Server{
 		Addr:              c.Addr,
-		Handler:           serveMux(reg, au),
+		Handler:           serveMux(reg, au, c.MetricsAddr == ""),
 		ReadHeaderTimeout: 30 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(g.logger.Handler(), slog.LevelWarn),
@@ -361,12 +425,24 @@ func runServe(ctx context.Context, g *globals, c *serveConfig, stderr io.Writer)
 			authMsg = "token authentication (/token)"
 		}
 	}
-	fmt.Fprintf(stderr, "warden serve: listening on %s://%s, storage %s, %s\n", scheme, ln.Addr(), root, authMsg)
+	fmt.Fprintf(stderr, "warden serve: listening on %s://%s, storage %s, %s\n", scheme, ln.Addr(), storeDesc, authMsg)
 	if opt.Upstream != nil {
 		fmt.Fprintf(stderr, "warden serve: gateway for %s\n", opt.Upstream)
 	}
 
-	errc := make(chan error, 1)
+	errc := make(chan error, 2)
+	if c.MetricsAddr != "" {
+		mln, err := net.Listen("tcp", c.MetricsAddr)
+		if err != nil {
+			return fmt.Errorf("--metrics-addr: listening on %s: %w", c.MetricsAddr, err)
+		}
+		mmux := http.NewServeMux()
+		mmux.Handle("/metrics", reg.MetricsHandler())
+		msrv := &http.Server{Handler: mmux, ReadHeaderTimeout: 30 * time.Second}
+		defer msrv.Close()
+		fmt.Fprintf(stderr, "warden serve: metrics on http://%s/metrics\n", mln.Addr())
+		go func() { errc <- msrv.Serve(mln) }()
+	}
 	go func() {
 		if c.TLS.Cert != "" {
 			errc <- srv.ServeTLS(ln, c.TLS.Cert, c.TLS.Key)
@@ -462,13 +538,35 @@ func watchDB(ctx context.Context, reg *registry.Registry, dbPath string, every t
 			continue
 		}
 		last = b
-		n, err := reg.Rescan(ctx)
+		// Once across the replicas sharing the metadata database.
+		n, err := reg.RescanOnce(ctx, b.UTC().Format(time.RFC3339Nano))
 		log.Info("warden serve: vulnerability database changed, rescanning", "built", b, "images", n, "err", err)
 	}
 }
 
+// onlineGC runs gc.Online every interval, on one replica only per interval.
+func onlineGC(ctx context.Context, reg *registry.Registry, every, grace time.Duration, log *slog.Logger) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		key := fmt.Sprintf("gc:%d", time.Now().Truncate(every).Unix())
+		if first, err := reg.Meta().Once(ctx, key); err != nil || !first {
+			continue
+		}
+		st, err := gc.Online(ctx, reg.Store(), reg.Meta(), gc.OnlineOptions{Grace: grace, Logger: log})
+		log.Info("warden serve: online garbage collection", "deleted", st.Deleted, "bytes", st.DeletedBytes, "kept", st.Kept, "err", err)
+	}
+}
+
 // serveMux routes the registry API, the token endpoint, the JSON API, the UI and metrics.
-func serveMux(reg *registry.Registry, au *auth.Auth) http.Handler {
+// With metrics false, /metrics is served elsewhere (--metrics-addr); on the
+// registry port it needs the same login as the API when authentication is on.
+func serveMux(reg *registry.Registry, au *auth.Auth, metrics bool) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/v2/", reg)
 	mux.Handle("/v2", reg)
@@ -476,7 +574,14 @@ func serveMux(reg *registry.Registry, au *auth.Auth) http.Handler {
 		mux.Handle("/token", au.TokenHandler())
 	}
 	mux.Handle("/api/v1/", reg.APIHandler())
-	mux.Handle("/metrics", reg.MetricsHandler())
+	if metrics {
+		mh := reg.MetricsHandler()
+		mux.Handle("/metrics", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if reg.Authorize(w, r, "") {
+				mh.ServeHTTP(w, r)
+			}
+		}))
+	}
 	mux.Handle("/ui/", ui.Handler(reg, "/ui/"))
 	mux.HandleFunc("/{$}", func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "/ui/", http.StatusFound) })
 	return mux

@@ -212,7 +212,7 @@ func (r *Registry) Image(ctx context.Context, repo, ref string) (*ImageDetail, e
 }
 
 func (r *Registry) verdict(ctx context.Context, repo, ref string, d storage.Digest, man meta.Manifest) *Verdict {
-	body, err := r.store.ReadAll(d, maxManifestSize)
+	body, err := r.store.ReadAll(ctx, d, maxManifestSize)
 	if err != nil {
 		return &Verdict{Error: err.Error()}
 	}
@@ -323,7 +323,7 @@ func (r *Registry) serveSBOM(w http.ResponseWriter, req *http.Request, repo, ref
 		writeError(w, http.StatusNotFound, codeManifestUnknown, fmt.Sprintf("no image %s in %s", ref, repo), nil)
 		return
 	}
-	raw, err := r.store.ReadAll(d, maxManifestSize)
+	raw, err := r.store.ReadAll(ctx, d, maxManifestSize)
 	if err != nil {
 		r.internalError(w, "reading manifest", err)
 		return

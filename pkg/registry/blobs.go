@@ -53,7 +53,7 @@ func (r *Registry) handleBlob(w http.ResponseWriter, req *http.Request, rt route
 			// through the manifests endpoint: otherwise the digest of a denied
 			// image (from an allowed index) would be a way around the gate.
 			if man, err := r.meta.GetManifest(ctx, rt.name, d.String()); err == nil {
-				body, err := r.store.ReadAll(d, maxManifestSize)
+				body, err := r.store.ReadAll(ctx, d, maxManifestSize)
 				if err != nil {
 					r.internalError(w, "reading manifest", err)
 					return
@@ -63,7 +63,18 @@ func (r *Registry) handleBlob(w http.ResponseWriter, req *http.Request, rt route
 				}
 			}
 		}
-		f, err := r.store.Open(d)
+		if rd, ok := r.store.(storage.Redirector); ok && r.redirect && req.Method == http.MethodGet {
+			// The link was checked above; the bytes come straight from the object store.
+			u, err := rd.BlobURL(ctx, d, 20*time.Minute)
+			if err != nil {
+				r.internalError(w, "presigning blob", err)
+				return
+			}
+			w.Header().Set("Docker-Content-Digest", d.String())
+			http.Redirect(w, req, u, http.StatusTemporaryRedirect)
+			return
+		}
+		f, err := r.store.Open(ctx, d)
 		if errors.Is(err, storage.ErrNotFound) {
 			writeError(w, http.StatusNotFound, codeBlobUnknown, fmt.Sprintf("blob %s is not stored", d), nil)
 			return
@@ -125,7 +136,7 @@ func (r *Registry) handleUpload(w http.ResponseWriter, req *http.Request, rt rou
 		r.internalError(w, "looking up upload", err)
 		return
 	}
-	up, err := r.store.GetUpload(rt.ref)
+	up, err := r.store.GetUpload(ctx, rt.ref)
 	if errors.Is(err, storage.ErrUploadUnknown) {
 		_ = r.meta.DeleteUpload(ctx, rt.ref)
 		writeError(w, http.StatusNotFound, codeBlobUploadUnknown, fmt.Sprintf("upload %q is gone", rt.ref), nil)
@@ -145,7 +156,7 @@ func (r *Registry) handleUpload(w http.ResponseWriter, req *http.Request, rt rou
 		h.Set("Content-Length", "0")
 		w.WriteHeader(http.StatusNoContent)
 	case http.MethodDelete:
-		if err := r.store.Cancel(rt.ref); err != nil && !errors.Is(err, storage.ErrUploadUnknown) {
+		if err := r.store.Cancel(ctx, rt.ref); err != nil && !errors.Is(err, storage.ErrUploadUnknown) {
 			r.internalError(w, "cancelling upload", err)
 			return
 		}
@@ -157,7 +168,7 @@ func (r *Registry) handleUpload(w http.ResponseWriter, req *http.Request, rt rou
 		if !ok {
 			return
 		}
-		size, err := up.Append(req.Body, start)
+		size, err := up.Append(ctx, req.Body, start, req.ContentLength)
 		if err != nil {
 			r.appendError(w, err, loc, size)
 			return
@@ -177,7 +188,7 @@ func (r *Registry) handleUpload(w http.ResponseWriter, req *http.Request, rt rou
 			return
 		}
 		if req.ContentLength != 0 {
-			if size, err := up.Append(req.Body, start); err != nil {
+			if size, err := up.Append(ctx, req.Body, start, req.ContentLength); err != nil {
 				r.appendError(w, err, loc, size)
 				return
 			}
@@ -229,24 +240,30 @@ func (r *Registry) appendError(w http.ResponseWriter, err error, loc string, siz
 }
 
 // finishUpload verifies and commits an upload, then links the blob to repo.
-func (r *Registry) finishUpload(w http.ResponseWriter, req *http.Request, repo string, up *storage.Upload, want storage.Digest) {
+func (r *Registry) finishUpload(w http.ResponseWriter, req *http.Request, repo string, up storage.Upload, want storage.Digest) {
 	ctx := req.Context()
 	size := up.Size()
-	if err := r.store.Commit(up, want); err != nil {
+	// The commit and the link share the digest's lock with online GC.
+	var commitErr error
+	linkErr := r.meta.LinkBlobGuarded(ctx, repo, want.String(), size, func() error {
+		commitErr = r.store.Commit(ctx, up, want)
+		return commitErr
+	})
+	if err := commitErr; err != nil {
 		if errors.Is(err, storage.ErrDigestMismatch) {
 			// A client that lies about the digest loses its upload.
-			_ = r.store.Cancel(up.ID)
-			_ = r.meta.DeleteUpload(ctx, up.ID)
+			_ = r.store.Cancel(ctx, up.ID())
+			_ = r.meta.DeleteUpload(ctx, up.ID())
 			writeError(w, http.StatusBadRequest, codeDigestInvalid, err.Error(), map[string]string{"digest": want.String()})
 			return
 		}
-		r.store.Forget(up.ID)
+		r.store.Forget(up.ID())
 		r.internalError(w, "committing upload", err)
 		return
 	}
-	_ = r.meta.DeleteUpload(ctx, up.ID)
-	if err := r.meta.LinkBlob(ctx, repo, want.String(), size); err != nil {
-		r.internalError(w, "recording blob", err)
+	_ = r.meta.DeleteUpload(ctx, up.ID())
+	if linkErr != nil {
+		r.internalError(w, "recording blob", linkErr)
 		return
 	}
 	r.metrics.blobPushed(size)
@@ -267,26 +284,26 @@ func (r *Registry) startUpload(w http.ResponseWriter, req *http.Request, rt rout
 		// Otherwise fall through to a normal upload session (202), as the spec says.
 	}
 	id := newID()
-	up, err := r.store.StartUpload(id)
+	up, err := r.store.StartUpload(ctx, id)
 	if err != nil {
 		r.internalError(w, "starting upload", err)
 		return
 	}
 	if err := r.meta.AddUpload(ctx, id, rt.name); err != nil {
-		_ = r.store.Cancel(id)
+		_ = r.store.Cancel(ctx, id)
 		r.internalError(w, "recording upload", err)
 		return
 	}
 	if ds := q.Get("digest"); ds != "" {
 		want, err := storage.ParseDigest(ds)
 		if err != nil {
-			_ = r.store.Cancel(id)
+			_ = r.store.Cancel(ctx, id)
 			_ = r.meta.DeleteUpload(ctx, id)
 			writeError(w, http.StatusBadRequest, codeDigestInvalid, err.Error(), nil)
 			return
 		}
-		if _, err := up.Append(req.Body, 0); err != nil {
-			_ = r.store.Cancel(id)
+		if _, err := up.Append(ctx, req.Body, 0, req.ContentLength); err != nil {
+			_ = r.store.Cancel(ctx, id)
 			_ = r.meta.DeleteUpload(ctx, id)
 			r.appendError(w, err, "", 0)
 			return
@@ -328,11 +345,20 @@ func (r *Registry) tryMount(w http.ResponseWriter, req *http.Request, repo strin
 	if !ok {
 		return false
 	}
-	size, err := r.store.Stat(d)
+	size, err := r.store.Stat(ctx, d)
 	if err != nil {
 		return false
 	}
-	if err := r.meta.LinkBlob(ctx, repo, d.String(), size); err != nil {
+	gone := false
+	err = r.meta.LinkBlobGuarded(ctx, repo, d.String(), size, func() error {
+		_, err := r.store.Stat(ctx, d) // again, under the lock GC takes
+		gone = err != nil
+		return err
+	})
+	if gone {
+		return false
+	}
+	if err != nil {
 		r.internalError(w, "mounting blob", err)
 		return true
 	}

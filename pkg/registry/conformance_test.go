@@ -79,52 +79,59 @@ func TestConformance(t *testing.T) {
 			mux.Handle("/v2/", reg)
 			srv := httptest.NewServer(mux)
 			defer srv.Close()
-			results := t.TempDir()
-			cmd := exec.Command(bin)
-			cmd.Dir = results
-			cmd.Env = append(os.Environ(),
-				"OCI_REGISTRY="+strings.TrimPrefix(srv.URL, "http://"),
-				"OCI_TLS=disabled",
-				"OCI_VERSION=1.1",
-				"OCI_REPO1=conformance/repo1",
-				"OCI_REPO2=conformance/repo2",
-				"OCI_RESULTS_DIR="+results,
-				"OCI_LOG=error",
-			)
-			cmd.Env = append(cmd.Env, p.env...)
-			out, runErr := cmd.CombinedOutput()
-			b, err := os.ReadFile(filepath.Join(results, "junit.xml"))
-			if err != nil {
-				t.Fatalf("conformance produced no junit.xml (%v): %v\n%s", runErr, err, out)
-			}
-			var j junit
-			if err := xml.Unmarshal(b, &j); err != nil {
-				t.Fatalf("parsing junit.xml: %v", err)
-			}
-			var failed []string
-			for _, s := range j.Suites {
-				for _, c := range s.Cases {
-					if c.Failure != nil || c.Error != nil || c.Status == "failure" || c.Status == "error" {
-						failed = append(failed, c.Name+": "+c.Out)
-					}
-				}
-			}
-			// The suite's own summary: "  Pass....: 860" etc.
-			counts := summaryCounts(string(out))
-			summary := fmt.Sprintf("OCI conformance (%s profile): %d passed, %d failed, %d errors, %d skipped, %d disabled of %d",
-				p.name, counts["Pass"], counts["FAIL"], counts["Error"], counts["Skip"], counts["Disabled"], counts["Total"])
-			t.Log(summary)
-			appendSummary(t, summary) // so the CI log shows the counts without -v (scripts/test.sh prints the file)
-			for _, f := range failed {
-				t.Errorf("conformance failure: %s", f)
-			}
-			if counts["FAIL"]+counts["Error"] > 0 || runErr != nil {
-				t.Errorf("conformance run failed (%v):\n%s", runErr, tail(string(out), 6000))
-			}
-			if counts["Pass"] == 0 || counts["Total"] == 0 {
-				t.Errorf("conformance passed no test:\n%s", tail(string(out), 3000))
-			}
+			runConformance(t, bin, strings.TrimPrefix(srv.URL, "http://"), p.name, p.env)
 		})
+	}
+}
+
+// runConformance runs the suite against the registry at host and fails t on
+// any failure, logging the suite's counts.
+func runConformance(t *testing.T, bin, host, profile string, env []string) {
+	t.Helper()
+	results := t.TempDir()
+	cmd := exec.Command(bin)
+	cmd.Dir = results
+	cmd.Env = append(os.Environ(),
+		"OCI_REGISTRY="+host,
+		"OCI_TLS=disabled",
+		"OCI_VERSION=1.1",
+		"OCI_REPO1=conformance/repo1",
+		"OCI_REPO2=conformance/repo2",
+		"OCI_RESULTS_DIR="+results,
+		"OCI_LOG=error",
+	)
+	cmd.Env = append(cmd.Env, env...)
+	out, runErr := cmd.CombinedOutput()
+	b, err := os.ReadFile(filepath.Join(results, "junit.xml"))
+	if err != nil {
+		t.Fatalf("conformance produced no junit.xml (%v): %v\n%s", runErr, err, out)
+	}
+	var j junit
+	if err := xml.Unmarshal(b, &j); err != nil {
+		t.Fatalf("parsing junit.xml: %v", err)
+	}
+	var failed []string
+	for _, s := range j.Suites {
+		for _, c := range s.Cases {
+			if c.Failure != nil || c.Error != nil || c.Status == "failure" || c.Status == "error" {
+				failed = append(failed, c.Name+": "+c.Out)
+			}
+		}
+	}
+	// The suite's own summary: "  Pass....: 860" etc.
+	counts := summaryCounts(string(out))
+	summary := fmt.Sprintf("OCI conformance (%s profile): %d passed, %d failed, %d errors, %d skipped, %d disabled of %d",
+		profile, counts["Pass"], counts["FAIL"], counts["Error"], counts["Skip"], counts["Disabled"], counts["Total"])
+	t.Log(summary)
+	appendSummary(t, summary) // so the CI log shows the counts without -v (scripts/test.sh prints the file)
+	for _, f := range failed {
+		t.Errorf("conformance failure: %s", f)
+	}
+	if counts["FAIL"]+counts["Error"] > 0 || runErr != nil {
+		t.Errorf("conformance run failed (%v):\n%s", runErr, tail(string(out), 6000))
+	}
+	if counts["Pass"] == 0 || counts["Total"] == 0 {
+		t.Errorf("conformance passed no test:\n%s", tail(string(out), 3000))
 	}
 }
 

@@ -66,7 +66,7 @@ func (r *Registry) readHash(ctx context.Context, repo string, h v1.Hash) ([]byte
 	if err := r.ensureBlob(ctx, repo, d); err != nil {
 		return nil, err
 	}
-	return r.store.ReadAll(d, maxManifestSize)
+	return r.store.ReadAll(ctx, d, maxManifestSize)
 }
 
 func findDesc(ds []v1.Descriptor, h v1.Hash) *v1.Descriptor {
@@ -93,10 +93,11 @@ func (l *localLayer) Compressed() (io.ReadCloser, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := l.r.ensureBlob(context.Background(), l.repo, d); err != nil {
+	ctx := context.Background()
+	if err := l.r.ensureBlob(ctx, l.repo, d); err != nil {
 		return nil, err
 	}
-	return l.r.store.Open(d)
+	return l.r.store.Open(ctx, d)
 }
 
 // localIndex is a stored index / manifest list as a v1.ImageIndex.

@@ -188,7 +188,7 @@ func (r *Registry) getManifest(w http.ResponseWriter, req *http.Request, rt rout
 		r.internalError(w, "looking up manifest", err)
 		return
 	}
-	body, err := r.store.ReadAll(d, maxManifestSize)
+	body, err := r.store.ReadAll(ctx, d, maxManifestSize)
 	if errors.Is(err, storage.ErrNotFound) {
 		writeError(w, http.StatusNotFound, codeManifestUnknown, fmt.Sprintf("manifest %s is not stored", d), nil)
 		return
@@ -279,10 +279,16 @@ func (r *Registry) putManifest(w http.ResponseWriter, req *http.Request, rt rout
 		tags = []string{rt.ref}
 	}
 	// Referenced content must exist in this repository.
-	var refs []string
+	var refs, required []string
+	var lookupErr error // the database failing is a 500, not an unknown blob
 	missing := func(ds string) bool {
+		required = append(required, ds)
 		_, ok, err := r.meta.BlobLinked(ctx, rt.name, ds)
-		return err != nil || !ok
+		if err != nil {
+			lookupErr = err
+			return false
+		}
+		return !ok
 	}
 	if doc.Config != nil {
 		if isImageManifest(mt) && missing(doc.Config.Digest) {
@@ -305,6 +311,10 @@ func (r *Registry) putManifest(w http.ResponseWriter, req *http.Request, rt rout
 		}
 		refs = append(refs, m.Digest)
 	}
+	if lookupErr != nil {
+		r.internalError(w, "looking up referenced blobs", lookupErr)
+		return
+	}
 	artifactType := doc.ArtifactType
 	if artifactType == "" && isImageManifest(mt) && doc.Config != nil && mt == mtOCIManifest {
 		artifactType = doc.Config.MediaType
@@ -318,13 +328,24 @@ func (r *Registry) putManifest(w http.ResponseWriter, req *http.Request, rt rout
 		b, _ := json.Marshal(doc.Annotations)
 		ann = string(b)
 	}
-	if err := r.store.PutBytes(d, body); err != nil {
-		r.internalError(w, "storing manifest", err)
-		return
-	}
 	man := meta.Manifest{Repo: rt.name, Digest: d.String(), MediaType: mt, Size: int64(len(body)),
 		ArtifactType: artifactType, Subject: subject, Annotations: ann}
-	if err := r.meta.PutManifest(ctx, man, refs, tags); err != nil {
+	// The bytes are stored and the references rechecked under the digests'
+	// locks, so online GC cannot take a blob from under this manifest.
+	var putErr error
+	err = r.meta.PutManifestGuarded(ctx, man, refs, tags, required, func() error {
+		putErr = r.store.PutBytes(ctx, d, body)
+		return putErr
+	})
+	if putErr != nil {
+		r.internalError(w, "storing manifest", putErr)
+		return
+	}
+	if errors.Is(err, meta.ErrMissingRef) {
+		writeError(w, http.StatusBadRequest, codeManifestBlobUnknown, err.Error(), nil)
+		return
+	}
+	if err != nil {
 		r.internalError(w, "recording manifest", err)
 		return
 	}

@@ -29,8 +29,13 @@ import (
 
 // Options configure a Registry.
 type Options struct {
-	Root   string       // directory holding blobs/, uploads/ and meta.db
-	Logger *slog.Logger // nil: silent
+	Root  string        // directory holding blobs/, uploads/ and meta.db (when Store or Meta is nil)
+	Store storage.Store // nil: the filesystem store under Root
+	Meta  *meta.DB      // nil: SQLite in Root/meta.db
+	// Redirect answers blob GETs with a 307 to a presigned URL when the
+	// store can make one (S3); off by default.
+	Redirect bool
+	Logger   *slog.Logger // nil: silent
 
 	// Auth authorizes each request; nil allows everything (loopback-only use).
 	Auth Authorizer
@@ -56,7 +61,8 @@ type Options struct {
 
 // Registry is the OCI registry handler.
 type Registry struct {
-	store    *storage.FS
+	store    storage.Store
+	redirect bool
 	meta     *meta.DB
 	log      *slog.Logger
 	auth     Authorizer
@@ -76,26 +82,33 @@ type Registry struct {
 
 // New opens the storage and metadata under opt.Root and starts the scan workers.
 func New(opt Options) (*Registry, error) {
-	if opt.Root == "" {
+	if opt.Root == "" && (opt.Store == nil || opt.Meta == nil) {
 		return nil, errors.New("registry: no root directory")
 	}
-	st, err := storage.Open(opt.Root)
-	if err != nil {
-		return nil, err
+	st := opt.Store
+	if st == nil {
+		fs, err := storage.Open(opt.Root)
+		if err != nil {
+			return nil, err
+		}
+		if err := fs.CleanTemp(); err != nil {
+			return nil, fmt.Errorf("cleaning temporary files in %s: %w", opt.Root, err)
+		}
+		st = fs
 	}
-	if err := st.CleanTemp(); err != nil {
-		return nil, fmt.Errorf("cleaning temporary files in %s: %w", opt.Root, err)
-	}
-	md, err := meta.Open(filepath.Join(opt.Root, "meta.db"))
-	if err != nil {
-		return nil, err
+	md := opt.Meta
+	if md == nil {
+		var err error
+		if md, err = meta.Open(filepath.Join(opt.Root, "meta.db")); err != nil {
+			return nil, err
+		}
 	}
 	log := opt.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
 	r := &Registry{
-		store: st, meta: md, log: log, auth: opt.Auth, gate: opt.Gate, scanner: opt.Scanner,
+		store: st, redirect: opt.Redirect, meta: md, log: log, auth: opt.Auth, gate: opt.Gate, scanner: opt.Scanner,
 		anonMnt: opt.AnonymousMount || opt.Auth == nil, upstream: opt.Upstream, webhook: opt.Webhook, sbom: opt.SBOM, sigs: opt.Signatures,
 		metrics: newMetrics(),
 		wake:    make(chan struct{}, 1),
@@ -138,7 +151,7 @@ func (r *Registry) sweepUploads(ctx context.Context, every, maxAge time.Duration
 			continue
 		}
 		for _, id := range ids {
-			_ = r.store.Cancel(id)
+			_ = r.store.Cancel(ctx, id)
 			_ = r.meta.DeleteUpload(ctx, id)
 		}
 		if len(ids) > 0 {
@@ -158,7 +171,7 @@ func (r *Registry) Close() error {
 func (r *Registry) Meta() *meta.DB { return r.meta }
 
 // Store exposes the blob store.
-func (r *Registry) Store() *storage.FS { return r.store }
+func (r *Registry) Store() storage.Store { return r.store }
 
 var (
 	reName = regexp.MustCompile(`^[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*)*$`)

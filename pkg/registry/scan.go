@@ -58,7 +58,24 @@ func (r *Registry) scanWorker(ctx context.Context) {
 
 func (r *Registry) runJob(ctx context.Context, job *meta.Job) {
 	start := time.Now()
+	// Renew the job's lease while it runs, so no other process takes it over.
+	renewCtx, stopRenew := context.WithCancel(ctx)
+	go func() {
+		t := time.NewTicker(meta.DefaultLease / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-renewCtx.Done():
+				return
+			case <-t.C:
+				if err := r.meta.RenewLease(renewCtx, job); err != nil && renewCtx.Err() == nil {
+					r.log.Warn("registry: renewing scan lease", "repo", job.Repo, "digest", job.Digest, "err", err)
+				}
+			}
+		}
+	}()
 	res, err := r.scanOne(ctx, job.Repo, job.Digest)
+	stopRenew()
 	if ctx.Err() != nil {
 		return // shutting down: the job stays 'running' and is requeued at the next start
 	}
@@ -85,9 +102,21 @@ func (r *Registry) runJob(ctx context.Context, job *meta.Job) {
 			}
 		}
 	}
-	if ferr := r.meta.Finish(context.WithoutCancel(ctx), job, b, err); ferr != nil {
-		r.log.Error("registry: recording scan", "err", ferr)
-		return
+	// Record the outcome, retrying while the database is away (a restart):
+	// otherwise the job waits for its lease to run out.
+	for try, wait := 0, 200*time.Millisecond; ; try, wait = try+1, min(2*wait, 5*time.Second) {
+		ferr := r.meta.Finish(context.WithoutCancel(ctx), job, b, err)
+		if ferr == nil {
+			break
+		}
+		if try == 12 || ctx.Err() != nil {
+			r.log.Error("registry: recording scan", "repo", job.Repo, "digest", job.Digest, "err", ferr)
+			return
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(wait):
+		}
 	}
 	if prev != nil {
 		if added := newFindings(prev, res); len(added) > 0 {
@@ -100,6 +129,23 @@ func (r *Registry) runJob(ctx context.Context, job *meta.Job) {
 // update the workers re-match them (layer inventories come from the layer
 // cache, so nothing is re-extracted), and the webhook hears of new findings.
 func (r *Registry) Rescan(ctx context.Context) (int64, error) {
+	return r.rescan(ctx)
+}
+
+// RescanOnce is Rescan done by one process only of all that share the
+// metadata database: the first to claim key (say, the new vulnerability
+// database's build time) requeues, the others do nothing and report 0. The
+// scan workers of every process then share the queue, so each image is
+// re-matched, and its webhook sent, once.
+func (r *Registry) RescanOnce(ctx context.Context, key string) (int64, error) {
+	first, err := r.meta.Once(ctx, "rescan:"+key)
+	if err != nil || !first {
+		return 0, err
+	}
+	return r.rescan(ctx)
+}
+
+func (r *Registry) rescan(ctx context.Context) (int64, error) {
 	n, err := r.meta.RequeueScanned(ctx)
 	if err == nil && n > 0 {
 		r.kick()
@@ -171,7 +217,7 @@ func (r *Registry) scanOne(ctx context.Context, repo, digest string) (*ScanResul
 	if err != nil {
 		return nil, err
 	}
-	raw, err := r.store.ReadAll(d, maxManifestSize)
+	raw, err := r.store.ReadAll(ctx, d, maxManifestSize)
 	if err != nil {
 		return nil, err
 	}

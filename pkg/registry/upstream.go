@@ -107,7 +107,7 @@ func (r *Registry) fetchManifest(ctx context.Context, repo, ref string) error {
 	if sep == ":" {
 		tags = []string{ref}
 	}
-	if err := r.store.PutBytes(d, body); err != nil {
+	if err := r.store.PutBytes(ctx, d, body); err != nil {
 		return err
 	}
 	artifactType := doc.ArtifactType
@@ -139,7 +139,7 @@ func insecureOpt(u *Upstream) name.Option {
 // ensureBlob makes sure blob d is stored and linked to repo, fetching it from
 // upstream (digest verified while it streams to disk) in gateway mode.
 func (r *Registry) ensureBlob(ctx context.Context, repo string, d storage.Digest) error {
-	if _, err := r.store.Stat(d); err == nil {
+	if _, err := r.store.Stat(ctx, d); err == nil {
 		return nil
 	}
 	if r.upstream == nil {
@@ -167,7 +167,7 @@ func (r *Registry) fetchBlob(ctx context.Context, repo string, d storage.Digest)
 	// Stored already (another repository, or a concurrent fetch). Without
 	// repository-scoped auth that is enough; with it, the upstream must show
 	// that this repository has the blob, so fetch it again.
-	if size, err := r.store.Stat(d); err == nil && r.anonMnt {
+	if size, err := r.store.Stat(ctx, d); err == nil && r.anonMnt {
 		return r.meta.LinkBlob(ctx, repo, d.String(), size)
 	}
 	nd, err := name.NewDigest(u.reg.Name()+"/"+repo+"@"+d.String(), insecureOpt(u))
@@ -186,20 +186,20 @@ func (r *Registry) fetchBlob(ctx context.Context, repo string, d storage.Digest)
 		return fmt.Errorf("fetching %s from upstream: %w", nd, err)
 	}
 	defer rc.Close()
-	up, err := r.store.StartUpload(newID())
+	up, err := r.store.StartUpload(ctx, newID())
 	if err != nil {
 		return err
 	}
-	if _, err := up.Append(rc, 0); err != nil {
-		_ = r.store.Cancel(up.ID)
+	if _, err := up.Append(ctx, rc, 0, -1); err != nil {
+		_ = r.store.Cancel(ctx, up.ID())
 		if isNotFound(err) {
 			return fmt.Errorf("%w: %s", errUpstreamNotFound, nd)
 		}
 		return fmt.Errorf("fetching %s from upstream: %w", nd, err)
 	}
 	size := up.Size()
-	if err := r.store.Commit(up, d); err != nil {
-		_ = r.store.Cancel(up.ID)
+	if err := r.store.Commit(ctx, up, d); err != nil {
+		_ = r.store.Cancel(ctx, up.ID())
 		return fmt.Errorf("upstream blob %s: %w", nd, err)
 	}
 	return r.meta.LinkBlob(ctx, repo, d.String(), size)

@@ -1,9 +1,11 @@
-// Package gc is the registry's offline garbage collector: it deletes stored
-// blobs that no manifest references. Run it while the registry is stopped.
+// Package gc is the registry's garbage collector: it deletes stored blobs
+// that no manifest references. Run works offline (the registry stopped);
+// Online runs beside live replicas.
 package gc
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"path/filepath"
@@ -54,7 +56,8 @@ func Run(ctx context.Context, root string, opt Options) (Stats, error) {
 	}
 	var dead []storage.Digest
 	var deadSize []int64
-	err = store.Walk(func(d storage.Digest, size int64) error {
+	err = store.Walk(ctx, func(b storage.BlobInfo) error {
+		d, size := b.Digest, b.Size
 		if live[d.String()] {
 			st.Kept++
 			return nil
@@ -80,7 +83,7 @@ func Run(ctx context.Context, root string, opt Options) (Stats, error) {
 		if err := md.DropBlobLinks(ctx, d.String()); err != nil {
 			return st, fmt.Errorf("gc: unlinking %s: %w", d, err)
 		}
-		if err := store.Delete(d); err != nil {
+		if err := store.Delete(ctx, d); err != nil {
 			return st, fmt.Errorf("gc: deleting %s: %w", d, err)
 		}
 	}
@@ -93,10 +96,84 @@ func Run(ctx context.Context, root string, opt Options) (Stats, error) {
 		if opt.DryRun {
 			continue
 		}
-		_ = store.Cancel(id)
+		_ = store.Cancel(ctx, id)
 		if err := md.DeleteUpload(ctx, id); err != nil {
 			return st, err
 		}
+	}
+	return st, nil
+}
+
+// OnlineOptions configure Online.
+type OnlineOptions struct {
+	// Grace keeps blobs stored, and links made, less than this long ago
+	// (default 1h): an image being pushed has its blobs before its manifest.
+	Grace  time.Duration
+	DryRun bool
+	Logger *slog.Logger
+}
+
+// Online collects garbage while the registry (and other replicas sharing its
+// storage and metadata) keep serving pushes: mark and sweep, where a blob is
+// a candidate only if it is older than the grace period and than the oldest
+// open upload, and each candidate is rechecked and deleted under the digest's
+// exclusive lock (meta.SweepBlob), which uploads and manifest pushes share.
+func Online(ctx context.Context, store storage.Store, md *meta.DB, opt OnlineOptions) (Stats, error) {
+	var st Stats
+	log := opt.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if opt.Grace <= 0 {
+		opt.Grace = time.Hour
+	}
+	start := time.Now()
+	cutoff := start.Add(-opt.Grace)
+	oldest, err := md.OldestUpload(ctx)
+	if err != nil {
+		return st, fmt.Errorf("gc: reading uploads: %w", err)
+	}
+	if !oldest.IsZero() && oldest.Before(cutoff) {
+		cutoff = oldest
+	}
+	live, err := md.LiveDigests(ctx)
+	if err != nil {
+		return st, fmt.Errorf("gc: reading live digests: %w", err)
+	}
+	var cands []storage.BlobInfo
+	err = store.Walk(ctx, func(b storage.BlobInfo) error {
+		if live[b.Digest.String()] || !b.Modified.Before(cutoff) {
+			st.Kept++
+			return nil
+		}
+		cands = append(cands, b)
+		return nil
+	})
+	if err != nil {
+		return st, fmt.Errorf("gc: walking %s: %w", store.Describe(), err)
+	}
+	for _, b := range cands {
+		if err := ctx.Err(); err != nil {
+			return st, err
+		}
+		if opt.DryRun {
+			st.Deleted++
+			st.DeletedBytes += b.Size
+			continue
+		}
+		ok, err := md.SweepBlob(ctx, b.Digest.String(), start.Add(-opt.Grace), func() error {
+			return store.Delete(ctx, b.Digest)
+		})
+		if err != nil && !errors.Is(err, storage.ErrNotFound) {
+			return st, fmt.Errorf("gc: sweeping %s: %w", b.Digest, err)
+		}
+		if !ok {
+			st.Kept++
+			continue
+		}
+		log.Info("gc: deleted unreferenced blob", "digest", b.Digest, "size", b.Size)
+		st.Deleted++
+		st.DeletedBytes += b.Size
 	}
 	return st, nil
 }

@@ -1,5 +1,8 @@
-// Package storage is the registry's content-addressed blob store on a local
-// filesystem. Every write goes to a temporary file under <root>/uploads, the
+// Package storage is the registry's content-addressed blob store, behind the
+// small Store interface, with two backends: a local filesystem (FS, here) and
+// an S3-compatible object store (S3, s3.go).
+//
+// On the filesystem every write goes to a temporary file under <root>/uploads, the
 // digest is computed while the bytes stream in, and the file is renamed into
 // <root>/blobs/<algorithm>/<first two hex>/<hex> only once the digest matches
 // what the client claimed. A crash leaves at most a stray temporary file, never
@@ -7,6 +10,7 @@
 package storage
 
 import (
+	"context"
 	"crypto/sha256"
 	"crypto/sha512"
 	"encoding"
@@ -87,12 +91,17 @@ func FromBytes(alg string, b []byte) Digest {
 	return Digest{Algorithm: alg, Hex: hex.EncodeToString(h.Sum(nil))}
 }
 
+var _ Store = (*FS)(nil)
+
+// Describe names the store for logs.
+func (s *FS) Describe() string { return s.root }
+
 // FS is a blob store rooted at a directory.
 type FS struct {
 	root string
 
 	mu      sync.Mutex
-	uploads map[string]*Upload // live sessions (hash state kept in memory)
+	uploads map[string]*fsUpload // live sessions (hash state kept in memory)
 }
 
 // Open creates (if needed) and opens a store at root.
@@ -102,7 +111,7 @@ func Open(root string) (*FS, error) {
 			return nil, fmt.Errorf("creating blob store %s: %w", root, err)
 		}
 	}
-	return &FS{root: root, uploads: map[string]*Upload{}}, nil
+	return &FS{root: root, uploads: map[string]*fsUpload{}}, nil
 }
 
 // Root is the store's directory.
@@ -113,7 +122,7 @@ func (s *FS) path(d Digest) string {
 }
 
 // Stat returns the size of a stored blob, or ErrNotFound.
-func (s *FS) Stat(d Digest) (int64, error) {
+func (s *FS) Stat(_ context.Context, d Digest) (int64, error) {
 	fi, err := os.Stat(s.path(d))
 	if errors.Is(err, fs.ErrNotExist) {
 		return 0, fmt.Errorf("%w: %s", ErrNotFound, d)
@@ -124,8 +133,8 @@ func (s *FS) Stat(d Digest) (int64, error) {
 	return fi.Size(), nil
 }
 
-// Open opens a stored blob for reading.
-func (s *FS) Open(d Digest) (*os.File, error) {
+// Open opens a stored blob for reading (an *os.File, so downloads use sendfile).
+func (s *FS) Open(_ context.Context, d Digest) (io.ReadSeekCloser, error) {
 	f, err := os.Open(s.path(d))
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("%w: %s", ErrNotFound, d)
@@ -137,8 +146,8 @@ func (s *FS) Open(d Digest) (*os.File, error) {
 }
 
 // ReadAll reads a whole (small) blob, such as a manifest or config.
-func (s *FS) ReadAll(d Digest, limit int64) ([]byte, error) {
-	f, err := s.Open(d)
+func (s *FS) ReadAll(ctx context.Context, d Digest, limit int64) ([]byte, error) {
+	f, err := s.Open(ctx, d)
 	if err != nil {
 		return nil, err
 	}
@@ -154,7 +163,7 @@ func (s *FS) ReadAll(d Digest, limit int64) ([]byte, error) {
 }
 
 // Delete removes a stored blob (used by garbage collection only).
-func (s *FS) Delete(d Digest) error {
+func (s *FS) Delete(_ context.Context, d Digest) error {
 	err := os.Remove(s.path(d))
 	if errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("%w: %s", ErrNotFound, d)
@@ -163,7 +172,7 @@ func (s *FS) Delete(d Digest) error {
 }
 
 // Walk calls fn for every stored blob.
-func (s *FS) Walk(fn func(d Digest, size int64) error) error {
+func (s *FS) Walk(ctx context.Context, fn func(b BlobInfo) error) error {
 	base := filepath.Join(s.root, "blobs")
 	return filepath.WalkDir(base, func(p string, de fs.DirEntry, err error) error {
 		if err != nil {
@@ -185,16 +194,19 @@ func (s *FS) Walk(fn func(d Digest, size int64) error) error {
 		if err != nil {
 			return err
 		}
-		return fn(d, fi.Size())
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		return fn(BlobInfo{Digest: d, Size: fi.Size(), Modified: fi.ModTime()})
 	})
 }
 
 // PutBytes stores b after checking it hashes to want.
-func (s *FS) PutBytes(want Digest, b []byte) error {
+func (s *FS) PutBytes(ctx context.Context, want Digest, b []byte) error {
 	if got := FromBytes(want.Algorithm, b); got != want {
 		return fmt.Errorf("%w: computed %s, expected %s", ErrDigestMismatch, got, want)
 	}
-	if _, err := s.Stat(want); err == nil {
+	if _, err := s.Stat(ctx, want); err == nil {
 		return nil
 	}
 	f, err := os.CreateTemp(filepath.Join(s.root, "uploads"), "put-*")
@@ -232,8 +244,8 @@ func (s *FS) commitFile(tmp string, d Digest) error {
 }
 
 // Upload is one resumable upload session: a temporary file and the running hashes.
-type Upload struct {
-	ID   string
+type fsUpload struct {
+	id   string
 	mu   sync.Mutex
 	path string
 	size int64
@@ -247,7 +259,7 @@ func (s *FS) uploadPath(id string) string { return filepath.Join(s.root, "upload
 var reUploadID = regexp.MustCompile(`^[A-Za-z0-9_-]{8,64}$`)
 
 // StartUpload creates an empty upload session with the given id.
-func (s *FS) StartUpload(id string) (*Upload, error) {
+func (s *FS) StartUpload(_ context.Context, id string) (Upload, error) {
 	if !reUploadID.MatchString(id) {
 		return nil, fmt.Errorf("%w: bad id %q", ErrUploadUnknown, id)
 	}
@@ -257,7 +269,7 @@ func (s *FS) StartUpload(id string) (*Upload, error) {
 		return nil, fmt.Errorf("starting upload %s: %w", id, err)
 	}
 	f.Close()
-	u := &Upload{ID: id, path: p, h256: sha256.New()}
+	u := &fsUpload{id: id, path: p, h256: sha256.New()}
 	s.mu.Lock()
 	s.uploads[id] = u
 	s.mu.Unlock()
@@ -266,7 +278,7 @@ func (s *FS) StartUpload(id string) (*Upload, error) {
 
 // GetUpload returns a session, rebuilding its hash state from the temporary file
 // after a restart.
-func (s *FS) GetUpload(id string) (*Upload, error) {
+func (s *FS) GetUpload(_ context.Context, id string) (Upload, error) {
 	if !reUploadID.MatchString(id) {
 		return nil, fmt.Errorf("%w: %q", ErrUploadUnknown, id)
 	}
@@ -289,13 +301,16 @@ func (s *FS) GetUpload(id string) (*Upload, error) {
 	if err != nil {
 		return nil, fmt.Errorf("rehashing upload %s: %w", id, err)
 	}
-	u := &Upload{ID: id, path: p, size: n, h256: h}
+	u := &fsUpload{id: id, path: p, size: n, h256: h}
 	s.uploads[id] = u
 	return u, nil
 }
 
+// ID is the session id.
+func (u *fsUpload) ID() string { return u.id }
+
 // Size is the number of bytes received so far.
-func (u *Upload) Size() int64 {
+func (u *fsUpload) Size() int64 {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	return u.size
@@ -306,7 +321,7 @@ var ErrRange = errors.New("chunk out of order")
 
 // Append writes r at offset start (-1: wherever the upload ends) and returns the new size.
 // On a write error the file is truncated back so the session stays consistent.
-func (u *Upload) Append(r io.Reader, start int64) (int64, error) {
+func (u *fsUpload) Append(_ context.Context, r io.Reader, start, _ int64) (int64, error) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	if u.dead {
@@ -317,11 +332,11 @@ func (u *Upload) Append(r io.Reader, start int64) (int64, error) {
 	}
 	f, err := os.OpenFile(u.path, os.O_WRONLY, 0)
 	if err != nil {
-		return u.size, fmt.Errorf("opening upload %s: %w", u.ID, err)
+		return u.size, fmt.Errorf("opening upload %s: %w", u.id, err)
 	}
 	defer f.Close()
 	if _, err := f.Seek(u.size, io.SeekStart); err != nil {
-		return u.size, fmt.Errorf("seeking upload %s: %w", u.ID, err)
+		return u.size, fmt.Errorf("seeking upload %s: %w", u.id, err)
 	}
 	// Hash state is saved so a failed write can be rolled back.
 	saved, _ := u.h256.(encoding.BinaryMarshaler).MarshalBinary()
@@ -343,7 +358,7 @@ func (u *Upload) Append(r io.Reader, start int64) (int64, error) {
 		if u.h512 != nil {
 			_ = u.h512.(encoding.BinaryUnmarshaler).UnmarshalBinary(saved512)
 		}
-		return u.size, fmt.Errorf("writing upload %s: %w", u.ID, err)
+		return u.size, fmt.Errorf("writing upload %s: %w", u.id, err)
 	}
 	u.size += n
 	return u.size, nil
@@ -352,7 +367,11 @@ func (u *Upload) Append(r io.Reader, start int64) (int64, error) {
 var bufPool = sync.Pool{New: func() any { b := make([]byte, 1<<20); return &b }}
 
 // Commit verifies the upload against want and moves it into the store.
-func (s *FS) Commit(u *Upload, want Digest) error {
+func (s *FS) Commit(_ context.Context, up Upload, want Digest) error {
+	u, ok := up.(*fsUpload)
+	if !ok {
+		return fmt.Errorf("%w: not a filesystem upload", ErrUploadUnknown)
+	}
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	if u.dead {
@@ -369,17 +388,17 @@ func (s *FS) Commit(u *Upload, want Digest) error {
 		}
 		f, err := os.Open(u.path)
 		if err != nil {
-			return fmt.Errorf("reading upload %s: %w", u.ID, err)
+			return fmt.Errorf("reading upload %s: %w", u.id, err)
 		}
 		_, err = io.Copy(h, f)
 		f.Close()
 		if err != nil {
-			return fmt.Errorf("reading upload %s: %w", u.ID, err)
+			return fmt.Errorf("reading upload %s: %w", u.id, err)
 		}
 		got = hex.EncodeToString(h.Sum(nil))
 	}
 	if got != want.Hex {
-		return fmt.Errorf("%w: upload %s computed %s:%s, client claimed %s", ErrDigestMismatch, u.ID, want.Algorithm, got, want)
+		return fmt.Errorf("%w: upload %s computed %s:%s, client claimed %s", ErrDigestMismatch, u.id, want.Algorithm, got, want)
 	}
 	f, err := os.OpenFile(u.path, os.O_WRONLY, 0)
 	if err == nil {
@@ -387,20 +406,20 @@ func (s *FS) Commit(u *Upload, want Digest) error {
 		f.Close()
 	}
 	if err != nil {
-		return fmt.Errorf("syncing upload %s: %w", u.ID, err)
+		return fmt.Errorf("syncing upload %s: %w", u.id, err)
 	}
 	if err := s.commitFile(u.path, want); err != nil {
 		return err
 	}
 	u.dead = true
 	s.mu.Lock()
-	delete(s.uploads, u.ID)
+	delete(s.uploads, u.id)
 	s.mu.Unlock()
 	return nil
 }
 
 // Cancel discards an upload session and its temporary file.
-func (s *FS) Cancel(id string) error {
+func (s *FS) Cancel(_ context.Context, id string) error {
 	s.mu.Lock()
 	u := s.uploads[id]
 	delete(s.uploads, id)
