@@ -41,7 +41,7 @@ Exit status: 0 verified; 1 error (bad arguments, unreadable file); 11 the bundle
 				return verifyBlobSignature(cmd, keys[0], sigPath, args[0])
 			}
 			if bundlePath == "" {
-				return errors.New("verify-blob: --bundle (or --key with --signature) is required")
+				return errors.New("verify-blob: --bundle is required (or --signature with one --key)")
 			}
 			if output != "text" && output != "json" {
 				return fmt.Errorf("verify-blob: unknown output %q (want text or json)", output)
