@@ -118,7 +118,9 @@ func newAdmissionManifestsCmd() *cobra.Command {
 		caFile string
 	)
 	cmd := &cobra.Command{
-		Use:   "manifests --image IMAGE --ca-cert FILE",
+		Use: "manifests --image IMAGE --ca-cert FILE",
+		Example: `  warden admission manifests --image registry.example.com/warden:1 --ca-cert ca.crt > warden-admission.yaml
+  warden admission manifests --image registry.example.com/warden:1 --ca-cert ca.crt --warn-namespace staging`,
 		Short: "Print the Kubernetes YAML that deploys the admission webhook",
 		Long: `Print a ServiceAccount, a ClusterRole and binding (get secrets, for imagePullSecrets), a
 Deployment and Service running ` + "`warden admission`" + `, and the Mutating- and

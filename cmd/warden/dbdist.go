@@ -28,8 +28,9 @@ func newDBPushCmd(g *globals) *cobra.Command {
 	var keyPath, format string
 	var reg sigRegistryFlags
 	cmd := &cobra.Command{
-		Use:   "push REGISTRY/REPO:TAG --key KEY",
-		Short: "Publish the database as a signed OCI artifact (zstd-compressed; `warden db pull` fetches it)",
+		Use:     "push REGISTRY/REPO:TAG --key KEY",
+		Example: `  WARDEN_PASSWORD=… warden db push registry.example.com/security/warden-db:1 --key db.key`,
+		Short:   "Publish the database as a signed OCI artifact (zstd-compressed; `warden db pull` fetches it)",
 		Long: `Publishes the current vulnerability database to a registry: the database file,
 zstd-compressed, as the one layer (` + dbdist.LayerMediaType + `) of an OCI artifact
 (` + dbdist.ArtifactType + `), annotated with its build time and each feed's newest
@@ -85,7 +86,9 @@ func newDBPullCmd(g *globals) *cobra.Command {
 	var skipVerify bool
 	var reg sigRegistryFlags
 	cmd := &cobra.Command{
-		Use:   "pull REGISTRY/REPO:TAG --key KEY.pub",
+		Use: "pull REGISTRY/REPO:TAG --key KEY.pub",
+		Example: `  warden db pull registry.example.com/security/warden-db:1 --key db.pub
+  warden db pull 127.0.0.1:5000/warden-db:1 --key db.pub --cache-dir /var/cache/warden`,
 		Short: "Fetch a database published by `warden db push`, verify its signature and install it",
 		Long: `Fetches the database artifact, verifies the signature of its manifest with
 the public key(s) and the digest of every byte, and replaces the local database

@@ -28,9 +28,7 @@ FILE's sha256 among its statement's subjects. Without a bundle, --signature chec
 signature made by warden sign-blob or cosign sign-blob --key with the one --key.
 
 Exit status: 0 verified; 1 error (bad arguments, unreadable file); 11 the bundle does not verify.`,
-		Example: `  warden verify-blob release.tar.gz --bundle release.tar.gz.sigstore.json \
-    --certificate-identity https://github.com/acme/app/.github/workflows/release.yml@refs/tags/v1.0.0 \
-    --certificate-oidc-issuer https://token.actions.githubusercontent.com --trusted-root trusted_root.json
+		Example: `  warden verify-blob app.tar.gz --bundle app.tar.gz.sigstore.json --certificate-identity ID --certificate-oidc-issuer https://token.actions.githubusercontent.com --trusted-root trusted_root.json
   warden verify-blob warden-linux-amd64 --key release.pub --signature warden-linux-amd64.sig`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
