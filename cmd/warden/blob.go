@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/wardensec/warden/pkg/outfile"
 	"github.com/wardensec/warden/pkg/sign"
 )
 
@@ -44,7 +45,7 @@ No transparency log is used.`,
 				fmt.Fprintln(cmd.OutOrStdout(), b64)
 				return nil
 			}
-			if err := os.WriteFile(output, []byte(b64), 0o644); err != nil {
+			if err := outfile.WriteFile(output, []byte(b64), 0o644); err != nil {
 				return fmt.Errorf("sign-blob: %w", err)
 			}
 			return nil

@@ -56,7 +56,9 @@ func TestDependencyDirection(t *testing.T) {
 		rel := strings.TrimPrefix(p.ImportPath, mod)
 		if !strings.HasPrefix(rel, "pkg/admission") {
 			for _, d := range p.Deps {
-				if strings.HasPrefix(d, "k8s.io/") {
+				// klog is a logger that certificate-transparency-go (under
+				// sigstore-go) brings; the API types are what weigh.
+				if strings.HasPrefix(d, "k8s.io/api/") || strings.HasPrefix(d, "k8s.io/apimachinery/") || strings.HasPrefix(d, "k8s.io/client-go/") {
 					t.Errorf("%s imports %s: the Kubernetes types (12 MB of binary) stay in pkg/admission", rel, d)
 					break
 				}
@@ -115,6 +117,9 @@ func TestUserPathsThroughOutfile(t *testing.T) {
 		// WARDEN_CPUPROFILE / WARDEN_TRACE: os.Create truncates in place, which is
 		// right for a device or FIFO too, and the profile is a developer's tool.
 		"main.go:os.Create": "profile output",
+		// The socket docker-authz listens on: only a unix socket (Lstat-checked)
+		// is removed, never a file the user named for output.
+		"dockerauthz.go:os.Remove": "stale or own unix socket",
 	}
 	banned := map[string]bool{"Rename": true, "Create": true, "WriteFile": true, "CreateTemp": true,
 		"Remove": true, "RemoveAll": true, "OpenFile": true, "Truncate": true, "Symlink": true, "Link": true}
