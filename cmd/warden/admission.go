@@ -16,6 +16,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/wardensec/warden/pkg/admission"
+	"github.com/wardensec/warden/pkg/httpserve"
 )
 
 // admissionConfig is the --config file of `warden admission`.
@@ -165,16 +166,9 @@ func serveAdmission(ctx context.Context, addr, cert, key string, h http.Handler,
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 	fmt.Fprintf(stderr, "warden admission: listening on https://%s\n", ln.Addr())
-	errc := make(chan error, 1)
-	go func() { errc <- srv.ServeTLS(ln, cert, key) }()
-	select {
-	case err := <-errc:
+	if err := httpserve.Run(ctx, 5*time.Second, httpserve.Listener{Server: srv, Listener: ln, CertFile: cert, KeyFile: key}); err != nil {
 		return fmt.Errorf("warden admission: %w", err)
-	case <-ctx.Done():
 	}
-	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	_ = srv.Shutdown(sctx)
 	fmt.Fprintln(stderr, "warden admission: stopped")
 	return nil
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/wardensec/warden/pkg/dockerauthz"
+	"github.com/wardensec/warden/pkg/httpserve"
 )
 
 func newDockerAuthzCmd(g *globals) *cobra.Command {
@@ -74,16 +75,9 @@ func serveUnix(ctx context.Context, socket string, h http.Handler, log *slog.Log
 	}
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 30 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 	fmt.Fprintf(stderr, "warden docker-authz: listening on %s\n", socket)
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	select {
-	case err := <-errc:
+	if err := httpserve.Run(ctx, 5*time.Second, httpserve.Listener{Server: srv, Listener: ln}); err != nil {
 		return err
-	case <-ctx.Done():
 	}
-	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	_ = srv.Shutdown(sctx)
 	fmt.Fprintln(stderr, "warden docker-authz: stopped")
 	return nil
 }

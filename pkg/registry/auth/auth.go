@@ -375,8 +375,12 @@ func (a *Auth) challenge(req *http.Request, repo, action string) string {
 	if !a.cfg.Token {
 		return `Basic realm="warden"`
 	}
+	// Behind a load balancer that ends TLS the request arrives in plain HTTP:
+	// the balancer's X-Forwarded-Proto says what the client used. The realm
+	// only tells the asking client where to fetch its own token, so a forged
+	// header misleads no one else.
 	scheme := "http"
-	if req.TLS != nil {
+	if req.TLS != nil || strings.EqualFold(req.Header.Get("X-Forwarded-Proto"), "https") {
 		scheme = "https"
 	}
 	c := fmt.Sprintf(`Bearer realm="%s://%s/token",service=%q`, scheme, req.Host, a.cfg.Service)

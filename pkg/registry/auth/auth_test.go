@@ -179,6 +179,13 @@ func TestTokenFlow(t *testing.T) {
 		ae.Challenge != `Bearer realm="http://127.0.0.1:5000/token",service="warden",scope="repository:team/app:pull"` {
 		t.Errorf("challenge: %v", err)
 	}
+	// Behind a load balancer that ends TLS, the realm is the https one the client reaches.
+	r = httptest.NewRequest("GET", "http://registry.example.com/v2/team/app/manifests/latest", nil)
+	r.Header.Set("X-Forwarded-Proto", "https")
+	if err := a.Authorize(r, "team/app", "pull"); !errors.As(err, &ae) ||
+		ae.Challenge != `Bearer realm="https://registry.example.com/token",service="warden",scope="repository:team/app:pull"` {
+		t.Errorf("challenge behind a TLS-ending balancer: %v", err)
+	}
 }
 
 // FuzzParseHtpasswd: any input parses or is refused, never a panic; every
