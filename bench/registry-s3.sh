@@ -36,10 +36,13 @@ wait_up() { for _ in $(seq 300); do curl -s -o /dev/null "$1" && return 0; sleep
 
 echo "bench: building warden, registry v3.1.2" >&2
 go build -o "$work/warden" ./cmd/warden
-dist=/var/cache/warden-ci/distribution-v3.1.2/registry
+go build -o "$work/regbench" ./bench/cmd/regbench
+# Distribution is built once per version into the CI cache (as .ci/weed.sh does for weed).
+dist=${WARDEN_CI_CACHE:-/var/cache/warden-ci}/distribution-v3.1.2/registry
 if [ ! -x "$dist" ]; then
-  GOBIN="$work/bin" GOFLAGS=-mod=mod go install github.com/distribution/distribution/v3/cmd/registry@v3.1.2
-  dist="$work/bin/registry"
+  mkdir -p "$(dirname "$dist")" "$work/bin"
+  GOBIN="$work/bin" GOFLAGS=-mod=mod nice -n 10 go install github.com/distribution/distribution/v3/cmd/registry@v3.1.2
+  mv "$work/bin/registry" "$dist"
 fi
 
 # --- S3 (SeaweedFS) and PostgreSQL ---
@@ -128,8 +131,20 @@ measure() {
   eval "${name}_push=$(printf '%s\n' "${push[@]}" | best)"
   eval "${name}_pull=$(printf '%s\n' "${pull[@]}" | best)"
 }
+# Per-request latency: regbench pushes LAT_N one-layer images (LAYER of LAT_SIZE, POST + PATCH + PUT, then config
+# and manifest) from LAT_C clients, then pulls each back with its digest checked.
+LAT_N=${LAT_N:-64} LAT_SIZE=${LAT_SIZE:-4MiB} LAT_C=${LAT_C:-8}
+latency() {
+  local name=$1
+  "start_$name" lat
+  "$work/regbench" -url "http://127.0.0.1:$PORT" -repo bench/lat -n "$LAT_N" -size "$LAT_SIZE" -c "$LAT_C" -name "$name" \
+    > "$work/lat-$name.txt" || { echo "bench: $name regbench failed" >&2; tail -n 5 "$work/$name.log" >&2; exit 1; }
+  kill "$SPID"; wait "$SPID" 2>/dev/null || true
+}
 measure warden
 measure dist
+latency warden
+latency dist
 
 rate() { awk -v m="$mb" -v t="$1" 'BEGIN{printf "%7.1f MiB/s (%6.2f s)", m/t, t}'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.2fx", a/b}'; }
@@ -139,3 +154,8 @@ printf '  %-40s push %s   pull %s\n' "warden serve (S3 + PostgreSQL)" "$(rate "$
 printf '  %-40s push %s   pull %s\n' "distribution v3.1.2 (S3 driver)" "$(rate "$dist_push")" "$(rate "$dist_pull")"
 echo "  warden push time / distribution push time: $(ratio "$warden_push" "$dist_push")"
 echo "  warden pull time / distribution pull time: $(ratio "$warden_pull" "$dist_pull")"
+echo
+echo "Per request, $LAT_N images of $LAT_SIZE from $LAT_C clients (regbench), each registry on its own fresh prefix:"
+sed 's/^/  /' "$work/lat-warden.txt" "$work/lat-dist.txt"
+thr() { sed -n "s/.* $1 \([0-9.]*\) MiB\/s.*/\1/p" "$work/lat-$2.txt"; }
+echo "  warden/distribution throughput: push $(ratio "$(thr push warden)" "$(thr push dist)"), pull $(ratio "$(thr pull warden)" "$(thr pull dist)")"
