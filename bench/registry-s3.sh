@@ -6,8 +6,8 @@
 #
 # The image is SIZE_MB of incompressible data in 5 uncompressed tar layers (an OCI layout). SeaweedFS's weed comes
 # from .ci/weed.sh (cached), PostgreSQL from Debian's package (a throwaway cluster, as the postgres user when run
-# as root), Distribution from the Go module proxy. Each registry gets its own bucket on the one weed server and a
-# fresh prefix per run. Everything it starts it stops.
+# as root), Distribution from the Go module proxy. Both registries use one bucket on the one weed server, each a
+# fresh prefix per run. Everything it starts it stops (KEEP=1 keeps the work directory and its logs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SIZE_MB=${1:-200}
@@ -25,7 +25,7 @@ cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   [ -d "$work/pg" ] && $asuser "$pgbin/pg_ctl" -D "$work/pg" -m immediate stop >/dev/null 2>&1 || true
   wait 2>/dev/null || true
-  rm -rf "$work"
+  [ -n "${KEEP:-}" ] || rm -rf "$work"
 }
 asuser=""
 [ "$(id -u)" = 0 ] && asuser="runuser -u postgres --"
@@ -53,15 +53,22 @@ printf '{"identities":[{"name":"bench","credentials":[{"accessKey":"%s","secretK
 S3PORT=$(port)
 "$weed" server -ip=127.0.0.1 -ip.bind=127.0.0.1 -dir="$work/weed" -master.port="$(port)" -master.port.grpc="$(port)" \
   -volume.port="$(port)" -volume.port.grpc="$(port)" -filer.port="$(port)" -filer.port.grpc="$(port)" \
-  -s3 -s3.port="$S3PORT" -s3.port.grpc="$(port)" -s3.config="$work/weed/s3.json" -volume.max=0 >"$work/weed.log" 2>&1 &
+  -s3 -s3.port="$S3PORT" -s3.port.grpc="$(port)" -s3.config="$work/weed/s3.json" -volume.max=0 -master.volumeSizeLimitMB=1024 >"$work/weed.log" 2>&1 &
 pids+=($!)
 wait_up "http://127.0.0.1:$S3PORT/status"
+endpoint="http://127.0.0.1:$S3PORT"
+# One bucket (one SeaweedFS collection) for both registries, each under its own prefix. Two buckets were the cause of
+# Distribution's "500 InternalError": weed gives every bucket its own volumes, and with its default 30 GB volume size
+# and -volume.max=0 (slots from free disk) the second bucket found "no writable volumes and no free volumes left".
+# Smaller volumes leave slots to spare. Distribution's S3 driver does not create its bucket; warden would.
+code=$(curl -s -o "$work/bucket.txt" -w '%{http_code}' -X PUT "$endpoint/registry-bench" \
+  --aws-sigv4 "aws:amz:us-east-1:s3" --user "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY")
+[ "$code" = 200 ] || { echo "bench: creating bucket registry-bench: HTTP $code $(cat "$work/bucket.txt")" >&2; exit 1; }
 PGPORT=$(port)
 mkdir -p "$work/pg"; [ -n "$asuser" ] && chown postgres "$work/pg"
 $asuser "$pgbin/initdb" -D "$work/pg" -U warden --auth=trust --locale=C >/dev/null
 $asuser "$pgbin/pg_ctl" -D "$work/pg" -o "-c listen_addresses=127.0.0.1 -p $PGPORT -k $work/pg" -l "$work/pg/log" -w start >/dev/null
 $asuser "$pgbin/createdb" -h 127.0.0.1 -p "$PGPORT" -U warden warden
-endpoint="http://127.0.0.1:$S3PORT"
 
 # --- the image ---
 layout="$work/layout"
@@ -95,19 +102,18 @@ best() { sort -g | head -1; }
 start_warden() { # run number
   PORT=$(port)
   "$work/warden" serve --addr "127.0.0.1:$PORT" --root "$work/wroot$1" --no-scan --cache-dir "$work/wcache" \
-    --storage "s3://warden-bench/run$1?endpoint=$endpoint&region=us-east-1" \
+    --storage "s3://registry-bench/warden-run$1?endpoint=$endpoint&region=us-east-1" \
     --meta "postgres://warden@127.0.0.1:$PGPORT/warden?sslmode=disable" 2>"$work/warden.log" &
   pids+=($!); SPID=$!; wait_up "http://127.0.0.1:$PORT/v2/"
 }
 start_dist() {
   PORT=$(port)
-  curl -s -X PUT "$endpoint/dist-bench" -o /dev/null --aws-sigv4 "aws:amz:us-east-1:s3" --user "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY" || true
   cat > "$work/dist.yml" <<EOF
 version: 0.1
 log: {level: error, accesslog: {disabled: true}}
 storage:
   s3: {accesskey: $AWS_ACCESS_KEY_ID, secretkey: $AWS_SECRET_ACCESS_KEY, region: us-east-1, regionendpoint: "$endpoint",
-       bucket: dist-bench, rootdirectory: /run$1, forcepathstyle: true, secure: false, v4auth: true}
+       bucket: registry-bench, rootdirectory: /dist-run$1, forcepathstyle: true, secure: false, v4auth: true}
   delete: {enabled: true}
   redirect: {disable: true}
 http: {addr: 127.0.0.1:$PORT}
