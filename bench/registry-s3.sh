@@ -53,7 +53,7 @@ printf '{"identities":[{"name":"bench","credentials":[{"accessKey":"%s","secretK
 S3PORT=$(port)
 "$weed" server -ip=127.0.0.1 -ip.bind=127.0.0.1 -dir="$work/weed" -master.port="$(port)" -master.port.grpc="$(port)" \
   -volume.port="$(port)" -volume.port.grpc="$(port)" -filer.port="$(port)" -filer.port.grpc="$(port)" \
-  -s3 -s3.port="$S3PORT" -s3.port.grpc="$(port)" -s3.config="$work/weed/s3.json" -volume.max=0 -master.volumeSizeLimitMB=1024 >"$work/weed.log" 2>&1 &
+  -s3 -s3.port="$S3PORT" -s3.port.grpc="$(port)" -s3.config="$work/weed/s3.json" -volume.max=0 -master.volumeSizeLimitMB=1024 -master.telemetry=false >"$work/weed.log" 2>&1 &
 pids+=($!)
 wait_up "http://127.0.0.1:$S3PORT/status"
 endpoint="http://127.0.0.1:$S3PORT"
