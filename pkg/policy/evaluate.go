@@ -300,8 +300,8 @@ func checkSignatures(ctx context.Context, req *Signatures, s Subject, facts Fact
 		keys = facts.Keys
 	}
 	switch {
-	case len(keys) == 0 && len(req.Keyless) == 0:
-		r.Result, r.Message = Fail, "signatures are required but no trusted key is configured (list keys or keyless identities in the policy or pass --key)"
+	case len(keys) == 0 && len(req.Keyless) == 0 && req.Notation == nil:
+		r.Result, r.Message = Fail, "signatures are required but no trusted key is configured (list keys, keyless identities or a notation trust store in the policy or pass --key)"
 		return r
 	case facts.Signatures == nil:
 		r.Result, r.Message = Fail, "signatures are required but no signature verifier is available here"
@@ -324,6 +324,9 @@ func checkSignatures(ctx context.Context, req *Signatures, s Subject, facts Fact
 	for _, id := range req.Keyless {
 		names = append(names, id.Identity.String())
 	}
+	if req.Notation != nil {
+		names = append(names, req.Notation.String())
+	}
 	var missing []string
 	for _, k := range names {
 		if !valid[k] {
@@ -344,8 +347,11 @@ func checkSignatures(ctx context.Context, req *Signatures, s Subject, facts Fact
 	if n >= threshold {
 		r.Result = Pass
 		what := "trusted keys"
-		if len(req.Keyless) > 0 {
+		switch {
+		case len(req.Keyless) > 0:
 			what = "trusted keys and keyless identities"
+		case req.Notation != nil:
+			what = "trusted keys and notation trust stores"
 		}
 		r.Message = fmt.Sprintf("signed by %d of %d %s%s (threshold %d): %s", n, len(names), what, ann, threshold, strings.Join(sf.ValidKeys, ", "))
 		return r

@@ -76,7 +76,10 @@ type Signatures struct {
 	TrustedRoot *verify.TrustedRoot
 	Tlog        bool     // tlog: required — key signatures count only with a verified Rekor entry
 	Revoked     []string // key IDs and certificate serials (hex) whose signatures never count
-	Line        int
+	// Notation trusts Notary Project signatures (notation: {trust_store, identities}); it counts
+	// as one signer towards the threshold.
+	Notation *verify.NotationTrust
+	Line     int
 }
 
 // Key is a trusted public key read from a file named in the policy (or given on the command line).
@@ -253,6 +256,22 @@ type rawSignatures struct {
 	TrustedRoot *str              `yaml:"trusted_root"`
 	Tlog        *str              `yaml:"tlog"`
 	Revoked     []str             `yaml:"revoked"`
+	Notation    *rawNotation      `yaml:"notation"`
+}
+
+type rawNotation struct {
+	TrustStore  *str  `yaml:"trust_store"`
+	Identities  []str `yaml:"identities"`
+	TrustPolicy *str  `yaml:"trust_policy"`
+	Level       *str  `yaml:"level"`
+	Revocation  *str  `yaml:"revocation"`
+	line        int
+}
+
+func (r *rawNotation) UnmarshalYAML(n *yaml.Node) error {
+	r.line = n.Line
+	type plain rawNotation
+	return n.Decode((*plain)(r))
 }
 
 // rawKey is a key file name, or a mapping {path, not_before, not_after}.
@@ -529,6 +548,9 @@ func (p *parser) rule(i, line int, rr *rawRule) *Rule {
 		if s.Threshold != nil {
 			sig.Threshold = *s.Threshold
 			n := len(s.Keys) + len(s.Keyless)
+			if s.Notation != nil {
+				n++
+			}
 			if sig.Threshold < 1 {
 				p.errf(line, "rule %s: signatures.threshold %d: must be at least 1", r.Name, sig.Threshold)
 			} else if n > 0 && sig.Threshold > n {
@@ -550,6 +572,9 @@ func (p *parser) rule(i, line int, rr *rawRule) *Rule {
 			default:
 				p.errf(s.Tlog.Line, "rule %s: signatures.tlog %q: want required or optional", r.Name, s.Tlog.V)
 			}
+		}
+		if s.Notation != nil {
+			sig.Notation = p.notation(r.Name, s.Notation)
 		}
 		for _, rv := range s.Revoked {
 			sig.Revoked = append(sig.Revoked, strings.TrimSpace(rv.V))
@@ -724,6 +749,41 @@ func (p *parser) window(rule, what string, nb, na str) (time.Time, time.Time) {
 		p.errf(na.Line, "rule %s: %s: not_after %s is not after not_before %s", rule, what, na.V, nb.V)
 	}
 	return from, to
+}
+
+// notation loads a notation: block (trust store, identities or trust policy).
+func (p *parser) notation(rule string, rn *rawNotation) *verify.NotationTrust {
+	line := rn.line
+	if rn.TrustStore == nil || rn.TrustStore.V == "" {
+		p.errf(line, "rule %s: signatures.notation: trust_store (a directory of CA certificates, or notation's truststore directory) is required", rule)
+		return nil
+	}
+	cfg := verify.NotationConfig{TrustStore: p.resolve(rn.TrustStore.V)}
+	for _, id := range rn.Identities {
+		cfg.Identities = append(cfg.Identities, id.V)
+	}
+	if rn.TrustPolicy != nil {
+		cfg.TrustPolicy = p.resolve(rn.TrustPolicy.V)
+		if len(rn.Identities) > 0 {
+			p.errf(line, "rule %s: signatures.notation: give identities or trust_policy, not both", rule)
+			return nil
+		}
+	} else if len(rn.Identities) == 0 {
+		p.errf(line, "rule %s: signatures.notation: identities is required (notation trusted identities: \"x509.subject: CN=..., O=...\", or \"*\")", rule)
+		return nil
+	}
+	if rn.Level != nil {
+		cfg.Level = rn.Level.V
+	}
+	if rn.Revocation != nil {
+		cfg.Revocation = rn.Revocation.V
+	}
+	nt, err := verify.LoadNotationTrust(cfg)
+	if err != nil {
+		p.errf(line, "rule %s: signatures.notation: %v", rule, err)
+		return nil
+	}
+	return nt
 }
 
 func (p *parser) identities(rule string, list []rawIdentity) []Identity {

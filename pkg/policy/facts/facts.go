@@ -51,6 +51,7 @@ func (v *Verifier) VerifySignatures(ctx context.Context, s policy.Subject, keys 
 	opt := verify.Options{Keys: verifyKeys(keys), Threshold: 1, RemoteOptions: v.RemoteOptions, Cache: v.Cache, Logger: v.Logger}
 	if req != nil {
 		opt.Annotations, opt.TrustedRoot, opt.RequireTlog, opt.Revoked = req.Annotations, req.TrustedRoot, req.Tlog, req.Revoked
+		opt.Notation = req.Notation
 		for _, id := range req.Keyless {
 			opt.Identities = append(opt.Identities, id.Identity)
 		}
