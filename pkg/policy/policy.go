@@ -256,7 +256,7 @@ type rawSignatures struct {
 	TrustedRoot *str              `yaml:"trusted_root"`
 	Tlog        *str              `yaml:"tlog"`
 	Revoked     []str             `yaml:"revoked"`
-	Notation    *rawNotation      `yaml:"notation"`
+	Notation    *rawNotationAt    `yaml:"notation"`
 }
 
 type rawNotation struct {
@@ -265,13 +265,17 @@ type rawNotation struct {
 	TrustPolicy *str  `yaml:"trust_policy"`
 	Level       *str  `yaml:"level"`
 	Revocation  *str  `yaml:"revocation"`
-	line        int
 }
 
-func (r *rawNotation) UnmarshalYAML(n *yaml.Node) error {
+// rawNotationAt is a notation: block and its line.
+type rawNotationAt struct {
+	rawNotation
+	line int
+}
+
+func (r *rawNotationAt) UnmarshalYAML(n *yaml.Node) error {
 	r.line = n.Line
-	type plain rawNotation
-	return n.Decode((*plain)(r))
+	return n.Decode(&r.rawNotation)
 }
 
 // rawKey is a key file name, or a mapping {path, not_before, not_after}.
@@ -752,7 +756,7 @@ func (p *parser) window(rule, what string, nb, na str) (time.Time, time.Time) {
 }
 
 // notation loads a notation: block (trust store, identities or trust policy).
-func (p *parser) notation(rule string, rn *rawNotation) *verify.NotationTrust {
+func (p *parser) notation(rule string, rn *rawNotationAt) *verify.NotationTrust {
 	line := rn.line
 	if rn.TrustStore == nil || rn.TrustStore.V == "" {
 		p.errf(line, "rule %s: signatures.notation: trust_store (a directory of CA certificates, or notation's truststore directory) is required", rule)

@@ -86,16 +86,16 @@ func TestImageNotation(t *testing.T) {
 			o.Notation = notationTrust(t, store, "x509.subject: C=US, ST=WA, O=Evil, CN=release")
 		}, "authenticity check failed"},
 		{"expired certificate", func(t *testing.T, d nameDigest, mt string) {
-			notationtest.Push(t, d, mt, expired.Envelope(t, mt, notationtest.Target(t, d), expiredFrom.AddDate(0, 6, 0)))
+			expired.Push(t, d, mt, expired.Envelope(t, mt, expired.Target(t, d), expiredFrom.AddDate(0, 6, 0)))
 		}, func(o *verify.Options) { o.Notation = notationTrust(t, expired.TrustStore(t), notationtest.Identity) }, "authenticTimestamp check failed"},
 		{"tampered manifest", func(t *testing.T, d nameDigest, mt string) {
 			// a valid signature of another manifest, attached to this one
-			notationtest.Push(t, d, mt, pki.Envelope(t, mt, notationtest.Target(t, other), time.Now()))
+			pki.Push(t, d, mt, pki.Envelope(t, mt, pki.Target(t, other), time.Now()))
 		}, nil, "content descriptor mismatch"},
 		{"tampered envelope", func(t *testing.T, d nameDigest, mt string) {
-			env := pki.Envelope(t, mt, notationtest.Target(t, d), time.Now())
+			env := pki.Envelope(t, mt, pki.Target(t, d), time.Now())
 			env[len(env)-5] ^= 0x01
-			notationtest.Push(t, d, mt, env)
+			pki.Push(t, d, mt, env)
 		}, nil, "integrity check failed"},
 		{"revoked certificate", func(t *testing.T, d nameDigest, mt string) {
 			pki.Sign(t, d, mt, nil)

@@ -25,6 +25,7 @@ import (
 	"github.com/notaryproject/notation-go/signer"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"oras.land/oras-go/v2/registry/remote"
+	"oras.land/oras-go/v2/registry/remote/auth"
 )
 
 // Media types of the two envelope formats.
@@ -47,6 +48,8 @@ type PKI struct {
 	Key    *ecdsa.PrivateKey
 	Leaf   *x509.Certificate
 	CAFile string // the CA certificate, PEM
+	// Username and Password, when set, authenticate to the registry (basic auth).
+	Username, Password string
 }
 
 // New makes a CA named caName and a leaf valid from notBefore to notAfter (zero: an hour ago to
@@ -120,13 +123,16 @@ func (p *PKI) TrustStore(t testing.TB) string {
 	return dir
 }
 
-func repository(t testing.TB, d name.Digest) nregistry.Repository {
+func (p *PKI) repository(t testing.TB, d name.Digest) nregistry.Repository {
 	t.Helper()
 	repo, err := remote.NewRepository(d.Context().String())
 	if err != nil {
 		t.Fatal(err)
 	}
 	repo.PlainHTTP = true
+	if p != nil && p.Username != "" {
+		repo.Client = &auth.Client{Credential: auth.StaticCredential(d.RegistryStr(), auth.Credential{Username: p.Username, Password: p.Password})}
+	}
 	return nregistry.NewRepository(repo)
 }
 
@@ -138,7 +144,7 @@ func (p *PKI) Sign(t testing.TB, d name.Digest, mediaType string, metadata map[s
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = notation.Sign(context.Background(), s, repository(t, d), notation.SignOptions{
+	_, err = notation.Sign(context.Background(), s, p.repository(t, d), notation.SignOptions{
 		SignerSignOptions: notation.SignerSignOptions{SignatureMediaType: mediaType},
 		ArtifactReference: d.String(),
 		UserMetadata:      metadata,
@@ -178,9 +184,9 @@ func (p *PKI) Envelope(t testing.TB, mediaType string, target ocispec.Descriptor
 }
 
 // Push attaches an envelope to subject d with notation-go's registry client, as notation does.
-func Push(t testing.TB, d name.Digest, mediaType string, blob []byte) {
+func (p *PKI) Push(t testing.TB, d name.Digest, mediaType string, blob []byte) {
 	t.Helper()
-	repo := repository(t, d)
+	repo := p.repository(t, d)
 	desc, err := repo.Resolve(context.Background(), d.DigestStr())
 	if err != nil {
 		t.Fatal(err)
@@ -191,9 +197,9 @@ func Push(t testing.TB, d name.Digest, mediaType string, blob []byte) {
 }
 
 // Target is the descriptor of d as the registry serves it.
-func Target(t testing.TB, d name.Digest) ocispec.Descriptor {
+func (p *PKI) Target(t testing.TB, d name.Digest) ocispec.Descriptor {
 	t.Helper()
-	desc, err := repository(t, d).Resolve(context.Background(), d.DigestStr())
+	desc, err := p.repository(t, d).Resolve(context.Background(), d.DigestStr())
 	if err != nil {
 		t.Fatal(err)
 	}
