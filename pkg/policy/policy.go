@@ -275,6 +275,19 @@ type rawNotationAt struct {
 
 func (r *rawNotationAt) UnmarshalYAML(n *yaml.Node) error {
 	r.line = n.Line
+	if n.Kind == yaml.MappingNode {
+		// n.Decode does not refuse unknown fields: check them here.
+		known := map[string]bool{"trust_store": true, "identities": true, "trust_policy": true, "level": true, "revocation": true}
+		var errs []string
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if k := n.Content[i]; !known[k.Value] {
+				errs = append(errs, fmt.Sprintf("line %d: field %s not found in type policy.rawNotation", k.Line, k.Value))
+			}
+		}
+		if len(errs) > 0 {
+			return &yaml.TypeError{Errors: errs}
+		}
+	}
 	return n.Decode(&r.rawNotation)
 }
 

@@ -22,7 +22,11 @@ import (
 	"github.com/notaryproject/notation-core-go/signature"
 	"github.com/notaryproject/notation-go"
 	nregistry "github.com/notaryproject/notation-go/registry"
+	"github.com/notaryproject/notation-go/dir"
 	"github.com/notaryproject/notation-go/signer"
+	"github.com/notaryproject/notation-go/verifier"
+	"github.com/notaryproject/notation-go/verifier/trustpolicy"
+	"github.com/notaryproject/notation-go/verifier/truststore"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"oras.land/oras-go/v2/registry/remote"
 	"oras.land/oras-go/v2/registry/remote/auth"
@@ -204,4 +208,43 @@ func (p *PKI) Target(t testing.TB, d name.Digest) ocispec.Descriptor {
 		t.Fatal(err)
 	}
 	return desc
+}
+
+// Verifier is notation-go's own verifier for this CA (a trust store "ca:test" holding it) and
+// identity, with revocation checks skipped.
+func (p *PKI) Verifier(t testing.TB, identity string) notation.Verifier {
+	t.Helper()
+	root := t.TempDir()
+	store := filepath.Join(root, "truststore", "x509", "ca", "test")
+	if err := os.MkdirAll(store, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(p.CAFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(store, "ca.pem"), data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	doc := &trustpolicy.Document{Version: "1.0", TrustPolicies: []trustpolicy.TrustPolicy{{
+		Name: "test", RegistryScopes: []string{"*"},
+		SignatureVerification: trustpolicy.SignatureVerification{VerificationLevel: "strict",
+			Override: map[trustpolicy.ValidationType]trustpolicy.ValidationAction{trustpolicy.TypeRevocation: trustpolicy.ActionSkip}},
+		TrustStores: []string{"ca:test"}, TrustedIdentities: []string{identity},
+	}}}
+	v, err := verifier.New(doc, truststore.NewX509TrustStore(dir.NewSysFS(root)), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+// VerifyWithNotation runs notation.Verify (notation-go's own referrer listing and verification)
+// on d and fails the test unless it passes.
+func (p *PKI) VerifyWithNotation(t testing.TB, v notation.Verifier, d name.Digest) {
+	t.Helper()
+	_, outcomes, err := notation.Verify(context.Background(), v, p.repository(t, d), notation.VerifyOptions{ArtifactReference: d.String(), MaxSignatureAttempts: 10})
+	if err != nil || len(outcomes) == 0 {
+		t.Fatalf("notation.Verify %s: %v", d, err)
+	}
 }
