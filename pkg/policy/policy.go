@@ -103,7 +103,10 @@ type Attestation struct {
 	Type       string // predicate type: a URI or a short name (slsaprovenance, spdxjson, cyclonedx, vuln, ...)
 	MaxAgeDays int    // 0: any age
 	Keys       []Key
-	Line       int
+	// Keyless identities that may sign it, checked against TrustedRoot (keyless, trusted_root).
+	Keyless     []Identity
+	TrustedRoot *verify.TrustedRoot
+	Line        int
 }
 
 // Vulnerabilities limits the vulnerabilities an image may have.
@@ -373,9 +376,11 @@ func (a *rawAttestations) UnmarshalYAML(unmarshal func(any) error) error {
 }
 
 type rawAttestation struct {
-	Type       *str  `yaml:"type"`
-	MaxAgeDays *int  `yaml:"max_age_days"`
-	Keys       []str `yaml:"keys"`
+	Type        *str          `yaml:"type"`
+	MaxAgeDays  *int          `yaml:"max_age_days"`
+	Keys        []str         `yaml:"keys"`
+	Keyless     []rawIdentity `yaml:"keyless"`
+	TrustedRoot *str          `yaml:"trusted_root"`
 }
 
 type rawVulnerabilities struct {
@@ -620,6 +625,16 @@ func (p *parser) rule(i, line int, rr *rawRule) *Rule {
 			at.MaxAgeDays = *a.MaxAgeDays
 		}
 		at.Keys = p.keys(a.Keys)
+		at.Keyless = p.identities(r.Name, a.Keyless)
+		if a.TrustedRoot != nil {
+			tr, err := verify.LoadTrustedRoot(p.resolve(a.TrustedRoot.V))
+			if err != nil {
+				p.errf(a.TrustedRoot.Line, "rule %s: attestations.trusted_root: %v", r.Name, err)
+			}
+			at.TrustedRoot = tr
+		} else if len(a.Keyless) > 0 {
+			p.errf(at.Line, "rule %s: attestations: keyless identities need trusted_root (a Sigstore trusted_root.json)", r.Name)
+		}
 		r.Attestations = append(r.Attestations, at)
 	}
 	if v := rr.Vulnerabilities; v != nil {

@@ -280,10 +280,10 @@ func (f *fakeSigs) VerifySignatures(_ context.Context, _ Subject, keys []Key, _ 
 
 type fakeAtts struct{ facts []AttestationFact }
 
-func (f fakeAtts) VerifyAttestations(_ context.Context, _ Subject, typ string, _ []Key) ([]AttestationFact, error) {
+func (f fakeAtts) VerifyAttestations(_ context.Context, _ Subject, req Attestation, _ []Key) ([]AttestationFact, error) {
 	var out []AttestationFact
 	for _, a := range f.facts {
-		if a.PredicateType == typ {
+		if a.PredicateType == req.Type {
 			out = append(out, a)
 		}
 	}
