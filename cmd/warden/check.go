@@ -197,12 +197,12 @@ func (c *checkFacts) VerifySignatures(ctx context.Context, _ policy.Subject, key
 }
 
 // VerifyAttestations implements policy.AttestationVerifier with pkg/verify.
-func (c *checkFacts) VerifyAttestations(ctx context.Context, _ policy.Subject, typ string, keys []policy.Key) ([]policy.AttestationFact, error) {
+func (c *checkFacts) VerifyAttestations(ctx context.Context, _ policy.Subject, req policy.Attestation, keys []policy.Key) ([]policy.AttestationFact, error) {
 	v, at, err := c.verifier(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return v.VerifyAttestations(ctx, at, typ, keys)
+	return v.VerifyAttestations(ctx, at, req, keys)
 }
 
 // Vulnerabilities implements policy.VulnerabilitySource: the local database and pkg/match.

@@ -18,6 +18,32 @@ type sigVerifyFlags struct {
 	output    string
 	reg       sigRegistryFlags
 	trust     trustFlags
+	notation  notationFlags
+}
+
+// notationFlags trust Notary Project signatures (warden verify only).
+type notationFlags struct {
+	store, policy     string
+	identities        []string
+	level, revocation string
+}
+
+func (n *notationFlags) add(cmd *cobra.Command) {
+	cmd.Flags().StringVar(&n.store, "notation-trust-store", "", "Notary Project: directory of trusted CA certificates, or notation's truststore directory (x509/ca/NAME/...)")
+	cmd.Flags().StringArrayVar(&n.identities, "notation-identity", nil, `Notary Project: trusted identity, "x509.subject: CN=..., O=..." or "*" (repeatable)`)
+	cmd.Flags().StringVar(&n.policy, "notation-trust-policy", "", "Notary Project: notation's trustpolicy.json, instead of --notation-identity")
+	cmd.Flags().StringVar(&n.level, "notation-level", "", "Notary Project verification level: strict (default), permissive or audit")
+	cmd.Flags().StringVar(&n.revocation, "notation-revocation", "", "Notary Project certificate revocation check: skip (default, offline), log or enforce")
+}
+
+func (n *notationFlags) trust() (*verify.NotationTrust, error) {
+	if n.store == "" {
+		if len(n.identities) > 0 || n.policy != "" {
+			return nil, errors.New("--notation-identity and --notation-trust-policy need --notation-trust-store")
+		}
+		return nil, nil
+	}
+	return verify.LoadNotationTrust(verify.NotationConfig{TrustStore: n.store, Identities: n.identities, TrustPolicy: n.policy, Level: n.level, Revocation: n.revocation})
 }
 
 // trustFlags are the keyless and transparency-log flags (named as cosign names them).
@@ -71,7 +97,11 @@ func (f *sigVerifyFlags) options(cmd *cobra.Command, g *globals) (verify.Options
 	if err != nil {
 		return verify.Options{}, err
 	}
-	if len(f.keys) == 0 && len(ids) == 0 {
+	nt, err := f.notation.trust()
+	if err != nil {
+		return verify.Options{}, err
+	}
+	if len(f.keys) == 0 && len(ids) == 0 && nt == nil {
 		return verify.Options{}, errors.New("--key is required (or, keyless, --certificate-identity with --certificate-oidc-issuer)")
 	}
 	if f.output != "text" && f.output != "json" {
@@ -92,7 +122,7 @@ func (f *sigVerifyFlags) options(cmd *cobra.Command, g *globals) (verify.Options
 	if err != nil {
 		return verify.Options{}, err
 	}
-	return verify.Options{Keys: keys, Identities: ids, TrustedRoot: tr, RequireTlog: f.trust.requireTlog, Revoked: f.trust.revoked,
+	return verify.Options{Keys: keys, Identities: ids, TrustedRoot: tr, RequireTlog: f.trust.requireTlog, Revoked: f.trust.revoked, Notation: nt,
 		Threshold: f.threshold, Annotations: ann, RemoteOptions: f.reg.remote(cmd), Logger: g.logger}, nil
 }
 
@@ -150,11 +180,16 @@ cosign's .sig with certificate annotations, or a Sigstore bundle) are checked of
 --trusted-root and must match --certificate-identity[-regexp] and --certificate-oidc-issuer[-regexp].
 With --require-tlog a key signature counts only with a Rekor entry that verifies.
 
+Notary Project signatures (notation's JWS or COSE envelopes attached as OCI referrers) are checked
+with notation-go against --notation-trust-store and --notation-identity (or notation's own
+--notation-trust-policy); they are reported beside cosign's and count as one signer.
+
 Exit status: 0 verified; 1 error (bad arguments, unreadable key, unreachable registry);
 10 the image has no signature at all; 11 signatures exist but not enough are valid for the keys.`,
 		Example: `  warden verify --key release.pub localhost:5000/app:1.0
   warden verify --key release.pub --key security.pub --threshold 2 localhost:5000/app@sha256:…
-  warden verify --key release.pub -a pipeline=release --output json localhost:5000/app:1.0`,
+  warden verify --key release.pub -a pipeline=release --output json localhost:5000/app:1.0
+  warden verify --notation-trust-store ca/ --notation-identity "x509.subject: CN=release, O=Acme" localhost:5000/app:1.0`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opt, err := f.options(cmd, g)
@@ -174,6 +209,10 @@ Exit status: 0 verified; 1 error (bad arguments, unreadable key, unreachable reg
 			return f.report(cmd, args[0], "signature", res, res.Verified, res.Invalid, err, func(out, _ io.Writer) {
 				fmt.Fprintf(out, "Verified %s\n", res.Digest)
 				for _, s := range res.Signers {
+					if s.Format == verify.FormatNotation {
+						fmt.Fprintf(out, "  signed by %s, issuer %s (notation, trusted by %s) at %s\n", s.Subject, s.Issuer, s.Key, s.Location)
+						continue
+					}
 					if s.Subject != "" {
 						fmt.Fprintf(out, "  signed by %s, issuer %s (keyless, %s) at %s\n", s.Subject, s.Issuer, s.Format, s.Location)
 						continue
@@ -184,5 +223,6 @@ Exit status: 0 verified; 1 error (bad arguments, unreadable key, unreachable reg
 		},
 	}
 	f.add(cmd)
+	f.notation.add(cmd)
 	return cmd
 }

@@ -20,11 +20,6 @@ import (
 	"sync"
 
 	"github.com/google/go-containerregistry/pkg/authn"
-	admissionv1 "k8s.io/api/admission/v1"
-	appsv1 "k8s.io/api/apps/v1"
-	batchv1 "k8s.io/api/batch/v1"
-	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/wardensec/warden/pkg/policy/imagegate"
 )
@@ -74,7 +69,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.Serve
 const MaxReview = 8 << 20
 
 // DecodeReview reads an AdmissionReview admission.k8s.io/v1 with a request.
-func DecodeReview(r io.Reader) (*admissionv1.AdmissionReview, error) {
+func DecodeReview(r io.Reader) (*AdmissionReview, error) {
 	b, err := io.ReadAll(io.LimitReader(r, MaxReview+1))
 	if err != nil {
 		return nil, fmt.Errorf("reading the AdmissionReview: %w", err)
@@ -82,7 +77,7 @@ func DecodeReview(r io.Reader) (*admissionv1.AdmissionReview, error) {
 	if len(b) > MaxReview {
 		return nil, fmt.Errorf("the AdmissionReview is larger than %d bytes", MaxReview)
 	}
-	var rev admissionv1.AdmissionReview
+	var rev AdmissionReview
 	if err := json.Unmarshal(b, &rev); err != nil {
 		return nil, fmt.Errorf("decoding the AdmissionReview: %w", err)
 	}
@@ -104,7 +99,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, mutate bool) {
 		return
 	}
 	resp := s.Review(r.Context(), rev.Request, mutate)
-	out := admissionv1.AdmissionReview{TypeMeta: rev.TypeMeta, Response: resp}
+	out := AdmissionReview{TypeMeta: rev.TypeMeta, Response: resp}
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(out)
 }
@@ -117,13 +112,13 @@ type Image struct {
 
 // Workload is the pod spec of an admitted object and where it sits.
 type Workload struct {
-	Spec *corev1.PodSpec
+	Spec *PodSpec
 	Base string // JSON pointer of the pod spec: "/spec", "/spec/template/spec", ...
 }
 
 // PodSpecOf finds the pod spec of an object of kind (Pod, Deployment,
 // ReplicaSet, StatefulSet, DaemonSet, Job, CronJob).
-func PodSpecOf(kind metav1.GroupVersionKind, raw []byte) (*Workload, error) {
+func PodSpecOf(kind GroupVersionKind, raw []byte) (*Workload, error) {
 	decode := func(v any) error {
 		if err := json.Unmarshal(raw, v); err != nil {
 			return fmt.Errorf("decoding the %s: %w", kind.Kind, err)
@@ -132,43 +127,19 @@ func PodSpecOf(kind metav1.GroupVersionKind, raw []byte) (*Workload, error) {
 	}
 	switch kind.Group + "/" + kind.Kind {
 	case "/Pod":
-		var o corev1.Pod
+		var o podWorkload
 		if err := decode(&o); err != nil {
 			return nil, err
 		}
 		return &Workload{&o.Spec, "/spec"}, nil
-	case "apps/Deployment":
-		var o appsv1.Deployment
-		if err := decode(&o); err != nil {
-			return nil, err
-		}
-		return &Workload{&o.Spec.Template.Spec, "/spec/template/spec"}, nil
-	case "apps/ReplicaSet":
-		var o appsv1.ReplicaSet
-		if err := decode(&o); err != nil {
-			return nil, err
-		}
-		return &Workload{&o.Spec.Template.Spec, "/spec/template/spec"}, nil
-	case "apps/StatefulSet":
-		var o appsv1.StatefulSet
-		if err := decode(&o); err != nil {
-			return nil, err
-		}
-		return &Workload{&o.Spec.Template.Spec, "/spec/template/spec"}, nil
-	case "apps/DaemonSet":
-		var o appsv1.DaemonSet
-		if err := decode(&o); err != nil {
-			return nil, err
-		}
-		return &Workload{&o.Spec.Template.Spec, "/spec/template/spec"}, nil
-	case "batch/Job":
-		var o batchv1.Job
+	case "apps/Deployment", "apps/ReplicaSet", "apps/StatefulSet", "apps/DaemonSet", "batch/Job":
+		var o templated
 		if err := decode(&o); err != nil {
 			return nil, err
 		}
 		return &Workload{&o.Spec.Template.Spec, "/spec/template/spec"}, nil
 	case "batch/CronJob":
-		var o batchv1.CronJob
+		var o cronJob
 		if err := decode(&o); err != nil {
 			return nil, err
 		}
@@ -200,21 +171,21 @@ type patchOp struct {
 
 // Review answers one admission request; mutate adds the digest-pinning
 // JSONPatch. It never returns nil.
-func (s *Server) Review(ctx context.Context, req *admissionv1.AdmissionRequest, mutate bool) *admissionv1.AdmissionResponse {
-	resp := &admissionv1.AdmissionResponse{UID: req.UID, Allowed: false}
-	deny := func(msg string) *admissionv1.AdmissionResponse {
+func (s *Server) Review(ctx context.Context, req *AdmissionRequest, mutate bool) *AdmissionResponse {
+	resp := &AdmissionResponse{UID: req.UID, Allowed: false}
+	deny := func(msg string) *AdmissionResponse {
 		resp.Allowed = false
-		resp.Result = &metav1.Status{Status: metav1.StatusFailure, Code: http.StatusForbidden, Reason: metav1.StatusReasonForbidden, Message: msg}
+		resp.Result = &Status{Status: "Failure", Code: http.StatusForbidden, Reason: "Forbidden", Message: msg}
 		return resp
 	}
-	if req.Operation == admissionv1.Delete || req.Operation == admissionv1.Connect {
+	if req.Operation == OpDelete || req.Operation == OpConnect {
 		resp.Allowed = true
 		return resp
 	}
-	if len(req.Object.Raw) == 0 {
+	if len(req.Object) == 0 {
 		return deny("warden: the admission request carries no object")
 	}
-	wl, err := PodSpecOf(req.Kind, req.Object.Raw)
+	wl, err := PodSpecOf(req.Kind, req.Object)
 	if err != nil {
 		return deny("warden: " + err.Error())
 	}
@@ -276,7 +247,7 @@ func (s *Server) Review(ctx context.Context, req *admissionv1.AdmissionRequest, 
 		if err != nil {
 			return deny("warden: " + err.Error())
 		}
-		pt := admissionv1.PatchTypeJSONPatch
+		pt := PatchTypeJSONPatch
 		resp.Patch, resp.PatchType = b, &pt
 	}
 	return resp
@@ -284,7 +255,7 @@ func (s *Server) Review(ctx context.Context, req *admissionv1.AdmissionRequest, 
 
 // keychain is the pod's imagePullSecrets; a secret that cannot be read is
 // skipped (the gate's own credentials remain), and logged.
-func (s *Server) keychain(ctx context.Context, ns string, secrets []corev1.LocalObjectReference) authn.Keychain {
+func (s *Server) keychain(ctx context.Context, ns string, secrets []LocalObjectReference) authn.Keychain {
 	if s.opt.Secrets == nil || len(secrets) == 0 {
 		return nil
 	}

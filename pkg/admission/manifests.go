@@ -7,12 +7,6 @@ import (
 	"fmt"
 
 	"go.yaml.in/yaml/v3"
-	admregv1 "k8s.io/api/admissionregistration/v1"
-	appsv1 "k8s.io/api/apps/v1"
-	corev1 "k8s.io/api/core/v1"
-	rbacv1 "k8s.io/api/rbac/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/util/intstr"
 )
 
 // IgnoreLabel on a namespace exempts it from the webhooks.
@@ -70,8 +64,8 @@ func Manifests(o ManifestOptions) ([]byte, error) {
 		return nil, errors.New("the warden image is required (--image)")
 	}
 	labels := map[string]string{"app.kubernetes.io/name": o.Name}
-	meta := func(namespaced bool) metav1.ObjectMeta {
-		m := metav1.ObjectMeta{Name: o.Name, Labels: labels}
+	meta := func(namespaced bool) ObjectMeta {
+		m := ObjectMeta{Name: o.Name, Labels: labels}
 		if namespaced {
 			m.Namespace = o.Namespace
 		}
@@ -79,12 +73,12 @@ func Manifests(o ManifestOptions) ([]byte, error) {
 	}
 	var objs []any
 	objs = append(objs,
-		&corev1.ServiceAccount{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "ServiceAccount"}, ObjectMeta: meta(true)},
-		&rbacv1.ClusterRole{TypeMeta: metav1.TypeMeta{APIVersion: "rbac.authorization.k8s.io/v1", Kind: "ClusterRole"}, ObjectMeta: meta(false),
-			Rules: []rbacv1.PolicyRule{{APIGroups: []string{""}, Resources: []string{"secrets"}, Verbs: []string{"get"}}}},
-		&rbacv1.ClusterRoleBinding{TypeMeta: metav1.TypeMeta{APIVersion: "rbac.authorization.k8s.io/v1", Kind: "ClusterRoleBinding"}, ObjectMeta: meta(false),
-			RoleRef:  rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "ClusterRole", Name: o.Name},
-			Subjects: []rbacv1.Subject{{Kind: "ServiceAccount", Name: o.Name, Namespace: o.Namespace}}},
+		&serviceAccount{TypeMeta: TypeMeta{APIVersion: "v1", Kind: "ServiceAccount"}, ObjectMeta: meta(true)},
+		&clusterRole{TypeMeta: TypeMeta{APIVersion: "rbac.authorization.k8s.io/v1", Kind: "ClusterRole"}, ObjectMeta: meta(false),
+			Rules: []policyRule{{APIGroups: []string{""}, Resources: []string{"secrets"}, Verbs: []string{"get"}}}},
+		&clusterRoleBinding{TypeMeta: TypeMeta{APIVersion: "rbac.authorization.k8s.io/v1", Kind: "ClusterRoleBinding"}, ObjectMeta: meta(false),
+			RoleRef:  roleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "ClusterRole", Name: o.Name},
+			Subjects: []subject{{Kind: "ServiceAccount", Name: o.Name, Namespace: o.Namespace}}},
 	)
 	if o.URL == "" {
 		args := []string{"admission", "--addr", ":8443", "--tls-cert", "/tls/tls.crt", "--tls-key", "/tls/tls.key",
@@ -95,72 +89,69 @@ func Manifests(o ManifestOptions) ([]byte, error) {
 		one, no, yes := int32(2), false, true
 		uid := int64(65532)
 		objs = append(objs,
-			&appsv1.Deployment{TypeMeta: metav1.TypeMeta{APIVersion: "apps/v1", Kind: "Deployment"}, ObjectMeta: meta(true),
-				Spec: appsv1.DeploymentSpec{
+			&object[deploymentSpec]{TypeMeta: TypeMeta{APIVersion: "apps/v1", Kind: "Deployment"}, ObjectMeta: meta(true),
+				Spec: deploymentSpec{
 					Replicas: &one,
-					Selector: &metav1.LabelSelector{MatchLabels: labels},
-					Template: corev1.PodTemplateSpec{
-						ObjectMeta: metav1.ObjectMeta{Labels: labels},
-						Spec: corev1.PodSpec{
+					Selector: &LabelSelector{MatchLabels: labels},
+					Template: PodTemplateSpec{
+						ObjectMeta: ObjectMeta{Labels: labels},
+						Spec: PodSpec{
 							ServiceAccountName: o.Name,
-							Containers: []corev1.Container{{
+							Containers: []Container{{
 								Name: "warden", Image: o.Image, Args: args,
-								Ports: []corev1.ContainerPort{{Name: "https", ContainerPort: 8443}},
-								ReadinessProbe: &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{
-									Path: "/healthz", Port: intstr.FromInt32(8443), Scheme: corev1.URISchemeHTTPS}}},
-								SecurityContext: &corev1.SecurityContext{RunAsNonRoot: &yes, RunAsUser: &uid,
+								Ports: []ContainerPort{{Name: "https", ContainerPort: 8443}},
+								ReadinessProbe: &Probe{HTTPGet: &HTTPGetAction{
+									Path: "/healthz", Port: 8443, Scheme: "HTTPS"}},
+								SecurityContext: &SecurityContext{RunAsNonRoot: &yes, RunAsUser: &uid,
 									AllowPrivilegeEscalation: &no, ReadOnlyRootFilesystem: &yes},
-								VolumeMounts: []corev1.VolumeMount{
+								VolumeMounts: []VolumeMount{
 									{Name: "tls", MountPath: "/tls", ReadOnly: true},
 									{Name: "policy", MountPath: "/policy", ReadOnly: true},
 									{Name: "cache", MountPath: "/cache"},
 								},
 							}},
-							Volumes: []corev1.Volume{
-								{Name: "tls", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{SecretName: o.TLSSecret}}},
-								{Name: "policy", VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{
-									LocalObjectReference: corev1.LocalObjectReference{Name: o.PolicyConfigMap}}}},
-								{Name: "cache", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},
+							Volumes: []Volume{
+								{Name: "tls", Secret: &SecretVolumeSource{SecretName: o.TLSSecret}},
+								{Name: "policy", ConfigMap: &ConfigMapVolumeSource{Name: o.PolicyConfigMap}},
+								{Name: "cache", EmptyDir: &struct{}{}},
 							},
 						},
 					},
 				}},
-			&corev1.Service{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Service"}, ObjectMeta: meta(true),
-				Spec: corev1.ServiceSpec{Selector: labels, Ports: []corev1.ServicePort{{Name: "https", Port: 443, TargetPort: intstr.FromInt32(8443)}}}},
+			&object[serviceSpec]{TypeMeta: TypeMeta{APIVersion: "v1", Kind: "Service"}, ObjectMeta: meta(true),
+				Spec: serviceSpec{Selector: labels, Ports: []servicePort{{Name: "https", Port: 443, TargetPort: 8443}}}},
 		)
 	}
-	client := func(path string) admregv1.WebhookClientConfig {
+	client := func(path string) webhookClientConfig {
 		if o.URL != "" {
 			u := o.URL + path
-			return admregv1.WebhookClientConfig{URL: &u, CABundle: o.CABundle}
+			return webhookClientConfig{URL: &u, CABundle: o.CABundle}
 		}
 		p := path
-		return admregv1.WebhookClientConfig{Service: &admregv1.ServiceReference{Namespace: o.Namespace, Name: o.Name, Path: &p}, CABundle: o.CABundle}
+		return webhookClientConfig{Service: &serviceReference{Namespace: o.Namespace, Name: o.Name, Path: &p}, CABundle: o.CABundle}
 	}
-	rules := []admregv1.RuleWithOperations{
-		{Operations: []admregv1.OperationType{admregv1.Create, admregv1.Update},
-			Rule: admregv1.Rule{APIGroups: []string{""}, APIVersions: []string{"v1"}, Resources: []string{"pods", "pods/ephemeralcontainers"}}},
-		{Operations: []admregv1.OperationType{admregv1.Create, admregv1.Update},
-			Rule: admregv1.Rule{APIGroups: []string{"apps"}, APIVersions: []string{"v1"}, Resources: []string{"deployments", "replicasets", "statefulsets", "daemonsets"}}},
-		{Operations: []admregv1.OperationType{admregv1.Create, admregv1.Update},
-			Rule: admregv1.Rule{APIGroups: []string{"batch"}, APIVersions: []string{"v1"}, Resources: []string{"jobs", "cronjobs"}}},
+	ops := []string{OpCreate, OpUpdate}
+	rules := []ruleWithOperations{
+		{Operations: ops, APIGroups: []string{""}, APIVersions: []string{"v1"}, Resources: []string{"pods", "pods/ephemeralcontainers"}},
+		{Operations: ops, APIGroups: []string{"apps"}, APIVersions: []string{"v1"}, Resources: []string{"deployments", "replicasets", "statefulsets", "daemonsets"}},
+		{Operations: ops, APIGroups: []string{"batch"}, APIVersions: []string{"v1"}, Resources: []string{"jobs", "cronjobs"}},
 	}
-	nsSel := &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{
-		{Key: IgnoreLabel, Operator: metav1.LabelSelectorOpDoesNotExist},
-		{Key: "kubernetes.io/metadata.name", Operator: metav1.LabelSelectorOpNotIn, Values: []string{"kube-system", o.Namespace}},
+	nsSel := &LabelSelector{MatchExpressions: []LabelSelectorRequirement{
+		{Key: IgnoreLabel, Operator: "DoesNotExist"},
+		{Key: "kubernetes.io/metadata.name", Operator: "NotIn", Values: []string{"kube-system", o.Namespace}},
 	}}
-	fail, none := admregv1.Fail, admregv1.SideEffectClassNone
+	fail, none := "Fail", "None"
 	timeout := o.TimeoutSeconds
-	ifNeeded := admregv1.IfNeededReinvocationPolicy
+	ifNeeded := "IfNeeded"
 	objs = append(objs,
-		&admregv1.MutatingWebhookConfiguration{TypeMeta: metav1.TypeMeta{APIVersion: "admissionregistration.k8s.io/v1", Kind: "MutatingWebhookConfiguration"},
+		&webhookConfiguration{TypeMeta: TypeMeta{APIVersion: "admissionregistration.k8s.io/v1", Kind: "MutatingWebhookConfiguration"},
 			ObjectMeta: meta(false),
-			Webhooks: []admregv1.MutatingWebhook{{Name: "mutate.warden.wardensec.io", ClientConfig: client("/mutate"), Rules: rules,
+			Webhooks: []webhook{{Name: "mutate.warden.wardensec.io", ClientConfig: client("/mutate"), Rules: rules,
 				NamespaceSelector: nsSel, FailurePolicy: &fail, SideEffects: &none, TimeoutSeconds: &timeout,
 				AdmissionReviewVersions: []string{"v1"}, ReinvocationPolicy: &ifNeeded}}},
-		&admregv1.ValidatingWebhookConfiguration{TypeMeta: metav1.TypeMeta{APIVersion: "admissionregistration.k8s.io/v1", Kind: "ValidatingWebhookConfiguration"},
+		&webhookConfiguration{TypeMeta: TypeMeta{APIVersion: "admissionregistration.k8s.io/v1", Kind: "ValidatingWebhookConfiguration"},
 			ObjectMeta: meta(false),
-			Webhooks: []admregv1.ValidatingWebhook{{Name: "validate.warden.wardensec.io", ClientConfig: client("/validate"), Rules: rules,
+			Webhooks: []webhook{{Name: "validate.warden.wardensec.io", ClientConfig: client("/validate"), Rules: rules,
 				NamespaceSelector: nsSel, FailurePolicy: &fail, SideEffects: &none, TimeoutSeconds: &timeout,
 				AdmissionReviewVersions: []string{"v1"}}}},
 	)

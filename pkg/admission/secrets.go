@@ -13,8 +13,6 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
-
-	corev1 "k8s.io/api/core/v1"
 )
 
 // ServiceAccountDir is where a pod finds its service account's token and CA.
@@ -80,14 +78,14 @@ func (a *APISecrets) DockerConfig(ctx context.Context, ns, name string) ([]byte,
 	if res.StatusCode != http.StatusOK {
 		return nil, fmt.Errorf("reading secret %s/%s: %s", ns, name, res.Status)
 	}
-	var sec corev1.Secret
+	var sec secret
 	if err := json.Unmarshal(b, &sec); err != nil {
 		return nil, fmt.Errorf("decoding secret %s/%s: %w", ns, name, err)
 	}
-	for _, k := range []string{corev1.DockerConfigJsonKey, corev1.DockerConfigKey} {
+	for _, k := range []string{dockerConfigJSONKey, dockerConfigKey} {
 		if d, ok := sec.Data[k]; ok {
 			return d, nil
 		}
 	}
-	return nil, fmt.Errorf("secret %s/%s (type %s) has no %s", ns, name, sec.Type, corev1.DockerConfigJsonKey)
+	return nil, fmt.Errorf("secret %s/%s (type %s) has no %s", ns, name, sec.Type, dockerConfigJSONKey)
 }

@@ -17,6 +17,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/wardensec/warden/internal/testutil"
+	"github.com/wardensec/warden/internal/testutil/notationtest"
 )
 
 var yamlBlock = regexp.MustCompile("(?s)```yaml\n(.*?)```")
@@ -55,6 +56,15 @@ func exampleDir(t *testing.T) string {
 		t.Fatal(err)
 	}
 	if err := os.WriteFile(filepath.Join(dir, "trusted_root.json"), tr, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// The notation example's trust store: a CA certificate.
+	pki := notationtest.New(t, "acme-ca", time.Time{}, time.Time{})
+	if err := os.MkdirAll(filepath.Join(dir, "notation-ca"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	ca, _ := os.ReadFile(pki.CAFile)
+	if err := os.WriteFile(filepath.Join(dir, "notation-ca", "acme-ca.pem"), ca, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	vex := `{"@context": "https://openvex.dev/ns/v0.2.0", "@id": "https://example.com/vex/services-1", "author": "security@example.com",
@@ -197,6 +207,7 @@ func TestSchemaMatchesParser(t *testing.T) {
 		{"policy", props(s), tags(rawPolicy{})},
 		{"rule", props(rule), tags(rawRule{})},
 		{"signatures", props(rp["signatures"]), tags(rawSignatures{})},
+		{"signatures.notation", props(rp["signatures"].(map[string]any)["properties"].(map[string]any)["notation"]), tags(rawNotation{})},
 		{"attestations", props(att), tags(rawAttestation{})},
 		{"vulnerabilities", props(vul), tags(rawVulnerabilities{})},
 		{"exceptions", props(exc), tags(rawException{})},

@@ -91,7 +91,8 @@ type SignatureFacts struct {
 
 // AttestationVerifier checks an image's attestations of one predicate type.
 type AttestationVerifier interface {
-	VerifyAttestations(ctx context.Context, s Subject, predicateType string, keys []Key) ([]AttestationFact, error)
+	// req gives the predicate type and the keyless identities (with their trusted root).
+	VerifyAttestations(ctx context.Context, s Subject, req Attestation, keys []Key) ([]AttestationFact, error)
 }
 
 // AttestationFact is one verified attestation.
@@ -300,8 +301,8 @@ func checkSignatures(ctx context.Context, req *Signatures, s Subject, facts Fact
 		keys = facts.Keys
 	}
 	switch {
-	case len(keys) == 0 && len(req.Keyless) == 0:
-		r.Result, r.Message = Fail, "signatures are required but no trusted key is configured (list keys or keyless identities in the policy or pass --key)"
+	case len(keys) == 0 && len(req.Keyless) == 0 && req.Notation == nil:
+		r.Result, r.Message = Fail, "signatures are required but no trusted key is configured (list keys, keyless identities or a notation trust store in the policy or pass --key)"
 		return r
 	case facts.Signatures == nil:
 		r.Result, r.Message = Fail, "signatures are required but no signature verifier is available here"
@@ -324,6 +325,9 @@ func checkSignatures(ctx context.Context, req *Signatures, s Subject, facts Fact
 	for _, id := range req.Keyless {
 		names = append(names, id.Identity.String())
 	}
+	if req.Notation != nil {
+		names = append(names, req.Notation.String())
+	}
 	var missing []string
 	for _, k := range names {
 		if !valid[k] {
@@ -344,8 +348,11 @@ func checkSignatures(ctx context.Context, req *Signatures, s Subject, facts Fact
 	if n >= threshold {
 		r.Result = Pass
 		what := "trusted keys"
-		if len(req.Keyless) > 0 {
+		switch {
+		case len(req.Keyless) > 0:
 			what = "trusted keys and keyless identities"
+		case req.Notation != nil:
+			what = "trusted keys and notation trust stores"
 		}
 		r.Message = fmt.Sprintf("signed by %d of %d %s%s (threshold %d): %s", n, len(names), what, ann, threshold, strings.Join(sf.ValidKeys, ", "))
 		return r
@@ -366,20 +373,24 @@ func checkAttestation(ctx context.Context, req Attestation, s Subject, facts Fac
 		keys = facts.Keys
 	}
 	switch {
-	case len(keys) == 0:
+	case len(keys) == 0 && len(req.Keyless) == 0:
 		r.Result, r.Message = Fail, fmt.Sprintf("a %s attestation is required but no trusted key is configured", req.Type)
 		return r
 	case facts.Attestations == nil:
 		r.Result, r.Message = Fail, fmt.Sprintf("a %s attestation is required but no attestation verifier is available here", req.Type)
 		return r
 	}
-	atts, err := facts.Attestations.VerifyAttestations(ctx, s, req.Type, keys)
+	atts, err := facts.Attestations.VerifyAttestations(ctx, s, req, keys)
 	if err != nil {
 		r.Result, r.Message = Fail, fmt.Sprintf("%s attestations could not be checked: %v", req.Type, err)
 		return r
 	}
 	if len(atts) == 0 {
-		r.Result, r.Message = Fail, fmt.Sprintf("no %s attestation signed by %s", req.Type, strings.Join(keyNames(keys), ", "))
+		names := keyNames(keys)
+		for _, id := range req.Keyless {
+			names = append(names, id.Identity.String())
+		}
+		r.Result, r.Message = Fail, fmt.Sprintf("no %s attestation signed by %s", req.Type, strings.Join(names, ", "))
 		return r
 	}
 	if req.MaxAgeDays == 0 {

@@ -76,7 +76,10 @@ type Signatures struct {
 	TrustedRoot *verify.TrustedRoot
 	Tlog        bool     // tlog: required — key signatures count only with a verified Rekor entry
 	Revoked     []string // key IDs and certificate serials (hex) whose signatures never count
-	Line        int
+	// Notation trusts Notary Project signatures (notation: {trust_store, identities}); it counts
+	// as one signer towards the threshold.
+	Notation *verify.NotationTrust
+	Line     int
 }
 
 // Key is a trusted public key read from a file named in the policy (or given on the command line).
@@ -100,7 +103,10 @@ type Attestation struct {
 	Type       string // predicate type: a URI or a short name (slsaprovenance, spdxjson, cyclonedx, vuln, ...)
 	MaxAgeDays int    // 0: any age
 	Keys       []Key
-	Line       int
+	// Keyless identities that may sign it, checked against TrustedRoot (keyless, trusted_root).
+	Keyless     []Identity
+	TrustedRoot *verify.TrustedRoot
+	Line        int
 }
 
 // Vulnerabilities limits the vulnerabilities an image may have.
@@ -253,6 +259,39 @@ type rawSignatures struct {
 	TrustedRoot *str              `yaml:"trusted_root"`
 	Tlog        *str              `yaml:"tlog"`
 	Revoked     []str             `yaml:"revoked"`
+	Notation    *rawNotationAt    `yaml:"notation"`
+}
+
+type rawNotation struct {
+	TrustStore  *str  `yaml:"trust_store"`
+	Identities  []str `yaml:"identities"`
+	TrustPolicy *str  `yaml:"trust_policy"`
+	Level       *str  `yaml:"level"`
+	Revocation  *str  `yaml:"revocation"`
+}
+
+// rawNotationAt is a notation: block and its line.
+type rawNotationAt struct {
+	rawNotation
+	line int
+}
+
+func (r *rawNotationAt) UnmarshalYAML(n *yaml.Node) error {
+	r.line = n.Line
+	if n.Kind == yaml.MappingNode {
+		// n.Decode does not refuse unknown fields: check them here.
+		known := map[string]bool{"trust_store": true, "identities": true, "trust_policy": true, "level": true, "revocation": true}
+		var errs []string
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if k := n.Content[i]; !known[k.Value] {
+				errs = append(errs, fmt.Sprintf("line %d: field %s not found in type policy.rawNotation", k.Line, k.Value))
+			}
+		}
+		if len(errs) > 0 {
+			return &yaml.TypeError{Errors: errs}
+		}
+	}
+	return n.Decode(&r.rawNotation)
 }
 
 // rawKey is a key file name, or a mapping {path, not_before, not_after}.
@@ -337,9 +376,11 @@ func (a *rawAttestations) UnmarshalYAML(unmarshal func(any) error) error {
 }
 
 type rawAttestation struct {
-	Type       *str  `yaml:"type"`
-	MaxAgeDays *int  `yaml:"max_age_days"`
-	Keys       []str `yaml:"keys"`
+	Type        *str          `yaml:"type"`
+	MaxAgeDays  *int          `yaml:"max_age_days"`
+	Keys        []str         `yaml:"keys"`
+	Keyless     []rawIdentity `yaml:"keyless"`
+	TrustedRoot *str          `yaml:"trusted_root"`
 }
 
 type rawVulnerabilities struct {
@@ -529,6 +570,9 @@ func (p *parser) rule(i, line int, rr *rawRule) *Rule {
 		if s.Threshold != nil {
 			sig.Threshold = *s.Threshold
 			n := len(s.Keys) + len(s.Keyless)
+			if s.Notation != nil {
+				n++
+			}
 			if sig.Threshold < 1 {
 				p.errf(line, "rule %s: signatures.threshold %d: must be at least 1", r.Name, sig.Threshold)
 			} else if n > 0 && sig.Threshold > n {
@@ -550,6 +594,9 @@ func (p *parser) rule(i, line int, rr *rawRule) *Rule {
 			default:
 				p.errf(s.Tlog.Line, "rule %s: signatures.tlog %q: want required or optional", r.Name, s.Tlog.V)
 			}
+		}
+		if s.Notation != nil {
+			sig.Notation = p.notation(r.Name, s.Notation)
 		}
 		for _, rv := range s.Revoked {
 			sig.Revoked = append(sig.Revoked, strings.TrimSpace(rv.V))
@@ -578,6 +625,16 @@ func (p *parser) rule(i, line int, rr *rawRule) *Rule {
 			at.MaxAgeDays = *a.MaxAgeDays
 		}
 		at.Keys = p.keys(a.Keys)
+		at.Keyless = p.identities(r.Name, a.Keyless)
+		if a.TrustedRoot != nil {
+			tr, err := verify.LoadTrustedRoot(p.resolve(a.TrustedRoot.V))
+			if err != nil {
+				p.errf(a.TrustedRoot.Line, "rule %s: attestations.trusted_root: %v", r.Name, err)
+			}
+			at.TrustedRoot = tr
+		} else if len(a.Keyless) > 0 {
+			p.errf(at.Line, "rule %s: attestations: keyless identities need trusted_root (a Sigstore trusted_root.json)", r.Name)
+		}
 		r.Attestations = append(r.Attestations, at)
 	}
 	if v := rr.Vulnerabilities; v != nil {
@@ -724,6 +781,41 @@ func (p *parser) window(rule, what string, nb, na str) (time.Time, time.Time) {
 		p.errf(na.Line, "rule %s: %s: not_after %s is not after not_before %s", rule, what, na.V, nb.V)
 	}
 	return from, to
+}
+
+// notation loads a notation: block (trust store, identities or trust policy).
+func (p *parser) notation(rule string, rn *rawNotationAt) *verify.NotationTrust {
+	line := rn.line
+	if rn.TrustStore == nil || rn.TrustStore.V == "" {
+		p.errf(line, "rule %s: signatures.notation: trust_store (a directory of CA certificates, or notation's truststore directory) is required", rule)
+		return nil
+	}
+	cfg := verify.NotationConfig{TrustStore: p.resolve(rn.TrustStore.V)}
+	for _, id := range rn.Identities {
+		cfg.Identities = append(cfg.Identities, id.V)
+	}
+	if rn.TrustPolicy != nil {
+		cfg.TrustPolicy = p.resolve(rn.TrustPolicy.V)
+		if len(rn.Identities) > 0 {
+			p.errf(line, "rule %s: signatures.notation: give identities or trust_policy, not both", rule)
+			return nil
+		}
+	} else if len(rn.Identities) == 0 {
+		p.errf(line, "rule %s: signatures.notation: identities is required (notation trusted identities: \"x509.subject: CN=..., O=...\", or \"*\")", rule)
+		return nil
+	}
+	if rn.Level != nil {
+		cfg.Level = rn.Level.V
+	}
+	if rn.Revocation != nil {
+		cfg.Revocation = rn.Revocation.V
+	}
+	nt, err := verify.LoadNotationTrust(cfg)
+	if err != nil {
+		p.errf(line, "rule %s: signatures.notation: %v", rule, err)
+		return nil
+	}
+	return nt
 }
 
 func (p *parser) identities(rule string, list []rawIdentity) []Identity {

@@ -132,6 +132,11 @@ func TestParseErrors(t *testing.T) {
 		{"tlog value", "version: 1\nrules:\n  - match: [a/**]\n    signatures:\n      tlog: always\n", []string{`policy.yaml:5: rule rules[0]: signatures.tlog "always": want required or optional`}},
 		{"key window", "version: 1\nrules:\n  - match: [a/**]\n    signatures:\n      keyless:\n        - {issuer: https://i, subject: s, not_before: 2026-13-01, not_after: 2020-01-01}\n", []string{`policy.yaml:6: rule rules[0]: keyless identity s (https://i): not_before "2026-13-01": want RFC 3339 or YYYY-MM-DD`}},
 		{"threshold over keyless", "version: 1\nrules:\n  - match: [a/**]\n    signatures:\n      threshold: 2\n      keyless: [{issuer: https://i, subject: s}]\n", []string{"signatures.threshold 2 is more than the 1 keys and keyless identities listed"}},
+		{"notation without trust store", "version: 1\nrules:\n  - match: [a/**]\n    signatures:\n      notation: {identities: [\"*\"]}\n", []string{"policy.yaml:5: rule rules[0]: signatures.notation: trust_store"}},
+		{"notation trust store missing", "version: 1\nrules:\n  - match: [a/**]\n    signatures:\n      notation: {trust_store: nope, identities: [\"*\"]}\n", []string{"policy.yaml:5: rule rules[0]: signatures.notation: notation trust store", "nope"}},
+		{"notation without identities", "version: 1\nrules:\n  - match: [a/**]\n    signatures:\n      notation: {trust_store: keys}\n", []string{"policy.yaml:5: rule rules[0]: signatures.notation: identities is required"}},
+		{"notation unknown field", "version: 1\nrules:\n  - match: [a/**]\n    signatures:\n      notation: {trust_store: keys, identity: x}\n", []string{`unknown field "identity"`}},
+		{"threshold over notation", "version: 1\nrules:\n  - match: [a/**]\n    signatures:\n      threshold: 3\n      keys: [keys/release.pub]\n      notation: {trust_store: keys, identities: [\"*\"]}\n", []string{"signatures.threshold 3 is more than the 2 keys"}},
 		{"string for a list", "version: 1\nrules:\n  - match: \"a/**\"\n", []string{`policy.yaml:3: got a string ("a/**"), want a list of strings`}},
 		{"no match", "version: 1\nrules:\n  - image: {forbid_root: true}\n", []string{"policy.yaml:3: rule rules[0]: match: at least one image pattern is required"}},
 		{"vex missing", "version: 1\nrules:\n  - match: [a/**]\n    vulnerabilities: {vex: [nope.json]}\n", []string{`policy.yaml:4: rule rules[0]: vex "nope.json"`}},
@@ -275,10 +280,10 @@ func (f *fakeSigs) VerifySignatures(_ context.Context, _ Subject, keys []Key, _ 
 
 type fakeAtts struct{ facts []AttestationFact }
 
-func (f fakeAtts) VerifyAttestations(_ context.Context, _ Subject, typ string, _ []Key) ([]AttestationFact, error) {
+func (f fakeAtts) VerifyAttestations(_ context.Context, _ Subject, req Attestation, _ []Key) ([]AttestationFact, error) {
 	var out []AttestationFact
 	for _, a := range f.facts {
-		if a.PredicateType == typ {
+		if a.PredicateType == req.Type {
 			out = append(out, a)
 		}
 	}

@@ -161,8 +161,10 @@ type SignatureReport struct {
 type SignatureSigner struct {
 	Key      string `json:"key"`    // key name (file)
 	KeyID    string `json:"keyId"`  // sign.KeyID
-	Format   string `json:"format"` // legacy (.sig tag) or bundle (referrer)
+	Format   string `json:"format"` // legacy (.sig tag), bundle (Sigstore referrer) or notation (Notary Project referrer)
 	Location string `json:"location"`
+	Subject  string `json:"subject,omitempty"` // keyless: the certificate SAN; notation: the signing certificate's subject
+	Issuer   string `json:"issuer,omitempty"`  // keyless: the OIDC issuer; notation: the certificate's issuer
 }
 
 // InvalidSignature is a signature that does not count, and why.

@@ -99,6 +99,9 @@ func checkAttestation(c candidate, d name.Digest, opt AttestationOptions) (*Atte
 	bad := func(format string, a ...any) (*Attestation, *Problem, bool) {
 		return nil, &Problem{Format: c.format, Location: c.location, Reason: fmt.Sprintf(format, a...)}, true
 	}
+	if c.format == FormatNotation {
+		return nil, nil, false // an image signature, not an attestation
+	}
 	data, err := c.read()
 	if err != nil {
 		return bad("%v", err)

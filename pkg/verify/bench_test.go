@@ -6,12 +6,14 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/wardensec/warden/internal/testutil"
+	"github.com/wardensec/warden/internal/testutil/notationtest"
 	"github.com/wardensec/warden/internal/testutil/sigstoretest"
 	"github.com/wardensec/warden/pkg/sign"
 	"github.com/wardensec/warden/pkg/verify"
@@ -180,5 +182,64 @@ func BenchmarkCosignVerifyKeyless(b *testing.B) {
 		if out, err := c.run(b, args...); err != nil {
 			b.Fatalf("cosign: %v\n%s", err, out)
 		}
+	}
+}
+
+// BenchmarkFormats verifies one image signed once in each format, in one run for a side-by-side
+// number: cosign's legacy .sig and bundle referrer (key), and Notary Project JWS and COSE
+// referrers (notation-go's verifier, trust store with one CA), uncached and with a warm cache;
+// and, as the peer, notation-go's own notation.Verify (library, oras client) on the same images.
+func BenchmarkFormats(b *testing.B) {
+	host := newRegistry(b, true)
+	pki := notationtest.New(b, "bench-ca", time.Time{}, time.Time{})
+	nt := notationTrust(b, pki.TrustStore(b), notationtest.Identity)
+	type image struct {
+		name string
+		d    name.Digest
+		opt  verify.Options
+	}
+	var images []image
+	for _, f := range []sign.Format{sign.FormatLegacy, sign.FormatBundle} {
+		_, d := pushRandom(b, host, "bench", "cosign-"+string(f))
+		k, key := newKey(b, "k.pub")
+		mustSign(b, d, k, sign.Options{Format: f})
+		images = append(images, image{"cosign-" + string(f), d, verify.Options{Keys: []verify.Key{key}}})
+	}
+	for _, mt := range []string{notationtest.JWS, notationtest.COSE} {
+		n := map[string]string{notationtest.JWS: "notation-jws", notationtest.COSE: "notation-cose"}[mt]
+		_, d := pushRandom(b, host, "bench", n)
+		pki.Sign(b, d, mt, nil)
+		images = append(images, image{n, d, verify.Options{Notation: nt}})
+	}
+	for _, im := range images {
+		b.Run(im.name, func(b *testing.B) {
+			for i := 0; i < b.N; i++ {
+				if res, err := verify.Image(ctx, im.d, im.opt); err != nil || len(res.Signers) != 1 {
+					b.Fatalf("%+v, %v", res, err)
+				}
+			}
+		})
+		b.Run(im.name+"/cached", func(b *testing.B) {
+			opt := im.opt
+			opt.Cache = verify.NewCache(16)
+			if _, err := verify.Image(ctx, im.d, opt); err != nil {
+				b.Fatal(err)
+			}
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				if res, err := verify.Image(ctx, im.d, opt); err != nil || !res.Cached {
+					b.Fatalf("%+v, %v", res, err)
+				}
+			}
+		})
+		if im.opt.Notation == nil {
+			continue
+		}
+		b.Run(im.name+"/notation-go", func(b *testing.B) {
+			v := pki.Verifier(b, notationtest.Identity)
+			for i := 0; i < b.N; i++ {
+				pki.VerifyWithNotation(b, v, im.d)
+			}
+		})
 	}
 }

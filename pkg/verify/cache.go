@@ -60,6 +60,9 @@ func cacheKey(kind string, d name.Digest, opt Options, predicateType, state stri
 	for _, id := range opt.Identities {
 		ids = append(ids, "identity\x00"+id.Issuer+"\x00"+id.IssuerRegexp+"\x00"+id.Subject+"\x00"+id.SubjectRegexp+"\x00"+id.NotBefore.String()+"\x00"+id.NotAfter.String())
 	}
+	if opt.Notation != nil {
+		ids = append(ids, "notation\x00"+opt.Notation.Name+"\x00"+opt.Notation.digest)
+	}
 	sort.Strings(ids)
 	root := ""
 	if opt.TrustedRoot != nil {

@@ -74,6 +74,7 @@ type Options struct {
 	TrustedRoot   *TrustedRoot      // Fulcio CAs and Rekor/CT logs for keyless and transparency-log checks
 	RequireTlog   bool              // key signatures must carry a Rekor entry that verifies (needs TrustedRoot)
 	Revoked       []string          // key IDs (sign.KeyID) and certificate serials (hex) that never count
+	Notation      *NotationTrust    // Notary Project signatures: trust store and identities (counts as one signer)
 	Threshold     int               // distinct keys or identities that must have signed validly; 0 means 1
 	Annotations   map[string]string // each must be in the signed payload with this value
 	RemoteOptions []remote.Option   // auth, transport
@@ -96,10 +97,10 @@ func (o *Options) logger() *slog.Logger {
 }
 
 func (o *Options) check() error {
-	if len(o.Keys) == 0 && len(o.Identities) == 0 {
-		return errors.New("verify: no public key and no certificate identity given")
+	if len(o.Keys) == 0 && len(o.Identities) == 0 && o.Notation == nil {
+		return errors.New("verify: no public key, no certificate identity and no notation trust store given")
 	}
-	if n := len(o.Keys) + len(o.Identities); o.threshold() > n {
+	if n := len(o.Keys) + len(o.Identities) + o.notationCount(); o.threshold() > n {
 		return fmt.Errorf("verify: threshold %d is more than the %d keys and identities given", o.threshold(), n)
 	}
 	for _, k := range o.Keys {
@@ -119,6 +120,13 @@ func (o *Options) check() error {
 		return errors.New("verify: a required transparency log needs a trusted root with its key (--trusted-root)")
 	}
 	return nil
+}
+
+func (o *Options) notationCount() int {
+	if o.Notation == nil {
+		return 0
+	}
+	return 1
 }
 
 // cacheable says whether a positive result may be cached: not when a key's window ends, as
@@ -163,7 +171,7 @@ type Signer struct {
 	Subject  string      `json:"subject,omitempty"` // keyless: the certificate's SAN
 	Issuer   string      `json:"issuer,omitempty"`  // keyless: its OIDC issuer
 	Logged   time.Time   `json:"logged,omitzero"`   // when a verified log entry or timestamp says it was signed
-	Format   sign.Format `json:"format"`            // legacy or bundle
+	Format   sign.Format `json:"format"`            // legacy, bundle or notation
 	Location string      `json:"location"`
 }
 
@@ -309,6 +317,8 @@ type candidate struct {
 	desc     v1.Descriptor // the layer (legacy) or the bundle blob (bundle)
 	load     func() ([]byte, error)
 	loadErr  error // set when the referrer manifest itself could not be read
+	ctx      context.Context
+	target   func() (v1.Descriptor, error) // the image's descriptor (notation compares it)
 }
 
 // read returns the candidate's content, or why it could not be had.
@@ -327,6 +337,29 @@ type fetched struct {
 	referrers      []v1.Descriptor
 	repo           name.Repository
 	subject        name.Digest
+
+	targetOnce sync.Once
+	targetDesc v1.Descriptor
+	targetErr  error
+}
+
+// target reads the signed image's descriptor (media type, digest, size) once.
+func (f *fetched) target(ro []remote.Option) func() (v1.Descriptor, error) {
+	return func() (v1.Descriptor, error) {
+		f.targetOnce.Do(func() {
+			d, err := remote.Head(f.subject, ro...)
+			if err != nil {
+				f.targetErr = fmt.Errorf("reading %s: %w", f.subject, err)
+				return
+			}
+			if d.Digest.String() != f.subject.DigestStr() {
+				f.targetErr = fmt.Errorf("registry answered %s for %s", d.Digest, f.subject)
+				return
+			}
+			f.targetDesc = *d
+		})
+		return f.targetDesc, f.targetErr
+	}
 }
 
 func (f *fetched) state() string { return f.legacyDigest + "|" + f.referrersState }
@@ -429,11 +462,13 @@ func (f *fetched) each(ctx context.Context, ropts []remote.Option, fn func(candi
 		go func() { defer func() { <-sem; wg.Done() }(); g() }()
 	}
 	for _, c := range f.legacy {
+		c.ctx = ctx
 		run(func() { fn(c) })
 	}
 	for _, r := range f.referrers {
 		run(func() {
 			c, ok := f.bundleCandidate(ctx, r, ro)
+			c.ctx, c.target = ctx, f.target(ro)
 			if ok {
 				fn(c)
 			}
@@ -445,7 +480,10 @@ func (f *fetched) each(ctx context.Context, ropts []remote.Option, fn func(candi
 // bundleCandidate reads a referrer manifest; ok is false when it is not a Sigstore bundle.
 func (f *fetched) bundleCandidate(ctx context.Context, r v1.Descriptor, ro []remote.Option) (candidate, bool) {
 	c := candidate{format: sign.FormatBundle, location: "referrer " + r.Digest.String()}
-	if r.ArtifactType != "" && r.ArtifactType != sign.MediaTypeEmptyConfig && !isBundleType(r.ArtifactType) {
+	if isNotationType(r.ArtifactType) {
+		c.format = FormatNotation
+	}
+	if r.ArtifactType != "" && r.ArtifactType != sign.MediaTypeEmptyConfig && !isBundleType(r.ArtifactType) && !isNotationType(r.ArtifactType) {
 		return c, false // another kind of artifact (SBOM, ...): not ours to judge
 	}
 	if r.Size > maxBlob {
@@ -463,7 +501,11 @@ func (f *fetched) bundleCandidate(ctx context.Context, r v1.Descriptor, ro []rem
 		return c, true
 	}
 	isBundle := isBundleType(m.ArtifactType) || (len(m.Layers) > 0 && isBundleType(string(m.Layers[0].MediaType)))
-	if !isBundle {
+	isNotation := isNotationType(m.ArtifactType) || (m.ArtifactType == "" && isNotationType(string(m.Config.MediaType)))
+	switch {
+	case isNotation:
+		c.format = FormatNotation
+	case !isBundle:
 		return c, false
 	}
 	if m.Subject == nil || m.Subject.Digest.String() != f.subject.DigestStr() {
@@ -471,8 +513,15 @@ func (f *fetched) bundleCandidate(ctx context.Context, r v1.Descriptor, ro []rem
 		return c, true
 	}
 	if len(m.Layers) != 1 {
-		c.loadErr = fmt.Errorf("bundle referrer has %d layers, want 1", len(m.Layers))
+		c.loadErr = fmt.Errorf("%s referrer has %d layers, want 1", c.format, len(m.Layers))
 		return c, true
+	}
+	if c.format == FormatNotation && !isNotationEnvelope(string(m.Layers[0].MediaType)) {
+		c.loadErr = fmt.Errorf("notation signature layer media type is %q, want %q or %q", m.Layers[0].MediaType, MediaTypeNotationJWS, MediaTypeCOSE)
+		return c, true
+	}
+	if c.format == FormatNotation {
+		c.location += " (" + envelopeName(string(m.Layers[0].MediaType)) + ")"
 	}
 	c.desc = m.Layers[0]
 	c.load = blobLoader(ctx, f.repo, m.Layers[0], ro)
@@ -543,6 +592,9 @@ func decodeSig(s string) ([]byte, error) {
 func checkSignature(c candidate, d name.Digest, opt Options) (*Signer, *Problem, bool) {
 	bad := func(format string, a ...any) (*Signer, *Problem, bool) {
 		return nil, &Problem{Format: c.format, Location: c.location, Reason: fmt.Sprintf(format, a...)}, true
+	}
+	if c.format == FormatNotation {
+		return checkNotation(c, d, opt)
 	}
 	data, err := c.read()
 	if err != nil {

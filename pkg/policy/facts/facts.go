@@ -51,6 +51,7 @@ func (v *Verifier) VerifySignatures(ctx context.Context, s policy.Subject, keys 
 	opt := verify.Options{Keys: verifyKeys(keys), Threshold: 1, RemoteOptions: v.RemoteOptions, Cache: v.Cache, Logger: v.Logger}
 	if req != nil {
 		opt.Annotations, opt.TrustedRoot, opt.RequireTlog, opt.Revoked = req.Annotations, req.TrustedRoot, req.Tlog, req.Revoked
+		opt.Notation = req.Notation
 		for _, id := range req.Keyless {
 			opt.Identities = append(opt.Identities, id.Identity)
 		}
@@ -67,15 +68,16 @@ func (v *Verifier) VerifySignatures(ctx context.Context, s policy.Subject, keys 
 }
 
 // VerifyAttestations implements policy.AttestationVerifier.
-func (v *Verifier) VerifyAttestations(ctx context.Context, s policy.Subject, typ string, keys []policy.Key) ([]policy.AttestationFact, error) {
+func (v *Verifier) VerifyAttestations(ctx context.Context, s policy.Subject, req policy.Attestation, keys []policy.Key) ([]policy.AttestationFact, error) {
 	ref, err := v.ref(s)
 	if err != nil {
 		return nil, err
 	}
-	res, err := verify.Attestations(ctx, ref, verify.AttestationOptions{
-		Options:       verify.Options{Keys: verifyKeys(keys), Threshold: 1, RemoteOptions: v.RemoteOptions, Cache: v.Cache, Logger: v.Logger},
-		PredicateType: typ,
-	})
+	opt := verify.Options{Keys: verifyKeys(keys), TrustedRoot: req.TrustedRoot, Threshold: 1, RemoteOptions: v.RemoteOptions, Cache: v.Cache, Logger: v.Logger}
+	for _, id := range req.Keyless {
+		opt.Identities = append(opt.Identities, id.Identity)
+	}
+	res, err := verify.Attestations(ctx, ref, verify.AttestationOptions{Options: opt, PredicateType: req.Type})
 	if res == nil {
 		return nil, err
 	}

@@ -48,10 +48,19 @@ func (c *SignatureChecker) SetHandler(h http.Handler) {
 	c.mu.Unlock()
 }
 
+// trust is what the covering rule trusts besides keys: keyless identities
+// with their trusted root, and a notation trust store.
+type trust struct {
+	identities []verify.Identity
+	root       *verify.TrustedRoot
+	notation   *verify.NotationTrust
+}
+
 // trustedKeys are the keys for repo: the covering rule's, the gate's global
-// keys and c.Keys, deduplicated by key ID.
-func (c *SignatureChecker) trustedKeys(repo string, digest v1.Hash) []verify.Key {
+// keys and c.Keys, deduplicated by key ID; and the rule's other trust.
+func (c *SignatureChecker) trustedKeys(repo string, digest v1.Hash) ([]verify.Key, trust) {
 	var keys []verify.Key
+	var tr trust
 	seen := map[string]bool{}
 	add := func(k verify.Key) {
 		if k.Public == nil || seen[k.ID] {
@@ -72,8 +81,12 @@ func (c *SignatureChecker) trustedKeys(repo string, digest v1.Hash) []verify.Key
 		if pol != nil {
 			subj := g.Subject(registry.Subject{Repo: repo, Reference: digest.String(), Digest: digest})
 			if rule, _ := pol.Select(subj); rule != nil {
-				if rule.Signatures != nil {
-					addPolicy(rule.Signatures.Keys)
+				if s := rule.Signatures; s != nil {
+					addPolicy(s.Keys)
+					for _, id := range s.Keyless {
+						tr.identities = append(tr.identities, id.Identity)
+					}
+					tr.root, tr.notation = s.TrustedRoot, s.Notation
 				}
 				for _, a := range rule.Attestations {
 					addPolicy(a.Keys)
@@ -85,7 +98,7 @@ func (c *SignatureChecker) trustedKeys(repo string, digest v1.Hash) []verify.Key
 	for _, k := range c.Keys {
 		add(k)
 	}
-	return keys
+	return keys, tr
 }
 
 // CheckSignatures implements registry.SignatureChecker.
@@ -96,13 +109,19 @@ func (c *SignatureChecker) CheckSignatures(ctx context.Context, repo string, dig
 	if h == nil {
 		return nil, errors.New("registrygate: signature checker has no registry handler (SetHandler)")
 	}
-	keys := c.trustedKeys(repo, digest)
+	keys, tr := c.trustedKeys(repo, digest)
 	rep := &registry.SignatureReport{SignedBy: []string{}, Signers: []registry.SignatureSigner{}, Invalid: []registry.InvalidSignature{}, Keys: []string{}}
 	for _, k := range keys {
 		rep.Keys = append(rep.Keys, k.Name+" ("+k.ID+")")
 	}
+	for _, id := range tr.identities {
+		rep.Keys = append(rep.Keys, id.String())
+	}
+	if tr.notation != nil {
+		rep.Keys = append(rep.Keys, tr.notation.String())
+	}
 	sort.Strings(rep.Keys)
-	if len(keys) == 0 {
+	if len(keys) == 0 && len(tr.identities) == 0 && tr.notation == nil {
 		rep.Status = registry.SigNoKeys
 		return rep, nil
 	}
@@ -113,6 +132,9 @@ func (c *SignatureChecker) CheckSignatures(ctx context.Context, repo string, dig
 	}
 	res, err := verify.Image(ctx, ref, verify.Options{
 		Keys:          keys,
+		Identities:    tr.identities,
+		TrustedRoot:   tr.root,
+		Notation:      tr.notation,
 		Cache:         cache,
 		RemoteOptions: []remote.Option{remote.WithTransport(verify.HandlerTransport(h))},
 	})
@@ -122,7 +144,7 @@ func (c *SignatureChecker) CheckSignatures(ctx context.Context, repo string, dig
 	rep.Cached = res.Cached
 	rep.SignedBy = append(rep.SignedBy, res.Keys...)
 	for _, s := range res.Signers {
-		rep.Signers = append(rep.Signers, registry.SignatureSigner{Key: s.Key, KeyID: s.KeyID, Format: string(s.Format), Location: s.Location})
+		rep.Signers = append(rep.Signers, registry.SignatureSigner{Key: s.Key, KeyID: s.KeyID, Format: string(s.Format), Location: s.Location, Subject: s.Subject, Issuer: s.Issuer})
 	}
 	for _, p := range res.Invalid {
 		rep.Invalid = append(rep.Invalid, registry.InvalidSignature{Format: string(p.Format), Location: p.Location, Reason: p.Reason})

@@ -1,0 +1,339 @@
+package admission
+
+import (
+	"bytes"
+	"encoding/json"
+)
+
+// The Kubernetes API objects the webhook reads and writes, as their JSON forms
+// (admission.k8s.io/v1, v1, apps/v1, batch/v1, rbac.authorization.k8s.io/v1,
+// admissionregistration.k8s.io/v1): only the fields Warden uses, with the API's
+// field names. k8s.io/api's generated types cost about 5 MB of binary for the
+// handful of fields read here; the tests encode and decode with k8s.io/api
+// itself, so the two stay compatible.
+
+// TypeMeta is apiVersion and kind.
+type TypeMeta struct {
+	APIVersion string `json:"apiVersion,omitempty"`
+	Kind       string `json:"kind,omitempty"`
+}
+
+// ObjectMeta is the part of metadata Warden reads or writes.
+type ObjectMeta struct {
+	Name      string            `json:"name,omitempty"`
+	Namespace string            `json:"namespace,omitempty"`
+	Labels    map[string]string `json:"labels,omitempty"`
+}
+
+// GroupVersionKind names the kind of an admitted object.
+type GroupVersionKind struct {
+	Group   string `json:"group"`
+	Version string `json:"version"`
+	Kind    string `json:"kind"`
+}
+
+// GroupVersionResource names its resource.
+type GroupVersionResource struct {
+	Group    string `json:"group"`
+	Version  string `json:"version"`
+	Resource string `json:"resource"`
+}
+
+// Operations of an admission request.
+const (
+	OpCreate  = "CREATE"
+	OpUpdate  = "UPDATE"
+	OpDelete  = "DELETE"
+	OpConnect = "CONNECT"
+)
+
+// PatchTypeJSONPatch is the only patch type admission.k8s.io/v1 knows.
+const PatchTypeJSONPatch = "JSONPatch"
+
+// AdmissionReview is admission.k8s.io/v1 AdmissionReview.
+type AdmissionReview struct {
+	TypeMeta
+	Request  *AdmissionRequest  `json:"request,omitempty"`
+	Response *AdmissionResponse `json:"response,omitempty"`
+}
+
+// RawObject is an embedded object as it came; JSON null is no object.
+type RawObject []byte
+
+// UnmarshalJSON keeps the bytes (as runtime.RawExtension does).
+func (r *RawObject) UnmarshalJSON(b []byte) error {
+	if !bytes.Equal(b, []byte("null")) {
+		*r = append((*r)[:0], b...)
+	}
+	return nil
+}
+
+// MarshalJSON writes the bytes, or null.
+func (r RawObject) MarshalJSON() ([]byte, error) {
+	if len(r) == 0 {
+		return []byte("null"), nil
+	}
+	return r, nil
+}
+
+// AdmissionRequest is the request of an AdmissionReview.
+type AdmissionRequest struct {
+	UID         string               `json:"uid"`
+	Kind        GroupVersionKind     `json:"kind"`
+	Resource    GroupVersionResource `json:"resource"`
+	SubResource string               `json:"subResource,omitempty"`
+	Name        string               `json:"name,omitempty"`
+	Namespace   string               `json:"namespace,omitempty"`
+	Operation   string               `json:"operation"`
+	Object      RawObject            `json:"object,omitempty"`
+	DryRun      *bool                `json:"dryRun,omitempty"`
+}
+
+// Status is the metav1.Status of a refusal.
+type Status struct {
+	Status  string `json:"status,omitempty"`
+	Message string `json:"message,omitempty"`
+	Reason  string `json:"reason,omitempty"`
+	Code    int32  `json:"code,omitempty"`
+}
+
+// AdmissionResponse is the response of an AdmissionReview.
+type AdmissionResponse struct {
+	UID       string   `json:"uid"`
+	Allowed   bool     `json:"allowed"`
+	Result    *Status  `json:"status,omitempty"`
+	Patch     []byte   `json:"patch,omitempty"`
+	PatchType *string  `json:"patchType,omitempty"`
+	Warnings  []string `json:"warnings,omitempty"`
+}
+
+// PodSpec is the part of a pod spec Warden reads (images, pull secrets) or
+// writes (its own Deployment).
+type PodSpec struct {
+	Volumes             []Volume               `json:"volumes,omitempty"`
+	InitContainers      []Container            `json:"initContainers,omitempty"`
+	Containers          []Container            `json:"containers"`
+	EphemeralContainers []Container            `json:"ephemeralContainers,omitempty"`
+	ServiceAccountName  string                 `json:"serviceAccountName,omitempty"`
+	ImagePullSecrets    []LocalObjectReference `json:"imagePullSecrets,omitempty"`
+}
+
+// Container is a container, init container or ephemeral container.
+type Container struct {
+	Name            string           `json:"name"`
+	Image           string           `json:"image,omitempty"`
+	Args            []string         `json:"args,omitempty"`
+	Ports           []ContainerPort  `json:"ports,omitempty"`
+	VolumeMounts    []VolumeMount    `json:"volumeMounts,omitempty"`
+	ReadinessProbe  *Probe           `json:"readinessProbe,omitempty"`
+	SecurityContext *SecurityContext `json:"securityContext,omitempty"`
+}
+
+// LocalObjectReference names an object in the same namespace.
+type LocalObjectReference struct {
+	Name string `json:"name,omitempty"`
+}
+
+// ContainerPort is a port a container listens on.
+type ContainerPort struct {
+	Name          string `json:"name,omitempty"`
+	ContainerPort int32  `json:"containerPort"`
+}
+
+// Probe is an HTTP GET probe.
+type Probe struct {
+	HTTPGet *HTTPGetAction `json:"httpGet,omitempty"`
+}
+
+// HTTPGetAction is the GET of a probe.
+type HTTPGetAction struct {
+	Path   string `json:"path,omitempty"`
+	Port   int32  `json:"port"`
+	Scheme string `json:"scheme,omitempty"`
+}
+
+// SecurityContext is a container's security context.
+type SecurityContext struct {
+	RunAsUser                *int64 `json:"runAsUser,omitempty"`
+	RunAsNonRoot             *bool  `json:"runAsNonRoot,omitempty"`
+	ReadOnlyRootFilesystem   *bool  `json:"readOnlyRootFilesystem,omitempty"`
+	AllowPrivilegeEscalation *bool  `json:"allowPrivilegeEscalation,omitempty"`
+}
+
+// VolumeMount mounts a volume in a container.
+type VolumeMount struct {
+	Name      string `json:"name"`
+	ReadOnly  bool   `json:"readOnly,omitempty"`
+	MountPath string `json:"mountPath"`
+}
+
+// Volume is a secret, config map or emptyDir volume.
+type Volume struct {
+	Name      string                 `json:"name"`
+	Secret    *SecretVolumeSource    `json:"secret,omitempty"`
+	EmptyDir  *struct{}              `json:"emptyDir,omitempty"`
+	ConfigMap *ConfigMapVolumeSource `json:"configMap,omitempty"`
+}
+
+// SecretVolumeSource names the secret of a volume.
+type SecretVolumeSource struct {
+	SecretName string `json:"secretName,omitempty"`
+}
+
+// ConfigMapVolumeSource names the config map of a volume.
+type ConfigMapVolumeSource struct {
+	Name string `json:"name,omitempty"`
+}
+
+// PodTemplateSpec is the pod template of a workload.
+type PodTemplateSpec struct {
+	ObjectMeta ObjectMeta `json:"metadata"`
+	Spec       PodSpec    `json:"spec"`
+}
+
+// LabelSelector selects by labels.
+type LabelSelector struct {
+	MatchLabels      map[string]string          `json:"matchLabels,omitempty"`
+	MatchExpressions []LabelSelectorRequirement `json:"matchExpressions,omitempty"`
+}
+
+// LabelSelectorRequirement is one expression of a LabelSelector.
+type LabelSelectorRequirement struct {
+	Key      string   `json:"key"`
+	Operator string   `json:"operator"`
+	Values   []string `json:"values,omitempty"`
+}
+
+// object is a manifest object: type, metadata and a spec (or none).
+type object[S any] struct {
+	TypeMeta
+	ObjectMeta ObjectMeta `json:"metadata"`
+	Spec       S          `json:"spec"`
+}
+
+// podWorkload is a Pod; templated is a Deployment, ReplicaSet, StatefulSet,
+// DaemonSet or Job (spec.template); cronJob a CronJob.
+type (
+	podWorkload = object[PodSpec]
+	templated   = object[struct {
+		Template PodTemplateSpec `json:"template"`
+	}]
+	cronJob = object[struct {
+		JobTemplate struct {
+			Spec struct {
+				Template PodTemplateSpec `json:"template"`
+			} `json:"spec"`
+		} `json:"jobTemplate"`
+	}]
+)
+
+// deploymentSpec is apps/v1 DeploymentSpec.
+type deploymentSpec struct {
+	Replicas *int32          `json:"replicas,omitempty"`
+	Selector *LabelSelector  `json:"selector"`
+	Template PodTemplateSpec `json:"template"`
+}
+
+// serviceSpec is v1 ServiceSpec.
+type serviceSpec struct {
+	Ports    []servicePort     `json:"ports,omitempty"`
+	Selector map[string]string `json:"selector,omitempty"`
+}
+
+type servicePort struct {
+	Name       string `json:"name,omitempty"`
+	Port       int32  `json:"port"`
+	TargetPort int32  `json:"targetPort,omitempty"`
+}
+
+// serviceAccount is v1 ServiceAccount.
+type serviceAccount struct {
+	TypeMeta
+	ObjectMeta ObjectMeta `json:"metadata"`
+}
+
+// clusterRole is rbac.authorization.k8s.io/v1 ClusterRole.
+type clusterRole struct {
+	TypeMeta
+	ObjectMeta ObjectMeta   `json:"metadata"`
+	Rules      []policyRule `json:"rules"`
+}
+
+type policyRule struct {
+	Verbs     []string `json:"verbs"`
+	APIGroups []string `json:"apiGroups,omitempty"`
+	Resources []string `json:"resources,omitempty"`
+}
+
+// clusterRoleBinding is rbac.authorization.k8s.io/v1 ClusterRoleBinding.
+type clusterRoleBinding struct {
+	TypeMeta
+	ObjectMeta ObjectMeta `json:"metadata"`
+	Subjects   []subject  `json:"subjects,omitempty"`
+	RoleRef    roleRef    `json:"roleRef"`
+}
+
+type subject struct {
+	Kind      string `json:"kind"`
+	Name      string `json:"name"`
+	Namespace string `json:"namespace,omitempty"`
+}
+
+type roleRef struct {
+	APIGroup string `json:"apiGroup"`
+	Kind     string `json:"kind"`
+	Name     string `json:"name"`
+}
+
+// webhookConfiguration is admissionregistration.k8s.io/v1
+// Validating- or MutatingWebhookConfiguration.
+type webhookConfiguration struct {
+	TypeMeta
+	ObjectMeta ObjectMeta `json:"metadata"`
+	Webhooks   []webhook  `json:"webhooks,omitempty"`
+}
+
+type webhook struct {
+	Name                    string               `json:"name"`
+	ClientConfig            webhookClientConfig  `json:"clientConfig"`
+	Rules                   []ruleWithOperations `json:"rules,omitempty"`
+	FailurePolicy           *string              `json:"failurePolicy,omitempty"`
+	NamespaceSelector       *LabelSelector       `json:"namespaceSelector,omitempty"`
+	SideEffects             *string              `json:"sideEffects"`
+	TimeoutSeconds          *int32               `json:"timeoutSeconds,omitempty"`
+	AdmissionReviewVersions []string             `json:"admissionReviewVersions"`
+	ReinvocationPolicy      *string              `json:"reinvocationPolicy,omitempty"`
+}
+
+type webhookClientConfig struct {
+	URL      *string           `json:"url,omitempty"`
+	Service  *serviceReference `json:"service,omitempty"`
+	CABundle []byte            `json:"caBundle,omitempty"`
+}
+
+type serviceReference struct {
+	Namespace string  `json:"namespace"`
+	Name      string  `json:"name"`
+	Path      *string `json:"path,omitempty"`
+}
+
+type ruleWithOperations struct {
+	Operations  []string `json:"operations,omitempty"`
+	APIGroups   []string `json:"apiGroups,omitempty"`
+	APIVersions []string `json:"apiVersions,omitempty"`
+	Resources   []string `json:"resources,omitempty"`
+}
+
+// secret is the part of a v1 Secret that holds registry credentials.
+type secret struct {
+	Type string            `json:"type,omitempty"`
+	Data map[string][]byte `json:"data,omitempty"`
+}
+
+// Keys of a registry credentials secret.
+const (
+	dockerConfigJSONKey = ".dockerconfigjson"
+	dockerConfigKey     = ".dockercfg"
+)
+
+var _ json.Marshaler = RawObject(nil)
