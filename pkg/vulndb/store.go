@@ -33,7 +33,8 @@ var ErrSchema = errors.New("vulnerability database has an incompatible schema (r
 //	ns/<namespace>/<source>/pkg   <normalised name> -> rows (encodeRows)
 //	ns/<namespace>/<source>/vuln  <advisory id>     -> body (encodeBody)
 //	ns/<namespace>/<source> dict  -> the DEFLATE preset dictionary of both (buildDict)
-//	scores/<source>            <CVE id> -> CVSS list (NVD)
+//	scores/<source>            <CVE id> -> CVSS list and short title (NVD)
+//	scores/<source>  dict      -> the DEFLATE preset dictionary of those records
 //	status                     <source>\x00<namespace> -> JSON NamespaceStatus
 //	imports                    <source> -> JSON ImportStatus
 //	http                       <url> -> JSON HTTPCache (ETag / Last-Modified)
@@ -193,6 +194,7 @@ func (db *DB) Lookup(ctx context.Context, namespace, pkg string) ([]Advisory, er
 					a.URLs, a.Published, a.Modified = b.URLs, b.Published, b.Modified
 				}
 				resolveSeverity(tx, &a)
+				resolveTitle(tx, &a)
 				out = append(out, a)
 			}
 			return nil
@@ -240,6 +242,26 @@ func hasCVSS(cs []CVSS, c CVSS) bool {
 	return false
 }
 
+// nvdRecord returns what the NVD sources hold for one CVE id: its scores
+// (of every source) and its title (the first one found).
+func nvdRecord(root *bolt.Bucket, id string) ([]CVSS, string) {
+	var out []CVSS
+	title := ""
+	_ = root.ForEachBucket(func(src []byte) error {
+		sb := root.Bucket(src)
+		if raw := sb.Get([]byte(id)); raw != nil {
+			if cs, t, err := decodeScores(raw, sb.Get(bDict)); err == nil {
+				out = append(out, cs...)
+				if title == "" {
+					title = t
+				}
+			}
+		}
+		return nil
+	})
+	return out, title
+}
+
 // nvdScores returns the NVD scores for the advisory: of its own id when that
 // is a CVE with scores, else of the CVE alias whose score ranks highest (an
 // advisory such as a DSA, USN or ALSA names several CVEs; the worst counts).
@@ -248,20 +270,8 @@ func nvdScores(tx *bolt.Tx, a *Advisory) []CVSS {
 	if root == nil {
 		return nil
 	}
-	byID := func(id string) []CVSS {
-		var out []CVSS
-		_ = root.ForEachBucket(func(src []byte) error {
-			if raw := root.Bucket(src).Get([]byte(id)); raw != nil {
-				if cs, err := decodeScores(raw); err == nil {
-					out = append(out, cs...)
-				}
-			}
-			return nil
-		})
-		return out
-	}
 	if strings.HasPrefix(a.ID, "CVE-") {
-		if cs := byID(a.ID); len(cs) > 0 {
+		if cs, _ := nvdRecord(root, a.ID); len(cs) > 0 {
 			return cs
 		}
 	}
@@ -271,12 +281,42 @@ func nvdScores(tx *bolt.Tx, a *Advisory) []CVSS {
 		if !strings.HasPrefix(id, "CVE-") || id == a.ID {
 			continue
 		}
-		cs := byID(id)
+		cs, _ := nvdRecord(root, id)
 		if c, _, ok := pickScore(cs); ok && c.Score > bestScore {
 			best, bestScore = cs, c.Score
 		}
 	}
 	return best
+}
+
+// resolveTitle gives an advisory with neither title nor description (an
+// Alpine secdb entry, which names only the CVE) NVD's title of its CVE: its
+// own id, else its one CVE alias (an advisory naming several CVEs gets none:
+// one CVE's title would misname it).
+func resolveTitle(tx *bolt.Tx, a *Advisory) {
+	if a.Title != "" || a.Description != "" {
+		return
+	}
+	root := tx.Bucket(bScores)
+	if root == nil {
+		return
+	}
+	id := a.ID
+	if !strings.HasPrefix(id, "CVE-") {
+		id = ""
+		for _, al := range a.Aliases {
+			if strings.HasPrefix(al, "CVE-") && al != id {
+				if id != "" {
+					return
+				}
+				id = al
+			}
+		}
+		if id == "" {
+			return
+		}
+	}
+	_, a.Title = nvdRecord(root, id)
 }
 
 // Scores returns the CVSS scores an NVD feed gave a CVE.
@@ -287,6 +327,18 @@ func (db *DB) Scores(cve string) ([]CVSS, error) {
 		return nil
 	})
 	return out, err
+}
+
+// NVDTitle returns the short title an NVD feed gave a CVE ("" when none).
+func (db *DB) NVDTitle(cve string) (string, error) {
+	title := ""
+	err := db.bolt.View(func(tx *bolt.Tx) error {
+		if root := tx.Bucket(bScores); root != nil {
+			_, title = nvdRecord(root, cve)
+		}
+		return nil
+	})
+	return title, err
 }
 
 // NamespaceStatus describes what one source holds for one namespace.
