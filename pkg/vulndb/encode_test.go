@@ -1,6 +1,7 @@
 package vulndb
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -67,5 +68,31 @@ func TestScoresRecordVersions(t *testing.T) {
 	}
 	if _, _, err := decodeScores([]byte{3}, nil); err == nil {
 		t.Error("version 3 decoded")
+	}
+}
+
+// BenchmarkDecodeScores: reading one NVD record, plain and DEFLATE-compressed
+// against a 32 KiB dictionary (what a full NVD import stores).
+func BenchmarkDecodeScores(b *testing.B) {
+	cs := []CVSS{{Source: "nvd", Version: "3.1", Vector: "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H", Score: 9.8},
+		{Source: "nvd", Version: "2.0", Vector: "AV:N/AC:L/Au:N/C:P/I:P/A:P", Score: 7.5}}
+	title := "Use of the low-level GF(2^m) elliptic curve APIs with untrusted explicit values for the field polynomial can lead to…"
+	var samples [][]byte
+	for i := 0; i < 4000; i++ {
+		samples = append(samples, scoresRaw(cs, fmt.Sprintf("%s %d", title, i)))
+	}
+	dict := buildDict(samples)
+	for _, c := range []struct {
+		name string
+		rec  []byte
+		dict []byte
+	}{{"plain", encodeScores(cs, title, nil), nil}, {"deflate-dict", encodeScores(cs, title, newCodec(dict)), dict}} {
+		b.Run(c.name, func(b *testing.B) {
+			for i := 0; i < b.N; i++ {
+				if _, _, err := decodeScores(c.rec, c.dict); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
