@@ -282,7 +282,7 @@ ways to update without network access.`,
 			if err != nil && allFailed(results) {
 				// Offline, most likely: one summary with the first cause and
 				// what to do instead, not one error line per feed.
-				return updateFailed(cmd, path, results)
+				return updateFailed(path, results)
 			}
 			failed := printUpdate(cmd.OutOrStdout(), cmd.ErrOrStderr(), results)
 			if err != nil {
@@ -312,8 +312,8 @@ func allFailed(results []feeds.FeedResult) bool {
 
 // updateFailed is the error of an update where no feed could be fetched: the
 // first cause (a *url.Error's URL once, not twice), and the alternatives
-// that exist in this build (db pull is named only when it is a command).
-func updateFailed(cmd *cobra.Command, path string, results []feeds.FeedResult) error {
+// (db import, a mirror, db pull).
+func updateFailed(path string, results []feeds.FeedResult) error {
 	first := results[0]
 	cause := first.Err.Error()
 	if ue := (*url.Error)(nil); errors.As(first.Err, &ue) {
@@ -323,14 +323,8 @@ func updateFailed(cmd *cobra.Command, path string, results []feeds.FeedResult) e
 	fmt.Fprintf(&b, "no feed could be updated (%d of %d failed; the database %s is unchanged); the first, %s: %s\n", len(results), len(results), path, first.Feed, cause)
 	b.WriteString("Without network access to the feeds:\n")
 	b.WriteString("  warden db import SOURCE...       import feed files, zips or a bundle written by 'warden db export' on a connected machine\n")
-	b.WriteString("  warden db update --mirror URL    fetch from a mirror of the feeds (or set $" + mirrorEnv + "; docs/vulndb.md lists the paths)")
-	if parent := cmd.Parent(); parent != nil {
-		for _, c := range parent.Commands() {
-			if c.Name() == "pull" {
-				b.WriteString("\n  warden db pull ...                " + c.Short)
-			}
-		}
-	}
+	b.WriteString("  warden db update --mirror URL    fetch from a mirror of the feeds (or set $" + mirrorEnv + "; docs/vulndb.md lists the paths)\n")
+	b.WriteString("  warden db pull REF --key KEY     fetch a signed database published with 'warden db push' (from a registry you can reach)")
 	return errors.New(b.String())
 }
 

@@ -28,7 +28,7 @@ scrypt + NaCl secretbox over PKCS#8), mode 0600, and P.pub, the public key (PKIX
 The password comes from $WARDEN_PASSWORD, else $COSIGN_PASSWORD, else a terminal prompt.
 With --import, the key pair is made from an existing plain PEM private key
 (PKCS#8 "PRIVATE KEY", "EC PRIVATE KEY" or "RSA PRIVATE KEY") instead of a new one.`,
-		Example: `  WARDEN_PASSWORD=... warden keygen                     # warden.key and warden.pub
+		Example: `  WARDEN_PASSWORD=... warden keygen                   # warden.key and warden.pub
   warden keygen --output-key-prefix release --force   # release.key and release.pub, overwriting
   warden keygen --import plain.pem --output-key-prefix imported`,
 		Args: cobra.NoArgs,

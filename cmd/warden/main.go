@@ -20,7 +20,7 @@ func main() {
 	err := newRootCmd().ExecuteContext(ctx)
 	stopProfile()
 	stop()
-	os.Exit(exitCode(err))
+	os.Exit(exitCode(os.Stderr, err))
 }
 
 // startProfile writes a CPU profile to $WARDEN_CPUPROFILE and an execution
@@ -85,17 +85,19 @@ func (e *exitErr) Unwrap() error { return e.err }
 // withCode wraps err (which may be nil) with an exit code.
 func withCode(code int, err error) error { return &exitErr{code: code, err: err} }
 
-func exitCode(err error) int {
+// exitCode prints err to w as "warden: <message>" (docs/exit-codes.md)
+// unless it is an exitErr without an error, and returns the exit code.
+func exitCode(w io.Writer, err error) int {
 	if err == nil {
 		return exitOK
 	}
 	var ee *exitErr
 	if errors.As(err, &ee) {
 		if ee.err != nil {
-			fmt.Fprintln(os.Stderr, "warden:", ee.err)
+			fmt.Fprintln(w, "warden:", ee.err)
 		}
 		return ee.code
 	}
-	fmt.Fprintln(os.Stderr, "warden:", err)
+	fmt.Fprintln(w, "warden:", err)
 	return exitError
 }

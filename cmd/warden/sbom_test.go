@@ -26,34 +26,9 @@ func runWardenCmd(t *testing.T, args ...string) (string, string, int) {
 	root.SetOut(&out)
 	root.SetErr(&errb)
 	root.SetArgs(args)
-	err := root.ExecuteContext(t.Context())
-	code := exitOK
-	if err != nil {
-		code = exitError
-		var ee *exitErr
-		if asExit(err, &ee) {
-			code = ee.code
-		}
-		if ee == nil || ee.err != nil {
-			errb.WriteString(err.Error())
-		}
-	}
+	// Errors reach stderr as main prints them ("warden: <message>").
+	code := exitCode(&errb, root.ExecuteContext(t.Context()))
 	return out.String(), errb.String(), code
-}
-
-func asExit(err error, target **exitErr) bool {
-	for err != nil {
-		if e, ok := err.(*exitErr); ok {
-			*target = e
-			return true
-		}
-		u, ok := err.(interface{ Unwrap() error })
-		if !ok {
-			return false
-		}
-		err = u.Unwrap()
-	}
-	return false
 }
 
 func schemaFor(t *testing.T, files ...string) *jsonschema.Schema {

@@ -23,7 +23,10 @@ func scanState(t *testing.T, feeds ...string) (string, time.Time) {
 	dir := t.TempDir()
 	args := []string{"--cache-dir", dir, "db", "import"}
 	for _, f := range feeds {
-		args = append(args, filepath.Join(corpus, "feeds", f))
+		if !filepath.IsAbs(f) {
+			f = filepath.Join(corpus, "feeds", f)
+		}
+		args = append(args, f)
 	}
 	if _, stderr, code := runWardenCmd(t, args...); code != 0 {
 		t.Fatalf("db import: exit %d: %s", code, stderr)
@@ -83,20 +86,39 @@ var tmpPath = regexp.MustCompile(regexp.QuoteMeta(os.TempDir()) + `/Test[A-Za-z0
 
 const alpineImage = "oci-layout:../../testdata/images/alpine-3.19.4"
 
+// nvdFeeds is the repository's real NVD records (testdata/feeds/nvd:
+// CVE-2024-9143, not scored by NVD, and CVE-2024-6119).
+func nvdFeeds(t *testing.T) string {
+	return filepath.Join(testutil.RepoRoot(t), "testdata", "feeds", "nvd")
+}
+
+// alpineTitle is the title NVD's record gives CVE-2024-9143 (its first
+// sentence, cut to 120 characters): the secdb has none.
+const alpineTitle = "Use of the low-level GF(2^m) elliptic curve APIs with untrusted explicit values for the field polynomial can lead to…"
+
 // TestScanAlpine: Alpine 3.19.4 against the Alpine secdb (v3.19): exactly
-// CVE-2024-9143 on libcrypto3 and libssl3 3.1.7-r0, fixed in 3.1.7-r1.
+// CVE-2024-9143 on libcrypto3 and libssl3 3.1.7-r0, fixed in 3.1.7-r1, with
+// the title of NVD's record (imported too; it has no score, so the severity
+// stays UNKNOWN).
 func TestScanAlpine(t *testing.T) {
-	state, built := scanState(t, "alpine-secdb/v3.19", "ghsa-osv", "go-vulndb-osv", "pypi-osv")
+	state, built := scanState(t, "alpine-secdb/v3.19", "ghsa-osv", "go-vulndb-osv", "pypi-osv", nvdFeeds(t))
 
 	out := transcript(t, "alpine-table", 0, state, built, "scan", alpineImage)
 	if n := strings.Count(out, "CVE-"); n != 2 || !strings.Contains(out, "libcrypto3") || !strings.Contains(out, "libssl3") {
 		t.Errorf("want CVE-2024-9143 on libcrypto3 and libssl3 only:\n%s", out)
 	}
+	// The table cuts titles to 60 characters, at a word.
+	if n := strings.Count(out, "  Use of the low-level GF(2^m) elliptic curve APIs with…\n"); n != 2 {
+		t.Errorf("the TITLE column lacks NVD's title (%d rows):\n%s", n, out)
+	}
 	out = transcript(t, "alpine-wide", 0, state, built, "scan", alpineImage, "--wide")
 	if !strings.Contains(out, "URL") || strings.Count(out, "https://security.alpinelinux.org/vuln/CVE-2024-9143") != 2 {
 		t.Errorf("--wide: want the Alpine tracker's page of CVE-2024-9143 on both rows:\n%s", out)
 	}
-	transcript(t, "alpine-json", 0, state, built, "scan", alpineImage, "--format", "json")
+	out = transcript(t, "alpine-json", 0, state, built, "scan", alpineImage, "--format", "json")
+	if n := strings.Count(out, `"title": "`+alpineTitle+`"`); n != 2 {
+		t.Errorf("JSON: %d findings with NVD's title, want 2", n)
+	}
 	transcript(t, "alpine-sarif", 0, state, built, "scan", alpineImage, "--format", "sarif")
 	transcript(t, "alpine-fail-on-unknown", exitFail, state, built, "scan", alpineImage, "--fail-on", "unknown")
 	transcript(t, "alpine-fail-on-high", 0, state, built, "scan", alpineImage, "--fail-on", "HIGH")

@@ -153,7 +153,7 @@ func getJSON(t *testing.T, url string, v any) int {
 // CVE-2024-9143 findings appear in the JSON API and the UI, and a gate with
 // max severity MEDIUM then denies its pull with that CVE in the message.
 func TestServeAlpineScanAndGate(t *testing.T) {
-	state, _ := scanState(t, "alpine-secdb/v3.19")
+	state, _ := scanState(t, "alpine-secdb/v3.19", nvdFeeds(t))
 	addr := startServe(t, "--cache-dir", state, "--root", t.TempDir(), "--gate-repos", "prod/**", "--gate-max-severity", "MEDIUM")
 	layout := filepath.Join(testutil.RepoRoot(t), "testdata", "images", "alpine-3.19.4")
 	for _, repo := range []string{"prod/alpine", "dev/alpine"} {
@@ -177,6 +177,9 @@ func TestServeAlpineScanAndGate(t *testing.T) {
 	var ids []string
 	for _, f := range info.Scan.Result.Findings {
 		ids = append(ids, f.ID+"/"+f.Package+"/"+f.Version+"/"+f.FixedVersion+"/"+f.Severity)
+		if f.Title != alpineTitle {
+			t.Errorf("%s on %s: title %q, want NVD's %q", f.ID, f.Package, f.Title, alpineTitle)
+		}
 	}
 	got := strings.Join(ids, " ")
 	for _, want := range []string{"CVE-2024-9143/libcrypto3/3.1.7-r0/3.1.7-r1", "CVE-2024-9143/libssl3/3.1.7-r0/3.1.7-r1"} {
@@ -199,7 +202,7 @@ func TestServeAlpineScanAndGate(t *testing.T) {
 	resp.Body.Close()
 	// Each finding links to the Alpine tracker's page (the secdb has no URL of its own).
 	for _, want := range []string{"CVE-2024-9143", "libssl3", "3.1.7-r1", "Denied", `<a href="https://security.alpinelinux.org/vuln/CVE-2024-9143">CVE-2024-9143</a>`,
-		`<span class="badge sev-unknown">UNKNOWN</span>`, "docker pull " + addr + "/prod/alpine@sha256:"} {
+		`<span class="badge sev-unknown">UNKNOWN</span>`, "docker pull " + addr + "/prod/alpine@sha256:", "<td>" + alpineTitle + "</td>"} {
 		if !bytes.Contains(page, []byte(want)) {
 			t.Errorf("UI image page lacks %q", want)
 		}

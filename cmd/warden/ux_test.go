@@ -31,7 +31,7 @@ func closedPort(t *testing.T) string {
 }
 
 // TestDBUpdateOffline: when no feed can be fetched, one summary with the
-// first cause and the alternatives (db import, --mirror), exit 1.
+// first cause and the alternatives (db import, --mirror, db pull), exit 1.
 func TestDBUpdateOffline(t *testing.T) {
 	t.Setenv(mirrorEnv, "")
 	state := t.TempDir()
@@ -41,8 +41,8 @@ func TestDBUpdateOffline(t *testing.T) {
 	}
 	stdout, stderr := transcriptRun(t, "db", run{"update-offline", exitError, "when no feed can be fetched",
 		[]string{"--cache-dir", state, "db", "update", "--mirror", "http://" + addr}}, mask)
-	if stdout != "" || strings.Count(stderr, "\n") > 4 || !strings.Contains(stderr, "connection refused") ||
-		!strings.Contains(stderr, "warden db import") || !strings.Contains(stderr, "--mirror") {
+	if stdout != "" || strings.Count(stderr, "\n") > 5 || !strings.Contains(stderr, "connection refused") ||
+		!strings.Contains(stderr, "warden db import") || !strings.Contains(stderr, "--mirror") || !strings.Contains(stderr, "warden db pull REF --key KEY") {
 		t.Errorf("offline update: want one summary naming the cause and the alternatives:\n%s%s", stdout, stderr)
 	}
 }

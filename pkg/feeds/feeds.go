@@ -381,7 +381,7 @@ func Import(ctx context.Context, dbPath string, specs []string, opt Options) (*R
 					s.Records += b.Records
 					s.Withdrawn += b.Withdrawn
 					s.Skipped += b.Skipped
-					s.Advisories += len(b.Advisories) + len(b.Scores)
+					s.Advisories += len(b.Advisories) + len(b.CVEs())
 				}
 				total.Warnings = append(total.Warnings, res.Warnings...)
 				total.Ignored = append(total.Ignored, res.Ignored...)

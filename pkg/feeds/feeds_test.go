@@ -678,4 +678,19 @@ func TestNVDSeverityReachesAlpine(t *testing.T) {
 			t.Errorf("%s: %q, want %q", id, got[id], w)
 		}
 	}
+	// The secdb names only CVE ids: the title is NVD's (the first sentence
+	// of its description, cut), also for the record NVD has not scored.
+	titles := map[string]string{}
+	for _, a := range advs {
+		titles[a.ID] = a.Title
+	}
+	for id, w := range map[string]string{
+		"CVE-2024-9143": "Use of the low-level GF(2^m) elliptic curve APIs with untrusted explicit values for the field polynomial can lead to…",
+		"CVE-2024-6119": "Applications performing certificate name checks (e.g., TLS clients checking server certificates) may attempt to read an…",
+		"CVE-2024-5535": "",
+	} {
+		if titles[id] != w {
+			t.Errorf("%s: title %q, want %q", id, titles[id], w)
+		}
+	}
 }

@@ -179,6 +179,10 @@ func truncate(s string, n int) string {
 	if utf8.RuneCountInString(s) <= n {
 		return s
 	}
-	r := []rune(s)
-	return string(r[:n-1]) + "…"
+	// Cut at a word when one ends in the last third, as a reader would.
+	cut := string([]rune(s)[:n-1])
+	if i := strings.LastIndexByte(cut, ' '); i >= 2*len(cut)/3 {
+		cut = strings.TrimRight(cut[:i], " ,;:-")
+	}
+	return cut + "…"
 }

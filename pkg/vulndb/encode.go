@@ -352,21 +352,62 @@ func buildDict(samples [][]byte) []byte {
 	return dict
 }
 
-// scoreRecord is what the NVD table holds per CVE.
-func encodeScores(cs []CVSS) []byte {
+// encodeScores is what the NVD table holds per CVE. Version 1 (written
+// before titles were kept) is the CVSS list; version 2 is a flags word and
+// the CVSS list followed by the short title, DEFLATE-compressed against the
+// source's dictionary when that is smaller (an NVD import holds some 300,000
+// of these: its vectors and wording repeat).
+func encodeScores(cs []CVSS, title string, c *codec) []byte {
+	raw := scoresRaw(cs, title)
 	e := &wire.Encoder{}
-	e.Uint(encVersion)
-	encodeCVSS(e, cs)
+	e.Uint(scoresVersion)
+	if c != nil && c.dict != nil {
+		if z := c.deflate(raw); len(z) < len(raw) {
+			e.Uint(flagCompressed)
+			e.Str(string(z))
+			return e.B
+		}
+	}
+	e.Uint(0)
+	e.Str(string(raw))
 	return e.B
 }
 
-func decodeScores(p []byte) ([]CVSS, error) {
+func scoresRaw(cs []CVSS, title string) []byte {
+	e := &wire.Encoder{}
+	encodeCVSS(e, cs)
+	e.Str(title)
+	return e.B
+}
+
+const scoresVersion = 2
+
+func decodeScores(p, dict []byte) ([]CVSS, string, error) {
 	d := wire.NewDecoder(p)
-	if v := d.Uint(); v != encVersion {
-		return nil, fmt.Errorf("%w: encoding version %d", errCorrupt, v)
+	switch v := d.Uint(); v {
+	case encVersion:
+		cs := decodeCVSS(d)
+		return cs, "", corrupt(d.Err)
+	case scoresVersion:
+	default:
+		return nil, "", fmt.Errorf("%w: encoding version %d", errCorrupt, v)
 	}
+	flags := d.Uint()
+	raw := d.Bytes()
+	if d.Err != nil {
+		return nil, "", corrupt(d.Err)
+	}
+	if flags&flagCompressed != 0 {
+		out, err := inflate(raw, dict, 1<<20)
+		if err != nil {
+			return nil, "", fmt.Errorf("%w: NVD record: %v", errCorrupt, err)
+		}
+		raw = out
+	}
+	d = wire.NewDecoder(raw)
 	cs := decodeCVSS(d)
-	return cs, corrupt(d.Err)
+	title := d.Str()
+	return cs, title, corrupt(d.Err)
 }
 
 func (b body) empty() bool {

@@ -33,7 +33,8 @@ var ErrSchema = errors.New("vulnerability database has an incompatible schema (r
 //	ns/<namespace>/<source>/pkg   <normalised name> -> rows (encodeRows)
 //	ns/<namespace>/<source>/vuln  <advisory id>     -> body (encodeBody)
 //	ns/<namespace>/<source> dict  -> the DEFLATE preset dictionary of both (buildDict)
-//	scores/<source>            <CVE id> -> CVSS list (NVD)
+//	scores/<source>            <CVE id> -> CVSS list and short title (NVD)
+//	scores/<source>  dict      -> the DEFLATE preset dictionary of those records
 //	status                     <source>\x00<namespace> -> JSON NamespaceStatus
 //	imports                    <source> -> JSON ImportStatus
 //	http                       <url> -> JSON HTTPCache (ETag / Last-Modified)
@@ -59,6 +60,7 @@ type DB struct {
 	// kernel ALSA, a USN) is shared by dozens of binary packages.
 	mu     sync.Mutex
 	bodies map[string]body
+	nvd    map[string]nvdEntry // decoded NVD records by CVE id
 }
 
 // bodyCacheSize bounds the body cache (entries); it is emptied when full.
@@ -115,7 +117,7 @@ func Open(path string) (*DB, error) {
 		}
 		return nil, fmt.Errorf("opening vulnerability database %s (remove it and run `warden db update` if it is damaged): %w", path, err)
 	}
-	db := &DB{bolt: bdb, path: path, bodies: map[string]body{}}
+	db := &DB{bolt: bdb, path: path, bodies: map[string]body{}, nvd: map[string]nvdEntry{}}
 	if err := bdb.View(func(tx *bolt.Tx) error {
 		built, err := checkSchema(tx)
 		db.built = built
@@ -192,7 +194,9 @@ func (db *DB) Lookup(ctx context.Context, namespace, pkg string) ([]Advisory, er
 					a.Aliases, a.CVSS, a.Title, a.Description = b.Aliases, b.CVSS, b.Title, b.Description
 					a.URLs, a.Published, a.Modified = b.URLs, b.Published, b.Modified
 				}
-				resolveSeverity(tx, &a)
+				rec := db.nvdReader(tx)
+				resolveSeverity(rec, &a)
+				resolveTitle(rec, &a)
 				out = append(out, a)
 			}
 			return nil
@@ -211,11 +215,11 @@ func (db *DB) Lookup(ctx context.Context, namespace, pkg string) ([]Advisory, er
 }
 
 // resolveSeverity applies the precedence: distro's own, then NVD, then the advisory's own.
-func resolveSeverity(tx *bolt.Tx, a *Advisory) {
+func resolveSeverity(rec nvdReader, a *Advisory) {
 	if isOSNamespace(a.Namespace) && a.Severity != "" && a.Severity != "UNKNOWN" && a.SeveritySource != "" {
 		return
 	}
-	if cs := nvdScores(tx, a); len(cs) > 0 {
+	if cs := nvdScores(rec, a); len(cs) > 0 {
 		if best, sev, ok := pickScore(cs); ok {
 			a.Severity, a.SeveritySource = sev, best.Source
 			for _, c := range cs {
@@ -240,28 +244,67 @@ func hasCVSS(cs []CVSS, c CVSS) bool {
 	return false
 }
 
+// nvdReader reads an NVD record (scores, title) by CVE id.
+type nvdReader func(id string) ([]CVSS, string)
+
+// nvdEntry is a decoded NVD record in the cache.
+type nvdEntry struct {
+	cs    []CVSS
+	title string
+}
+
+// nvdReader reads NVD records in tx through the handle's cache: a scan asks
+// for the same CVE for several packages, and for its severity and its title,
+// and each read inflates against the source's dictionary.
+func (db *DB) nvdReader(tx *bolt.Tx) nvdReader {
+	root := tx.Bucket(bScores)
+	return func(id string) ([]CVSS, string) {
+		if root == nil {
+			return nil, ""
+		}
+		db.mu.Lock()
+		e, ok := db.nvd[id]
+		db.mu.Unlock()
+		if ok {
+			return e.cs, e.title
+		}
+		cs, title := nvdRecord(root, id)
+		db.mu.Lock()
+		if len(db.nvd) >= bodyCacheSize {
+			db.nvd = make(map[string]nvdEntry)
+		}
+		db.nvd[id] = nvdEntry{slices.Clip(cs), title}
+		db.mu.Unlock()
+		return cs, title
+	}
+}
+
+// nvdRecord returns what the NVD sources hold for one CVE id: its scores
+// (of every source) and its title (the first one found).
+func nvdRecord(root *bolt.Bucket, id string) ([]CVSS, string) {
+	var out []CVSS
+	title := ""
+	_ = root.ForEachBucket(func(src []byte) error {
+		sb := root.Bucket(src)
+		if raw := sb.Get([]byte(id)); raw != nil {
+			if cs, t, err := decodeScores(raw, sb.Get(bDict)); err == nil {
+				out = append(out, cs...)
+				if title == "" {
+					title = t
+				}
+			}
+		}
+		return nil
+	})
+	return out, title
+}
+
 // nvdScores returns the NVD scores for the advisory: of its own id when that
 // is a CVE with scores, else of the CVE alias whose score ranks highest (an
 // advisory such as a DSA, USN or ALSA names several CVEs; the worst counts).
-func nvdScores(tx *bolt.Tx, a *Advisory) []CVSS {
-	root := tx.Bucket(bScores)
-	if root == nil {
-		return nil
-	}
-	byID := func(id string) []CVSS {
-		var out []CVSS
-		_ = root.ForEachBucket(func(src []byte) error {
-			if raw := root.Bucket(src).Get([]byte(id)); raw != nil {
-				if cs, err := decodeScores(raw); err == nil {
-					out = append(out, cs...)
-				}
-			}
-			return nil
-		})
-		return out
-	}
+func nvdScores(rec nvdReader, a *Advisory) []CVSS {
 	if strings.HasPrefix(a.ID, "CVE-") {
-		if cs := byID(a.ID); len(cs) > 0 {
+		if cs, _ := rec(a.ID); len(cs) > 0 {
 			return cs
 		}
 	}
@@ -271,7 +314,7 @@ func nvdScores(tx *bolt.Tx, a *Advisory) []CVSS {
 		if !strings.HasPrefix(id, "CVE-") || id == a.ID {
 			continue
 		}
-		cs := byID(id)
+		cs, _ := rec(id)
 		if c, _, ok := pickScore(cs); ok && c.Score > bestScore {
 			best, bestScore = cs, c.Score
 		}
@@ -279,14 +322,50 @@ func nvdScores(tx *bolt.Tx, a *Advisory) []CVSS {
 	return best
 }
 
+// resolveTitle gives an advisory with neither title nor description (an
+// Alpine secdb entry, which names only the CVE) NVD's title of its CVE: its
+// own id, else its one CVE alias (an advisory naming several CVEs gets none:
+// one CVE's title would misname it).
+func resolveTitle(rec nvdReader, a *Advisory) {
+	if a.Title != "" || a.Description != "" {
+		return
+	}
+	id := a.ID
+	if !strings.HasPrefix(id, "CVE-") {
+		id = ""
+		for _, al := range a.Aliases {
+			if strings.HasPrefix(al, "CVE-") && al != id {
+				if id != "" {
+					return
+				}
+				id = al
+			}
+		}
+		if id == "" {
+			return
+		}
+	}
+	_, a.Title = rec(id)
+}
+
 // Scores returns the CVSS scores an NVD feed gave a CVE.
 func (db *DB) Scores(cve string) ([]CVSS, error) {
 	var out []CVSS
 	err := db.bolt.View(func(tx *bolt.Tx) error {
-		out = nvdScores(tx, &Advisory{ID: cve})
+		out = nvdScores(db.nvdReader(tx), &Advisory{ID: cve})
 		return nil
 	})
 	return out, err
+}
+
+// NVDTitle returns the short title an NVD feed gave a CVE ("" when none).
+func (db *DB) NVDTitle(cve string) (string, error) {
+	title := ""
+	err := db.bolt.View(func(tx *bolt.Tx) error {
+		_, title = db.nvdReader(tx)(cve)
+		return nil
+	})
+	return title, err
 }
 
 // NamespaceStatus describes what one source holds for one namespace.

@@ -136,6 +136,75 @@ func TestSeverityPrecedence(t *testing.T) {
 	}
 }
 
+// TestNVDTitles: an advisory with neither title nor description (Alpine's
+// secdb names only the CVE) gets NVD's title of its CVE, or of its single CVE
+// alias; an advisory's own title or description stays; an advisory naming
+// several CVEs gets none. A title-only NVD record (no CVSS yet) is kept, and
+// an incremental window (Merge) replaces a CVE's title and keeps the others.
+func TestNVDTitles(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "db")
+	nvd := &vulndb.Batch{Source: "nvd", Records: 3,
+		Scores: map[string][]vulndb.CVSS{"CVE-2024-6119": {{Source: "nvd", Version: "3.1", Vector: "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:N/I:N/A:H", Score: 7.5}}},
+		Titles: map[string]string{
+			"CVE-2024-6119":  "Applications performing certificate name checks (e.g., TLS clients checking server certificates) may attempt to read an…",
+			"CVE-2024-9143":  "Use of the low-level GF(2^m) elliptic curve APIs with untrusted explicit values for the field polynomial can lead to…",
+			"CVE-2021-44906": "Minimist <=1.2.5 is vulnerable to Prototype Pollution via file index.js, function setKey() (lines 69-95).",
+		}}
+	alpine := &vulndb.Batch{Source: "alpine-secdb", Advisories: []vulndb.Advisory{
+		{ID: "CVE-2024-6119", Namespace: "alpine:3.19", Package: "openssl", Status: vulndb.StatusFixed},
+		{ID: "CVE-2024-9143", Namespace: "alpine:3.19", Package: "openssl", Status: vulndb.StatusFixed},
+		{ID: "CVE-2024-5535", Namespace: "alpine:3.19", Package: "openssl", Status: vulndb.StatusFixed}, // no NVD record
+	}}
+	other := &vulndb.Batch{Source: "osv-npm", Advisories: []vulndb.Advisory{
+		{ID: "GHSA-xvch-5gv4-984h", Aliases: []string{"CVE-2021-44906"}, Namespace: "npm", Package: "minimist", Status: vulndb.StatusFixed, Title: "Prototype Pollution in minimist"},
+		{ID: "GHSA-aaaa-bbbb-cccc", Aliases: []string{"CVE-2021-44906", "CVE-2021-44906"}, Namespace: "npm", Package: "minimist", Status: vulndb.StatusFixed},
+		{ID: "GHSA-dddd-eeee-ffff", Aliases: []string{"CVE-2024-6119", "CVE-2024-9143"}, Namespace: "npm", Package: "minimist", Status: vulndb.StatusFixed},
+		{ID: "PYSEC-0000-1", Aliases: []string{"CVE-2021-44906"}, Namespace: "npm", Package: "minimist", Status: vulndb.StatusFixed, Description: "Its own words.\nMore."},
+	}}
+	build(t, path, nvd, alpine, other)
+	titles := func() map[string]string {
+		db := open(t, path)
+		defer db.Close()
+		got := map[string]string{}
+		for _, q := range [][2]string{{"alpine:3.19", "openssl"}, {"npm", "minimist"}} {
+			for _, a := range lookup(t, db, q[0], q[1]) {
+				got[a.ID] = a.Title
+			}
+		}
+		return got
+	}
+	want := map[string]string{
+		"CVE-2024-6119":       nvd.Titles["CVE-2024-6119"],
+		"CVE-2024-9143":       nvd.Titles["CVE-2024-9143"], // a record without CVSS still gives its title
+		"CVE-2024-5535":       "",
+		"GHSA-xvch-5gv4-984h": "Prototype Pollution in minimist", // its own
+		"GHSA-aaaa-bbbb-cccc": nvd.Titles["CVE-2021-44906"],      // its one CVE
+		"GHSA-dddd-eeee-ffff": "",                                // two CVEs: neither names it
+		"PYSEC-0000-1":        "",                                // its description stands (report.Title takes its first line)
+	}
+	if diff := cmp.Diff(want, titles()); diff != "" {
+		t.Errorf("titles (-want +got):\n%s", diff)
+	}
+	// An incremental window changes one CVE's title; the others and the scores stay.
+	err := vulndb.Update(context.Background(), path, vulndb.UpdateOptions{Now: func() time.Time { return t0 }}, func(ctx context.Context, w *vulndb.Writer) error {
+		return w.Put(&vulndb.Batch{Source: "nvd", Records: 1, Merge: true, Titles: map[string]string{"CVE-2024-9143": "Low-level invalid GF(2^m) parameters lead to OOB memory access."}})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want["CVE-2024-9143"] = "Low-level invalid GF(2^m) parameters lead to OOB memory access."
+	if diff := cmp.Diff(want, titles()); diff != "" {
+		t.Errorf("after the window (-want +got):\n%s", diff)
+	}
+	db := open(t, path)
+	if cs, err := db.Scores("CVE-2024-6119"); err != nil || len(cs) != 1 {
+		t.Errorf("scores after the window: %v %v", cs, err)
+	}
+	if title, err := db.NVDTitle("CVE-2021-44906"); err != nil || title != nvd.Titles["CVE-2021-44906"] {
+		t.Errorf("NVDTitle = %q, %v", title, err)
+	}
+}
+
 func TestOpenErrors(t *testing.T) {
 	dir := t.TempDir()
 	if _, err := vulndb.Open(filepath.Join(dir, "missing")); !errors.Is(err, vulndb.ErrNoDB) {

@@ -27,8 +27,9 @@ type Batch struct {
 	Newest     time.Time
 	Advisories []Advisory
 	Scores     map[string][]CVSS // CVE id -> scores (NVD)
-	// Merge adds the scores to what the source holds (an incremental NVD
-	// window) instead of replacing them.
+	Titles     map[string]string // CVE id -> a short title (NVD), for advisories without one
+	// Merge adds the scores and titles to what the source holds (an
+	// incremental NVD window) instead of replacing them.
 	Merge bool
 }
 
@@ -253,7 +254,7 @@ func (w *Writer) Put(b *Batch) error {
 				return fmt.Errorf("source %s, namespace %s: %w", b.Source, ns, err)
 			}
 		}
-		if len(b.Scores) > 0 {
+		if len(b.Scores) > 0 || len(b.Titles) > 0 {
 			if err := w.putScores(tx, b); err != nil {
 				return fmt.Errorf("source %s scores: %w", b.Source, err)
 			}
@@ -403,17 +404,44 @@ func (w *Writer) putScores(tx *bolt.Tx, b *Batch) error {
 	if err != nil {
 		return err
 	}
-	ids := make([]string, 0, len(b.Scores))
-	for id := range b.Scores {
-		ids = append(ids, id)
+	sb.FillPercent = 0.9
+	ids := b.CVEs()
+	// The compression dictionary: kept from an earlier batch, else sampled
+	// from this one when the bucket is new.
+	dict := bytes.Clone(sb.Get(bDict))
+	if dict == nil && sb.Stats().KeyN == 0 {
+		samples := make([][]byte, 0, len(ids))
+		for _, id := range ids {
+			samples = append(samples, scoresRaw(b.Scores[id], b.Titles[id]))
+		}
+		if dict = buildDict(samples); dict != nil {
+			if err := sb.Put(bDict, dict); err != nil {
+				return err
+			}
+		}
 	}
-	sort.Strings(ids)
+	c := newCodec(dict)
 	for _, id := range ids {
-		if err := sb.Put([]byte(id), encodeScores(b.Scores[id])); err != nil {
+		if err := sb.Put([]byte(id), encodeScores(b.Scores[id], b.Titles[id], c)); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// CVEs lists, sorted, the CVE ids the batch has scores or a title for (NVD).
+func (b *Batch) CVEs() []string {
+	ids := make([]string, 0, len(b.Scores)+len(b.Titles))
+	for id := range b.Scores {
+		ids = append(ids, id)
+	}
+	for id := range b.Titles {
+		if _, ok := b.Scores[id]; !ok {
+			ids = append(ids, id)
+		}
+	}
+	sort.Strings(ids)
+	return ids
 }
 
 func (w *Writer) putImport(tx *bolt.Tx, b *Batch) error {
@@ -434,7 +462,7 @@ func (w *Writer) putImport(tx *bolt.Tx, b *Batch) error {
 	is.Records += b.Records
 	is.Withdrawn += b.Withdrawn
 	is.Skipped += b.Skipped
-	is.Advisories += len(b.Advisories) + len(b.Scores)
+	is.Advisories += len(b.Advisories) + len(b.CVEs())
 	is.ImportedAt = w.now
 	newest := b.Newest
 	for i := range b.Advisories {

@@ -2,7 +2,9 @@
 // (https://nvd.nist.gov/developers/vulnerabilities): an API response
 // ({"vulnerabilities": [{"cve": {...}}]}) or a single CVE object. It keeps
 // the CVSS base scores per CVE, which the database uses for severity when
-// the distribution gives none.
+// the distribution gives none, and a short title (the first sentence of the
+// English description, at most MaxTitle characters) for advisories that have
+// none of their own (Alpine's secdb names only CVE ids).
 package nvd
 
 import (
@@ -12,6 +14,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/wardensec/warden/pkg/feeds/feed"
 	"github.com/wardensec/warden/pkg/vulndb"
@@ -26,7 +30,11 @@ type CVE struct {
 	Published    string `json:"published"`
 	LastModified string `json:"lastModified"`
 	VulnStatus   string `json:"vulnStatus"`
-	Metrics      struct {
+	Descriptions []struct {
+		Lang  string `json:"lang"`
+		Value string `json:"value"`
+	} `json:"descriptions"`
+	Metrics struct {
 		V40 []Metric `json:"cvssMetricV40"`
 		V31 []Metric `json:"cvssMetricV31"`
 		V30 []Metric `json:"cvssMetricV30"`
@@ -62,7 +70,7 @@ func NewReader(w *feed.Warnings) *Reader {
 	if w == nil {
 		w = &feed.Warnings{}
 	}
-	return &Reader{Warn: w, batch: &vulndb.Batch{Source: Source, Scores: map[string][]vulndb.CVSS{}}}
+	return &Reader{Warn: w, batch: &vulndb.Batch{Source: Source, Scores: map[string][]vulndb.CVSS{}, Titles: map[string]string{}}}
 }
 
 // Add reads one file.
@@ -120,6 +128,9 @@ func (r *Reader) AddBytes(file string, data []byte) error {
 		if len(scores) > 0 {
 			r.batch.Scores[c.ID] = scores
 		}
+		if t := Title(&c); t != "" {
+			r.batch.Titles[c.ID] = t
+		}
 		if t := feed.ParseTime(c.LastModified); t.After(r.batch.Newest) && t.Before(time.Now().Add(48*time.Hour)) {
 			r.batch.Newest = t
 		}
@@ -150,7 +161,75 @@ func Scores(c *CVE) ([]vulndb.CVSS, error) {
 	return out, nil
 }
 
-// Batches returns the NVD batch (scores per CVE).
+// MaxTitle bounds a title (in characters): NVD holds over 300,000 CVEs, and
+// the database keeps one title for each (docs/vulndb.md, "NVD titles").
+const MaxTitle = 120
+
+// Title is the first sentence of the record's English description (its
+// first paragraph when no sentence ends sooner), without a leading "Issue
+// summary:" label, its lines joined, cut at a word boundary to at most
+// MaxTitle characters with "…". A record without an English description has none.
+func Title(c *CVE) string {
+	desc := ""
+	for _, d := range c.Descriptions {
+		if strings.EqualFold(d.Lang, "en") && strings.TrimSpace(d.Value) != "" {
+			desc = d.Value
+			break
+		}
+	}
+	return Shorten(desc, MaxTitle)
+}
+
+// Shorten makes a one-line title of a description: its first sentence,
+// at most max characters.
+func Shorten(desc string, max int) string {
+	desc = strings.TrimSpace(desc)
+	if p, _, ok := strings.Cut(desc, "\n\n"); ok {
+		desc = p // the first paragraph
+	}
+	desc = strings.Join(strings.Fields(desc), " ")
+	for _, label := range []string{"Issue summary:", "Summary:"} {
+		if len(desc) > len(label) && strings.EqualFold(desc[:len(label)], label) {
+			desc = strings.TrimSpace(desc[len(label):])
+		}
+	}
+	desc = firstSentence(desc)
+	if utf8.RuneCountInString(desc) <= max {
+		return desc
+	}
+	r := []rune(desc)[:max]
+	cut := string(r)
+	if i := strings.LastIndexByte(cut, ' '); i > max/2 {
+		cut = cut[:i]
+	}
+	return strings.TrimRight(cut, " ,;:-") + "…"
+}
+
+// firstSentence ends s at the first ". " (or "! ", "? ") that is followed
+// by an upper-case letter or a digit and does not end a common abbreviation.
+func firstSentence(s string) string {
+	for i := 0; i+2 < len(s); i++ {
+		if (s[i] != '.' && s[i] != '!' && s[i] != '?') || s[i+1] != ' ' {
+			continue
+		}
+		next, _ := utf8.DecodeRuneInString(s[i+2:])
+		if !unicode.IsUpper(next) && !unicode.IsDigit(next) {
+			continue
+		}
+		word := strings.TrimLeft(s[strings.LastIndexByte(s[:i], ' ')+1:i], "([\"'")
+		switch strings.ToLower(word) {
+		case "e.g", "i.e", "etc", "vs", "al", "approx", "no", "ver", "v", "mr", "dr", "inc", "ltd", "co", "corp":
+			continue
+		}
+		if len(word) == 1 && unicode.IsUpper(rune(word[0])) {
+			continue // an initial
+		}
+		return s[:i+1]
+	}
+	return s
+}
+
+// Batches returns the NVD batch (scores and titles per CVE).
 func (r *Reader) Batches() []*vulndb.Batch {
 	if r.batch.Records == 0 {
 		return nil
