@@ -62,9 +62,9 @@ func TestModuleStreams(t *testing.T) {
 		flattened []string
 	}{
 		{
-			name:      "postgresql:12 older than its fix",
-			pkg:       pg("12.15-1.module+el8.8.0+18857+fca43658", "postgresql:12:8080020230412145002:c27ad7f8"),
-			want:      []string{"RHSA-2023:7714 12.17-1.module+el8.9.0+20789+410e66ce"},
+			name: "postgresql:12 older than its fix",
+			pkg:  pg("12.15-1.module+el8.8.0+18857+fca43658", "postgresql:12:8080020230412145002:c27ad7f8"),
+			want: []string{"RHSA-2023:7714 12.17-1.module+el8.9.0+20789+410e66ce"},
 			// The three advisories share their CVEs, so Match reports one
 			// finding: flattened, it tells a postgresql:12 user to install
 			// the postgresql:13 build.
