@@ -157,8 +157,18 @@ func (r *Reader) AddBytes(file string, data []byte) error {
 		if r.batch.RepoCPEs == nil {
 			r.batch.RepoCPEs = map[string][]string{}
 		}
+		// Only the RHEL product streams: the rows name no other product, and
+		// most of the file's repositories are layered products (2.4 MB of JSON).
 		for repo, v := range probe.Data {
-			r.batch.RepoCPEs[repo] = v.CPEs
+			var keep []string
+			for _, c := range v.CPEs {
+				if rhelMajor(c) != "" {
+					keep = append(keep, c)
+				}
+			}
+			if len(keep) > 0 {
+				r.batch.RepoCPEs[repo] = keep
+			}
 		}
 		return nil
 	}
