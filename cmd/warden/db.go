@@ -51,7 +51,7 @@ func newDBImportCmd(g *globals) *cobra.Command {
 a file or an http(s) URL; the kind of each file is detected from its content,
 or named as KIND:PATH with KIND one of osv, alpine, debian-json, debian-dsa,
 debian-support, ubuntu-oval, rhel-oval, nvd, amazon (updateinfo.xml),
-bundle. A bundle written by
+redhat-csaf (Red Hat CSAF VEX files and repository-to-cpe.json), bundle. A bundle written by
 'warden db export' is imported the same way. Each source replaces what the
 same source held before; other sources are kept. The update is atomic.`,
 		Example: `  warden db import osv-go.zip alpine-secdb/ debian-json:tracker.json

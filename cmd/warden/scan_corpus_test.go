@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -272,9 +273,16 @@ func TestDemoScript(t *testing.T) {
 	}
 	var got []string
 	for _, v := range doc.Vulnerabilities {
-		got = append(got, v.ID+" "+v.Package.Name+" "+v.Package.Version+" fixed "+v.FixedVersion)
+		sev := v.Severity + "/" + v.SeveritySource
+		for _, c := range v.CVSS {
+			if c.Source == "nvd" {
+				sev += fmt.Sprintf(" %.1f", c.Score)
+			}
+		}
+		got = append(got, v.ID+" "+v.Package.Name+" "+v.Package.Version+" fixed "+v.FixedVersion+" "+sev)
 	}
-	want := []string{"CVE-2024-9143 libcrypto3 3.1.7-r0 fixed 3.1.7-r1", "CVE-2024-9143 libssl3 3.1.7-r0 fixed 3.1.7-r1"}
+	// Alpine's secdb has no severities: NVD's record (CISA-ADP's CVSS 3.1 metric) gives MEDIUM 4.3.
+	want := []string{"CVE-2024-9143 libcrypto3 3.1.7-r0 fixed 3.1.7-r1 MEDIUM/nvd 4.3", "CVE-2024-9143 libssl3 3.1.7-r0 fixed 3.1.7-r1 MEDIUM/nvd 4.3"}
 	if d := cmp.Diff(want, got); d != "" {
 		t.Errorf("demo findings (-want +got):\n%s", d)
 	}

@@ -2,6 +2,7 @@ package feeds
 
 import (
 	"github.com/wardensec/warden/pkg/feeds/amazon"
+	"github.com/wardensec/warden/pkg/feeds/csaf"
 	"github.com/wardensec/warden/pkg/feeds/debian"
 	"github.com/wardensec/warden/pkg/feeds/feed"
 	"github.com/wardensec/warden/pkg/feeds/nvd"
@@ -19,6 +20,8 @@ func extraReader(kind string, w *feed.Warnings) reader {
 		return nvd.NewReader(w)
 	case feed.KindAmazon:
 		return amazon.NewReader(w)
+	case feed.KindCSAF:
+		return csaf.NewReader(w)
 	}
 	return nil
 }

@@ -57,6 +57,7 @@ var kindAliases = map[string]string{
 	"rhel-oval": feed.KindRHELOVAL, "redhat-oval": feed.KindRHELOVAL, "rocky-oval": feed.KindRHELOVAL, "oval": feed.KindRHELOVAL,
 	"nvd":    feed.KindNVD,
 	"amazon": feed.KindAmazon, "alas": feed.KindAmazon, "updateinfo": feed.KindAmazon,
+	"redhat-csaf": feed.KindCSAF, "csaf": feed.KindCSAF, "vex": feed.KindCSAF, "rhel": feed.KindCSAF,
 	"bundle": feed.KindBundle,
 }
 

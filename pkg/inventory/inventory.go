@@ -26,6 +26,10 @@ type Distro struct {
 	PrettyName string   `json:"pretty_name,omitempty"`
 	IDLike     []string `json:"id_like,omitempty"`
 	Distroless bool     `json:"distroless,omitempty"` // dpkg status.d layout without a shell/package manager
+	// ContentSets are the Red Hat repositories the image's packages came from
+	// (root/buildinfo/content_manifests/*.json "content_sets" of RHEL and UBI
+	// images: "rhel-9-for-x86_64-appstream-rpms", ...).
+	ContentSets []string `json:"content_sets,omitempty"`
 }
 
 // Package is one installed package.

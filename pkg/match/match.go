@@ -76,6 +76,9 @@ type Env struct {
 	Logger  *slog.Logger
 	memos   map[string]Scheme
 	lookups map[string][]vulndb.Advisory // namespace NUL name -> the database's answer, once per Match call
+
+	cpes     map[string]bool // product streams (productKey) of the image's Red Hat content sets
+	cpesDone bool
 }
 
 // lookup is db.Lookup, remembered for this Match call: an image with many Go
@@ -341,6 +344,13 @@ func inRange(env *Env, s Scheme, r vulndb.Range, v string) (bool, error) {
 // lookupAll looks names up in one namespace and judges every advisory,
 // skipping the same advisory id met under another name.
 func lookupAll(ctx context.Context, db vulndb.Reader, s Scheme, ns string, names []string, version string, pkg *inventory.Package, env *Env) ([]Finding, error) {
+	return lookupFiltered(ctx, db, s, ns, names, version, pkg, env, nil)
+}
+
+// lookupFiltered is lookupAll judging only the advisory rows keep accepts
+// (nil: all); a row it refuses does not claim the advisory's id, so another
+// row of the same advisory (another module stream, another product) still can.
+func lookupFiltered(ctx context.Context, db vulndb.Reader, s Scheme, ns string, names []string, version string, pkg *inventory.Package, env *Env, keep func(*vulndb.Advisory) bool) ([]Finding, error) {
 	s = env.Scheme(s)
 	var out []Finding
 	seen := map[string]bool{}
@@ -359,7 +369,7 @@ func lookupAll(ctx context.Context, db vulndb.Reader, s Scheme, ns string, names
 		}
 		for i := range advs {
 			adv := &advs[i]
-			if seen["id:"+adv.ID] {
+			if seen["id:"+adv.ID] || (keep != nil && !keep(adv)) {
 				continue
 			}
 			status, fixed, ok, err := judge(env, s, adv, version)

@@ -145,5 +145,139 @@ func (m rpmMatcher) Match(ctx context.Context, db vulndb.Reader, d *inventory.Di
 	if p.Epoch > 0 && !strings.Contains(v, ":") {
 		v = strconv.Itoa(p.Epoch) + ":" + v
 	}
-	return lookupAll(ctx, db, RPM, ns, []string{p.Name, p.SourceName}, v, p, env)
+	names := []string{p.Name, p.SourceName}
+	mod := moduleStream(p)
+	// Red Hat CSAF rows name product streams. The image's own streams (its
+	// content sets) are asked first; an advisory none of whose rows names
+	// them is then judged by the main stream's rows, as Red Hat's guidelines
+	// say (an xUS image gets the main stream's verdict when its stream has no
+	// statement of its own).
+	claimed := map[string]bool{}
+	var out []Finding
+	if own := env.productKeys(db, d); len(own) > 0 {
+		var err error
+		out, err = lookupFiltered(ctx, db, RPM, ns, names, v, p, env, productFilter(mod, func(adv *vulndb.Advisory, cpe string) bool {
+			if own[productKey(cpe)] {
+				claimed[adv.ID] = true
+				return true
+			}
+			return false
+		}))
+		if err != nil {
+			return nil, err
+		}
+	}
+	main, err := lookupFiltered(ctx, db, RPM, ns, names, v, p, env, productFilter(mod, func(adv *vulndb.Advisory, cpe string) bool {
+		return !claimed[adv.ID] && isMainStream(cpe)
+	}))
+	if err != nil {
+		return nil, err
+	}
+	have := map[string]bool{}
+	for _, f := range out {
+		have[f.Advisory.ID] = true
+	}
+	for _, f := range main {
+		if !have[f.Advisory.ID] {
+			out = append(out, f)
+		}
+	}
+	return out, nil
+}
+
+// moduleStream is the "name:stream" of an rpm built for a module stream (its
+// modularitylabel "nodejs:18:8090020240301110609:a75119d5"), else "".
+func moduleStream(p *inventory.Package) string {
+	parts := strings.SplitN(p.Meta["modularitylabel"], ":", 3)
+	if len(parts) < 2 || parts[0] == "" || parts[1] == "" {
+		return ""
+	}
+	return parts[0] + ":" + parts[1]
+}
+
+// repoCPEReader is the database's repository-to-CPE mapping (vulndb.DB).
+type repoCPEReader interface {
+	RepositoryCPEs(repos []string) ([]string, error)
+}
+
+// productKeys returns the product streams (productKey) of the image's Red
+// Hat content sets through the database's repository-to-CPE mapping; nil
+// when the image names none or the mapping knows none of them. Once per Match call.
+func (e *Env) productKeys(db vulndb.Reader, d *inventory.Distro) map[string]bool {
+	if d == nil || len(d.ContentSets) == 0 {
+		return nil
+	}
+	if e.cpesDone {
+		return e.cpes
+	}
+	e.cpesDone = true
+	r, ok := db.(repoCPEReader)
+	if !ok {
+		return nil
+	}
+	cpes, err := r.RepositoryCPEs(d.ContentSets)
+	if err != nil {
+		e.Logger.Debug("repository-to-CPE mapping unreadable: judging by the main product stream", "err", err)
+		return nil
+	}
+	if len(cpes) == 0 {
+		e.Logger.Debug("no product CPE known for the image's content sets: judging by the main product stream", "content_sets", d.ContentSets)
+		return nil
+	}
+	e.cpes = map[string]bool{}
+	for _, c := range cpes {
+		e.cpes[productKey(c)] = true
+	}
+	return e.cpes
+}
+
+// productKey reduces a Red Hat CPE to what Red Hat's guidelines match on,
+// its first five segments without the part: "redhat:enterprise_linux:9"
+// for cpe:/a:redhat:enterprise_linux:9::appstream and cpe:/o:redhat:enterprise_linux:9,
+// "redhat:rhel_eus:9.2" for cpe:/a:redhat:rhel_eus:9.2::appstream. The main
+// stream keeps only its major release (RHEL 10 writes "enterprise_linux:10.0").
+func productKey(cpe string) string {
+	parts := strings.Split(cpe, ":")
+	if len(parts) < 5 {
+		return cpe
+	}
+	ver := parts[4]
+	if parts[3] == "enterprise_linux" {
+		ver, _, _ = strings.Cut(ver, ".")
+	}
+	return parts[2] + ":" + parts[3] + ":" + ver
+}
+
+// isMainStream reports whether a Red Hat CPE names the main stream of RHEL
+// (enterprise_linux), not an EUS/AUS/E4S/TUS one.
+func isMainStream(cpe string) bool {
+	parts := strings.Split(cpe, ":")
+	return len(parts) >= 5 && parts[2] == "redhat" && parts[3] == "enterprise_linux"
+}
+
+// productFilter decides which advisory rows of a product-aware feed (Red Hat
+// CSAF: rows with a module stream or product CPEs) judge an rpm: a row for a
+// module stream judges only rpms built for that stream, and a row without
+// one only non-modular rpms (a nodejs:18 fix says nothing about nodejs:20,
+// nor RHEL 9's default nodejs about either); a row with CPEs judges when
+// stream accepts one of them. Rows of other feeds (OVAL, OSV) carry neither
+// and always judge.
+func productFilter(module string, stream func(adv *vulndb.Advisory, cpe string) bool) func(*vulndb.Advisory) bool {
+	return func(a *vulndb.Advisory) bool {
+		if a.Module == "" && len(a.CPEs) == 0 {
+			return true
+		}
+		if a.Module != module {
+			return false
+		}
+		if len(a.CPEs) == 0 {
+			return true
+		}
+		for _, c := range a.CPEs {
+			if stream(a, c) {
+				return true
+			}
+		}
+		return false
+	}
 }

@@ -80,6 +80,19 @@ type Advisory struct {
 
 	Source  string     `json:"source"`            // the feed: "osv-go", "alpine-secdb", "debian-tracker", "ubuntu-oval", ...
 	Imports []GoImport `json:"imports,omitempty"` // Go only
+
+	// Module is the RHEL-family module stream ("nodejs:18") this row applies
+	// to: only packages built for that stream (the rpm's modularitylabel
+	// "nodejs:18:<version>:<context>") are judged by it. "" is a row for the
+	// non-modular package, which a feed that knows modules (Module or CPEs set
+	// somewhere in its rows) keeps apart from modular builds.
+	Module string `json:"module,omitempty"`
+	// CPEs are the Red Hat product streams the row applies to
+	// ("cpe:/a:redhat:enterprise_linux:9::appstream",
+	// "cpe:/a:redhat:rhel_eus:9.2::appstream"); empty = every product of the
+	// namespace. The matcher picks the rows of the repositories the image's
+	// packages came from (its content sets), else the main stream's.
+	CPEs []string `json:"cpes,omitempty"`
 }
 
 // CVSS is one score.

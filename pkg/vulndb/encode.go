@@ -23,8 +23,13 @@ import (
 const (
 	encVersion     = 1
 	rowsCompressed = 2
-	compressAbove  = 200 // bytes of description worth compressing
-	flagCompressed = 1
+	// encVersion3 rows carry Module and CPEs after each row (Red Hat CSAF
+	// data); other sources keep version 1, byte for byte. Compressed, they are
+	// marked rowsCompressed3.
+	encVersion3     = 3
+	rowsCompressed3 = 4
+	compressAbove   = 200 // bytes of description worth compressing
+	flagCompressed  = 1
 )
 
 var errCorrupt = errors.New("corrupt record")
@@ -150,16 +155,35 @@ func inflate(p, dict []byte, limit uint64) ([]byte, error) {
 func encodeRows(advs []Advisory, c *codec) []byte {
 	raw := encodeRowsRaw(advs)
 	if len(raw) > compressAbove {
+		mark := byte(rowsCompressed)
+		if raw[0] == encVersion3 {
+			mark = rowsCompressed3
+		}
 		if z := c.deflate(raw[1:]); len(z)+1 < len(raw) {
-			return append([]byte{rowsCompressed}, z...)
+			return append([]byte{mark}, z...)
 		}
 	}
 	return raw
 }
 
+// hasProduct reports whether any row needs the version 3 encoding.
+func hasProduct(advs []Advisory) bool {
+	for i := range advs {
+		if advs[i].Module != "" || len(advs[i].CPEs) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
 func encodeRowsRaw(advs []Advisory) []byte {
 	e := &wire.Encoder{}
-	e.Uint(encVersion)
+	v3 := hasProduct(advs)
+	if v3 {
+		e.Uint(encVersion3)
+	} else {
+		e.Uint(encVersion)
+	}
 	e.Uint(uint64(len(advs)))
 	for _, a := range advs {
 		e.Str(a.ID)
@@ -183,20 +207,29 @@ func encodeRowsRaw(advs []Advisory) []byte {
 			e.Strs(im.GOARCH)
 			e.Strs(im.Symbols)
 		}
+		if v3 {
+			e.Str(a.Module)
+			e.Strs(a.CPEs)
+		}
 	}
 	return e.B
 }
 
 func decodeRows(b, dict []byte) ([]Advisory, error) {
-	if len(b) > 0 && b[0] == rowsCompressed {
+	if len(b) > 0 && (b[0] == rowsCompressed || b[0] == rowsCompressed3) {
 		raw, err := inflate(b[1:], dict, 64<<20)
 		if err != nil {
 			return nil, fmt.Errorf("%w: rows: %v", errCorrupt, err)
 		}
-		b = append([]byte{encVersion}, raw...)
+		v := byte(encVersion)
+		if b[0] == rowsCompressed3 {
+			v = encVersion3
+		}
+		b = append([]byte{v}, raw...)
 	}
 	d := wire.NewDecoder(b)
-	if v := d.Uint(); v != encVersion {
+	v := d.Uint()
+	if v != encVersion && v != encVersion3 {
 		return nil, fmt.Errorf("%w: encoding version %d", errCorrupt, v)
 	}
 	n := d.Count()
@@ -221,6 +254,10 @@ func decodeRows(b, dict []byte) ([]Advisory, error) {
 			for j := range a.Imports {
 				a.Imports[j] = GoImport{Path: d.Str(), GOOS: d.Strs(), GOARCH: d.Strs(), Symbols: d.Strs()}
 			}
+		}
+		if v == encVersion3 {
+			a.Module = d.Str()
+			a.CPEs = d.Strs()
 		}
 		out = append(out, a)
 	}

@@ -16,6 +16,9 @@ func FuzzDecodeRows(f *testing.F) {
 		many = append(many, Advisory{ID: "ALSA-2022:8444", Status: StatusFixed, FixedVersion: "6.5.1-1.el9_1", Ranges: []Range{{Type: "ECOSYSTEM", Introduced: "0", Fixed: "6.5.1-1.el9_1"}}})
 	}
 	f.Add(encodeRows(many, newCodec(nil)))
+	f.Add(encodeRows([]Advisory{{ID: "CVE-2023-46809", Status: StatusFixed, FixedVersion: "1:18.19.1-1.module+el8.9.0+21387+21356dec",
+		Module: "nodejs:18", CPEs: []string{"cpe:/a:redhat:enterprise_linux:8::appstream"}}}, newCodec(nil)))
+	f.Add(encodeRows(append(many, Advisory{ID: "CVE-1", Status: StatusWontFix, Module: "nodejs:16"}), newCodec(nil)))
 	f.Add([]byte{1, 200, 1})
 	f.Add([]byte{2, 0xff})
 	f.Fuzz(func(t *testing.T, b []byte) {
@@ -27,6 +30,33 @@ func FuzzDecodeRows(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestRowsModuleCPE: rows with a module stream and product CPEs survive the
+// round trip, raw and compressed; rows without them keep the version 1 bytes.
+func TestRowsModuleCPE(t *testing.T) {
+	row := Advisory{ID: "CVE-2023-46809", Status: StatusFixed, FixedVersion: "1:18.19.1-1.module+el8.9.0+21387+21356dec",
+		Module: "nodejs:18", CPEs: []string{"cpe:/a:redhat:enterprise_linux:8::appstream", "cpe:/a:redhat:rhel_eus:8.8::appstream"}}
+	plain := Advisory{ID: "CVE-2", Status: StatusUnfixed}
+	for _, advs := range [][]Advisory{{row}, {row, plain}, append(make([]Advisory, 40, 41), row)} {
+		for i := range advs {
+			if advs[i].ID == "" {
+				advs[i] = Advisory{ID: "CVE-2023-1", Status: StatusFixed, FixedVersion: "1.2.3-4.el8"}
+			}
+		}
+		b := encodeRows(advs, newCodec(nil))
+		got, err := decodeRows(b, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		last := got[len(got)-1]
+		if advs[len(advs)-1].ID == row.ID && (last.Module != row.Module || len(last.CPEs) != 2 || last.CPEs[1] != row.CPEs[1]) {
+			t.Errorf("decoded %+v, want module and CPEs of %+v", last, row)
+		}
+	}
+	if b := encodeRows([]Advisory{plain}, newCodec(nil)); b[0] != encVersion {
+		t.Errorf("a row without module/CPEs is encoded as version %d", b[0])
+	}
 }
 
 func FuzzDecodeBody(f *testing.F) {

@@ -82,7 +82,7 @@ func (w *Writer) Merge(path string) error {
 					return err
 				}
 			}
-			for _, name := range [][]byte{bStatus, bImports, bHTTP} {
+			for _, name := range [][]byte{bStatus, bImports, bHTTP, bRepoCPE} {
 				sb := stx.Bucket(name)
 				if sb == nil {
 					continue

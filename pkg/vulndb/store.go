@@ -38,6 +38,7 @@ var ErrSchema = errors.New("vulnerability database has an incompatible schema (r
 //	status                     <source>\x00<namespace> -> JSON NamespaceStatus
 //	imports                    <source> -> JSON ImportStatus
 //	http                       <url> -> JSON HTTPCache (ETag / Last-Modified)
+//	repocpe                    <repository id> -> its product CPEs, NUL-separated (Red Hat repository-to-cpe.json)
 var (
 	bMeta    = []byte("meta")
 	bNS      = []byte("ns")
@@ -48,6 +49,7 @@ var (
 	bImports = []byte("imports")
 	bHTTP    = []byte("http")
 	bDict    = []byte("dict")
+	bRepoCPE = []byte("repocpe")
 )
 
 // DB is an open, read-only vulnerability database.
@@ -366,6 +368,35 @@ func (db *DB) NVDTitle(cve string) (string, error) {
 		return nil
 	})
 	return title, err
+}
+
+// RepositoryCPEs returns the product CPEs of the Red Hat repositories (content
+// sets such as "rhel-9-for-x86_64-appstream-rpms"), from Red Hat's
+// repository-to-cpe.json; repositories it does not know add nothing.
+func (db *DB) RepositoryCPEs(repos []string) ([]string, error) {
+	var out []string
+	seen := map[string]bool{}
+	err := db.bolt.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bRepoCPE)
+		if b == nil {
+			return nil
+		}
+		for _, r := range repos {
+			v := b.Get([]byte(r))
+			if len(v) == 0 {
+				continue
+			}
+			for _, c := range strings.Split(string(v), "\x00") {
+				if c != "" && !seen[c] {
+					seen[c] = true
+					out = append(out, c)
+				}
+			}
+		}
+		return nil
+	})
+	sort.Strings(out)
+	return out, err
 }
 
 // NamespaceStatus describes what one source holds for one namespace.

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -28,6 +29,10 @@ type Batch struct {
 	Advisories []Advisory
 	Scores     map[string][]CVSS // CVE id -> scores (NVD)
 	Titles     map[string]string // CVE id -> a short title (NVD), for advisories without one
+	// RepoCPEs maps Red Hat repository ids (content sets) to the product
+	// CPEs they ship (repository-to-cpe.json); a batch holding one replaces
+	// the stored mapping.
+	RepoCPEs map[string][]string
 	// Merge adds the scores and titles to what the source holds (an
 	// incremental NVD window) instead of replacing them.
 	Merge bool
@@ -254,6 +259,11 @@ func (w *Writer) Put(b *Batch) error {
 				return fmt.Errorf("source %s, namespace %s: %w", b.Source, ns, err)
 			}
 		}
+		if len(b.RepoCPEs) > 0 {
+			if err := w.putRepoCPEs(tx, b); err != nil {
+				return fmt.Errorf("source %s repository CPEs: %w", b.Source, err)
+			}
+		}
 		if len(b.Scores) > 0 || len(b.Titles) > 0 {
 			if err := w.putScores(tx, b); err != nil {
 				return fmt.Errorf("source %s scores: %w", b.Source, err)
@@ -384,6 +394,32 @@ func (w *Writer) putNamespace(root, stb *bolt.Bucket, b *Batch, ns string, pkgs 
 	}
 	v, _ := json.Marshal(st)
 	return stb.Put([]byte(tkey), v)
+}
+
+func (w *Writer) putRepoCPEs(tx *bolt.Tx, b *Batch) error {
+	if !w.touched["\x00repocpe"] {
+		if tx.Bucket(bRepoCPE) != nil {
+			if err := tx.DeleteBucket(bRepoCPE); err != nil {
+				return err
+			}
+		}
+		w.touched["\x00repocpe"] = true
+	}
+	rb, err := tx.CreateBucketIfNotExists(bRepoCPE)
+	if err != nil {
+		return err
+	}
+	repos := make([]string, 0, len(b.RepoCPEs))
+	for r := range b.RepoCPEs {
+		repos = append(repos, r)
+	}
+	sort.Strings(repos)
+	for _, r := range repos {
+		if err := rb.Put([]byte(r), []byte(strings.Join(b.RepoCPEs[r], "\x00"))); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (w *Writer) putScores(tx *bolt.Tx, b *Batch) error {

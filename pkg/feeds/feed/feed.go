@@ -190,12 +190,13 @@ const (
 	KindUbuntuOVAL    = "ubuntu-oval"
 	KindRHELOVAL      = "rhel-oval"
 	KindNVD           = "nvd"
-	KindAmazon        = "amazon" // Amazon Linux updateinfo.xml (ALAS)
+	KindAmazon        = "amazon"      // Amazon Linux updateinfo.xml (ALAS)
+	KindCSAF          = "redhat-csaf" // Red Hat CSAF VEX files and repository-to-cpe.json
 	KindBundle        = "bundle"
 )
 
 // Kinds lists every kind, for KIND:PATH arguments and messages.
-var Kinds = []string{KindOSV, KindSecDB, KindDebianJSON, KindDebianList, KindDebianSupport, KindUbuntuOVAL, KindRHELOVAL, KindNVD, KindAmazon, KindBundle}
+var Kinds = []string{KindOSV, KindSecDB, KindDebianJSON, KindDebianList, KindDebianSupport, KindUbuntuOVAL, KindRHELOVAL, KindNVD, KindAmazon, KindCSAF, KindBundle}
 
 // Sniff guesses the kind of a feed file from its name and first bytes; ""
 // when it is not a feed file (a README, a licence).
@@ -221,6 +222,9 @@ func Sniff(name string, head []byte) string {
 		return KindDebianList
 	case strings.HasPrefix(trim, "{") || strings.HasPrefix(trim, "["):
 		switch {
+		case strings.Contains(h, `"csaf_version"`) || strings.Contains(h, `"csaf_vex"`),
+			strings.Contains(h, `"data"`) && strings.Contains(h, `"cpes"`) && strings.Contains(h, `-rpms"`):
+			return KindCSAF
 		case strings.Contains(h, `"apkurl"`) || strings.Contains(h, `"secfixes"`):
 			return KindSecDB
 		case strings.Contains(h, `"vulnerabilities"`) && strings.Contains(h, `"cve"`),

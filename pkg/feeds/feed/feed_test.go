@@ -15,6 +15,8 @@ func TestSniff(t *testing.T) {
 		{"main.json", `{"apkurl": "x", "archs": [], "packages": []}`, KindSecDB},
 		{"debian.json", `{"openssl": {"CVE-2024-1": {"releases": {}}}}`, KindDebianJSON},
 		{"CVE-1.json", `{"id": "CVE-2021-44906", "sourceIdentifier": "cve@mitre.org", "metrics": {}}`, KindNVD},
+		{"cve-2024-9143.json", `{"document": {"aggregate_severity": {}, "category": "csaf_vex", "csaf_version": "2.0"}, "vulnerabilities": [{"cve": "CVE-2024-9143"}]}`, KindCSAF},
+		{"repository-to-cpe.json", "{\n\t\"data\": {\n\t\t\"rhel-8-for-x86_64-appstream-rpms\": {\n\t\t\t\"cpes\": [", KindCSAF},
 		{"nvd.json", `{"resultsPerPage": 1, "vulnerabilities": [{"cve": {}}]}`, KindNVD},
 		{"a.xml", `<?xml version="1.0"?><oval_definitions><generator><oval:product_name>Canonical USN OVAL Generator`, KindUbuntuOVAL},
 		{"b.xml", `<?xml version="1.0"?><oval_definitions xmlns:red-def="x"><definition id="oval:org.rockylinux.rlsa:def:1">`, KindRHELOVAL},

@@ -1,9 +1,11 @@
 // Package oval reads OVAL definitions (OVAL 5.x) as published by Canonical
 // (USN OVAL, com.ubuntu.<codename>.usn.oval.xml: dpkginfo tests) and by the
 // Red Hat family (RHEL, Rocky Linux, AlmaLinux, Oracle Linux: rpminfo
-// tests). Each patch definition becomes one advisory per package it fixes:
-// the package is the name in the test's object, the fixed version the EVR of
-// its "less than" state.
+// tests). Each patch definition becomes one advisory per package (and module
+// stream) its criteria make vulnerable: the criteria are evaluated (see
+// evaluate), the package is the name in the test's object, the fixed version
+// the EVR of its "less than" state, the module stream the "Module X:Y is
+// enabled" test ANDed with it.
 package oval
 
 import (
@@ -78,10 +80,12 @@ type Definition struct {
 // Criteria is a criteria tree.
 type Criteria struct {
 	Operator   string     `xml:"operator,attr"`
+	Negate     string     `xml:"negate,attr"`
 	Criteria   []Criteria `xml:"criteria"`
 	Criterions []struct {
 		TestRef string `xml:"test_ref,attr"`
 		Comment string `xml:"comment,attr"`
+		Negate  string `xml:"negate,attr"`
 	} `xml:"criterion"`
 }
 
@@ -274,56 +278,210 @@ func namespaceOf(d *Definition, ix *indexes, file string) (flavor, ns string) {
 	return flavor, flavor + ":" + rel
 }
 
-type fix struct{ pkg, evr string }
+type fix struct{ pkg, evr, module string }
 
-// fixes walks the criteria tree and returns every (package, fixed EVR) of a
-// "less than" state on a dpkginfo/rpminfo test, in document order, unique.
-func fixes(d *Definition, ix *indexes) []fix {
-	var out []fix
-	seen := map[string]bool{}
-	var walk func(c *Criteria, depth int)
-	walk = func(c *Criteria, depth int) {
-		if depth > 32 {
-			return
+// A definition's criteria are evaluated, not flattened: the tree is turned
+// into its disjunctive normal form, a list of conjunctions ("this package is
+// earlier than that EVR AND module postgresql:13 is enabled"), and each
+// package test of a conjunction becomes a row bound to the conjunction's
+// module stream. Tests that only state preconditions the image already meets
+// by being in the namespace (the release is installed, the package is signed
+// with the vendor key, a uname or rpmverifyfile check) are neutral: true in
+// an AND, no alternative of their own in an OR (Rocky's generator puts the
+// "release installed" test beside the packages in its top OR). A negated
+// test or criteria is neutral as well.
+//
+// Atoms are read from the test (rpminfo/dpkginfo with a "less than" evr
+// state; a module test by its comment "Module postgresql:13 is enabled"),
+// else from the criterion's comment ("pg_repack is earlier than
+// 0:1.4.6-3.module+el8.9.0+20664+9c30cf7f") when the document carries no test
+// for it.
+
+// conj is one conjunction of the normal form: the package tests and the
+// module stream that must all hold.
+type conj struct {
+	pkgs   []fix
+	module string
+}
+
+// maxConj bounds the normal form (AND of ORs multiplies); a definition above
+// it is read flattened (every package test alone), as before evaluation.
+const maxConj = 4096
+
+var (
+	moduleComment  = regexp.MustCompile(`^Module (\S+:\S+) is enabled$`)
+	earlierComment = regexp.MustCompile(`^(\S+) is earlier than (\S+)$`)
+)
+
+// evaluate returns the normal form of a criteria tree; neutral reports a
+// subtree with no package or module test.
+func evaluate(c *Criteria, ix *indexes, depth int) (out []conj, neutral bool, err error) {
+	if depth > 32 {
+		return nil, true, nil
+	}
+	if c.Negate == "true" {
+		return nil, true, nil
+	}
+	var parts [][]conj
+	for _, cr := range c.Criterions {
+		if cr.Negate == "true" {
+			continue
 		}
-		for _, cr := range c.Criterions {
-			t := ix.tests[cr.TestRef]
-			if t == nil || !(strings.HasSuffix(t.XMLName.Local, "dpkginfo_test") || strings.HasSuffix(t.XMLName.Local, "rpminfo_test")) {
-				continue
-			}
-			obj := ix.objects[t.Object.Ref]
-			if obj == nil {
-				continue
-			}
-			var names []string
-			if obj.Name.VarRef != "" {
-				if v := ix.vars[obj.Name.VarRef]; v != nil {
-					names = v.Values
-				}
-			} else if n := strings.TrimSpace(obj.Name.Value); n != "" {
-				names = []string{n}
-			}
-			for _, sr := range t.States {
-				st := ix.states[sr.Ref]
-				if st == nil || st.EVR.Operation != "less than" || strings.TrimSpace(st.EVR.Value) == "" {
-					continue
-				}
-				evr := strings.TrimSpace(st.EVR.Value)
-				for _, n := range names {
-					n = strings.TrimSpace(n)
-					if n == "" || seen[n] {
-						continue
-					}
-					seen[n] = true
-					out = append(out, fix{n, evr})
-				}
-			}
-		}
-		for i := range c.Criteria {
-			walk(&c.Criteria[i], depth+1)
+		if atoms := criterionAtoms(cr.TestRef, cr.Comment, ix); atoms != nil {
+			parts = append(parts, atoms)
 		}
 	}
-	walk(&d.Criteria, 0)
+	for i := range c.Criteria {
+		sub, n, err := evaluate(&c.Criteria[i], ix, depth+1)
+		if err != nil {
+			return nil, false, err
+		}
+		if !n {
+			parts = append(parts, sub)
+		}
+	}
+	if len(parts) == 0 {
+		return nil, true, nil
+	}
+	if strings.EqualFold(c.Operator, "OR") || strings.EqualFold(c.Operator, "ONE") {
+		for _, p := range parts {
+			out = append(out, p...)
+		}
+		if len(out) > maxConj {
+			return nil, false, errTooLarge
+		}
+		return out, false, nil
+	}
+	// AND (the default operator): the cross product.
+	out = []conj{{}}
+	for _, p := range parts {
+		var next []conj
+		for _, a := range out {
+			for _, b := range p {
+				m := a.module
+				if b.module != "" {
+					if m != "" && m != b.module {
+						continue // two streams of one module cannot both be enabled
+					}
+					m = b.module
+				}
+				next = append(next, conj{pkgs: append(append([]fix{}, a.pkgs...), b.pkgs...), module: m})
+			}
+		}
+		if len(next) > maxConj {
+			return nil, false, errTooLarge
+		}
+		out = next
+	}
+	return out, false, nil
+}
+
+var errTooLarge = errors.New("criteria too large to evaluate")
+
+// criterionAtoms returns the alternatives one criterion stands for: one per
+// package name of a package test, one for a module test; nil when neutral.
+func criterionAtoms(ref, comment string, ix *indexes) []conj {
+	t := ix.tests[ref]
+	if t != nil && (strings.HasSuffix(t.XMLName.Local, "dpkginfo_test") || strings.HasSuffix(t.XMLName.Local, "rpminfo_test")) {
+		var out []conj
+		for _, f := range testFixes(t, ix) {
+			out = append(out, conj{pkgs: []fix{f}})
+		}
+		return out
+	}
+	for _, cm := range []string{strings.TrimSpace(comment), testComment(t)} {
+		if m := moduleComment.FindStringSubmatch(cm); m != nil {
+			return []conj{{module: m[1]}}
+		}
+	}
+	if t == nil {
+		if m := earlierComment.FindStringSubmatch(strings.TrimSpace(comment)); m != nil {
+			return []conj{{pkgs: []fix{{pkg: m[1], evr: m[2]}}}}
+		}
+	}
+	return nil
+}
+
+func testComment(t *Element) string {
+	if t == nil {
+		return ""
+	}
+	return strings.TrimSpace(t.Comment)
+}
+
+// testFixes reads a dpkginfo/rpminfo test: a (package, EVR) per name of its
+// object, for a "less than" evr state.
+func testFixes(t *Element, ix *indexes) []fix {
+	obj := ix.objects[t.Object.Ref]
+	if obj == nil {
+		return nil
+	}
+	var names []string
+	if obj.Name.VarRef != "" {
+		if v := ix.vars[obj.Name.VarRef]; v != nil {
+			names = v.Values
+		}
+	} else if n := strings.TrimSpace(obj.Name.Value); n != "" {
+		names = []string{n}
+	}
+	var out []fix
+	for _, sr := range t.States {
+		st := ix.states[sr.Ref]
+		if st == nil || st.EVR.Operation != "less than" || strings.TrimSpace(st.EVR.Value) == "" {
+			continue
+		}
+		evr := strings.TrimSpace(st.EVR.Value)
+		for _, n := range names {
+			if n = strings.TrimSpace(n); n != "" {
+				out = append(out, fix{pkg: n, evr: evr})
+			}
+		}
+	}
+	return out
+}
+
+// fixes returns every (package, fixed EVR, module stream) the definition's
+// criteria make vulnerable, in document order, one per package and stream.
+func fixes(d *Definition, ix *indexes) []fix {
+	cs, neutral, err := evaluate(&d.Criteria, ix, 0)
+	if err != nil || neutral {
+		cs = nil
+		if err != nil {
+			cs = flatten(&d.Criteria, ix, 0)
+		}
+	}
+	var out []fix
+	seen := map[string]bool{}
+	for _, c := range cs {
+		for _, f := range c.pkgs {
+			f.module = c.module
+			k := f.pkg + "\x00" + f.module
+			if seen[k] {
+				continue
+			}
+			seen[k] = true
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// flatten is every package test of the tree, each alone.
+func flatten(c *Criteria, ix *indexes, depth int) []conj {
+	if depth > 32 {
+		return nil
+	}
+	var out []conj
+	for _, cr := range c.Criterions {
+		for _, a := range criterionAtoms(cr.TestRef, cr.Comment, ix) {
+			if len(a.pkgs) > 0 {
+				out = append(out, a)
+			}
+		}
+	}
+	for i := range c.Criteria {
+		out = append(out, flatten(&c.Criteria[i], ix, depth+1)...)
+	}
 	return out
 }
 
@@ -397,7 +555,7 @@ func definitionAdvisories(d *Definition, ix *indexes, flavor, ns, src string) ([
 			Ranges: []vulndb.Range{{Type: "ECOSYSTEM", Fixed: evr}},
 			Title:  title, Description: md.Description, URLs: urls, CVSS: cvss,
 			Published: published, Modified: modified, FixedAt: published,
-			Severity: "UNKNOWN",
+			Severity: "UNKNOWN", Module: f.module,
 		}
 		if s := vulndb.NormalizeSeverity(sev); s != "UNKNOWN" {
 			a.Severity, a.SeveritySource = s, src

@@ -100,6 +100,7 @@ func TestMalformed(t *testing.T) {
 func FuzzAddBytes(f *testing.F) {
 	f.Add(mustRead(f, "com.ubuntu.noble.usn.oval-slice.xml"))
 	f.Add(mustRead(f, "org.rockylinux.rlsa-9-slice.xml"))
+	f.Add(mustRead(f, "rhel-8-vunnel.oval.xml"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		r := NewReader(nil)
 		_ = r.AddBytes("fuzz", data)
@@ -111,4 +112,61 @@ func FuzzAddBytes(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestEvaluate: the normal form of criteria trees (the criterion comments
+// stand for tests, as in a document without tests).
+func TestEvaluate(t *testing.T) {
+	type cr = struct {
+		TestRef string `xml:"test_ref,attr"`
+		Comment string `xml:"comment,attr"`
+		Negate  string `xml:"negate,attr"`
+	}
+	pkg := func(n, v string) cr { return cr{Comment: n + " is earlier than " + v} }
+	mod := func(m string) cr { return cr{Comment: "Module " + m + " is enabled"} }
+	pre := cr{Comment: "Red Hat Enterprise Linux 8 is installed"}
+	ix := &indexes{map[string]*Element{}, map[string]*Element{}, map[string]*Element{}, map[string]*Element{}}
+	for name, c := range map[string]struct {
+		tree Criteria
+		want []string
+	}{
+		"precondition beside the packages in an OR is no alternative": {
+			Criteria{Operator: "OR", Criterions: []cr{pre}, Criteria: []Criteria{{Operator: "AND", Criterions: []cr{pkg("a", "1")}}}},
+			[]string{"a<1"},
+		},
+		"module ANDed with an OR of packages": {
+			Criteria{Operator: "AND", Criterions: []cr{pre, mod("m:1")}, Criteria: []Criteria{{Operator: "OR", Criterions: []cr{pkg("a", "1"), pkg("b", "2")}}}},
+			[]string{"a<1@m:1", "b<2@m:1"},
+		},
+		"two streams ORed": {
+			Criteria{Operator: "OR", Criteria: []Criteria{
+				{Operator: "AND", Criterions: []cr{mod("m:1"), pkg("a", "1")}},
+				{Operator: "AND", Criterions: []cr{mod("m:2"), pkg("a", "2")}},
+			}},
+			[]string{"a<1@m:1", "a<2@m:2"},
+		},
+		"two streams of one module ANDed cannot hold": {
+			Criteria{Operator: "AND", Criterions: []cr{mod("m:1"), mod("m:2"), pkg("a", "1")}},
+			nil,
+		},
+		"negated criterion is neutral": {
+			Criteria{Operator: "AND", Criterions: []cr{{Comment: "b is earlier than 9", Negate: "true"}, pkg("a", "1")}},
+			[]string{"a<1"},
+		},
+		"only preconditions": {Criteria{Operator: "AND", Criterions: []cr{pre}}, nil},
+	} {
+		t.Run(name, func(t *testing.T) {
+			var got []string
+			for _, f := range fixes(&Definition{Criteria: c.tree}, ix) {
+				s := f.pkg + "<" + f.evr
+				if f.module != "" {
+					s += "@" + f.module
+				}
+				got = append(got, s)
+			}
+			if diff := cmp.Diff(c.want, got); diff != "" {
+				t.Errorf("(-want +got):\n%s", diff)
+			}
+		})
+	}
 }

@@ -10,13 +10,15 @@ package distro
 import (
 	"bufio"
 	"bytes"
+	"encoding/json"
+	"sort"
 	"strings"
 
 	"github.com/wardensec/warden/pkg/inventory"
 )
 
 // Version changes whenever Detect can give a different answer for the same files.
-const Version = 1
+const Version = 2 // 2: Red Hat content sets
 
 // MaxFileSize bounds what the walk reads of one distro file.
 const MaxFileSize = 64 << 10
@@ -40,7 +42,43 @@ func Required(path string) bool {
 	case EtcOSRelease, UsrOSRelease, AlpineRelease, DebianVersion, RedhatRelease:
 		return true
 	}
-	return false
+	return isContentManifest(path)
+}
+
+// ContentManifests is where RHEL and UBI images record the Red Hat
+// repositories (content sets) their packages came from, one JSON file per
+// build layer: {"content_sets": ["rhel-9-for-x86_64-baseos-rpms", ...], ...}.
+const ContentManifests = "root/buildinfo/content_manifests/"
+
+func isContentManifest(path string) bool {
+	rest, ok := strings.CutPrefix(path, ContentManifests)
+	return ok && strings.HasSuffix(rest, ".json") && !strings.Contains(rest, "/")
+}
+
+// contentSets collects the content sets of every manifest, sorted and
+// deduplicated; a manifest that does not parse adds nothing.
+func contentSets(files map[string][]byte) []string {
+	seen := map[string]bool{}
+	var out []string
+	for p, b := range files {
+		if !isContentManifest(p) {
+			continue
+		}
+		var m struct {
+			ContentSets []string `json:"content_sets"`
+		}
+		if json.Unmarshal(b, &m) != nil {
+			continue
+		}
+		for _, c := range m.ContentSets {
+			if c != "" && !seen[c] {
+				seen[c] = true
+				out = append(out, c)
+			}
+		}
+	}
+	sort.Strings(out)
+	return out
 }
 
 // Marker reports whether the mere presence of path matters to Detect.
@@ -86,6 +124,9 @@ func Detect(files map[string][]byte, present map[string]bool) *inventory.Distro 
 		if b, ok := files[RedhatRelease]; ok {
 			d = parseRedhatRelease(firstLine(b))
 		}
+	}
+	if cs := contentSets(files); len(cs) > 0 && d != nil {
+		d.ContentSets = cs
 	}
 	distroless := false
 	if !present[DpkgStatus] {

@@ -39,6 +39,14 @@ func TestDetect(t *testing.T) {
 			&inventory.Distro{ID: "debian", VersionID: "12", Codename: "bookworm", PrettyName: "Debian GNU/Linux 12 (bookworm)"}},
 		"distroless without os-release": {nil, []string{"var/lib/dpkg/status.d/x"}, &inventory.Distro{ID: "debian", Distroless: true}},
 		"nothing":                       {map[string]string{RedhatRelease: "garbage"}, nil, nil},
+		// Red Hat's content manifests (one per build layer; shape from Red Hat's security-data-guidelines).
+		"rhel content sets": {map[string]string{
+			RedhatRelease: "Red Hat Enterprise Linux release 9.4 (Plow)",
+			ContentManifests + "python-312-container-1-25.json": `{"metadata": {"icm_version": 1}, "content_sets": ["rhel-9-for-aarch64-baseos-rpms", "rhel-9-for-aarch64-appstream-rpms"]}`,
+			ContentManifests + "ubi9-container-9.4-1214.json":   `{"content_sets": ["rhel-9-for-aarch64-baseos-rpms"]}`,
+			ContentManifests + "broken.json":                    `{"content_sets": [`,
+		}, nil, &inventory.Distro{ID: "rhel", VersionID: "9.4", PrettyName: "Red Hat Enterprise Linux release 9.4 (Plow)",
+			ContentSets: []string{"rhel-9-for-aarch64-appstream-rpms", "rhel-9-for-aarch64-baseos-rpms"}}},
 	} {
 		t.Run(name, func(t *testing.T) {
 			files := map[string][]byte{}
