@@ -21,8 +21,6 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	admissionv1 "k8s.io/api/admission/v1"
-	appsv1 "k8s.io/api/apps/v1"
-	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -122,7 +120,9 @@ type Workload struct {
 }
 
 // PodSpecOf finds the pod spec of an object of kind (Pod, Deployment,
-// ReplicaSet, StatefulSet, DaemonSet, Job, CronJob).
+// ReplicaSet, StatefulSet, DaemonSet, Job, CronJob). Only the pod spec is
+// decoded (into corev1.PodSpec): the object's metadata (managedFields,
+// annotations) and status, which the API server sends too, are skipped.
 func PodSpecOf(kind metav1.GroupVersionKind, raw []byte) (*Workload, error) {
 	decode := func(v any) error {
 		if err := json.Unmarshal(raw, v); err != nil {
@@ -130,45 +130,38 @@ func PodSpecOf(kind metav1.GroupVersionKind, raw []byte) (*Workload, error) {
 		}
 		return nil
 	}
+	// The JSON paths of the pod spec in each kind, as corev1.Pod,
+	// appsv1.Deployment, ... and batchv1.CronJob name them.
+	type template struct {
+		Spec corev1.PodSpec `json:"spec"`
+	}
 	switch kind.Group + "/" + kind.Kind {
 	case "/Pod":
-		var o corev1.Pod
+		var o template
 		if err := decode(&o); err != nil {
 			return nil, err
 		}
 		return &Workload{&o.Spec, "/spec"}, nil
-	case "apps/Deployment":
-		var o appsv1.Deployment
-		if err := decode(&o); err != nil {
-			return nil, err
+	case "apps/Deployment", "apps/ReplicaSet", "apps/StatefulSet", "apps/DaemonSet", "batch/Job":
+		var o struct {
+			Spec struct {
+				Template template `json:"template"`
+			} `json:"spec"`
 		}
-		return &Workload{&o.Spec.Template.Spec, "/spec/template/spec"}, nil
-	case "apps/ReplicaSet":
-		var o appsv1.ReplicaSet
-		if err := decode(&o); err != nil {
-			return nil, err
-		}
-		return &Workload{&o.Spec.Template.Spec, "/spec/template/spec"}, nil
-	case "apps/StatefulSet":
-		var o appsv1.StatefulSet
-		if err := decode(&o); err != nil {
-			return nil, err
-		}
-		return &Workload{&o.Spec.Template.Spec, "/spec/template/spec"}, nil
-	case "apps/DaemonSet":
-		var o appsv1.DaemonSet
-		if err := decode(&o); err != nil {
-			return nil, err
-		}
-		return &Workload{&o.Spec.Template.Spec, "/spec/template/spec"}, nil
-	case "batch/Job":
-		var o batchv1.Job
 		if err := decode(&o); err != nil {
 			return nil, err
 		}
 		return &Workload{&o.Spec.Template.Spec, "/spec/template/spec"}, nil
 	case "batch/CronJob":
-		var o batchv1.CronJob
+		var o struct {
+			Spec struct {
+				JobTemplate struct {
+					Spec struct {
+						Template template `json:"template"`
+					} `json:"spec"`
+				} `json:"jobTemplate"`
+			} `json:"spec"`
+		}
 		if err := decode(&o); err != nil {
 			return nil, err
 		}
@@ -223,28 +216,7 @@ func (s *Server) Review(ctx context.Context, req *admissionv1.AdmissionRequest, 
 	}
 	kc := s.keychain(ctx, req.Namespace, wl.Spec.ImagePullSecrets)
 	images := wl.Images()
-	// Each distinct image is decided once, all of them at the same time.
-	decided := map[string]*imagegate.Result{}
-	for _, im := range images {
-		decided[im.Image] = nil
-	}
-	var mu sync.Mutex
-	var wg sync.WaitGroup
-	for ref := range decided {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			res := s.opt.Gate.Decide(ctx, ref, kc)
-			mu.Lock()
-			decided[ref] = &res
-			mu.Unlock()
-		}()
-	}
-	wg.Wait()
-	results := make([]imagegate.Result, len(images))
-	for i, im := range images {
-		results[i] = *decided[im.Image]
-	}
+	results := s.decide(ctx, images, kc)
 	var denials []string
 	var patch []patchOp
 	for i, res := range results {
@@ -280,6 +252,50 @@ func (s *Server) Review(ctx context.Context, req *admissionv1.AdmissionRequest, 
 		resp.Patch, resp.PatchType = b, &pt
 	}
 	return resp
+}
+
+// decide decides each distinct image once, all of them at the same time (the
+// common pod of one image without a goroutine).
+func (s *Server) decide(ctx context.Context, images []Image, kc authn.Keychain) []imagegate.Result {
+	results := make([]imagegate.Result, len(images))
+	if len(images) == 0 {
+		return results
+	}
+	same := true
+	for _, im := range images[1:] {
+		if im.Image != images[0].Image {
+			same = false
+			break
+		}
+	}
+	if same {
+		res := s.opt.Gate.Decide(ctx, images[0].Image, kc)
+		for i := range results {
+			results[i] = res
+		}
+		return results
+	}
+	decided := map[string]*imagegate.Result{}
+	for _, im := range images {
+		decided[im.Image] = nil
+	}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for ref := range decided {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			res := s.opt.Gate.Decide(ctx, ref, kc)
+			mu.Lock()
+			decided[ref] = &res
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	for i, im := range images {
+		results[i] = *decided[im.Image]
+	}
+	return results
 }
 
 // keychain is the pod's imagePullSecrets; a secret that cannot be read is
