@@ -57,8 +57,11 @@ func TestAdmissionKubeAPIServer(t *testing.T) {
 		create("/api/v1/namespaces/"+ns+"/serviceaccounts", corev1.ServiceAccount{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "ServiceAccount"}, ObjectMeta: metav1.ObjectMeta{Name: "default"}})
 	}
 
-	// Register the webhooks exactly as printed.
-	out, stderr, code := runWardenCmd(t, "admission", "manifests", "--url", "https://"+addr, "--ca-cert", filepath.Join(fx.dir, "ca.crt"))
+	// Register the webhooks exactly as printed (the longest wait Kubernetes
+	// allows: the first decision on the vulnerable image walks its layers on a
+	// busy machine).
+	out, stderr, code := runWardenCmd(t, "admission", "manifests", "--url", "https://"+addr, "--ca-cert", filepath.Join(fx.dir, "ca.crt"),
+		"--webhook-timeout", "30")
 	if code != 0 {
 		t.Fatalf("admission manifests: exit %d: %s", code, stderr)
 	}
