@@ -200,6 +200,9 @@ func StartKubeAPIServer(t testing.TB, etcd *Etcd) *KubeAPIServer {
 	p := start(t, dir, "kube-apiserver.log", bin,
 		"--etcd-servers", etcd.URL,
 		"--bind-address", "127.0.0.1", "--advertise-address", "127.0.0.1", "--secure-port", strconv.Itoa(port),
+		// the "kubernetes" Service's endpoints may not be a loopback address,
+		// so nothing reconciles them (as k8s.io/kubernetes' own test server does)
+		"--endpoint-reconciler-type", "none",
 		"--tls-cert-file", write("serving.crt", &pem.Block{Type: "CERTIFICATE", Bytes: serving.Certificate[0]}),
 		"--tls-private-key-file", write("serving.key", keyBlock(t, serving.PrivateKey)),
 		"--client-ca-file", caFile,
