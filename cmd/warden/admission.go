@@ -25,6 +25,7 @@ type admissionConfig struct {
 	DockerConfig   string   `yaml:"docker_config"`
 	Timeout        string   `yaml:"timeout"`
 	CacheTTL       string   `yaml:"cache_ttl"`
+	ResolveTTL     string   `yaml:"resolve_ttl"`
 }
 
 func newAdmissionCmd(g *globals) *cobra.Command {
@@ -70,16 +71,17 @@ with --warn-namespace are admitted with warnings. See docs/admission.md.`,
 					gf.dockerConfig = c.DockerConfig
 				}
 				for _, d := range []struct {
-					s   string
-					dst *time.Duration
-					n   string
-				}{{c.Timeout, &gf.timeout, "timeout"}, {c.CacheTTL, &gf.cacheTTL, "cache_ttl"}} {
-					if d.s == "" || cmd.Flags().Changed(d.n) {
+					s         string
+					dst       *time.Duration
+					key, flag string
+				}{{c.Timeout, &gf.timeout, "timeout", "timeout"}, {c.CacheTTL, &gf.cacheTTL, "cache_ttl", "cache-ttl"},
+					{c.ResolveTTL, &gf.resolveTTL, "resolve_ttl", "resolve-ttl"}} {
+					if d.s == "" || cmd.Flags().Changed(d.flag) {
 						continue
 					}
 					v, err := time.ParseDuration(d.s)
 					if err != nil {
-						return fmt.Errorf("--config %s: %s: %w", configFile, d.n, err)
+						return fmt.Errorf("--config %s: %s: %w", configFile, d.key, err)
 					}
 					*d.dst = v
 				}
@@ -106,8 +108,9 @@ with --warn-namespace are admitted with warnings. See docs/admission.md.`,
 	cmd.Flags().StringVar(&addr, "addr", ":8443", "address to listen on")
 	cmd.Flags().StringVar(&certFile, "tls-cert", "", "serving certificate (PEM)")
 	cmd.Flags().StringVar(&keyFile, "tls-key", "", "its private key (PEM)")
-	cmd.Flags().StringVar(&configFile, "config", "", "YAML settings: warn_namespaces, docker_config, timeout, cache_ttl")
+	cmd.Flags().StringVar(&configFile, "config", "", "YAML settings: warn_namespaces, docker_config, timeout, cache_ttl, resolve_ttl")
 	cmd.Flags().StringArrayVar(&warnNamespaces, "warn-namespace", nil, "admit with warnings instead of denying in this namespace (repeatable)")
+	cmd.Flags().DurationVar(&gf.resolveTTL, "resolve-ttl", 0, "how long a tag's digest is remembered, so a cached decision needs no registry request; /mutate pins that digest (0: ask the registry on every review)")
 	cmd.Flags().BoolVar(&inCluster, "in-cluster", false, "read imagePullSecrets through the API server (default: when running in a pod)")
 	cmd.AddCommand(newAdmissionManifestsCmd())
 	return cmd

@@ -138,12 +138,21 @@ func postReview(t *testing.T, c *http.Client, url string, body []byte) *admissio
 	return rev.Response
 }
 
-// TestAdmissionCommand: `warden admission` over HTTPS in front of a `warden
-// serve` on 127.0.0.1: an unsigned image is denied with the reason, a signed
-// one admitted and pinned to its digest by /mutate, a signed but vulnerable
-// one (Alpine 3.19.4, CVE-2024-9143) denied by max_severity, and a namespace
-// in warn mode admitted with a warning.
-func TestAdmissionCommand(t *testing.T) {
+// admissionFixture is what the admission tests share: a `warden serve` on
+// 127.0.0.1 holding a signed image, an unsigned one and a signed but
+// vulnerable one (Alpine 3.19.4, CVE-2024-9143); a policy that wants
+// release.pub's signature and at most MEDIUM under <reg>/prod/**; a serving
+// certificate for 127.0.0.1 and its CA; and the `warden admission` arguments
+// (namespace "audit" in warn mode).
+type admissionFixture struct {
+	reg, dir                 string
+	signed, unsigned, alpine string
+	pool                     *x509.CertPool
+	args                     []string
+}
+
+func newAdmissionFixture(t *testing.T) *admissionFixture {
+	t.Helper()
 	state, _ := scanState(t, "alpine-secdb/v3.19")
 	reg := startServe(t, "--root", t.TempDir(), "--no-scan")
 	dir := t.TempDir()
@@ -202,9 +211,21 @@ func TestAdmissionCommand(t *testing.T) {
 	pol := filepath.Join(dir, "policy.yaml")
 	writeFile(t, pol, "version: 1\ndefault: deny\nrules:\n  - name: prod\n    match: [\""+reg+"/prod/**\"]\n    signatures: {keys: [release.pub]}\n    vulnerabilities: {max_severity: MEDIUM}\n")
 	writeFile(t, filepath.Join(dir, "admission.yaml"), "warn_namespaces: [audit]\ntimeout: 20s\ncache_ttl: 1m\n")
+	return &admissionFixture{reg: reg, dir: dir, signed: signed, unsigned: unsigned, alpine: alpine, pool: pool,
+		args: []string{"--tls-cert", filepath.Join(dir, "tls.crt"), "--tls-key", filepath.Join(dir, "tls.key"),
+			"--policy", pol, "--config", filepath.Join(dir, "admission.yaml"), "--cache-dir", state}}
+}
+
+// TestAdmissionCommand: `warden admission` over HTTPS in front of a `warden
+// serve` on 127.0.0.1: an unsigned image is denied with the reason, a signed
+// one admitted and pinned to its digest by /mutate, a signed but vulnerable
+// one (Alpine 3.19.4, CVE-2024-9143) denied by max_severity, and a namespace
+// in warn mode admitted with a warning.
+func TestAdmissionCommand(t *testing.T) {
+	fx := newAdmissionFixture(t)
+	signed, unsigned, alpine := fx.signed, fx.unsigned, fx.alpine
 	addr := freeAddr(t)
-	c := startAdmission(t, addr, pool, "--tls-cert", filepath.Join(dir, "tls.crt"), "--tls-key", filepath.Join(dir, "tls.key"),
-		"--policy", pol, "--config", filepath.Join(dir, "admission.yaml"), "--cache-dir", state)
+	c := startAdmission(t, addr, fx.pool, fx.args...)
 
 	pod := func(image string) (runtime.Object, metav1.GroupVersionKind) {
 		return &corev1.Pod{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Pod"}, ObjectMeta: metav1.ObjectMeta{Name: "web"},

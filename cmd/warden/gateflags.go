@@ -22,6 +22,7 @@ type gateFlags struct {
 	dockerConfig string
 	timeout      time.Duration
 	cacheTTL     time.Duration
+	resolveTTL   time.Duration // `warden admission --resolve-ttl` only
 }
 
 func (f *gateFlags) add(cmd *cobra.Command) {
@@ -61,7 +62,7 @@ func (f *gateFlags) gate(g *globals) (*imagegate.Gate, error) {
 		}
 		kc = dc
 	}
-	opt := imagegate.Options{Policy: pol, Keys: keys, Keychain: kc, Timeout: f.timeout, CacheTTL: f.cacheTTL, Logger: g.logger}
+	opt := imagegate.Options{Policy: pol, Keys: keys, Keychain: kc, Timeout: f.timeout, CacheTTL: f.cacheTTL, ResolveTTL: f.resolveTTL, Logger: g.logger}
 	if dir, err := g.stateDir(); err == nil {
 		opt.DBPath = cachedir.DBPath(dir)
 	}

@@ -194,28 +194,7 @@ func (s *Server) Review(ctx context.Context, req *AdmissionRequest, mutate bool)
 	}
 	kc := s.keychain(ctx, req.Namespace, wl.Spec.ImagePullSecrets)
 	images := wl.Images()
-	// Each distinct image is decided once, all of them at the same time.
-	decided := map[string]*imagegate.Result{}
-	for _, im := range images {
-		decided[im.Image] = nil
-	}
-	var mu sync.Mutex
-	var wg sync.WaitGroup
-	for ref := range decided {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			res := s.opt.Gate.Decide(ctx, ref, kc)
-			mu.Lock()
-			decided[ref] = &res
-			mu.Unlock()
-		}()
-	}
-	wg.Wait()
-	results := make([]imagegate.Result, len(images))
-	for i, im := range images {
-		results[i] = *decided[im.Image]
-	}
+	results := s.decide(ctx, images, kc)
 	var denials []string
 	var patch []patchOp
 	for i, res := range results {
@@ -251,6 +230,50 @@ func (s *Server) Review(ctx context.Context, req *AdmissionRequest, mutate bool)
 		resp.Patch, resp.PatchType = b, &pt
 	}
 	return resp
+}
+
+// decide decides each distinct image once, all of them at the same time (the
+// common pod of one image without a goroutine).
+func (s *Server) decide(ctx context.Context, images []Image, kc authn.Keychain) []imagegate.Result {
+	results := make([]imagegate.Result, len(images))
+	if len(images) == 0 {
+		return results
+	}
+	same := true
+	for _, im := range images[1:] {
+		if im.Image != images[0].Image {
+			same = false
+			break
+		}
+	}
+	if same {
+		res := s.opt.Gate.Decide(ctx, images[0].Image, kc)
+		for i := range results {
+			results[i] = res
+		}
+		return results
+	}
+	decided := map[string]*imagegate.Result{}
+	for _, im := range images {
+		decided[im.Image] = nil
+	}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for ref := range decided {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			res := s.opt.Gate.Decide(ctx, ref, kc)
+			mu.Lock()
+			decided[ref] = &res
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	for i, im := range images {
+		results[i] = *decided[im.Image]
+	}
+	return results
 }
 
 // keychain is the pod's imagePullSecrets; a secret that cannot be read is

@@ -53,6 +53,13 @@ type Options struct {
 	// reference's repository and its digest; zero: no cache. Denials are never
 	// cached, so a newly signed image is admitted at once.
 	CacheTTL time.Duration
+	// ResolveTTL is how long a tag's digest is remembered, so that a decision
+	// in the cache is answered without asking the registry; zero: every
+	// decision resolves the tag at the registry (a moved tag is seen at once).
+	// Only resolutions with the gate's own credentials are remembered: a
+	// request with credentials of its own (a pod's imagePullSecrets) always
+	// asks the registry. It matters with CacheTTL only.
+	ResolveTTL time.Duration
 	// Platform picks the image of an index whose content is inspected;
 	// nil: linux/amd64.
 	Platform *v1.Platform
@@ -93,9 +100,15 @@ type Gate struct {
 	puller *remote.Puller // with opt.Keychain
 	flight singleflight.Group
 
-	mu    sync.Mutex
-	pol   *policy.Policy
-	cache map[string]cached
+	mu       sync.Mutex
+	pol      *policy.Policy
+	cache    map[string]cached
+	resolved map[string]resolution // tag reference -> digest (ResolveTTL)
+}
+
+type resolution struct {
+	digest  string
+	expires time.Time
 }
 
 type cached struct {
@@ -125,7 +138,7 @@ func New(opt Options) *Gate {
 		tr.MaxIdleConnsPerHost = 64
 		opt.Transport = tr
 	}
-	g := &Gate{opt: opt, pol: opt.Policy, cache: map[string]cached{}}
+	g := &Gate{opt: opt, pol: opt.Policy, cache: map[string]cached{}, resolved: map[string]resolution{}}
 	kc := opt.Keychain
 	if kc == nil {
 		kc = authn.NewMultiKeychain() // anonymous
@@ -151,6 +164,7 @@ func (g *Gate) SetPolicy(p *policy.Policy) {
 	g.mu.Lock()
 	g.pol = p
 	g.cache = map[string]cached{}
+	g.resolved = map[string]resolution{}
 	g.mu.Unlock()
 }
 
@@ -160,6 +174,11 @@ func (g *Gate) SetPolicy(p *policy.Policy) {
 // be had — is a denial naming it.
 func (g *Gate) Decide(ctx context.Context, ref string, kc authn.Keychain) Result {
 	subj := policy.NewSubject(ref, "")
+	if kc == nil {
+		if res, ok := g.cachedByTag(subj.Ref); ok {
+			return res
+		}
+	}
 	r, err := name.ParseReference(ref)
 	if err != nil {
 		return Result{Decision: policy.Deny(subj, "reference", fmt.Errorf("%q is not an image reference: %w", ref, err))}
@@ -181,7 +200,7 @@ func (g *Gate) Decide(ctx context.Context, ref string, kc authn.Keychain) Result
 	run := func(ctx context.Context) Result {
 		ctx, cancel := context.WithTimeout(ctx, g.opt.Timeout)
 		defer cancel()
-		res := g.decide(ctx, r, subj, []remote.Option{remote.WithContext(ctx), remote.Reuse(puller)})
+		res := g.decide(ctx, r, subj, []remote.Option{remote.WithContext(ctx), remote.Reuse(puller)}, kc == nil)
 		if !res.Allow && ctx.Err() != nil {
 			res.Decision = policy.Deny(res.Subject, "timeout", fmt.Errorf("deciding on %s took longer than %s (fail closed): %w", ref, g.opt.Timeout, ctx.Err()))
 		}
@@ -208,7 +227,31 @@ func (g *Gate) Decide(ctx context.Context, ref string, kc authn.Keychain) Result
 	return res
 }
 
-func (g *Gate) decide(ctx context.Context, r name.Reference, subj policy.Subject, ropts []remote.Option) Result {
+// cachedByTag answers from the caches alone, without the registry: the
+// tag's remembered digest (ResolveTTL) and that digest's allowed decision
+// (CacheTTL).
+func (g *Gate) cachedByTag(ref string) (Result, bool) {
+	if g.opt.ResolveTTL <= 0 || g.opt.CacheTTL <= 0 {
+		return Result{}, false
+	}
+	now := g.opt.Now()
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	rs, ok := g.resolved[ref]
+	if !ok || !now.Before(rs.expires) {
+		return Result{}, false
+	}
+	c, ok := g.cache[ref+"\x00"+rs.digest]
+	if !ok || !now.Before(c.expires) {
+		return Result{}, false
+	}
+	c.res.Cached = true
+	return c.res, true
+}
+
+// decide resolves r and evaluates the policy; remember: the resolution was
+// made with the gate's own credentials and may be remembered (ResolveTTL).
+func (g *Gate) decide(ctx context.Context, r name.Reference, subj policy.Subject, ropts []remote.Option, remember bool) Result {
 	var digest string
 	if d, ok := r.(name.Digest); ok {
 		digest = d.DigestStr()
@@ -223,6 +266,19 @@ func (g *Gate) decide(ctx context.Context, r name.Reference, subj policy.Subject
 			desc = &gd.Descriptor
 		}
 		digest = desc.Digest.String()
+		if remember && g.opt.ResolveTTL > 0 {
+			now := g.opt.Now()
+			g.mu.Lock()
+			if len(g.resolved) > 4096 {
+				for k, v := range g.resolved {
+					if !now.Before(v.expires) {
+						delete(g.resolved, k)
+					}
+				}
+			}
+			g.resolved[subj.Ref] = resolution{digest: digest, expires: now.Add(g.opt.ResolveTTL)}
+			g.mu.Unlock()
+		}
 	}
 	subj = policy.NewSubject(subj.Ref, digest)
 	pinned := r.Context().Name() + "@" + digest

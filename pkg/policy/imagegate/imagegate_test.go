@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
@@ -60,6 +61,39 @@ func TestDecide(t *testing.T) {
 	g.SetPolicy(nil)
 	if d := g.Decide(ctx, f.Host+"/prod/app@"+res.Digest, nil); d.Allow {
 		t.Errorf("nil policy allowed: %+v", d)
+	}
+}
+
+// TestDecideResolveTTL: with resolve_ttl a cached decision is answered
+// without the registry, so a tag moved within the TTL still gets the digest
+// that was verified (the one the mutating webhook pins); after the TTL the
+// tag is resolved again and the moved tag denied. A request with
+// credentials of its own always resolves at the registry.
+func TestDecideResolveTTL(t *testing.T) {
+	f := testpolicy.New(t)
+	now := time.Now()
+	g := New(Options{Policy: f.Policy, CacheTTL: time.Hour, ResolveTTL: 10 * time.Second, Now: func() time.Time { return now }})
+	ctx := context.Background()
+	res := g.Decide(ctx, f.Signed, nil)
+	if !res.Allow || res.Cached {
+		t.Fatalf("signed: %+v", res)
+	}
+	moved, err := name.ParseReference(f.Signed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.Write(moved, testimage.Image(t, nil, testimage.Layer(t, testimage.Reg("app/server", "\x7fELF moved")))); err != nil {
+		t.Fatal(err)
+	}
+	if d := g.Decide(ctx, f.Signed, nil); !d.Allow || !d.Cached || d.Pinned != res.Pinned {
+		t.Errorf("within resolve_ttl: want the cached decision pinned to %s, got %+v", res.Pinned, d)
+	}
+	if d := g.Decide(ctx, f.Signed, authn.NewMultiKeychain()); d.Allow || d.Digest == res.Digest {
+		t.Errorf("with credentials of its own: want the moved tag resolved and denied, got %+v", d)
+	}
+	now = now.Add(11 * time.Second)
+	if d := g.Decide(ctx, f.Signed, nil); d.Allow || d.Digest == res.Digest || !strings.Contains(d.Message(), "not signed") {
+		t.Errorf("after resolve_ttl: want the moved tag denied, got %+v", d)
 	}
 }
 
