@@ -642,8 +642,9 @@ func sampleQueries(b testing.TB, db *vulndb.DB, n int) [][2]string {
 
 // TestNVDSeverityReachesAlpine: Alpine's secdb has no severities; with the
 // real NVD records of testdata/feeds/nvd imported, an Alpine advisory whose
-// CVE NVD scored gets NVD's severity and score, and one whose record carries no
-// metric (CVE-2024-9143, as NVD published it) stays UNKNOWN: nothing is invented.
+// CVE NVD's record scores gets that severity and score (CVE-2024-9143's is
+// CISA-ADP's 4.3 in the 2026 record), and one with no record stays UNKNOWN:
+// nothing is invented.
 func TestNVDSeverityReachesAlpine(t *testing.T) {
 	ctx := context.Background()
 	feedsDir := filepath.Join(testutil.RepoRoot(t), "testdata", "feeds")
@@ -670,7 +671,7 @@ func TestNVDSeverityReachesAlpine(t *testing.T) {
 	}
 	want := map[string]string{
 		"CVE-2024-6119": "HIGH nvd nvd/3.1/7.5",
-		"CVE-2024-9143": "UNKNOWN ",
+		"CVE-2024-9143": "MEDIUM nvd nvd/3.1/4.3",
 		"CVE-2024-5535": "UNKNOWN ", // no NVD record imported
 	}
 	for id, w := range want {
