@@ -49,6 +49,9 @@ func Run(ctx context.Context, grace time.Duration, ls ...Listener) error {
 		for i, l := range ls {
 			if i != r.i {
 				_ = l.Server.Close()
+				// A server whose goroutine has not reached Serve yet tracks
+				// no listener for Close to close: close it here.
+				_ = l.Listener.Close()
 			}
 		}
 		return fmt.Errorf("serving on %s: %w", ls[r.i].Listener.Addr(), r.err)
@@ -68,6 +71,9 @@ func Run(ctx context.Context, grace time.Duration, ls ...Listener) error {
 			}
 			break
 		}
+	}
+	for _, l := range ls {
+		_ = l.Listener.Close() // as above: Shutdown misses a Serve not yet begun
 	}
 	return nil
 }
