@@ -27,7 +27,6 @@ import (
 // by max_severity, and a namespace in warn mode admits with a warning that
 // the API server passes on. No kubelet: the pods stay Pending.
 func TestAdmissionKubeAPIServer(t *testing.T) {
-	testsvc.RequireKube(t)
 	etcd := testsvc.StartEtcd(t)
 	kube := testsvc.StartKubeAPIServer(t, etcd)
 	fx := newAdmissionFixture(t)

@@ -29,20 +29,6 @@ import (
 	"github.com/wardensec/warden/internal/testutil"
 )
 
-// KubeOptIn is the variable that turns the real kube-apiserver tests on where
-// .ci/run does not build kube-apiserver and etcd (.ci/kube.sh, .ci/etcd.sh):
-// a cold build takes over an hour. With it unset those tests are skipped, in
-// CI too; with it set, a missing binary fails them in CI.
-const KubeOptIn = "WARDEN_TEST_KUBE"
-
-// RequireKube skips the test unless $WARDEN_TEST_KUBE is set (see KubeOptIn).
-func RequireKube(t testing.TB) {
-	t.Helper()
-	if os.Getenv(KubeOptIn) == "" {
-		t.Skipf("the real kube-apiserver test is opt-in: set %s=1 after `bash .ci/etcd.sh && bash .ci/kube.sh` (a cold build of kube-apiserver takes over an hour)", KubeOptIn)
-	}
-}
-
 // cached returns $env, else the newest file matching prefix+"*" under
 // $WARDEN_CI_CACHE (default /var/cache/warden-ci), else name on PATH; a
 // missing binary fails the test in CI and skips it elsewhere.
