@@ -20,6 +20,8 @@ import (
 	"sync"
 
 	"github.com/google/go-containerregistry/pkg/authn"
+	admissionv1 "k8s.io/api/admission/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/wardensec/warden/pkg/policy/imagegate"
 )
@@ -69,7 +71,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.Serve
 const MaxReview = 8 << 20
 
 // DecodeReview reads an AdmissionReview admission.k8s.io/v1 with a request.
-func DecodeReview(r io.Reader) (*AdmissionReview, error) {
+func DecodeReview(r io.Reader) (*admissionv1.AdmissionReview, error) {
 	b, err := io.ReadAll(io.LimitReader(r, MaxReview+1))
 	if err != nil {
 		return nil, fmt.Errorf("reading the AdmissionReview: %w", err)
@@ -77,7 +79,7 @@ func DecodeReview(r io.Reader) (*AdmissionReview, error) {
 	if len(b) > MaxReview {
 		return nil, fmt.Errorf("the AdmissionReview is larger than %d bytes", MaxReview)
 	}
-	var rev AdmissionReview
+	var rev admissionv1.AdmissionReview
 	if err := json.Unmarshal(b, &rev); err != nil {
 		return nil, fmt.Errorf("decoding the AdmissionReview: %w", err)
 	}
@@ -99,7 +101,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, mutate bool) {
 		return
 	}
 	resp := s.Review(r.Context(), rev.Request, mutate)
-	out := AdmissionReview{TypeMeta: rev.TypeMeta, Response: resp}
+	out := admissionv1.AdmissionReview{TypeMeta: rev.TypeMeta, Response: resp}
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(out)
 }
@@ -118,7 +120,7 @@ type Workload struct {
 
 // PodSpecOf finds the pod spec of an object of kind (Pod, Deployment,
 // ReplicaSet, StatefulSet, DaemonSet, Job, CronJob).
-func PodSpecOf(kind GroupVersionKind, raw []byte) (*Workload, error) {
+func PodSpecOf(kind metav1.GroupVersionKind, raw []byte) (*Workload, error) {
 	decode := func(v any) error {
 		if err := json.Unmarshal(raw, v); err != nil {
 			return fmt.Errorf("decoding the %s: %w", kind.Kind, err)
@@ -171,21 +173,21 @@ type patchOp struct {
 
 // Review answers one admission request; mutate adds the digest-pinning
 // JSONPatch. It never returns nil.
-func (s *Server) Review(ctx context.Context, req *AdmissionRequest, mutate bool) *AdmissionResponse {
-	resp := &AdmissionResponse{UID: req.UID, Allowed: false}
-	deny := func(msg string) *AdmissionResponse {
+func (s *Server) Review(ctx context.Context, req *admissionv1.AdmissionRequest, mutate bool) *admissionv1.AdmissionResponse {
+	resp := &admissionv1.AdmissionResponse{UID: req.UID, Allowed: false}
+	deny := func(msg string) *admissionv1.AdmissionResponse {
 		resp.Allowed = false
-		resp.Result = &Status{Status: "Failure", Code: http.StatusForbidden, Reason: "Forbidden", Message: msg}
+		resp.Result = &metav1.Status{Status: metav1.StatusFailure, Code: http.StatusForbidden, Reason: metav1.StatusReasonForbidden, Message: msg}
 		return resp
 	}
-	if req.Operation == OpDelete || req.Operation == OpConnect {
+	if req.Operation == admissionv1.Delete || req.Operation == admissionv1.Connect {
 		resp.Allowed = true
 		return resp
 	}
-	if len(req.Object) == 0 {
+	if len(req.Object.Raw) == 0 || string(req.Object.Raw) == "null" {
 		return deny("warden: the admission request carries no object")
 	}
-	wl, err := PodSpecOf(req.Kind, req.Object)
+	wl, err := PodSpecOf(req.Kind, req.Object.Raw)
 	if err != nil {
 		return deny("warden: " + err.Error())
 	}
@@ -226,7 +228,7 @@ func (s *Server) Review(ctx context.Context, req *AdmissionRequest, mutate bool)
 		if err != nil {
 			return deny("warden: " + err.Error())
 		}
-		pt := PatchTypeJSONPatch
+		pt := admissionv1.PatchTypeJSONPatch
 		resp.Patch, resp.PatchType = b, &pt
 	}
 	return resp

@@ -265,7 +265,7 @@ func FuzzDecodeReview(f *testing.F) {
 		}
 		for _, mutate := range []bool{false, true} {
 			r := s.Review(context.Background(), rev.Request, mutate)
-			if r == nil || (r.Allowed && rev.Request.Operation != OpDelete && rev.Request.Operation != OpConnect) {
+			if r == nil || (r.Allowed && rev.Request.Operation != admissionv1.Delete && rev.Request.Operation != admissionv1.Connect) {
 				t.Fatalf("admitted without a policy: %+v", r)
 			}
 		}

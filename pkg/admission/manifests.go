@@ -7,6 +7,7 @@ import (
 	"fmt"
 
 	"go.yaml.in/yaml/v3"
+	admissionv1 "k8s.io/api/admission/v1"
 )
 
 // IgnoreLabel on a namespace exempts it from the webhooks.
@@ -130,7 +131,7 @@ func Manifests(o ManifestOptions) ([]byte, error) {
 		p := path
 		return webhookClientConfig{Service: &serviceReference{Namespace: o.Namespace, Name: o.Name, Path: &p}, CABundle: o.CABundle}
 	}
-	ops := []string{OpCreate, OpUpdate}
+	ops := []string{string(admissionv1.Create), string(admissionv1.Update)}
 	rules := []ruleWithOperations{
 		{Operations: ops, APIGroups: []string{""}, APIVersions: []string{"v1"}, Resources: []string{"pods", "pods/ephemeralcontainers"}},
 		{Operations: ops, APIGroups: []string{"apps"}, APIVersions: []string{"v1"}, Resources: []string{"deployments", "replicasets", "statefulsets", "daemonsets"}},
