@@ -23,8 +23,9 @@ func main() {
 	os.Exit(exitCode(os.Stderr, err))
 }
 
-// startProfile writes a CPU profile to $WARDEN_CPUPROFILE and an execution
-// trace to $WARDEN_TRACE when they are set (for the speed work in bench/; go
+// startProfile writes a CPU profile to $WARDEN_CPUPROFILE, an execution
+// trace to $WARDEN_TRACE and a heap profile at exit to $WARDEN_MEMPROFILE
+// when they are set (for the speed work in bench/; go
 // tool pprof and go tool trace read them). It returns the stop function.
 func startProfile() func() {
 	var stops []func()
@@ -51,6 +52,20 @@ func startProfile() func() {
 			continue
 		}
 		stops = append(stops, func() { p.stop(); f.Close() })
+	}
+	if path := os.Getenv("WARDEN_MEMPROFILE"); path != "" {
+		// the heap as the command ends: what it still holds (pprof's inuse_space)
+		stops = append(stops, func() {
+			f, err := os.Create(path)
+			if err != nil {
+				fmt.Fprintf(os.Stderr, "warden: WARDEN_MEMPROFILE: %v\n", err)
+				return
+			}
+			defer f.Close()
+			if err := pprof.Lookup("heap").WriteTo(f, 0); err != nil {
+				fmt.Fprintf(os.Stderr, "warden: WARDEN_MEMPROFILE: %v\n", err)
+			}
+		})
 	}
 	return func() {
 		for _, stop := range stops {
