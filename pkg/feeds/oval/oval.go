@@ -387,7 +387,13 @@ func criterionAtoms(ref, comment string, ix *indexes) []conj {
 		for _, f := range testFixes(t, ix) {
 			out = append(out, conj{pkgs: []fix{f}})
 		}
-		return out
+		if out != nil {
+			return out
+		}
+		// A package test whose object or state is not in the document (files
+		// cut for tests are): read the comment, rather than let a
+		// vulnerable package pass as a neutral precondition.
+		return commentFix(comment, testComment(t))
 	}
 	for _, cm := range []string{strings.TrimSpace(comment), testComment(t)} {
 		if m := moduleComment.FindStringSubmatch(cm); m != nil {
@@ -395,7 +401,15 @@ func criterionAtoms(ref, comment string, ix *indexes) []conj {
 		}
 	}
 	if t == nil {
-		if m := earlierComment.FindStringSubmatch(strings.TrimSpace(comment)); m != nil {
+		return commentFix(comment)
+	}
+	return nil
+}
+
+// commentFix reads "NAME is earlier than EVR" from the first comment that says so.
+func commentFix(comments ...string) []conj {
+	for _, c := range comments {
+		if m := earlierComment.FindStringSubmatch(strings.TrimSpace(c)); m != nil {
 			return []conj{{pkgs: []fix{{pkg: m[1], evr: m[2]}}}}
 		}
 	}
