@@ -55,6 +55,7 @@ var kindAliases = map[string]string{
 	"debian-support": feed.KindDebianSupport,
 	"ubuntu-oval":    feed.KindUbuntuOVAL, "ubuntu": feed.KindUbuntuOVAL,
 	"rhel-oval": feed.KindRHELOVAL, "redhat-oval": feed.KindRHELOVAL, "rocky-oval": feed.KindRHELOVAL, "oval": feed.KindRHELOVAL,
+	"suse-oval": feed.KindRHELOVAL, "suse": feed.KindRHELOVAL, "oracle-oval": feed.KindRHELOVAL,
 	"nvd":    feed.KindNVD,
 	"amazon": feed.KindAmazon, "alas": feed.KindAmazon, "updateinfo": feed.KindAmazon,
 	"redhat-csaf": feed.KindCSAF, "csaf": feed.KindCSAF, "vex": feed.KindCSAF, "rhel": feed.KindCSAF,

@@ -68,6 +68,15 @@ func DefaultFeeds() []Feed {
 			URLs:  []string{"https://dl.rockylinux.org/pub/oval/org.rockylinux.rlsa-" + rel + ".xml.bz2"},
 			Paths: []string{"rocky/org.rockylinux.rlsa-" + rel + ".xml"}})
 	}
+	// SUSE publishes one OVAL file per product line (its definitions' criteria name the service pack);
+	// Oracle one file for every Oracle Linux release. Both URLs as anchore/vunnel fetches them.
+	fs = append(fs,
+		Feed{Name: "suse-sles-15", Kind: feed.KindRHELOVAL,
+			URLs:  []string{"https://ftp.suse.com/pub/projects/security/oval/suse.linux.enterprise.server.15.xml.bz2"},
+			Paths: []string{"suse/suse.linux.enterprise.server.15.xml"}},
+		Feed{Name: "oracle", Kind: feed.KindRHELOVAL,
+			URLs:  []string{"https://linux.oracle.com/security/oval/com.oracle.elsa-all.xml.bz2"},
+			Paths: []string{"oracle/com.oracle.elsa-all.xml"}})
 	return fs
 }
 

@@ -27,6 +27,17 @@ func Namespace(d *inventory.Distro) string {
 		return "alpine:" + majorMinor(v)
 	case "wolfi", "chainguard":
 		return id + ":rolling"
+	case "sles", "sled", "sles_sap":
+		// SUSE's OVAL rows are per service pack: 15 SP5 is "15.5" (VERSION_ID).
+		if v == "" {
+			return ""
+		}
+		return "sles:" + majorMinor(v)
+	case "opensuse-leap":
+		if v == "" {
+			return ""
+		}
+		return "opensuse-leap:" + majorMinor(v)
 	case "debian":
 		if v == "" {
 			if n, ok := debianCodenames[strings.ToLower(d.Codename)]; ok {

@@ -132,6 +132,7 @@ const (
 	SourceRHEL   = "rhel-oval"
 	SourceAlma   = "almalinux-oval"
 	SourceOracle = "oracle-oval"
+	SourceSUSE   = "suse-oval"
 )
 
 // UbuntuReleases maps codenames to versions (namespace ubuntu:X.Y).
@@ -186,13 +187,13 @@ func (r *Reader) AddBytes(file string, data []byte) error {
 			continue
 		}
 		flavor, ns := namespaceOf(d, idx, file)
-		src := map[string]string{"ubuntu": SourceUbuntu, "rocky": SourceRocky, "rhel": SourceRHEL, "almalinux": SourceAlma, "ol": SourceOracle}[flavor]
+		src := map[string]string{"ubuntu": SourceUbuntu, "rocky": SourceRocky, "rhel": SourceRHEL, "almalinux": SourceAlma, "ol": SourceOracle, "suse": SourceSUSE}[flavor]
 		if src == "" {
 			src = "oval"
 		}
 		b := r.batches.Get(src)
 		b.Records++
-		if ns == "" {
+		if ns == "" && flavor != "suse" { // SUSE's rows name their release in the criteria
 			b.Skipped++
 			r.Warn.Skip(file, d.ID, errors.New("cannot tell the distribution release of this definition"))
 			continue
@@ -239,6 +240,12 @@ func namespaceOf(d *Definition, ix *indexes, file string) (flavor, ns string) {
 		return "ubuntu", ""
 	}
 	id := strings.ToLower(d.ID + " " + d.Metadata.Advisory.From)
+	if strings.Contains(id, "opensuse.security") {
+		// One SUSE definition covers every product and service pack a CVE
+		// touches; each branch of its criteria names its own ("SUSE Linux
+		// Enterprise Server 15 SP1 is installed"): see suseRelease.
+		return "suse", ""
+	}
 	switch {
 	case strings.Contains(id, "rockylinux") || strings.Contains(id, ":rocky:"):
 		flavor = "rocky"
@@ -278,7 +285,9 @@ func namespaceOf(d *Definition, ix *indexes, file string) (flavor, ns string) {
 	return flavor, flavor + ":" + rel
 }
 
-type fix struct{ pkg, evr, module string }
+// fix is one row: a package below evr, bound to a module stream (RHEL family)
+// or to a release namespace named by the criteria (SUSE, "sles:15.1").
+type fix struct{ pkg, evr, module, release string }
 
 // A definition's criteria are evaluated, not flattened: the tree is turned
 // into its disjunctive normal form, a list of conjunctions ("this package is
@@ -300,8 +309,9 @@ type fix struct{ pkg, evr, module string }
 // conj is one conjunction of the normal form: the package tests and the
 // module stream that must all hold.
 type conj struct {
-	pkgs   []fix
-	module string
+	pkgs    []fix
+	module  string
+	release string
 }
 
 // maxConj bounds the normal form (AND of ORs multiplies); a definition above
@@ -309,8 +319,15 @@ type conj struct {
 const maxConj = 4096
 
 var (
+	// SUSE's product tests: the release its packages' rows belong to. Other
+	// products (SLE Micro, Storage, Manager...) version themselves apart
+	// and stay neutral, so the rows under them are not kept.
+	sleProduct     = regexp.MustCompile(`^SUSE Linux Enterprise (?:Server|Desktop|High Performance Computing|Module for [A-Za-z ]+?|Workstation Extension|Real Time|Live Patching)(?: for SAP Applications)? (\d+)(?: SP(\d+))?(?:-[A-Z]+)? is installed$`)
+	leapProduct    = regexp.MustCompile(`^openSUSE Leap (\d+\.\d+) is installed$`)
 	moduleComment  = regexp.MustCompile(`^Module (\S+:\S+) is enabled$`)
 	earlierComment = regexp.MustCompile(`^(\S+) is earlier than (\S+)$`)
+	// SUSE's package criteria name the fixed build: "kernel-default-4.12.14-150.72.1 is installed".
+	suseBuildComment = regexp.MustCompile(`^(\S+)-(\d[^-\s]*)-(\d[^-\s]*) is installed$`)
 )
 
 // evaluate returns the normal form of a criteria tree; neutral reports a
@@ -365,7 +382,14 @@ func evaluate(c *Criteria, ix *indexes, depth int) (out []conj, neutral bool, er
 					}
 					m = b.module
 				}
-				next = append(next, conj{pkgs: append(append([]fix{}, a.pkgs...), b.pkgs...), module: m})
+				rel := a.release
+				if b.release != "" {
+					if rel != "" && rel != b.release {
+						continue // one image is one release
+					}
+					rel = b.release
+				}
+				next = append(next, conj{pkgs: append(append([]fix{}, a.pkgs...), b.pkgs...), module: m, release: rel})
 			}
 		}
 		if len(next) > maxConj {
@@ -381,6 +405,9 @@ var errTooLarge = errors.New("criteria too large to evaluate")
 // criterionAtoms returns the alternatives one criterion stands for: one per
 // package name of a package test, one for a module test; nil when neutral.
 func criterionAtoms(ref, comment string, ix *indexes) []conj {
+	if rel := suseRelease(comment); rel != "" {
+		return []conj{{release: rel}}
+	}
 	t := ix.tests[ref]
 	if t != nil && (strings.HasSuffix(t.XMLName.Local, "dpkginfo_test") || strings.HasSuffix(t.XMLName.Local, "rpminfo_test")) {
 		var out []conj
@@ -406,14 +433,35 @@ func criterionAtoms(ref, comment string, ix *indexes) []conj {
 	return nil
 }
 
-// commentFix reads "NAME is earlier than EVR" from the first comment that says so.
+// commentFix reads "NAME is earlier than EVR" (or SUSE's "NAME-VERSION-RELEASE
+// is installed") from the first comment that says so.
 func commentFix(comments ...string) []conj {
 	for _, c := range comments {
 		if m := earlierComment.FindStringSubmatch(strings.TrimSpace(c)); m != nil {
 			return []conj{{pkgs: []fix{{pkg: m[1], evr: m[2]}}}}
 		}
+		if m := suseBuildComment.FindStringSubmatch(strings.TrimSpace(c)); m != nil {
+			return []conj{{pkgs: []fix{{pkg: m[1], evr: m[2] + "-" + m[3]}}}}
+		}
 	}
 	return nil
+}
+
+// suseRelease is the namespace a SUSE product test stands for: "SUSE Linux
+// Enterprise Server 15 SP1-LTSS is installed" is sles:15.1, "... 15 is
+// installed" sles:15, "openSUSE Leap 15.5 is installed" opensuse-leap:15.5.
+func suseRelease(comment string) string {
+	comment = strings.TrimSpace(comment)
+	if m := sleProduct.FindStringSubmatch(comment); m != nil {
+		if m[2] != "" {
+			return "sles:" + m[1] + "." + m[2]
+		}
+		return "sles:" + m[1]
+	}
+	if m := leapProduct.FindStringSubmatch(comment); m != nil {
+		return "opensuse-leap:" + m[1]
+	}
+	return ""
 }
 
 func testComment(t *Element) string {
@@ -468,8 +516,8 @@ func fixes(d *Definition, ix *indexes) []fix {
 	seen := map[string]bool{}
 	for _, c := range cs {
 		for _, f := range c.pkgs {
-			f.module = c.module
-			k := f.pkg + "\x00" + f.module
+			f.module, f.release = c.module, c.release
+			k := f.pkg + "\x00" + f.module + "\x00" + f.release
 			if seen[k] {
 				continue
 			}
@@ -514,6 +562,14 @@ func definitionAdvisories(d *Definition, ix *indexes, flavor, ns, src string) ([
 			urls = append(urls, ref.RefURL)
 		}
 	}
+	if flavor == "suse" {
+		// SUSE titles each definition with its CVE; its references are
+		// "Mitre CVE-…" and "SUSE CVE-…" pages, not advisory ids.
+		id, aliases = strings.TrimSpace(md.Title), nil
+		if cveRe.FindString(id) != id {
+			return nil, fmt.Errorf("SUSE definition titled %q: want a CVE id", md.Title)
+		}
+	}
 	if id == "" {
 		if m := titleID.FindStringSubmatch(md.Title); m != nil {
 			id = m[1]
@@ -525,7 +581,10 @@ func definitionAdvisories(d *Definition, ix *indexes, flavor, ns, src string) ([
 	var cvss []vulndb.CVSS
 	for _, c := range md.Advisory.CVEs {
 		cid := strings.TrimSpace(c.ID)
-		if cid != "" && !contains(aliases, cid) {
+		if m := cveRe.FindString(cid); m != "" {
+			cid = m // SUSE: "CVE-2010-1323 at SUSE", "… at NVD"
+		}
+		if cid != "" && cid != id && !contains(aliases, cid) {
 			aliases = append(aliases, cid)
 		}
 		vec, score := c.CVSSVector, c.CVSSScore
@@ -560,11 +619,18 @@ func definitionAdvisories(d *Definition, ix *indexes, flavor, ns, src string) ([
 	title := md.Title
 	var out []vulndb.Advisory
 	for _, f := range fixes(d, ix) {
+		rowNS := ns
+		if f.release != "" {
+			rowNS = f.release
+		}
+		if rowNS == "" {
+			continue // a SUSE branch of a product Warden does not map to a release
+		}
 		evr := f.evr
 		// Epoch 0 is the default of both dpkg and rpm; package databases omit it.
 		evr = strings.TrimPrefix(evr, "0:")
 		a := vulndb.Advisory{
-			ID: id, Aliases: aliases, Namespace: ns, Package: f.pkg, Source: src,
+			ID: id, Aliases: aliases, Namespace: rowNS, Package: f.pkg, Source: src,
 			Status: vulndb.StatusFixed, FixedVersion: evr,
 			Ranges: []vulndb.Range{{Type: "ECOSYSTEM", Fixed: evr}},
 			Title:  title, Description: md.Description, URLs: urls, CVSS: cvss,
