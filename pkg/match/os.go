@@ -27,17 +27,16 @@ func Namespace(d *inventory.Distro) string {
 		return "alpine:" + majorMinor(v)
 	case "wolfi", "chainguard":
 		return id + ":rolling"
-	case "sles", "sled", "sles_sap":
-		// SUSE's OVAL rows are per service pack: 15 SP5 is "15.5" (VERSION_ID).
+	case "sles", "sled", "sles_sap", "opensuse-leap":
+		// SUSE's OVAL rows are per service pack: 15 SP5 is "15.5" (VERSION_ID);
+		// SLES, SLED and SLES for SAP share the SLES rows.
 		if v == "" {
 			return ""
 		}
-		return "sles:" + majorMinor(v)
-	case "opensuse-leap":
-		if v == "" {
-			return ""
+		if id != "opensuse-leap" {
+			id = "sles"
 		}
-		return "opensuse-leap:" + majorMinor(v)
+		return id + ":" + majorMinor(v)
 	case "debian":
 		if v == "" {
 			if n, ok := debianCodenames[strings.ToLower(d.Codename)]; ok {

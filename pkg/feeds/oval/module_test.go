@@ -22,34 +22,7 @@ import (
 // postgresql:13 build, and a fixed postgresql:13 build would be flagged by the
 // postgresql:15 advisory.
 func TestModuleStreams(t *testing.T) {
-	data, err := os.ReadFile(filepath.Join("testdata", "rhel-8-vunnel.oval.xml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := oval.NewReader(nil)
-	if err := r.AddBytes("rhel-8-vunnel.oval.xml", data); err != nil {
-		t.Fatal(err)
-	}
-	if len(r.Warn.List) > 0 {
-		t.Errorf("warnings: %q", r.Warn.List)
-	}
-	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "db")
-	if err := vulndb.Update(ctx, path, vulndb.UpdateOptions{Fresh: true}, func(ctx context.Context, w *vulndb.Writer) error {
-		for _, b := range r.Batches() {
-			if err := w.Put(b); err != nil {
-				return err
-			}
-		}
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
-	db, err := vulndb.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	_, db := readDB(t, "rhel-8-vunnel.oval.xml")
 
 	pg := func(version, label string) inventory.Package {
 		return inventory.Package{Name: "postgresql", Version: version, Ecosystem: inventory.Rpm, Arch: "x86_64",
@@ -119,4 +92,39 @@ func (f flatDB) Lookup(ctx context.Context, ns, pkg string) ([]vulndb.Advisory, 
 		advs[i].Module = ""
 	}
 	return advs, err
+}
+
+// readDB reads a testdata OVAL file (no warnings expected) and imports what
+// it gives into a fresh database.
+func readDB(t *testing.T, file string) ([]*vulndb.Batch, *vulndb.DB) {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join("testdata", file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := oval.NewReader(nil)
+	if err := r.AddBytes(file, data); err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Warn.List) > 0 {
+		t.Errorf("%s: warnings: %q", file, r.Warn.List)
+	}
+	bs := r.Batches()
+	path := filepath.Join(t.TempDir(), "db")
+	if err := vulndb.Update(context.Background(), path, vulndb.UpdateOptions{Fresh: true}, func(ctx context.Context, w *vulndb.Writer) error {
+		for _, b := range bs {
+			if err := w.Put(b); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	db, err := vulndb.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return bs, db
 }

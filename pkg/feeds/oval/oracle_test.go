@@ -1,9 +1,6 @@
 package oval_test
 
 import (
-	"context"
-	"os"
-	"path/filepath"
 	"sort"
 	"testing"
 
@@ -11,7 +8,6 @@ import (
 
 	"github.com/wardensec/warden/pkg/feeds/oval"
 	"github.com/wardensec/warden/pkg/inventory"
-	"github.com/wardensec/warden/pkg/vulndb"
 )
 
 // TestOracle: Oracle's ELSA OVAL (as cut by vunnel: its tests, objects and
@@ -21,19 +17,7 @@ import (
 // told the ELSA and its fixed build, at the fix it gets nothing, and an
 // Oracle Linux 6 package is not judged by Oracle Linux 5's advisory.
 func TestOracle(t *testing.T) {
-	const file = "oracle-elsa-vunnel.oval.xml"
-	data, err := os.ReadFile(filepath.Join("testdata", file))
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := oval.NewReader(nil)
-	if err := r.AddBytes(file, data); err != nil {
-		t.Fatal(err)
-	}
-	if len(r.Warn.List) > 0 {
-		t.Errorf("warnings: %q", r.Warn.List)
-	}
-	bs := r.Batches()
+	bs, db := readDB(t, "oracle-elsa-vunnel.oval.xml")
 	if len(bs) != 1 || bs[0].Source != oval.SourceOracle || bs[0].Records != 2 {
 		t.Fatalf("batches: %+v", bs)
 	}
@@ -62,22 +46,6 @@ func TestOracle(t *testing.T) {
 		t.Errorf("rows (-want +got):\n%s", diff)
 	}
 
-	path := filepath.Join(t.TempDir(), "db")
-	if err := vulndb.Update(context.Background(), path, vulndb.UpdateOptions{Fresh: true}, func(ctx context.Context, w *vulndb.Writer) error {
-		for _, b := range bs {
-			if err := w.Put(b); err != nil {
-				return err
-			}
-		}
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
-	db, err := vulndb.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
 	rpm := func(name, version string) inventory.Package {
 		return inventory.Package{Name: name, Version: version, Ecosystem: inventory.Rpm, Arch: "x86_64"}
 	}

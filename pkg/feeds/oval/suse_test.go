@@ -1,9 +1,6 @@
 package oval_test
 
 import (
-	"context"
-	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -24,19 +21,7 @@ import (
 // fixed builds come from the criteria's comments
 // ("kernel-default-4.12.14-150.72.1 is installed").
 func TestSUSE(t *testing.T) {
-	const file = "suse-vunnel.oval.xml"
-	data, err := os.ReadFile(filepath.Join("testdata", file))
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := oval.NewReader(nil)
-	if err := r.AddBytes(file, data); err != nil {
-		t.Fatal(err)
-	}
-	if len(r.Warn.List) > 0 {
-		t.Errorf("warnings: %q", r.Warn.List)
-	}
-	bs := r.Batches()
+	bs, db := readDB(t, "suse-vunnel.oval.xml")
 	if len(bs) != 1 || bs[0].Source != oval.SourceSUSE || bs[0].Records != 4 || bs[0].Skipped != 0 {
 		t.Fatalf("batches: %+v", bs)
 	}
@@ -65,17 +50,6 @@ func TestSUSE(t *testing.T) {
 		t.Errorf("%d rows for %d advisories: a (CVE, release, package) twice", len(rows), len(bs[0].Advisories))
 	}
 
-	path := filepath.Join(t.TempDir(), "db")
-	if err := vulndb.Update(context.Background(), path, vulndb.UpdateOptions{Fresh: true}, func(ctx context.Context, w *vulndb.Writer) error {
-		return w.Put(bs[0])
-	}); err != nil {
-		t.Fatal(err)
-	}
-	db, err := vulndb.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
 	kernel := func(version string) inventory.Package {
 		return inventory.Package{Name: "kernel-default", Version: version, Ecosystem: inventory.Rpm, Arch: "x86_64"}
 	}
