@@ -3,11 +3,12 @@ package alpine_test
 import (
 	"context"
 	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/wardensec/warden/internal/testdb"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -17,7 +18,6 @@ import (
 	"github.com/wardensec/warden/pkg/feeds/alpine"
 	"github.com/wardensec/warden/pkg/inventory"
 	"github.com/wardensec/warden/pkg/match"
-	"github.com/wardensec/warden/pkg/vulndb"
 )
 
 // wolfiOSRelease is Wolfi's /etc/os-release as its images ship it (the shape
@@ -57,17 +57,7 @@ func TestWolfiEndToEnd(t *testing.T) {
 	if len(bs) != 1 || bs[0].Source != alpine.SourceWolfi {
 		t.Fatalf("batches: %+v", bs)
 	}
-	path := filepath.Join(t.TempDir(), "db")
-	if err := vulndb.Update(context.Background(), path, vulndb.UpdateOptions{Fresh: true}, func(ctx context.Context, w *vulndb.Writer) error {
-		return w.Put(bs[0])
-	}); err != nil {
-		t.Fatal(err)
-	}
-	db, err := vulndb.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := testdb.Open(t, bs[0])
 
 	fs, err := match.Match(context.Background(), db, &inventory.Inventory{Distro: d, Packages: pkgs}, match.Options{})
 	if err != nil {

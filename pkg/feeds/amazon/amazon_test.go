@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/wardensec/warden/internal/testdb"
+
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/wardensec/warden/pkg/inventory"
@@ -98,16 +100,7 @@ func TestMalformed(t *testing.T) {
 // its fixed EVR in an Amazon Linux 2023 image, and not at the fixed EVR.
 func TestMatchAmazon(t *testing.T) {
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "db")
-	b := read(t, "al2-updateinfo.xml", "al2023-updateinfo.xml")
-	if err := vulndb.Update(ctx, path, vulndb.UpdateOptions{}, func(ctx context.Context, w *vulndb.Writer) error { return w.Put(b) }); err != nil {
-		t.Fatal(err)
-	}
-	db, err := vulndb.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := testdb.Open(t, read(t, "al2-updateinfo.xml", "al2023-updateinfo.xml"))
 	inv := &inventory.Inventory{
 		Distro: &inventory.Distro{ID: "amzn", VersionID: "2023"},
 		Packages: []inventory.Package{

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/wardensec/warden/internal/testdb"
+
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/wardensec/warden/pkg/extract"
@@ -17,7 +19,6 @@ import (
 	"github.com/wardensec/warden/pkg/feeds/feed"
 	"github.com/wardensec/warden/pkg/inventory"
 	"github.com/wardensec/warden/pkg/match"
-	"github.com/wardensec/warden/pkg/vulndb"
 )
 
 // usr/lib/os-release of gcr.io/distroless/cc-debian12 (etc/os-release is a
@@ -46,22 +47,7 @@ func TestDistrolessEndToEnd(t *testing.T) {
 	if err := r.AddBytes("bookworm-slice.json", data); err != nil {
 		t.Fatal(err)
 	}
-	path := filepath.Join(t.TempDir(), "db")
-	if err := vulndb.Update(context.Background(), path, vulndb.UpdateOptions{Fresh: true}, func(ctx context.Context, w *vulndb.Writer) error {
-		for _, b := range r.Batches() {
-			if err := w.Put(b); err != nil {
-				return err
-			}
-		}
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
-	db, err := vulndb.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := testdb.Open(t, r.Batches()...)
 
 	fixes := func(version string) []string {
 		t.Helper()

@@ -7,6 +7,8 @@ import (
 	"sort"
 	"testing"
 
+	"github.com/wardensec/warden/internal/testdb"
+
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/wardensec/warden/pkg/feeds/oval"
@@ -110,21 +112,6 @@ func readDB(t *testing.T, file string) ([]*vulndb.Batch, *vulndb.DB) {
 		t.Errorf("%s: warnings: %q", file, r.Warn.List)
 	}
 	bs := r.Batches()
-	path := filepath.Join(t.TempDir(), "db")
-	if err := vulndb.Update(context.Background(), path, vulndb.UpdateOptions{Fresh: true}, func(ctx context.Context, w *vulndb.Writer) error {
-		for _, b := range bs {
-			if err := w.Put(b); err != nil {
-				return err
-			}
-		}
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
-	db, err := vulndb.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
+	db := testdb.Open(t, bs...)
 	return bs, db
 }
