@@ -135,7 +135,8 @@ func BenchmarkVerifyKeyless(b *testing.B) {
 	}{{"loopback", d, nil, false}, {"loopback/cached", d, nil, true}, {"in-process", dIn, inproc, false}, {"in-process/cached", dIn, inproc, true},
 		// A long-lived caller (the admission webhook, warden serve) can keep one Puller across
 		// verifications (remote.Reuse in RemoteOptions): no registry ping per verification.
-		{"loopback/cached/shared-puller", d, []remote.Option{remote.Reuse(puller(b))}, true}} {
+		{"loopback/cached/shared-puller", d, []remote.Option{remote.Reuse(puller(b))}, true},
+		{"in-process/cached/shared-puller", dIn, append(inproc, remote.Reuse(puller(b, inproc...))), true}} {
 		cached := c.cached
 		b.Run(c.name, func(b *testing.B) {
 			d := c.d
@@ -157,8 +158,8 @@ func BenchmarkVerifyKeyless(b *testing.B) {
 	}
 }
 
-func puller(b *testing.B) *remote.Puller {
-	p, err := remote.NewPuller()
+func puller(b *testing.B, ro ...remote.Option) *remote.Puller {
+	p, err := remote.NewPuller(ro...)
 	if err != nil {
 		b.Fatal(err)
 	}
