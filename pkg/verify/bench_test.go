@@ -132,7 +132,11 @@ func BenchmarkVerifyKeyless(b *testing.B) {
 		d      name.Digest
 		ropts  []remote.Option
 		cached bool
-	}{{"loopback", d, nil, false}, {"loopback/cached", d, nil, true}, {"in-process", dIn, inproc, false}, {"in-process/cached", dIn, inproc, true}} {
+	}{{"loopback", d, nil, false}, {"loopback/cached", d, nil, true}, {"in-process", dIn, inproc, false}, {"in-process/cached", dIn, inproc, true},
+		// A long-lived caller (the admission webhook, warden serve) can keep one Puller across
+		// verifications (remote.Reuse in RemoteOptions): no registry ping per verification.
+		{"loopback/cached/shared-puller", d, []remote.Option{remote.Reuse(puller(b))}, true},
+		{"in-process/cached/shared-puller", dIn, append(inproc, remote.Reuse(puller(b, inproc...))), true}} {
 		cached := c.cached
 		b.Run(c.name, func(b *testing.B) {
 			d := c.d
@@ -152,6 +156,14 @@ func BenchmarkVerifyKeyless(b *testing.B) {
 			}
 		})
 	}
+}
+
+func puller(b *testing.B, ro ...remote.Option) *remote.Puller {
+	p, err := remote.NewPuller(ro...)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return p
 }
 
 // randomImageFrom reads back the image d names, to push it elsewhere under the same digest.

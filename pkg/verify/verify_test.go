@@ -406,6 +406,33 @@ func TestCache(t *testing.T) {
 	}
 }
 
+// A caller may keep one Puller across verifications (remote.Reuse): the cache still reads the
+// registry's signature state every time, so a signature added after caching is seen at once.
+func TestCacheSharedPuller(t *testing.T) {
+	host := newRegistry(t, true)
+	_, d := pushRandom(t, host, "app", "v1")
+	k, key := newKey(t, "k.pub")
+	p, err := remote.NewPuller()
+	if err != nil {
+		t.Fatal(err)
+	}
+	opt := verify.Options{Keys: []verify.Key{key}, Cache: verify.NewCache(8), RemoteOptions: []remote.Option{remote.Reuse(p)}}
+	if _, err := verify.Image(ctx, d, opt); !errors.Is(err, verify.ErrUnsigned) {
+		t.Fatalf("unsigned: %v", err)
+	}
+	mustSign(t, d, k, sign.Options{Format: sign.FormatLegacy})
+	if r, err := verify.Image(ctx, d, opt); err != nil || r.Cached || len(r.Signers) != 1 {
+		t.Fatalf("signed after an unsigned verification: %+v, %v", r, err)
+	}
+	if r, err := verify.Image(ctx, d, opt); err != nil || !r.Cached {
+		t.Fatalf("second must come from the cache: %+v, %v", r, err)
+	}
+	mustSign(t, d, k, sign.Options{Format: sign.FormatBundle})
+	if r, err := verify.Image(ctx, d, opt); err != nil || r.Cached || len(r.Signers) != 2 {
+		t.Fatalf("after a new signature: %+v, %v", r, err)
+	}
+}
+
 func TestDuplicateLegacySignatureNotAppended(t *testing.T) {
 	host := newRegistry(t, true)
 	_, d := pushRandom(t, host, "app", "v1")

@@ -34,6 +34,7 @@ type SignatureChecker struct {
 
 	mu      sync.Mutex
 	handler http.Handler
+	ropts   []remote.Option // the handler's transport and one Puller kept across checks (no ping per check)
 }
 
 // SetHandler gives the checker the registry handler to read through; use
@@ -42,6 +43,11 @@ type SignatureChecker struct {
 func (c *SignatureChecker) SetHandler(h http.Handler) {
 	c.mu.Lock()
 	c.handler = h
+	ro := []remote.Option{remote.WithTransport(verify.HandlerTransport(h))}
+	if p, err := remote.NewPuller(ro...); err == nil {
+		ro = append(ro, remote.Reuse(p))
+	}
+	c.ropts = ro
 	if c.Cache == nil {
 		c.Cache = verify.NewCache(0)
 	}
@@ -104,7 +110,7 @@ func (c *SignatureChecker) trustedKeys(repo string, digest v1.Hash) ([]verify.Ke
 // CheckSignatures implements registry.SignatureChecker.
 func (c *SignatureChecker) CheckSignatures(ctx context.Context, repo string, digest v1.Hash) (*registry.SignatureReport, error) {
 	c.mu.Lock()
-	h, cache := c.handler, c.Cache
+	h, cache, ropts := c.handler, c.Cache, c.ropts
 	c.mu.Unlock()
 	if h == nil {
 		return nil, errors.New("registrygate: signature checker has no registry handler (SetHandler)")
@@ -136,7 +142,7 @@ func (c *SignatureChecker) CheckSignatures(ctx context.Context, repo string, dig
 		TrustedRoot:   tr.root,
 		Notation:      tr.notation,
 		Cache:         cache,
-		RemoteOptions: []remote.Option{remote.WithTransport(verify.HandlerTransport(h))},
+		RemoteOptions: ropts,
 	})
 	if res == nil {
 		return nil, fmt.Errorf("verifying signatures of %s@%s: %w", repo, digest, err)

@@ -121,4 +121,20 @@ func TestSignaturesBehindAuth(t *testing.T) {
 	if rep, err := checker.CheckSignatures(ctx, "dev/app", devD); err != nil || rep.Status != registry.SigVerified || rep.Signers[0].Key != "ops.pub" {
 		t.Errorf("trusted key in an uncovered repository: %+v, %v", rep, err)
 	}
+	// The checker keeps one Puller and a cache across checks: a repeat is cached, and an image
+	// signed after a check that refused it is verified at once (the state is read every time).
+	if rep, err := checker.CheckSignatures(ctx, "prod/app", signedD); err != nil || rep.Status != registry.SigVerified || !rep.Cached {
+		t.Errorf("repeat check of the signed image: %+v, %v", rep, err)
+	}
+	_, unsignedD := push("prod/later:1", false)
+	if rep, err := checker.CheckSignatures(ctx, "prod/later", unsignedD); err != nil || rep.Status != registry.SigUnsigned {
+		t.Errorf("before signing: %+v, %v", rep, err)
+	}
+	later, _ := name.ParseReference(host+"/prod/later:1", name.Insecure)
+	if _, err := sign.Image(context.Background(), later, key, sign.Options{RemoteOptions: []remote.Option{alice}}); err != nil {
+		t.Fatal(err)
+	}
+	if rep, err := checker.CheckSignatures(ctx, "prod/later", unsignedD); err != nil || rep.Status != registry.SigVerified || rep.Cached {
+		t.Errorf("after signing: %+v, %v", rep, err)
+	}
 }
