@@ -68,8 +68,9 @@ func DefaultFeeds() []Feed {
 			URLs:  []string{"https://dl.rockylinux.org/pub/oval/org.rockylinux.rlsa-" + rel + ".xml.bz2"},
 			Paths: []string{"rocky/org.rockylinux.rlsa-" + rel + ".xml"}})
 	}
-	// SUSE publishes one OVAL file per product line (its definitions' criteria name the service pack);
-	// Oracle one file for every Oracle Linux release. Both URLs as anchore/vunnel fetches them.
+	// SUSE publishes one OVAL file per product line (its definitions' criteria name the service pack)
+	// and one per openSUSE Leap release; Oracle one file for every Oracle Linux release. The SLES and
+	// Oracle URLs as anchore/vunnel fetches them; Leap's files sit beside SLES's, opensuse.leap.15.N.xml.
 	fs = append(fs,
 		Feed{Name: "suse-sles-15", Kind: feed.KindRHELOVAL,
 			URLs:  []string{"https://ftp.suse.com/pub/projects/security/oval/suse.linux.enterprise.server.15.xml.bz2"},
@@ -77,6 +78,11 @@ func DefaultFeeds() []Feed {
 		Feed{Name: "oracle", Kind: feed.KindRHELOVAL,
 			URLs:  []string{"https://linux.oracle.com/security/oval/com.oracle.elsa-all.xml.bz2"},
 			Paths: []string{"oracle/com.oracle.elsa-all.xml"}})
+	for _, rel := range []string{"15.5", "15.6"} {
+		fs = append(fs, Feed{Name: "opensuse-leap-" + rel, Kind: feed.KindRHELOVAL,
+			URLs:  []string{"https://ftp.suse.com/pub/projects/security/oval/opensuse.leap." + rel + ".xml.bz2"},
+			Paths: []string{"suse/opensuse.leap." + rel + ".xml"}})
+	}
 	return fs
 }
 

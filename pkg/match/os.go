@@ -2,6 +2,7 @@ package match
 
 import (
 	"context"
+	"regexp"
 	"strconv"
 	"strings"
 
@@ -112,6 +113,9 @@ func (m apkMatcher) Match(ctx context.Context, db vulndb.Reader, d *inventory.Di
 	return lookupAll(ctx, db, Apk, ns, []string{p.Source()}, p.Version, p, env)
 }
 
+// kernelImage is an Ubuntu kernel image package: linux-image[-unsigned]-<version>-<ABI>-<variant>.
+var kernelImage = regexp.MustCompile(`^linux-image-(?:unsigned-)?(\d+\.\d+\.\d+)-\d+-([a-z0-9][a-z0-9.-]*)$`)
+
 // dpkgMatcher: Debian and Ubuntu packages by source package and source version.
 type dpkgMatcher struct{ osMatcher }
 
@@ -121,12 +125,25 @@ func (m dpkgMatcher) Match(ctx context.Context, db vulndb.Reader, d *inventory.D
 		return nil, nil
 	}
 	out, err := lookupAll(ctx, db, Dpkg, ns, []string{p.Source()}, p.SourceVer(), p, env)
-	if err != nil || d.ID != "ubuntu" || p.Source() == p.Name {
+	if err != nil || d.ID != "ubuntu" {
 		return out, err
 	}
 	// Ubuntu's USN OVAL names binary packages (libc6, not glibc): look the
 	// binary up too, with the binary's version, keeping one finding per advisory.
-	bin, err := lookupAll(ctx, db, Dpkg, ns, []string{p.Name}, p.Version, p, env)
+	// A kernel image is looked up by its variant's family too
+	// ("linux-image-6.8.0-1003-gke": "linux-image-6.8.0-*-gke"), the rows
+	// the reader makes of the kernel USNs' uname tests.
+	var names []string
+	if p.Source() != p.Name {
+		names = append(names, p.Name)
+	}
+	if m := kernelImage.FindStringSubmatch(p.Name); m != nil {
+		names = append(names, "linux-image-"+m[1]+"-*-"+m[2])
+	}
+	if len(names) == 0 {
+		return out, nil
+	}
+	bin, err := lookupAll(ctx, db, Dpkg, ns, names, p.Version, p, env)
 	if err != nil {
 		return nil, err
 	}

@@ -133,7 +133,7 @@ func TestAccuracy(t *testing.T) {
 	ctx := context.Background()
 	dbPath := filepath.Join(t.TempDir(), "db")
 	var specs []string
-	for _, f := range []string{"cve-2024-9143.json", "cve-2023-46809-trimmed.json", "repository-to-cpe.json"} {
+	for _, f := range []string{"cve-2024-9143.json", "cve-2023-46809-trimmed.json", "cve-2005-2541.json", "repository-to-cpe.json"} {
 		specs = append(specs, filepath.Join("testdata", f))
 	}
 	res, err := feeds.Import(ctx, dbPath, specs, feeds.Options{})
@@ -239,6 +239,16 @@ func TestAccuracy(t *testing.T) {
 				{"openssl", "", "1.0.1e", "58.el6_10", "openssl", ""},
 			},
 			want: []want{{"openssl", "CVE-2024-9143", vulndb.StatusEndOfLife, ""}},
+		},
+		{
+			// CVE-2005-2541: known_affected with no_fix_planned "Will not fix"
+			// for RHEL 6-9; tar 2:1.34-6.el9_1 is RHEL 9's build.
+			name:   "rhel 9 tar: will not fix, reported as will-not-fix with no fixed version",
+			distro: inventory.Distro{ID: "rhel", VersionID: "9.4"},
+			pkgs: []pkgSpec{
+				{"tar", "2", "1.34", "6.el9_1", "tar", ""},
+			},
+			want: []want{{"tar", "CVE-2005-2541", vulndb.StatusWontFix, ""}},
 		},
 	} {
 		t.Run(c.name, func(t *testing.T) {

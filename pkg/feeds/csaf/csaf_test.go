@@ -54,7 +54,7 @@ type row struct {
 // TestConvertGolden: every RHEL row each real record gives (namespace, rpm,
 // module stream, state, fixed EVR, severity, product CPEs), against goldens.
 func TestConvertGolden(t *testing.T) {
-	for _, f := range []string{"cve-2024-9143.json", "cve-2023-46809-trimmed.json"} {
+	for _, f := range []string{"cve-2024-9143.json", "cve-2023-46809-trimmed.json", "cve-2005-2541.json"} {
 		t.Run(f, func(t *testing.T) {
 			b := read(t, f)
 			var rows []row
@@ -85,9 +85,9 @@ func TestConvertGolden(t *testing.T) {
 
 // TestConvertStates spells out the facts the goldens hold.
 func TestConvertStates(t *testing.T) {
-	b := read(t, "cve-2024-9143.json", "cve-2023-46809-trimmed.json")
-	if b.Records != 2 {
-		t.Errorf("records %d, want 2", b.Records)
+	b := read(t, "cve-2024-9143.json", "cve-2023-46809-trimmed.json", "cve-2005-2541.json")
+	if b.Records != 3 {
+		t.Errorf("records %d, want 3", b.Records)
 	}
 	find := func(id, ns, pkg, module string) []vulndb.Advisory {
 		var out []vulndb.Advisory
@@ -110,6 +110,11 @@ func TestConvertStates(t *testing.T) {
 		{"CVE-2024-9143", "rhel:10", "edk2", "", vulndb.StatusUnfixed, ""},
 		// known_affected + no_fix_planned "Out of support scope".
 		{"CVE-2024-9143", "rhel:6", "openssl", "", vulndb.StatusEndOfLife, ""},
+		// known_affected + no_fix_planned "Will not fix" (real, RHEL 6-9).
+		{"CVE-2005-2541", "rhel:6", "tar", "", vulndb.StatusWontFix, ""},
+		{"CVE-2005-2541", "rhel:7", "tar", "", vulndb.StatusWontFix, ""},
+		{"CVE-2005-2541", "rhel:8", "tar", "", vulndb.StatusWontFix, ""},
+		{"CVE-2005-2541", "rhel:9", "tar", "", vulndb.StatusWontFix, ""},
 		// Module streams: one fix per stream.
 		{"CVE-2023-46809", "rhel:8", "nodejs", "nodejs:18", vulndb.StatusFixed, "1:18.19.1-1.module+el8.9.0+21387+21356dec"},
 		{"CVE-2023-46809", "rhel:8", "nodejs", "nodejs:20", vulndb.StatusFixed, "1:20.11.1-1.module+el8.9.0+21380+12032667"},

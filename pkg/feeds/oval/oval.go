@@ -111,7 +111,17 @@ type Element struct {
 	SignatureKeyID struct {
 		Value string `xml:",chardata"`
 	} `xml:"signature_keyid"`
-	Values []string `xml:"value"`
+	// Values: a constant_variable's values, or a variable_state's value
+	// (Ubuntu's kernel version test: debian_evr_string "less than").
+	Values []struct {
+		Operation string `xml:"operation,attr"`
+		Value     string `xml:",chardata"`
+	} `xml:"value"`
+	// OSRelease: a uname_state's os_release pattern (Ubuntu: "6.8.0-\d+(-gke)").
+	OSRelease struct {
+		Operation string `xml:"operation,attr"`
+		Value     string `xml:",chardata"`
+	} `xml:"os_release"`
 }
 
 // Parse decodes an OVAL document (bounded by feed.MaxFileSize upstream).
@@ -295,7 +305,8 @@ type fix struct{ pkg, evr, module, release string }
 // package test of a conjunction becomes a row bound to the conjunction's
 // module stream. Tests that only state preconditions the image already meets
 // by being in the namespace (the release is installed, the package is signed
-// with the vendor key, a uname or rpmverifyfile check) are neutral: true in
+// with the vendor key, an rpmverifyfile check, a uname check other than
+// Ubuntu's kernel variants, see kernelFamilies) are neutral: true in
 // an AND, no alternative of their own in an OR (Rocky's generator puts the
 // "release installed" test beside the packages in its top OR). A negated
 // test or criteria is neutral as well.
@@ -312,6 +323,55 @@ type conj struct {
 	pkgs    []fix
 	module  string
 	release string
+	// kernel: the package families of the kernel variants a uname test
+	// names ("linux-image-6.8.0-*-gke"); a running-kernel version test's
+	// fix (pkg kernelVersion) becomes one row per family.
+	kernel []string
+}
+
+// kernelVersion is the package of a fix read from Ubuntu's running-kernel
+// version test, bound to the kernel variants of its conjunction.
+const kernelVersion = "\x00kernel"
+
+// unameVariants reads Ubuntu's uname pattern "6.8.0-\d+(-generic|-generic-64k)".
+var unameVariants = regexp.MustCompile(`^(\d+\.\d+\.\d+)-\\d\+\((-[a-z0-9.-]+(?:\|-[a-z0-9.-]+)*)\)$`)
+
+// kernelFamilies are the linux-image package families of a uname test:
+// "linux-image-6.8.0-*-gke" for "6.8.0-\d+(-gke)"; nil when the test is not
+// a pattern of that shape.
+func kernelFamilies(t *Element, ix *indexes) []string {
+	var out []string
+	for _, sr := range t.States {
+		st := ix.states[sr.Ref]
+		if st == nil || st.OSRelease.Operation != "pattern match" {
+			continue
+		}
+		m := unameVariants.FindStringSubmatch(strings.TrimSpace(st.OSRelease.Value))
+		if m == nil {
+			continue
+		}
+		for _, v := range strings.Split(m[2], "|") {
+			out = append(out, "linux-image-"+m[1]+"-*"+v)
+		}
+	}
+	return out
+}
+
+// kernelFix reads Ubuntu's running-kernel version test: a variable_test
+// whose state is a debian_evr_string "less than" ("0:6.8.0-1005").
+func kernelFix(t *Element, ix *indexes) []fix {
+	for _, sr := range t.States {
+		st := ix.states[sr.Ref]
+		if st == nil {
+			continue
+		}
+		for _, v := range st.Values {
+			if v.Operation == "less than" && strings.TrimSpace(v.Value) != "" {
+				return []fix{{pkg: kernelVersion, evr: strings.TrimSpace(v.Value)}}
+			}
+		}
+	}
+	return nil
 }
 
 // maxConj bounds the normal form (AND of ORs multiplies); a definition above
@@ -389,7 +449,8 @@ func evaluate(c *Criteria, ix *indexes, depth int) (out []conj, neutral bool, er
 					}
 					rel = b.release
 				}
-				next = append(next, conj{pkgs: append(append([]fix{}, a.pkgs...), b.pkgs...), module: m, release: rel})
+				next = append(next, conj{pkgs: append(append([]fix{}, a.pkgs...), b.pkgs...), module: m, release: rel,
+					kernel: append(append([]string{}, a.kernel...), b.kernel...)})
 			}
 		}
 		if len(next) > maxConj {
@@ -421,6 +482,18 @@ func criterionAtoms(ref, comment string, ix *indexes) []conj {
 		// cut for tests are): read the comment, rather than let a
 		// vulnerable package pass as a neutral precondition.
 		return commentFix(comment, testComment(t))
+	}
+	if t != nil && strings.HasSuffix(t.XMLName.Local, "uname_test") {
+		if fams := kernelFamilies(t, ix); fams != nil {
+			return []conj{{kernel: fams}}
+		}
+		return nil
+	}
+	if t != nil && strings.HasSuffix(t.XMLName.Local, "variable_test") {
+		if fs := kernelFix(t, ix); fs != nil {
+			return []conj{{pkgs: fs}}
+		}
+		return nil
 	}
 	for _, cm := range []string{strings.TrimSpace(comment), testComment(t)} {
 		if m := moduleComment.FindStringSubmatch(cm); m != nil {
@@ -481,7 +554,9 @@ func testFixes(t *Element, ix *indexes) []fix {
 	var names []string
 	if obj.Name.VarRef != "" {
 		if v := ix.vars[obj.Name.VarRef]; v != nil {
-			names = v.Values
+			for _, x := range v.Values {
+				names = append(names, x.Value)
+			}
 		}
 	} else if n := strings.TrimSpace(obj.Name.Value); n != "" {
 		names = []string{n}
@@ -515,7 +590,19 @@ func fixes(d *Definition, ix *indexes) []fix {
 	var out []fix
 	seen := map[string]bool{}
 	for _, c := range cs {
+		var pkgs []fix
 		for _, f := range c.pkgs {
+			if f.pkg != kernelVersion {
+				pkgs = append(pkgs, f)
+				continue
+			}
+			// The running kernel's version, bound to the variants its
+			// conjunction names; without a variant it says nothing.
+			for _, fam := range c.kernel {
+				pkgs = append(pkgs, fix{pkg: fam, evr: f.evr})
+			}
+		}
+		for _, f := range pkgs {
 			f.module, f.release = c.module, c.release
 			k := f.pkg + "\x00" + f.module + "\x00" + f.release
 			if seen[k] {

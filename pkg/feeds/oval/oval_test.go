@@ -103,6 +103,8 @@ func FuzzAddBytes(f *testing.F) {
 	f.Add(mustRead(f, "rhel-8-vunnel.oval.xml"))
 	f.Add(mustRead(f, "oracle-elsa-vunnel.oval.xml"))
 	f.Add(mustRead(f, "suse-vunnel.oval.xml"))
+	f.Add(mustRead(f, "opensuse.leap.15.3-slice.xml"))
+	f.Add(mustRead(f, "com.ubuntu.noble.usn.oval-kernel-slice.xml"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		r := NewReader(nil)
 		_ = r.AddBytes("fuzz", data)
