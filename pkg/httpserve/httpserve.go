@@ -32,6 +32,13 @@ func Run(ctx context.Context, grace time.Duration, ls ...Listener) error {
 		i   int
 		err error
 	}
+	// A server whose goroutine has not reached Serve yet tracks no listener
+	// for Close or Shutdown to close: every listener is closed here at the end.
+	defer func() {
+		for _, l := range ls {
+			_ = l.Listener.Close()
+		}
+	}()
 	errc := make(chan result, len(ls))
 	for i, l := range ls {
 		go func() {
@@ -49,9 +56,6 @@ func Run(ctx context.Context, grace time.Duration, ls ...Listener) error {
 		for i, l := range ls {
 			if i != r.i {
 				_ = l.Server.Close()
-				// A server whose goroutine has not reached Serve yet tracks
-				// no listener for Close to close: close it here.
-				_ = l.Listener.Close()
 			}
 		}
 		return fmt.Errorf("serving on %s: %w", ls[r.i].Listener.Addr(), r.err)
@@ -71,9 +75,6 @@ func Run(ctx context.Context, grace time.Duration, ls ...Listener) error {
 			}
 			break
 		}
-	}
-	for _, l := range ls {
-		_ = l.Listener.Close() // as above: Shutdown misses a Serve not yet begun
 	}
 	return nil
 }
