@@ -137,8 +137,10 @@ func (m dpkgMatcher) Match(ctx context.Context, db vulndb.Reader, d *inventory.D
 	if p.Source() != p.Name {
 		names = append(names, p.Name)
 	}
-	if m := kernelImage.FindStringSubmatch(p.Name); m != nil {
-		names = append(names, "linux-image-"+m[1]+"-*-"+m[2])
+	if strings.HasPrefix(p.Name, "linux-image-") { // the regexp only for kernel packages: this runs per package
+		if m := kernelImage.FindStringSubmatch(p.Name); m != nil {
+			names = append(names, "linux-image-"+m[1]+"-*-"+m[2])
+		}
 	}
 	if len(names) == 0 {
 		return out, nil
