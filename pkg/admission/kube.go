@@ -1,5 +1,7 @@
 package admission
 
+import metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
 // The wire format, AdmissionReview admission.k8s.io/v1, is k8s.io/api's own
 // (admission.go). The objects inside it and the ones `warden admission
 // manifests` writes (v1, apps/v1, batch/v1, rbac.authorization.k8s.io/v1,
@@ -8,12 +10,6 @@ package admission
 // batch types would add another 5 MB of binary (45.4 MB in all, over the
 // 45 MB budget) for the handful of fields read here; the tests encode and
 // decode with k8s.io/api itself, so the two stay compatible.
-
-// TypeMeta is apiVersion and kind.
-type TypeMeta struct {
-	APIVersion string `json:"apiVersion,omitempty"`
-	Kind       string `json:"kind,omitempty"`
-}
 
 // ObjectMeta is the part of metadata Warden reads or writes.
 type ObjectMeta struct {
@@ -121,9 +117,9 @@ type LabelSelectorRequirement struct {
 
 // object is a manifest object: type, metadata and a spec (or none).
 type object[S any] struct {
-	TypeMeta
-	ObjectMeta ObjectMeta `json:"metadata"`
-	Spec       S          `json:"spec"`
+	metav1.TypeMeta `json:",inline"`
+	ObjectMeta      ObjectMeta `json:"metadata"`
+	Spec            S          `json:"spec"`
 }
 
 // podWorkload is a Pod; templated is a Deployment, ReplicaSet, StatefulSet,
@@ -163,15 +159,15 @@ type servicePort struct {
 
 // serviceAccount is v1 ServiceAccount.
 type serviceAccount struct {
-	TypeMeta
-	ObjectMeta ObjectMeta `json:"metadata"`
+	metav1.TypeMeta `json:",inline"`
+	ObjectMeta      ObjectMeta `json:"metadata"`
 }
 
 // clusterRole is rbac.authorization.k8s.io/v1 ClusterRole.
 type clusterRole struct {
-	TypeMeta
-	ObjectMeta ObjectMeta   `json:"metadata"`
-	Rules      []policyRule `json:"rules"`
+	metav1.TypeMeta `json:",inline"`
+	ObjectMeta      ObjectMeta   `json:"metadata"`
+	Rules           []policyRule `json:"rules"`
 }
 
 type policyRule struct {
@@ -182,10 +178,10 @@ type policyRule struct {
 
 // clusterRoleBinding is rbac.authorization.k8s.io/v1 ClusterRoleBinding.
 type clusterRoleBinding struct {
-	TypeMeta
-	ObjectMeta ObjectMeta `json:"metadata"`
-	Subjects   []subject  `json:"subjects,omitempty"`
-	RoleRef    roleRef    `json:"roleRef"`
+	metav1.TypeMeta `json:",inline"`
+	ObjectMeta      ObjectMeta `json:"metadata"`
+	Subjects        []subject  `json:"subjects,omitempty"`
+	RoleRef         roleRef    `json:"roleRef"`
 }
 
 type subject struct {
@@ -203,9 +199,9 @@ type roleRef struct {
 // webhookConfiguration is admissionregistration.k8s.io/v1
 // Validating- or MutatingWebhookConfiguration.
 type webhookConfiguration struct {
-	TypeMeta
-	ObjectMeta ObjectMeta `json:"metadata"`
-	Webhooks   []webhook  `json:"webhooks,omitempty"`
+	metav1.TypeMeta `json:",inline"`
+	ObjectMeta      ObjectMeta `json:"metadata"`
+	Webhooks        []webhook  `json:"webhooks,omitempty"`
 }
 
 type webhook struct {

@@ -8,6 +8,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 	admissionv1 "k8s.io/api/admission/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
 // IgnoreLabel on a namespace exempts it from the webhooks.
@@ -74,10 +75,10 @@ func Manifests(o ManifestOptions) ([]byte, error) {
 	}
 	var objs []any
 	objs = append(objs,
-		&serviceAccount{TypeMeta: TypeMeta{APIVersion: "v1", Kind: "ServiceAccount"}, ObjectMeta: meta(true)},
-		&clusterRole{TypeMeta: TypeMeta{APIVersion: "rbac.authorization.k8s.io/v1", Kind: "ClusterRole"}, ObjectMeta: meta(false),
+		&serviceAccount{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "ServiceAccount"}, ObjectMeta: meta(true)},
+		&clusterRole{TypeMeta: metav1.TypeMeta{APIVersion: "rbac.authorization.k8s.io/v1", Kind: "ClusterRole"}, ObjectMeta: meta(false),
 			Rules: []policyRule{{APIGroups: []string{""}, Resources: []string{"secrets"}, Verbs: []string{"get"}}}},
-		&clusterRoleBinding{TypeMeta: TypeMeta{APIVersion: "rbac.authorization.k8s.io/v1", Kind: "ClusterRoleBinding"}, ObjectMeta: meta(false),
+		&clusterRoleBinding{TypeMeta: metav1.TypeMeta{APIVersion: "rbac.authorization.k8s.io/v1", Kind: "ClusterRoleBinding"}, ObjectMeta: meta(false),
 			RoleRef:  roleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "ClusterRole", Name: o.Name},
 			Subjects: []subject{{Kind: "ServiceAccount", Name: o.Name, Namespace: o.Namespace}}},
 	)
@@ -90,7 +91,7 @@ func Manifests(o ManifestOptions) ([]byte, error) {
 		one, no, yes := int32(2), false, true
 		uid := int64(65532)
 		objs = append(objs,
-			&object[deploymentSpec]{TypeMeta: TypeMeta{APIVersion: "apps/v1", Kind: "Deployment"}, ObjectMeta: meta(true),
+			&object[deploymentSpec]{TypeMeta: metav1.TypeMeta{APIVersion: "apps/v1", Kind: "Deployment"}, ObjectMeta: meta(true),
 				Spec: deploymentSpec{
 					Replicas: &one,
 					Selector: &LabelSelector{MatchLabels: labels},
@@ -119,7 +120,7 @@ func Manifests(o ManifestOptions) ([]byte, error) {
 						},
 					},
 				}},
-			&object[serviceSpec]{TypeMeta: TypeMeta{APIVersion: "v1", Kind: "Service"}, ObjectMeta: meta(true),
+			&object[serviceSpec]{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Service"}, ObjectMeta: meta(true),
 				Spec: serviceSpec{Selector: labels, Ports: []servicePort{{Name: "https", Port: 443, TargetPort: 8443}}}},
 		)
 	}
@@ -145,12 +146,12 @@ func Manifests(o ManifestOptions) ([]byte, error) {
 	timeout := o.TimeoutSeconds
 	ifNeeded := "IfNeeded"
 	objs = append(objs,
-		&webhookConfiguration{TypeMeta: TypeMeta{APIVersion: "admissionregistration.k8s.io/v1", Kind: "MutatingWebhookConfiguration"},
+		&webhookConfiguration{TypeMeta: metav1.TypeMeta{APIVersion: "admissionregistration.k8s.io/v1", Kind: "MutatingWebhookConfiguration"},
 			ObjectMeta: meta(false),
 			Webhooks: []webhook{{Name: "mutate.warden.wardensec.io", ClientConfig: client("/mutate"), Rules: rules,
 				NamespaceSelector: nsSel, FailurePolicy: &fail, SideEffects: &none, TimeoutSeconds: &timeout,
 				AdmissionReviewVersions: []string{"v1"}, ReinvocationPolicy: &ifNeeded}}},
-		&webhookConfiguration{TypeMeta: TypeMeta{APIVersion: "admissionregistration.k8s.io/v1", Kind: "ValidatingWebhookConfiguration"},
+		&webhookConfiguration{TypeMeta: metav1.TypeMeta{APIVersion: "admissionregistration.k8s.io/v1", Kind: "ValidatingWebhookConfiguration"},
 			ObjectMeta: meta(false),
 			Webhooks: []webhook{{Name: "validate.warden.wardensec.io", ClientConfig: client("/validate"), Rules: rules,
 				NamespaceSelector: nsSel, FailurePolicy: &fail, SideEffects: &none, TimeoutSeconds: &timeout,
