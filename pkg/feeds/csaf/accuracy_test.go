@@ -1,20 +1,15 @@
 package csaf_test
 
 import (
-	"bytes"
 	"context"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
-	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/wardensec/warden/internal/testutil"
+	"github.com/wardensec/warden/internal/testrpmdb"
 	"github.com/wardensec/warden/pkg/extract/os/distro"
-	"github.com/wardensec/warden/pkg/extract/os/rpm"
 	"github.com/wardensec/warden/pkg/feeds"
 	"github.com/wardensec/warden/pkg/inventory"
 	"github.com/wardensec/warden/pkg/match"
@@ -27,101 +22,15 @@ type pkgSpec struct {
 	name, epoch, version, release, source, modularity string
 }
 
-// specFile writes the spec of the rpms of one source package.
-func specFile(src string, pkgs []pkgSpec) string {
-	var b strings.Builder
-	main := pkgs[0]
-	b.WriteString("Name: " + src + "\n")
-	if main.epoch != "" {
-		b.WriteString("Epoch: " + main.epoch + "\n")
-	}
-	b.WriteString("Version: " + main.version + "\nRelease: " + main.release + "\nSummary: test\nLicense: MIT\n\n%description\nTest package.\n\n")
-	for _, p := range pkgs {
-		if p.name != src {
-			b.WriteString("%package -n " + p.name + "\nSummary: test\n")
-			if p.epoch != main.epoch || p.version != main.version || p.release != main.release {
-				b.WriteString("Epoch: " + p.epoch + "\nVersion: " + p.version + "\nRelease: " + p.release + "\n")
-			}
-			b.WriteString("%description -n " + p.name + "\nTest package.\n\n")
-		}
-	}
-	b.WriteString("%install\n")
-	for _, p := range pkgs {
-		b.WriteString("mkdir -p %{buildroot}/usr/share/" + p.name + " && echo x > %{buildroot}/usr/share/" + p.name + "/x\n")
-	}
-	for _, p := range pkgs {
-		if p.name == src {
-			b.WriteString("\n%files\n")
-		} else {
-			b.WriteString("\n%files -n " + p.name + "\n")
-		}
-		b.WriteString("/usr/share/" + p.name + "/x\n")
-	}
-	return b.String()
-}
-
-// rpmdb builds the packages with rpmbuild, installs them (database only)
-// with rpm into a fresh root, and reads the database back with Warden's rpm
-// extractor, as the RPM extractor's own tests do.
+// rpmdb builds the packages into a real rpm database and reads it back with
+// Warden's rpm extractor (testrpmdb).
 func rpmdb(t *testing.T, pkgs []pkgSpec) []inventory.Package {
 	t.Helper()
-	rpmbuild := testutil.RequireTool(t, "rpmbuild")
-	rpmBin := testutil.RequireTool(t, "rpm")
-	// Not t.TempDir(): it holds the subtest's name, whose parentheses break rpmbuild's shell.
-	top, err := os.MkdirTemp("", "warden-csaf-rpm-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(top) })
-	bySrc := map[string][]pkgSpec{}
-	var srcs []string
+	var ps []testrpmdb.Pkg
 	for _, p := range pkgs {
-		if bySrc[p.source] == nil {
-			srcs = append(srcs, p.source)
-		}
-		bySrc[p.source] = append(bySrc[p.source], p)
+		ps = append(ps, testrpmdb.Pkg{Name: p.name, Epoch: p.epoch, Version: p.version, Release: p.release, Source: p.source, Modularity: p.modularity})
 	}
-	// The source's own package first: it sets the spec's version.
-	for _, src := range srcs {
-		ps := bySrc[src]
-		sort.SliceStable(ps, func(i, j int) bool { return ps[i].name == src && ps[j].name != src })
-		spec := filepath.Join(top, src+".spec")
-		if err := os.WriteFile(spec, []byte(specFile(src, ps)), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		args := []string{"-bb", "--quiet", "--define", "_topdir " + top, "--target", "x86_64"}
-		if ps[0].modularity != "" {
-			args = append(args, "--define", "modularitylabel "+ps[0].modularity)
-		}
-		cmd := exec.Command(rpmbuild, append(args, spec)...)
-		cmd.Env = append(os.Environ(), "HOME="+top)
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("rpmbuild %s: %v\n%s", src, err, out)
-		}
-	}
-	rpms, _ := filepath.Glob(filepath.Join(top, "RPMS", "*", "*.rpm"))
-	if len(rpms) != len(pkgs) {
-		t.Fatalf("rpmbuild made %v for %d packages", rpms, len(pkgs))
-	}
-	root := filepath.Join(top, "root")
-	for _, args := range [][]string{
-		{"--root", root, "--dbpath", "/var/lib/rpm", "--initdb"},
-		append([]string{"--root", root, "--dbpath", "/var/lib/rpm", "-i", "--justdb", "--nodeps", "--noscripts", "--ignorearch"}, rpms...),
-	} {
-		cmd := exec.Command(rpmBin, args...)
-		cmd.Env = append(os.Environ(), "HOME="+top)
-		var errb bytes.Buffer
-		cmd.Stderr = &errb
-		if err := cmd.Run(); err != nil {
-			t.Fatalf("rpm %v: %v\n%s", args, err, errb.String())
-		}
-	}
-	var warns []string
-	got, err := rpm.ReadDB(filepath.Join(root, "var", "lib", "rpm", "rpmdb.sqlite"), func(m string) { warns = append(warns, m) })
-	if err != nil || len(warns) > 0 {
-		t.Fatalf("reading the rpmdb: %v %v", err, warns)
-	}
-	return got
+	return testrpmdb.Build(t, ps)
 }
 
 // TestAccuracy: RHEL images whose rpm databases are built with rpm, at

@@ -253,7 +253,7 @@ func namespaceOf(d *Definition, ix *indexes, file string) (flavor, ns string) {
 	if strings.Contains(id, "opensuse.security") {
 		// One SUSE definition covers every product and service pack a CVE
 		// touches; each branch of its criteria names its own ("SUSE Linux
-		// Enterprise Server 15 SP1 is installed"): see suseRelease.
+		// Enterprise Server 15 SP1 is installed"): see productRelease.
 		return "suse", ""
 	}
 	switch {
@@ -382,8 +382,11 @@ var (
 	// SUSE's product tests: the release its packages' rows belong to. Other
 	// products (SLE Micro, Storage, Manager...) version themselves apart
 	// and stay neutral, so the rows under them are not kept.
-	sleProduct     = regexp.MustCompile(`^SUSE Linux Enterprise (?:Server|Desktop|High Performance Computing|Module for [A-Za-z ]+?|Workstation Extension|Real Time|Live Patching)(?: for SAP Applications)? (\d+)(?: SP(\d+))?(?:-[A-Z]+)? is installed$`)
-	leapProduct    = regexp.MustCompile(`^openSUSE Leap (\d+\.\d+) is installed$`)
+	sleProduct  = regexp.MustCompile(`^SUSE Linux Enterprise (?:Server|Desktop|High Performance Computing|Module for [A-Za-z ]+?|Workstation Extension|Real Time|Live Patching)(?: for SAP Applications)? (\d+)(?: SP(\d+))?(?:-[A-Z]+)? is installed$`)
+	leapProduct = regexp.MustCompile(`^openSUSE Leap (\d+\.\d+) is installed$`)
+	// oracleProduct: Oracle's release test ("Oracle Linux 9 is installed");
+	// one ELSA can cover two releases, a branch of its criteria each.
+	oracleProduct  = regexp.MustCompile(`^Oracle Linux (\d+) is installed$`)
 	moduleComment  = regexp.MustCompile(`^Module (\S+:\S+) is enabled$`)
 	earlierComment = regexp.MustCompile(`^(\S+) is earlier than (\S+)$`)
 	// SUSE's package criteria name the fixed build: "kernel-default-4.12.14-150.72.1 is installed".
@@ -466,10 +469,12 @@ var errTooLarge = errors.New("criteria too large to evaluate")
 // criterionAtoms returns the alternatives one criterion stands for: one per
 // package name of a package test, one for a module test; nil when neutral.
 func criterionAtoms(ref, comment string, ix *indexes) []conj {
-	if rel := suseRelease(comment); rel != "" {
-		return []conj{{release: rel}}
-	}
 	t := ix.tests[ref]
+	for _, cm := range []string{comment, testComment(t)} {
+		if rel := productRelease(cm); rel != "" {
+			return []conj{{release: rel}}
+		}
+	}
 	if t != nil && (strings.HasSuffix(t.XMLName.Local, "dpkginfo_test") || strings.HasSuffix(t.XMLName.Local, "rpminfo_test")) {
 		var out []conj
 		for _, f := range testFixes(t, ix) {
@@ -520,10 +525,13 @@ func commentFix(comments ...string) []conj {
 	return nil
 }
 
-// suseRelease is the namespace a SUSE product test stands for: "SUSE Linux
-// Enterprise Server 15 SP1-LTSS is installed" is sles:15.1, "... 15 is
-// installed" sles:15, "openSUSE Leap 15.5 is installed" opensuse-leap:15.5.
-func suseRelease(comment string) string {
+// productRelease is the namespace a SUSE or Oracle product test stands for:
+// "SUSE Linux Enterprise Server 15 SP1-LTSS is installed" is sles:15.1, "...
+// 15 is installed" sles:15, "openSUSE Leap 15.5 is installed"
+// opensuse-leap:15.5, "Oracle Linux 9 is installed" ol:9. The rows of the
+// branch it heads go to that release, whatever the rest of the definition
+// says (an ELSA for Oracle Linux 8 and 9 has an el8 and an el9 branch).
+func productRelease(comment string) string {
 	comment = strings.TrimSpace(comment)
 	if m := sleProduct.FindStringSubmatch(comment); m != nil {
 		if m[2] != "" {
@@ -533,6 +541,9 @@ func suseRelease(comment string) string {
 	}
 	if m := leapProduct.FindStringSubmatch(comment); m != nil {
 		return "opensuse-leap:" + m[1]
+	}
+	if m := oracleProduct.FindStringSubmatch(comment); m != nil {
+		return "ol:" + m[1]
 	}
 	return ""
 }
