@@ -113,8 +113,16 @@ func (m apkMatcher) Match(ctx context.Context, db vulndb.Reader, d *inventory.Di
 	return lookupAll(ctx, db, Apk, ns, []string{p.Source()}, p.Version, p, env)
 }
 
-// kernelImage is an Ubuntu kernel image package: linux-image[-unsigned]-<version>-<ABI>-<variant>.
-var kernelImage = regexp.MustCompile(`^linux-image-(?:unsigned-)?(\d+\.\d+\.\d+)-\d+-([a-z0-9][a-z0-9.-]*)$`)
+// kernelBinary is a package of one Ubuntu kernel build: the image
+// (linux-image[-unsigned|-uc]-<version>-<ABI>-<variant>, linux-signed-image-…)
+// and the packages built with it for that build alone: its modules
+// (linux-modules[-extra]-…), headers, tools, cloud tools, build info and Rust
+// library. They come from the kernel's source at the kernel's version, so a
+// kernel USN's fix is theirs; future-architect/vuls counts the same binaries
+// as the running kernel's (gost/ubuntu.go). Packages shared by every build of a
+// release (linux-headers-6.8.0-31, linux-tools-common) name no variant and
+// do not match.
+var kernelBinary = regexp.MustCompile(`^linux-(?:image(?:-unsigned|-uc)?|signed-image|modules(?:-extra)?|headers|tools|cloud-tools|buildinfo|lib-rust)-(\d+\.\d+\.\d+)-\d+-([a-z0-9][a-z0-9.-]*)$`)
 
 // dpkgMatcher: Debian and Ubuntu packages by source package and source version.
 type dpkgMatcher struct{ osMatcher }
@@ -130,15 +138,16 @@ func (m dpkgMatcher) Match(ctx context.Context, db vulndb.Reader, d *inventory.D
 	}
 	// Ubuntu's USN OVAL names binary packages (libc6, not glibc): look the
 	// binary up too, with the binary's version, keeping one finding per advisory.
-	// A kernel image is looked up by its variant's family too
-	// ("linux-image-6.8.0-1003-gke": "linux-image-6.8.0-*-gke"), the rows
-	// the reader makes of the kernel USNs' uname tests.
+	// A kernel image, and a package of the same kernel build, is looked up by
+	// its variant's family too ("linux-image-6.8.0-1003-gke",
+	// "linux-modules-6.8.0-1003-gke": "linux-image-6.8.0-*-gke"), the rows the
+	// reader makes of the kernel USNs' uname tests.
 	var names []string
 	if p.Source() != p.Name {
 		names = append(names, p.Name)
 	}
-	if strings.HasPrefix(p.Name, "linux-image-") { // the regexp only for kernel packages: this runs per package
-		if m := kernelImage.FindStringSubmatch(p.Name); m != nil {
+	if strings.HasPrefix(p.Name, "linux-") { // the regexp only for kernel packages: this runs per package
+		if m := kernelBinary.FindStringSubmatch(p.Name); m != nil {
 			names = append(names, "linux-image-"+m[1]+"-*-"+m[2])
 		}
 	}
