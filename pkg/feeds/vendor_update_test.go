@@ -459,6 +459,36 @@ func TestResolveIndexFiles(t *testing.T) {
 	}
 }
 
+// `warden db import csaf:DIR` of a copy of Red Hat's VEX directory: the
+// archive is read, the index files beside it are not data.
+func TestImportVEXDirectory(t *testing.T) {
+	dir := t.TempDir()
+	for name, data := range map[string][]byte{
+		"csaf_vex_2024-07-21.tar.zst": vexArchive(t, "CVE-2024-9143", "CVE-2023-46809", "CVE-2005-2541"),
+		"archive_latest.txt":          []byte("csaf_vex_2024-07-21.tar.zst\n"),
+		"changes.csv":                 []byte(`"2005/cve-2005-2541.json","2024-07-22T10:00:00+00:00"` + "\n"),
+		"deletions.csv":               nil,
+	} {
+		if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dbPath := filepath.Join(t.TempDir(), "db")
+	res, err := Import(context.Background(), dbPath, []string{"csaf:" + dir}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Summaries) != 1 || res.Summaries[0].Source != "redhat-csaf" || res.Summaries[0].Records != 3 || res.Summaries[0].Skipped != 0 {
+		t.Errorf("summaries: %+v", res.Summaries)
+	}
+	if len(res.Ignored) != 3 {
+		t.Errorf("ignored: %q", res.Ignored)
+	}
+	if got := rows(t, dbPath, "rhel:7", "tar"); !cmp.Equal(got, []string{"CVE-2005-2541 wont-fix "}) {
+		t.Errorf("rhel:7 tar: %q", got)
+	}
+}
+
 // BenchmarkReadVEXArchive reads a tar.zst of n VEX files (the three real
 // records of csaf/testdata, repeated under new CVE paths) through Read, as
 // db update does with Red Hat's archive, and reports the archive's
