@@ -130,13 +130,13 @@ func repomd(href string, gzData, open []byte) []byte {
 <repomd xmlns="http://linux.duke.edu/metadata/repo" xmlns:rpm="http://linux.duke.edu/metadata/rpm">
   <revision>1721606400</revision>
   <data type="primary_db">
-    <checksum type="sha256">8508e3ed25587c08ec66683d13963e39f51a56f3450b5493516bf8421cd47bff</checksum>
-    <open-checksum type="sha256">396a9cbdb646ed3a1e7cb580c211c3403b7bf30fe5cc3b1d8b405f1027b78258</open-checksum>
+    <checksum type="sha256">%s</checksum>
+    <open-checksum type="sha256">%s</open-checksum>
     <location href="repodata/primary.sqlite.gz"/>
     <timestamp>1721606390</timestamp>
     <database_version>10</database_version>
-    <size>34874486</size>
-    <open-size>113115136</open-size>
+    <size>35000000</size>
+    <open-size>113000000</open-size>
   </data>
   <data type="updateinfo">
     <checksum type="sha256">%s</checksum>
@@ -147,7 +147,7 @@ func repomd(href string, gzData, open []byte) []byte {
     <open-size>%d</open-size>
   </data>
 </repomd>
-`, sum(gzData), sum(open), href, len(gzData), len(open)))
+`, sum([]byte("primary.sqlite.gz")), sum([]byte("primary.sqlite")), sum(gzData), sum(open), href, len(gzData), len(open)))
 }
 
 const (
