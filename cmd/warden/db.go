@@ -230,8 +230,9 @@ func newDBUpdateCmd(g *globals) *cobra.Command {
 		Use:   "update",
 		Short: "Fetch the upstream feeds (or a mirror) and update the database",
 		Long: `Fetch the vulnerability feeds from their upstream URLs (osv.dev per-ecosystem
-zips, Alpine/Wolfi/Chainguard secdb, the Debian security tracker, Ubuntu and
-Rocky Linux OVAL) or from a mirror (--mirror BASE or $WARDEN_DB_MIRROR, holding
+zips, Alpine/Wolfi/Chainguard secdb, the Debian security tracker, Ubuntu,
+Rocky, SUSE and Oracle OVAL, Red Hat's CSAF VEX archive, Amazon Linux 2 and
+2023 updateinfo) or from a mirror (--mirror BASE or $WARDEN_DB_MIRROR, holding
 each feed at the path listed in docs/vulndb.md) and update the database in
 one atomic step. Requests are conditional (ETag / Last-Modified remembered in
 the database). A feed that fails is reported and the others still update.

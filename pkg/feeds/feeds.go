@@ -128,7 +128,13 @@ func notData(name string) bool {
 			return true
 		}
 	}
-	return strings.HasSuffix(b, ".md")
+	// Beside Red Hat's VEX files: index.txt, changes.csv, deletions.csv, signatures and checksums.
+	for _, s := range []string{".md", ".txt", ".csv", ".asc", ".sig", ".sha256"} {
+		if strings.HasSuffix(b, s) {
+			return true
+		}
+	}
+	return false
 }
 
 // Read reads every source (KIND:PATH, a directory, a zip, a file or an
@@ -159,7 +165,7 @@ func Read(ctx context.Context, specs []string, opt Options) (_ *Result, err erro
 		if err != nil {
 			return nil, fmt.Errorf("feed source %s: %w", loc, err)
 		}
-		single := !fi.IsDir() && !feed.IsZip(path)
+		single := !fi.IsDir() && !feed.IsZip(path) && !feed.IsZstd(path)
 		n := 0
 		err = feed.Walk(ctx, path, func(e *feed.Entry) error {
 			if path != loc && e.Source == "" {
@@ -248,8 +254,12 @@ func download(ctx context.Context, opt Options, url string) (string, error) {
 	return saveBody(opt, url, resp)
 }
 
+// maxArchiveDownload bounds a downloaded tar.zst archive (Red Hat's CSAF VEX
+// archive is about 260 MB).
+const maxArchiveDownload = 4 << 30
+
 // saveBody writes a response into a new temporary directory, under the
-// URL's file name (without .bz2/.gz), which some readers go by
+// URL's file name (without .bz2/.gz/.zst; a .tar.zst stays as it is), which some readers go by
 // (security-support-ended.debN). Remove it with removeDownload.
 func saveBody(opt Options, url string, resp *http.Response) (string, error) {
 	dir, err := os.MkdirTemp(opt.TempDir, "warden-feed-*")
@@ -260,7 +270,11 @@ func saveBody(opt Options, url string, resp *http.Response) (string, error) {
 	if i := strings.IndexAny(base, "?#"); i >= 0 {
 		base = base[:i]
 	}
-	base = strings.TrimSuffix(strings.TrimSuffix(pathpkg.Base(base), ".bz2"), ".gz")
+	base = pathpkg.Base(base)
+	archive := strings.HasSuffix(strings.ToLower(base), ".tar.zst")
+	if !archive {
+		base = strings.TrimSuffix(strings.TrimSuffix(strings.TrimSuffix(base, ".bz2"), ".gz"), ".zst")
+	}
 	if base == "" || base == "." || base == "/" {
 		base = "feed"
 	}
@@ -278,12 +292,19 @@ func saveBody(opt Options, url string, resp *http.Response) (string, error) {
 		os.RemoveAll(dir)
 		return "", fmt.Errorf("fetching %s: %w", url, err)
 	}
-	n, err := io.Copy(f, io.LimitReader(body, feed.MaxFileSize+1))
+	if c, ok := body.(interface{ Close() }); ok {
+		defer c.Close() // a zstd decoder's goroutines
+	}
+	limit := int64(feed.MaxFileSize)
+	if archive {
+		limit = maxArchiveDownload // kept compressed; feed.Walk bounds its decompression
+	}
+	n, err := io.Copy(f, io.LimitReader(body, limit+1))
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
-	if err == nil && n > feed.MaxFileSize {
-		err = fmt.Errorf("larger than %d bytes", feed.MaxFileSize)
+	if err == nil && n > limit {
+		err = fmt.Errorf("larger than %d bytes", limit)
 	}
 	if err == nil && resp.ContentLength > 0 && raw.n < resp.ContentLength {
 		err = fmt.Errorf("truncated: %d of %d bytes", raw.n, resp.ContentLength)

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/klauspost/compress/zstd"
+
 	"github.com/wardensec/warden/pkg/feeds/feed"
 	"github.com/wardensec/warden/pkg/vulndb"
 )
@@ -24,6 +26,9 @@ type Feed struct {
 	Kind  string   // a feed.Kind*
 	URLs  []string // the upstream URLs
 	Paths []string // the same files under a mirror base URL (one per URL)
+	// Via says how the data files are found from URLs[0] (Paths[0] on a
+	// mirror): "" they are the URLs themselves; ViaRedHatVEX, ViaYumRepo.
+	Via string
 }
 
 const osvBase = "https://osv-vulnerabilities.storage.googleapis.com/"
@@ -83,7 +88,8 @@ func DefaultFeeds() []Feed {
 			URLs:  []string{"https://ftp.suse.com/pub/projects/security/oval/opensuse.leap." + rel + ".xml.bz2"},
 			Paths: []string{"suse/opensuse.leap." + rel + ".xml"}})
 	}
-	return fs
+	fs = append(fs, redHatFeeds()...)
+	return append(fs, amazonFeeds()...)
 }
 
 // NVDFeed is the NVD CVE API 2.0 (paginated; set NVD_API_KEY for the higher rate limit).
@@ -159,30 +165,49 @@ func updateFeed(ctx context.Context, w *vulndb.Writer, f Feed, opt UpdateOptions
 		return updateNVD(ctx, w, f, opt)
 	}
 	res.Feed = f.Name
-	var files []string
+	urls := make([]string, len(f.URLs))
+	for i := range f.URLs {
+		urls[i] = feedURL(f, i, opt.Mirror)
+	}
+	var err error
+	switch f.Via {
+	case "":
+	case ViaRedHatVEX:
+		urls, err = resolveRedHatVEX(ctx, opt, urls)
+	case ViaYumRepo:
+		urls, err = resolveYumRepo(ctx, opt, urls[0], opt.Mirror != "")
+	default:
+		err = fmt.Errorf("unknown way %q to the feed's files", f.Via)
+	}
+	if err != nil {
+		res.Err = fmt.Errorf("feed %s: %w", f.Name, err)
+		return res
+	}
+	origin := strings.Join(urls, ", ")
+	if opt.Mirror != "" {
+		origin = urls[0]
+	}
+	return updateFiles(ctx, w, f, urls, origin, opt, res)
+}
+
+// updateFiles fetches urls (conditionally) and stores what they hold as one
+// all-or-nothing feed.
+func updateFiles(ctx context.Context, w *vulndb.Writer, f Feed, urls []string, origin string, opt UpdateOptions, res FeedResult) FeedResult {
+	files := make([]string, len(urls)) // "" for a URL that answered 304
+	hcs := make([]vulndb.HTTPCache, len(urls))
 	defer func() {
 		for _, p := range files {
-			removeDownload(p)
+			if p != "" {
+				removeDownload(p)
+			}
 		}
 	}()
-	type fetched struct {
-		url string
-		hc  vulndb.HTTPCache
-	}
-	var got []fetched
 	notModified := 0
 	var prevSources []string
-	for i := range f.URLs {
-		u := feedURL(f, i, opt.Mirror)
+	for i, u := range urls {
 		old, _ := w.HTTPCache(u)
 		prevSources = append(prevSources, old.Sources...)
-		var (
-			path string
-			hc   vulndb.HTTPCache
-			nm   bool
-			err  error
-		)
-		path, hc, nm, err = fetchConditional(ctx, opt, u, old)
+		path, hc, nm, err := fetchConditional(ctx, opt, u, old)
 		if err != nil {
 			res.Err = fmt.Errorf("feed %s: %w", f.Name, err)
 			return res
@@ -191,10 +216,9 @@ func updateFeed(ctx context.Context, w *vulndb.Writer, f Feed, opt UpdateOptions
 			notModified++
 			continue
 		}
-		files = append(files, path)
-		got = append(got, fetched{u, hc})
+		files[i], hcs[i] = path, hc
 	}
-	if notModified == len(f.URLs) {
+	if notModified == len(urls) {
 		res.NotModified = true
 		for _, s := range uniq(prevSources) {
 			if err := w.Touch(s); err != nil {
@@ -203,55 +227,68 @@ func updateFeed(ctx context.Context, w *vulndb.Writer, f Feed, opt UpdateOptions
 		}
 		return res
 	}
-	if notModified > 0 {
-		// Part of an all-or-nothing feed changed: fetch the rest again unconditionally.
-		for _, p := range files {
-			removeDownload(p)
+	// Part of an all-or-nothing feed changed: fetch the files that answered
+	// 304 again, unconditionally (the others are not fetched twice: one is
+	// Red Hat's archive).
+	for i, u := range urls {
+		if files[i] != "" {
+			continue
 		}
-		files, got = nil, nil
-		for i := range f.URLs {
-			u := feedURL(f, i, opt.Mirror)
-			path, hc, _, err := fetchConditional(ctx, opt, u, vulndb.HTTPCache{})
-			if err != nil {
-				res.Err = fmt.Errorf("feed %s: %w", f.Name, err)
-				return res
-			}
-			files = append(files, path)
-			got = append(got, fetched{u, hc})
+		path, hc, _, err := fetchConditional(ctx, opt, u, vulndb.HTTPCache{})
+		if err != nil {
+			res.Err = fmt.Errorf("feed %s: %w", f.Name, err)
+			return res
 		}
+		files[i], hcs[i] = path, hc
 	}
 	specs := make([]string, len(files))
 	for i, p := range files {
 		specs[i] = f.Kind + ":" + p
 	}
+	// Messages name the URL a file came from, not its temporary copy.
+	byURL := func(msg string) string {
+		for i, p := range files {
+			msg = strings.ReplaceAll(msg, p, urls[i])
+		}
+		return msg
+	}
 	rr, err := Read(ctx, specs, opt.Options)
 	if err != nil {
-		res.Err = fmt.Errorf("feed %s: %w", f.Name, err)
+		res.Err = fmt.Errorf("feed %s: %w", f.Name, &renamedError{byURL(err.Error()), err})
 		return res
 	}
 	defer rr.Close()
 	var sources []string
 	for _, b := range rr.Batches {
-		b.Origin = strings.Join(f.URLs, ", ")
-		if opt.Mirror != "" {
-			b.Origin = feedURL(f, 0, opt.Mirror)
-		}
+		b.Origin = origin
 		if err := w.Put(b); err != nil {
 			res.Err = fmt.Errorf("feed %s: %w", f.Name, err)
 			return res
 		}
 		sources = append(sources, b.Source)
 	}
-	for _, g := range got {
-		g.hc.Sources = sources
-		if err := w.SetHTTPCache(g.url, g.hc); err != nil {
+	for i, u := range urls {
+		hcs[i].Sources = sources
+		if err := w.SetHTTPCache(u, hcs[i]); err != nil {
 			res.Err = fmt.Errorf("feed %s: %w", f.Name, err)
 			return res
 		}
 	}
-	res.Batches, res.Warnings = rr.Batches, rr.Warnings
+	res.Batches = rr.Batches
+	for _, m := range rr.Warnings {
+		res.Warnings = append(res.Warnings, byURL(m))
+	}
 	return res
 }
+
+// renamedError is an error with its message rewritten (files named by URL).
+type renamedError struct {
+	msg string
+	err error
+}
+
+func (e *renamedError) Error() string { return e.msg }
+func (e *renamedError) Unwrap() error { return e.err }
 
 func uniq(ss []string) []string {
 	seen := map[string]bool{}
@@ -301,9 +338,13 @@ func fetchConditional(ctx context.Context, opt UpdateOptions, u string, old vuln
 	return path, vulndb.HTTPCache{ETag: resp.Header.Get("ETag"), LastModified: resp.Header.Get("Last-Modified"), Fetched: now.UTC()}, false, nil
 }
 
-// decompressor wraps a response body by the URL's compression suffix.
+// decompressor wraps a response body by the URL's compression suffix. A
+// .tar.zst archive stays compressed (feed.Walk streams it).
 func decompressor(u string, body io.Reader) (io.Reader, error) {
 	switch {
+	case strings.HasSuffix(u, ".tar.zst"):
+	case strings.HasSuffix(u, ".zst"):
+		return zstd.NewReader(body, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(feed.MaxFileSize))
 	case strings.HasSuffix(u, ".bz2"):
 		return bzip2.NewReader(body), nil
 	case strings.HasSuffix(u, ".gz"):

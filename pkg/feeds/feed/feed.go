@@ -105,7 +105,8 @@ func IsZip(path string) bool {
 }
 
 // Walk calls fn for every regular file of path: a directory (recursively,
-// sorted, zips inside it walked too), a zip, or a single file.
+// sorted, zips and tar.zst archives inside it walked too), a zip, a tar.zst
+// archive (Red Hat's CSAF VEX archive), or a single file.
 func Walk(ctx context.Context, path string, fn func(e *Entry) error) error {
 	fi, err := os.Stat(path)
 	if err != nil {
@@ -146,6 +147,9 @@ func Walk(ctx context.Context, path string, fn func(e *Entry) error) error {
 func walkFile(ctx context.Context, path string, fi fs.FileInfo, fn func(e *Entry) error) error {
 	if IsZip(path) {
 		return WalkZip(ctx, path, fn)
+	}
+	if IsZstd(path) {
+		return WalkTarZst(ctx, path, fn)
 	}
 	return fn(&Entry{Name: path, Size: fi.Size(), ModTime: fi.ModTime(), open: func() (io.ReadCloser, error) { return os.Open(path) }})
 }
