@@ -200,6 +200,9 @@ func runScan(cmd *cobra.Command, g *globals, f *scanFlags, ref string) error {
 	defer img.Close()
 	showDigests := f.attest || f.format == report.FormatCycloneDX || f.format == report.FormatTemplate
 	f.inv.digests = showDigests
+	// No report lists the packages' files (CycloneDX is written without);
+	// the SBOM of --attest does.
+	f.inv.ownerFilesOnly = !f.attest
 	inv, err := invInventory(ctx, g, img, &f.inv)
 	if err != nil {
 		return err
