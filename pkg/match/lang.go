@@ -1,7 +1,9 @@
 package match
 
 import (
+	"bytes"
 	"context"
+	"fmt"
 	"slices"
 	"strings"
 
@@ -31,7 +33,7 @@ func (goMatcher) Handles(d *inventory.Distro, p *inventory.Package) bool {
 	return p.Ecosystem == inventory.Go
 }
 func (goMatcher) Match(ctx context.Context, db vulndb.Reader, d *inventory.Distro, p *inventory.Package, env *Env) ([]Finding, error) {
-	if p.Version == "" || p.Version == "(devel)" {
+	if !goMatchable(p) {
 		env.Logger.Debug("Go module without a version: not matched", "module", p.Name)
 		return nil, nil
 	}
@@ -64,6 +66,68 @@ func (goMatcher) Match(ctx context.Context, db vulndb.Reader, d *inventory.Distr
 		resolveLinked(out, pending, p.Symbols)
 	}
 	return out, nil
+}
+
+// goMatchable: a Go module without a version is not matched.
+func goMatchable(p *inventory.Package) bool { return p.Version != "" && p.Version != "(devel)" }
+
+// KeepSymbols is walk.Options.KeepSymbols for a scan whose Match uses env
+// (Options.Env): of a Go module's symbols it keeps those resolveLinked can
+// look at for any advisory the database has for the module (any version,
+// any platform): the symbols the advisories' imports name and, for an import
+// naming none, every symbol of its package. Other packages keep all theirs.
+// The lookups are env's: Match does not repeat them.
+func (e *Env) KeepSymbols(ctx context.Context, db vulndb.Reader) func(p *inventory.Package) (func(sym []byte) bool, error) {
+	tests := map[string]func([]byte) bool{} // module -> test
+	none := func([]byte) bool { return false }
+	return func(p *inventory.Package) (func([]byte) bool, error) {
+		if p.Ecosystem != inventory.Go {
+			return nil, nil
+		}
+		if !goMatchable(p) {
+			return none, nil
+		}
+		if t, ok := tests[p.Name]; ok {
+			return t, nil
+		}
+		advs, err := e.lookup(ctx, db, inventory.Go, normalizeName(inventory.Go, p.Name))
+		if err != nil {
+			return nil, fmt.Errorf("looking up %q in %s: %w", p.Name, inventory.Go, err)
+		}
+		symbols, packages := map[string]struct{}{}, map[string]struct{}{}
+		for i := range advs {
+			for _, imp := range advs[i].Imports {
+				if len(imp.Symbols) == 0 {
+					packages[imp.Path] = struct{}{}
+				}
+				for _, sym := range imp.Symbols {
+					symbols[imp.Path+"."+sym] = struct{}{}
+				}
+			}
+		}
+		t := none
+		if len(symbols)+len(packages) > 0 {
+			t = func(s []byte) bool {
+				if _, ok := symbols[string(s)]; ok {
+					return true
+				}
+				if len(packages) == 0 {
+					return false
+				}
+				// anyInPackage's test: s is "<path>.<rest>" with a rest free of slashes.
+				for j := bytes.LastIndexByte(s, '/') + 1; j < len(s)-1; j++ {
+					if s[j] == '.' {
+						if _, ok := packages[string(s[:j])]; ok {
+							return true
+						}
+					}
+				}
+				return false
+			}
+		}
+		tests[p.Name] = t
+		return t, nil
+	}
 }
 
 // pendingLink is a finding (by index) whose vulnerable imports are still to

@@ -1,7 +1,6 @@
 package walk
 
 import (
-	"encoding/binary"
 	"fmt"
 	"maps"
 	"slices"
@@ -17,11 +16,11 @@ type layerResult struct {
 	Whiteouts []string               // paths deleted by .wh.<name>
 	Opaque    []string               // directories made opaque by .wh..wh..opq
 
-	// Read from the cache with Options.OwnerFilesOnly: the packages whose
-	// Files are still to be read (readFiles), in the trailer's order, and
-	// the cache key.
-	filesOf []*inventory.Package
-	key     string
+	// Read from the cache with Options.OwnerFilesOnly or KeepSymbols: the
+	// packages whose Files and Symbols are still to be read (readTrailer),
+	// in the trailer's order, and the cache key.
+	deferred []*inventory.Package
+	key      string
 }
 
 // fileResult records one path of a layer that matters: a file an extractor
@@ -41,18 +40,22 @@ type fileResult struct {
 //
 // FormatVersion comes first (it is also part of the cache key), then the
 // length of the main part, the main part (everything but the packages'
-// Files), then the trailer: every package's Files, in the order the main
-// part has the packages. The file lists are half of an image's results (a
-// Debian base owns ~120k files) and a scan only joins a few paths against
-// them (Options.OwnerFilesOnly): it reads the trailer in place, in a second
-// pass, and copies out only those paths. Each part is copied once into a
-// string and every string is cut out of it (the value is only valid during
-// the cache's View).
+// Files and Symbols), then the trailer: every package's Files and Symbols,
+// in the order the main part has the packages. The file lists and the Go
+// symbols are nearly all of an image's results (a Debian base owns ~120k
+// files, Go binaries link ~200k functions), and a scan looks at few of them
+// (Options.OwnerFilesOnly, Options.KeepSymbols): it reads the trailer in
+// place, in a second pass, and copies out only those. Otherwise each part is
+// copied once into a string and every string is cut out of it (the value is
+// only valid during the cache's View).
 
 func encodeResult(r *layerResult) ([]byte, error) {
 	e := &wire.Encoder{B: make([]byte, 0, 64<<10)}
-	files := &wire.Encoder{B: make([]byte, 0, 64<<10)}
+	e.Uint(FormatVersion)
+	at := len(e.B)
+	e.B = append(e.B, 0x80, 0x80, 0x80, 0x80, 0) // the main part's length, a 5-byte uvarint written below
 	paths := slices.Sorted(maps.Keys(r.Files))
+	var order []*inventory.Package // the packages in the main part's order, for the trailer
 	e.Uint(uint64(len(paths)))
 	for _, p := range paths {
 		f := r.Files[p]
@@ -68,7 +71,7 @@ func encodeResult(r *layerResult) ([]byte, error) {
 			e.Uint(uint64(len(pkgs)))
 			for i := range pkgs {
 				encodePkg(e, &pkgs[i])
-				files.Strs(pkgs[i].Files)
+				order = append(order, &pkgs[i])
 			}
 		}
 		e.Bool(f.Distro != nil)
@@ -77,15 +80,24 @@ func encodeResult(r *layerResult) ([]byte, error) {
 	}
 	e.Strs(r.Whiteouts)
 	e.Strs(r.Opaque)
-	out := &wire.Encoder{B: make([]byte, 0, 2*binary.MaxVarintLen64+len(e.B)+len(files.B))}
-	out.Uint(FormatVersion)
-	out.Uint(uint64(len(e.B)))
-	out.B = append(append(out.B, e.B...), files.B...)
-	return out.B, nil
+	n := len(e.B) - at - 5
+	if n >= 1<<35 {
+		return nil, fmt.Errorf("layer result of %d bytes is too large to cache", n)
+	}
+	for i := range 4 {
+		e.B[at+i] = byte(n)&0x7f | 0x80
+		n >>= 7
+	}
+	e.B[at+4] = byte(n)
+	for _, p := range order {
+		e.Strs(p.Files)
+		e.Strs(p.Symbols)
+	}
+	return e.B, nil
 }
 
-// encodePkg writes every field of inventory.Package but Files (the
-// trailer's), in declaration order (TestResultCodecCoversPackage fails when
+// encodePkg writes every field of inventory.Package but Files and Symbols
+// (the trailer's), in declaration order (TestResultCodecCoversPackage fails when
 // a field is added and not here).
 func encodePkg(e *wire.Encoder, p *inventory.Package) {
 	e.Str(p.Name)
@@ -102,7 +114,6 @@ func encodePkg(e *wire.Encoder, p *inventory.Package) {
 	e.Str(p.OwnedBy)
 	e.Str(p.GOOS)
 	e.Str(p.GOARCH)
-	e.Strs(p.Symbols)
 	e.Bool(p.SymbolsKnown)
 	keys := slices.Sorted(maps.Keys(p.Meta))
 	e.Uint(uint64(len(keys)))
@@ -129,9 +140,10 @@ func parts(b []byte) (main, trailer []byte, err error) {
 	return b[start : start+int(n)], b[start+int(n):], nil
 }
 
-// decodeResult decodes a cached value. With deferFiles the packages' Files
-// are not read: the result lists its packages in r.filesOf for readFiles.
-func decodeResult(b []byte, deferFiles bool) (*layerResult, error) {
+// decodeResult decodes a cached value. With deferTrailer the packages' Files
+// and Symbols are not read: the result lists its packages in r.deferred for
+// readTrailer.
+func decodeResult(b []byte, deferTrailer bool) (*layerResult, error) {
 	mainPart, trailer, err := parts(b)
 	if err != nil {
 		return nil, err
@@ -173,68 +185,89 @@ func decodeResult(b []byte, deferFiles bool) (*layerResult, error) {
 	if err := d.End(); err != nil {
 		return nil, fmt.Errorf("decoding layer result: %w", err)
 	}
-	if deferFiles {
-		r.filesOf = order
+	if deferTrailer {
+		r.deferred = order
 		return r, nil
 	}
-	if err := setFiles(trailer, order, nil); err != nil {
+	if err := readLists(trailer, order, nil); err != nil {
 		return nil, err
 	}
 	return r, nil
 }
 
-// readFiles reads the trailer of b, the cached value r was decoded from with
-// deferFiles, and sets the packages' Files: all of them for a language
-// package, and for an OS package only the paths keep has.
-func readFiles(b []byte, r *layerResult, keep map[string]struct{}) error {
+// trailerFilter says what readTrailer keeps: an OS package's Files only in
+// files (nil: all), a package's Symbols only those symbols(p) accepts (nil
+// symbols, or a nil test: all).
+type trailerFilter struct {
+	files   map[string]struct{}
+	symbols func(p *inventory.Package) (func(sym []byte) bool, error)
+}
+
+// readTrailer reads the trailer of b, the cached value r was decoded from
+// with deferTrailer, into r's packages.
+func readTrailer(b []byte, r *layerResult, f *trailerFilter) error {
 	_, trailer, err := parts(b)
 	if err != nil {
 		return err
 	}
-	if keep == nil {
-		keep = map[string]struct{}{}
-	}
-	if err := setFiles(trailer, r.filesOf, keep); err != nil {
+	if err := readLists(trailer, r.deferred, f); err != nil {
 		return err
 	}
-	r.filesOf = nil
+	r.deferred = nil
 	return nil
 }
 
-// setFiles reads one file list per package from trailer. A nil keep keeps
-// them all (one copy of the trailer, cut up); otherwise an OS package keeps
-// only the paths in keep, each copied (trailer is not retained).
-func setFiles(trailer []byte, pkgs []*inventory.Package, keep map[string]struct{}) error {
-	if keep == nil {
+// readLists reads each package's Files and Symbols from trailer. A nil f
+// keeps them all (one copy of the trailer, cut up); otherwise they are read
+// in place and what f keeps is copied (trailer is not retained).
+func readLists(trailer []byte, pkgs []*inventory.Package, f *trailerFilter) error {
+	if f == nil {
 		d := wire.NewStringDecoder(string(trailer))
 		for _, p := range pkgs {
 			p.Files = d.Strs()
+			p.Symbols = d.Strs()
 		}
 		if err := d.End(); err != nil {
-			return fmt.Errorf("decoding layer result's files: %w", err)
+			return fmt.Errorf("decoding layer result's files and symbols: %w", err)
 		}
 		return nil
 	}
 	d := wire.NewDecoder(trailer)
 	for _, p := range pkgs {
-		if !inventory.IsOS(p.Ecosystem) {
-			p.Files = d.Strs()
-			continue
+		var keepFile func([]byte) bool
+		if f.files != nil && inventory.IsOS(p.Ecosystem) {
+			keepFile = func(b []byte) bool { _, ok := f.files[string(b)]; return ok }
 		}
-		p.Files = nil
-		for range d.Count() {
-			// d.Bytes is a slice of trailer; the map lookup of string(f) does not copy it.
-			if f := d.Bytes(); d.Err == nil {
-				if _, ok := keep[string(f)]; ok {
-					p.Files = append(p.Files, string(f))
-				}
+		p.Files = readList(d, keepFile)
+		var keepSym func([]byte) bool
+		if f.symbols != nil {
+			var err error
+			if keepSym, err = f.symbols(p); err != nil {
+				return err
 			}
 		}
+		p.Symbols = readList(d, keepSym)
 	}
 	if err := d.End(); err != nil {
-		return fmt.Errorf("decoding layer result's files: %w", err)
+		return fmt.Errorf("decoding layer result's files and symbols: %w", err)
 	}
 	return nil
+}
+
+// readList reads a list of strings written by Encoder.Strs, copying out
+// those keep accepts (nil: all); none is nil.
+func readList(d *wire.Decoder, keep func([]byte) bool) []string {
+	if keep == nil {
+		return d.Strs()
+	}
+	var out []string
+	for range d.Count() {
+		// d.Bytes is a slice of the trailer; keep must not retain it.
+		if b := d.Bytes(); d.Err == nil && keep(b) {
+			out = append(out, string(b))
+		}
+	}
+	return out
 }
 
 func decodePkg(d *wire.Decoder, p *inventory.Package) {
@@ -252,7 +285,6 @@ func decodePkg(d *wire.Decoder, p *inventory.Package) {
 	p.OwnedBy = d.Str()
 	p.GOOS = d.Str()
 	p.GOARCH = d.Str()
-	p.Symbols = d.Strs()
 	p.SymbolsKnown = d.Bool()
 	if n := d.Count(); n > 0 {
 		p.Meta = make(map[string]string, n)

@@ -3,6 +3,7 @@ package walk
 import (
 	"errors"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -97,14 +98,15 @@ func FuzzDecodeResult(f *testing.F) {
 			}
 		}
 		if r, err := decodeResult(b, true); err == nil {
-			_ = readFiles(b, r, map[string]struct{}{"lib/ld-musl-x86_64.so.1": {}})
+			_ = readTrailer(b, r, &trailerFilter{files: map[string]struct{}{"lib/ld-musl-x86_64.so.1": {}}})
 		}
 	})
 }
 
-// TestResultFilesDeferred: a result read with deferred files and then readFiles
-// is the full result with each OS package's Files cut to the kept paths (in
-// their order), and every language package's Files whole.
+// TestResultFilesDeferred: a result read with its trailer deferred and then
+// readTrailer is the full result with each OS package's Files cut to the
+// kept paths (in their order), every language package's Files whole, and
+// the Symbols the filter keeps.
 func TestResultFilesDeferred(t *testing.T) {
 	dpkg := func(name string, files ...string) inventory.Package {
 		return inventory.Package{Name: name, Version: "1", Ecosystem: inventory.Dpkg, Files: files}
@@ -116,7 +118,8 @@ func TestResultFilesDeferred(t *testing.T) {
 			dpkg("empty"),
 		}}},
 		"usr/bin/app": {Results: map[string][]inventory.Package{"lang/gobinary": {
-			{Name: "stdlib", Version: "1.22", Ecosystem: inventory.Go, Locations: []string{"/usr/bin/app"}, Files: []string{"x", "y"}},
+			{Name: "stdlib", Version: "1.22", Ecosystem: inventory.Go, Locations: []string{"/usr/bin/app"}, Files: []string{"x", "y"},
+				Symbols: []string{"crypto/tls.(*Conn).Read", "net/http.ListenAndServe", "fmt.Println"}, SymbolsKnown: true},
 		}}},
 		"etc/os-release": {Distro: []byte("ID=debian\n")},
 	}}
@@ -128,24 +131,37 @@ func TestResultFilesDeferred(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(r.filesOf) != 4 {
-		t.Fatalf("%d packages with files to read, want 4", len(r.filesOf))
+	if len(r.deferred) != 4 {
+		t.Fatalf("%d packages with files and symbols to read, want 4", len(r.deferred))
 	}
 	keep := map[string]struct{}{}
 	inventory.OwnerPaths(keep, "/usr/bin/app", "/usr/lib/python3/dist-packages/PyYAML-6.0.egg-info")
-	if err := readFiles(b, r, keep); err != nil {
+	symbols := func(p *inventory.Package) (func([]byte) bool, error) {
+		if p.Ecosystem != inventory.Go {
+			return nil, nil
+		}
+		return func(b []byte) bool { return strings.HasPrefix(string(b), "net/http.") }, nil
+	}
+	if err := readTrailer(b, r, &trailerFilter{files: keep, symbols: symbols}); err != nil {
 		t.Fatal(err)
 	}
 	want, _ := decodeResult(b, false)
+	want.Files["usr/bin/app"].Results["lang/gobinary"][0].Symbols = []string{"net/http.ListenAndServe"}
 	os := want.Files["var/lib/dpkg/status"].Results["os/dpkg"]
 	os[0].Files = []string{"/usr/lib/python3/dist-packages/PyYAML-6.0.egg-info"}
 	os[1].Files = []string{"/usr/bin/app"}
 	if d := cmp.Diff(want, r, cmp.AllowUnexported(layerResult{})); d != "" {
 		t.Errorf("(-want +got):\n%s", d)
 	}
+	// The filter's error is readTrailer's.
+	r, _ = decodeResult(b, true)
+	boom := errors.New("boom")
+	if err := readTrailer(b, r, &trailerFilter{symbols: func(*inventory.Package) (func([]byte) bool, error) { return nil, boom }}); !errors.Is(err, boom) {
+		t.Errorf("filter error: %v", err)
+	}
 	// A truncated trailer is an error in the second pass.
 	r, _ = decodeResult(b[:len(b)-1], true)
-	if err := readFiles(b[:len(b)-1], r, keep); !errors.Is(err, wire.ErrCorrupt) {
+	if err := readTrailer(b[:len(b)-1], r, &trailerFilter{files: keep}); !errors.Is(err, wire.ErrCorrupt) {
 		t.Errorf("truncated trailer: %v", err)
 	}
 }

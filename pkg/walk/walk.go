@@ -41,7 +41,7 @@ import (
 
 // FormatVersion changes whenever the walk's per-layer result can change for
 // the same layer and extractors; it is part of the cache key.
-const FormatVersion = 3 // 2: binary result encoding (was gob); 3: the packages' Files in a trailer
+const FormatVersion = 4 // 2: binary result encoding (was gob); 3: the packages' Files in a trailer; 4: and their Symbols
 
 // Defaults for Options.
 const (
@@ -94,6 +94,12 @@ type Options struct {
 	// and an image's ~100,000 owned file names are not copied out of the
 	// cache. Layers read from the image keep all their files.
 	OwnerFilesOnly bool
+	// KeepSymbols, when set, says which of a Go package's Symbols the caller
+	// can use (a scan: those its advisories name); results read from the
+	// Cache keep only the symbols the test it returns accepts (a nil test:
+	// all). An error fails the walk. Layers read from the image keep all
+	// their symbols.
+	KeepSymbols func(p *inventory.Package) (keep func(sym []byte) bool, err error)
 }
 
 func (o *Options) gzip() inflate.Gzip {
@@ -214,8 +220,8 @@ func Inventory(ctx context.Context, img v1.Image, opt Options) (*inventory.Inven
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	if opt.OwnerFilesOnly {
-		if err := readOwnerFiles(results, &opt); err != nil {
+	if opt.OwnerFilesOnly || opt.KeepSymbols != nil {
+		if err := readDeferred(results, &opt); err != nil {
 			return nil, err
 		}
 	}
@@ -228,40 +234,45 @@ func Inventory(ctx context.Context, img v1.Image, opt Options) (*inventory.Inven
 	return merge(results, &opt), nil
 }
 
-// readOwnerFiles reads the Files of the results decoded without them
-// (Options.OwnerFilesOnly): a second look at their cache entries that
-// copies out only the OS packages' files a language package's location
-// names, in any layer.
-func readOwnerFiles(results []*layerResult, opt *Options) error {
-	keep := map[string]struct{}{}
+// readDeferred reads the Files and Symbols of the results decoded without
+// them (Options.OwnerFilesOnly, KeepSymbols): a second look at their cache
+// entries that copies out only the OS packages' files a language package's
+// location names, in any layer, and the symbols KeepSymbols keeps.
+func readDeferred(results []*layerResult, opt *Options) error {
+	f := &trailerFilter{symbols: opt.KeepSymbols}
 	pending := false
 	for _, r := range results {
-		pending = pending || r.filesOf != nil
-		for path, f := range r.Files {
-			for _, pkgs := range f.Results {
-				for i := range pkgs {
-					p := &pkgs[i]
-					if inventory.IsOS(p.Ecosystem) {
-						continue
-					}
-					if len(p.Locations) == 0 { // merge's default location
-						inventory.OwnerPaths(keep, "/"+path)
-					}
-					inventory.OwnerPaths(keep, p.Locations...)
-				}
-			}
-		}
+		pending = pending || r.deferred != nil
 	}
 	if !pending {
 		return nil
 	}
+	if opt.OwnerFilesOnly {
+		f.files = map[string]struct{}{}
+		for _, r := range results {
+			for path, fr := range r.Files {
+				for _, pkgs := range fr.Results {
+					for i := range pkgs {
+						p := &pkgs[i]
+						if inventory.IsOS(p.Ecosystem) {
+							continue
+						}
+						if len(p.Locations) == 0 { // merge's default location
+							inventory.OwnerPaths(f.files, "/"+path)
+						}
+						inventory.OwnerPaths(f.files, p.Locations...)
+					}
+				}
+			}
+		}
+	}
 	for _, r := range results {
-		if r.filesOf == nil {
+		if r.deferred == nil {
 			continue
 		}
 		var derr error
 		found, err := opt.Cache.View(r.key, func(b []byte) error {
-			derr = readFiles(b, r, keep)
+			derr = readTrailer(b, r, f)
 			return nil
 		})
 		if err == nil && !found {
@@ -271,8 +282,8 @@ func readOwnerFiles(results []*layerResult, opt *Options) error {
 			err = derr
 		}
 		if err != nil {
-			// The first read decoded this entry a moment ago: a failure now is the cache's.
-			return fmt.Errorf("image %s: layer %s: reading its file lists from the layer cache: %w", opt.ImageName, r.DiffID, err)
+			// The first read decoded this entry a moment ago: a failure now is the cache's (or KeepSymbols').
+			return fmt.Errorf("image %s: layer %s: reading its files and symbols from the layer cache: %w", opt.ImageName, r.DiffID, err)
 		}
 	}
 	return nil
@@ -301,7 +312,7 @@ func layerWithCache(ctx context.Context, l v1.Layer, idx int, d v1.Hash, hash st
 		var r *layerResult
 		var derr error
 		found, err := opt.Cache.View(key, func(b []byte) error {
-			r, derr = decodeResult(b, opt.OwnerFilesOnly)
+			r, derr = decodeResult(b, opt.OwnerFilesOnly || opt.KeepSymbols != nil)
 			return nil
 		})
 		switch {
