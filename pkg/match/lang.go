@@ -76,7 +76,8 @@ func goMatchable(p *inventory.Package) bool { return p.Version != "" && p.Versio
 // look at for any advisory the database has for the module (any version,
 // any platform): the symbols the advisories' imports name and, for an import
 // naming none, every symbol of its package. Other packages keep all theirs.
-// The lookups are env's: Match does not repeat them.
+// The lookups are env's: Match does not repeat them. The tests it returns
+// are for one goroutine.
 func (e *Env) KeepSymbols(ctx context.Context, db vulndb.Reader) func(p *inventory.Package) (func(sym []byte) bool, error) {
 	tests := map[string]func([]byte) bool{} // module -> test
 	none := func([]byte) bool { return false }
@@ -107,15 +108,35 @@ func (e *Env) KeepSymbols(ctx context.Context, db vulndb.Reader) func(p *invento
 		}
 		t := none
 		if len(symbols)+len(packages) > 0 {
+			// A symbol's head, its text up to the first dot after the last
+			// slash, is the head of the wanted symbol or package it can be:
+			// a binary lists its symbols package by package, so a run of
+			// symbols with a head not wanted is refused by one comparison.
+			heads := map[string]bool{}
+			for s := range symbols {
+				heads[string(symbolHead([]byte(s)))] = true
+			}
+			for p := range packages {
+				heads[string(symbolHead([]byte(p+".")))] = true
+			}
+			var last []byte
+			lastWanted := false
 			t = func(s []byte) bool {
+				h := symbolHead(s)
+				if h == nil {
+					return false
+				}
+				if !bytes.Equal(h, last) || last == nil {
+					last, lastWanted = append(last[:0], h...), heads[string(h)]
+				}
+				if !lastWanted {
+					return false
+				}
 				if _, ok := symbols[string(s)]; ok {
 					return true
 				}
-				if len(packages) == 0 {
-					return false
-				}
 				// anyInPackage's test: s is "<path>.<rest>" with a rest free of slashes.
-				for j := bytes.LastIndexByte(s, '/') + 1; j < len(s)-1; j++ {
+				for j := len(h); j < len(s)-1; j++ {
 					if s[j] == '.' {
 						if _, ok := packages[string(s[:j])]; ok {
 							return true
@@ -128,6 +149,18 @@ func (e *Env) KeepSymbols(ctx context.Context, db vulndb.Reader) func(p *invento
 		tests[p.Name] = t
 		return t, nil
 	}
+}
+
+// symbolHead is s up to the first dot after its last slash ("net/http" of
+// "net/http.(*Client).Do", "gopkg.in/yaml" of "gopkg.in/yaml.v3.Marshal"),
+// nil when there is no such dot.
+func symbolHead(s []byte) []byte {
+	slash := bytes.LastIndexByte(s, '/')
+	dot := bytes.IndexByte(s[slash+1:], '.')
+	if dot < 0 {
+		return nil
+	}
+	return s[:slash+1+dot]
 }
 
 // pendingLink is a finding (by index) whose vulnerable imports are still to

@@ -438,6 +438,23 @@ func TestKeepSymbols(t *testing.T) {
 		}
 		inv.Packages = append(inv.Packages, p)
 	}
+	// An import path whose last element has a dot; symbols of one package in a run, then another.
+	yaml := &memDB{advs: []vulndb.Advisory{{ID: "GO-2022-0603", Namespace: "Go", Package: "gopkg.in/yaml.v3",
+		Imports: []vulndb.GoImport{{Path: "gopkg.in/yaml.v3"}, {Path: "gopkg.in/yaml.v3/internal", Symbols: []string{"Parse"}}}}}}
+	ytest, err := (&Env{}).KeepSymbols(context.Background(), yaml)(&inventory.Package{Name: "gopkg.in/yaml.v3", Version: "v3.0.0", Ecosystem: inventory.Go})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ykept []string
+	for _, s := range []string{"gopkg.in/yaml.v3.Marshal", "gopkg.in/yaml.v3.(*decoder).unmarshal", "gopkg.in/yaml.v2.Marshal", "gopkg.in/yaml.v3.",
+		"gopkg.in/yaml.v3/internal.Parse", "gopkg.in/yaml.v3/internal.Scan", "gopkg.in/yaml.v3.Unmarshal", "gopkg.in/yaml", "yaml"} {
+		if ytest([]byte(s)) {
+			ykept = append(ykept, s)
+		}
+	}
+	if d := cmp.Diff([]string{"gopkg.in/yaml.v3.Marshal", "gopkg.in/yaml.v3.(*decoder).unmarshal", "gopkg.in/yaml.v3/internal.Parse", "gopkg.in/yaml.v3.Unmarshal"}, ykept); d != "" {
+		t.Errorf("gopkg.in/yaml.v3: kept (-want +got):\n%s", d)
+	}
 	if test, err := keep(&inventory.Package{Name: "main", Version: "(devel)", Ecosystem: inventory.Go}); err != nil || test([]byte("main.main")) {
 		t.Errorf("a module Match does not judge keeps symbols (err %v)", err)
 	}

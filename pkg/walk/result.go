@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 
 	"github.com/wardensec/warden/internal/wire"
 	"github.com/wardensec/warden/pkg/inventory"
@@ -233,12 +234,13 @@ func readLists(trailer []byte, pkgs []*inventory.Package, f *trailerFilter) erro
 		return nil
 	}
 	d := wire.NewDecoder(trailer)
+	var kept [][]byte
 	for _, p := range pkgs {
 		var keepFile func([]byte) bool
 		if f.files != nil && inventory.IsOS(p.Ecosystem) {
 			keepFile = func(b []byte) bool { _, ok := f.files[string(b)]; return ok }
 		}
-		p.Files = readList(d, keepFile)
+		p.Files = readList(d, keepFile, &kept)
 		var keepSym func([]byte) bool
 		if f.symbols != nil {
 			var err error
@@ -246,7 +248,7 @@ func readLists(trailer []byte, pkgs []*inventory.Package, f *trailerFilter) erro
 				return err
 			}
 		}
-		p.Symbols = readList(d, keepSym)
+		p.Symbols = readList(d, keepSym, &kept)
 	}
 	if err := d.End(); err != nil {
 		return fmt.Errorf("decoding layer result's files and symbols: %w", err)
@@ -255,18 +257,33 @@ func readLists(trailer []byte, pkgs []*inventory.Package, f *trailerFilter) erro
 }
 
 // readList reads a list of strings written by Encoder.Strs, copying out
-// those keep accepts (nil: all); none is nil.
-func readList(d *wire.Decoder, keep func([]byte) bool) []string {
+// those keep accepts (nil: all) into one string; none is nil. kept is
+// scratch space, reused from call to call.
+func readList(d *wire.Decoder, keep func([]byte) bool, kept *[][]byte) []string {
 	if keep == nil {
 		return d.Strs()
 	}
-	var out []string
+	ks, size := (*kept)[:0], 0
 	for range d.Count() {
 		// d.Bytes is a slice of the trailer; keep must not retain it.
 		if b := d.Bytes(); d.Err == nil && keep(b) {
-			out = append(out, string(b))
+			ks, size = append(ks, b), size+len(b)
 		}
 	}
+	*kept = ks
+	if len(ks) == 0 {
+		return nil
+	}
+	var sb strings.Builder
+	sb.Grow(size)
+	for _, b := range ks {
+		sb.Write(b)
+	}
+	all, out := sb.String(), make([]string, len(ks))
+	for i, b := range ks {
+		out[i], all = all[:len(b)], all[len(b):]
+	}
+	clear(ks) // no references into the trailer after its View
 	return out
 }
 
