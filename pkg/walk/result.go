@@ -233,12 +233,27 @@ func readLists(trailer []byte, pkgs []*inventory.Package, f *trailerFilter) erro
 		}
 		return nil
 	}
+	// A file's last byte and its length mod 64 must be a kept path's: the
+	// map is looked up for few of an image's ~100,000 files.
+	var bits [256]uint64
+	for k := range f.files {
+		if k != "" {
+			bits[k[len(k)-1]] |= 1 << (len(k) & 63)
+		}
+	}
+	keepOSFile := func(b []byte) bool {
+		if len(b) > 0 && bits[b[len(b)-1]]&(1<<(len(b)&63)) == 0 {
+			return false
+		}
+		_, ok := f.files[string(b)]
+		return ok
+	}
 	d := wire.NewDecoder(trailer)
 	var kept [][]byte
 	for _, p := range pkgs {
 		var keepFile func([]byte) bool
 		if f.files != nil && inventory.IsOS(p.Ecosystem) {
-			keepFile = func(b []byte) bool { _, ok := f.files[string(b)]; return ok }
+			keepFile = keepOSFile
 		}
 		p.Files = readList(d, keepFile, &kept)
 		var keepSym func([]byte) bool
