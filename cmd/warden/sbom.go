@@ -28,6 +28,11 @@ type invFlags struct {
 	// digests: the command asks the image for its digests after the walk
 	// (walk.Options.LearnDigests).
 	digests bool
+	// ownerFilesOnly: the command uses the OS packages' file lists only to
+	// join language packages to their owners (walk.Options.OwnerFilesOnly).
+	ownerFilesOnly bool
+	// keepSymbols: walk.Options.KeepSymbols (a scan: match.Env.KeepSymbols).
+	keepSymbols func(p *inventory.Package) (func(sym []byte) bool, error)
 
 	cache *layercache.Cache // opened once by layerCache
 }
@@ -67,7 +72,8 @@ func invOpen(ctx context.Context, g *globals, ref string, f *invFlags) (*source.
 // invInventory walks img with every extractor, through the layer cache in the
 // state directory unless --no-cache.
 func invInventory(ctx context.Context, g *globals, img *source.Image, f *invFlags) (*inventory.Inventory, error) {
-	opt := walk.Options{Extractors: all.Extractors(), Logger: g.logger, ImageName: img.Name, LearnDigests: f.digests}
+	opt := walk.Options{Extractors: all.Extractors(), Logger: g.logger, ImageName: img.Name, LearnDigests: f.digests,
+		OwnerFilesOnly: f.ownerFilesOnly, KeepSymbols: f.keepSymbols}
 	c, err := f.layerCache(g)
 	if err != nil {
 		return nil, err

@@ -200,6 +200,12 @@ func runScan(cmd *cobra.Command, g *globals, f *scanFlags, ref string) error {
 	defer img.Close()
 	showDigests := f.attest || f.format == report.FormatCycloneDX || f.format == report.FormatTemplate
 	f.inv.digests = showDigests
+	// No report lists the packages' files (CycloneDX is written without);
+	// the SBOM of --attest does.
+	f.inv.ownerFilesOnly = !f.attest
+	// Of the Go binaries' symbols, a warm walk keeps those the advisories name (no report or SBOM lists them).
+	env := &match.Env{}
+	f.inv.keepSymbols = env.KeepSymbols(ctx, db)
 	inv, err := invInventory(ctx, g, img, &f.inv)
 	if err != nil {
 		return err
@@ -216,7 +222,7 @@ func runScan(cmd *cobra.Command, g *globals, f *scanFlags, ref string) error {
 		}
 	}
 	meta.RepoTags = img.RepoTags
-	findings, err := match.Match(ctx, db, inv, match.Options{OSOnly: f.osOnly, Logger: g.logger})
+	findings, err := match.Match(ctx, db, inv, match.Options{OSOnly: f.osOnly, Logger: g.logger, Env: env})
 	if err != nil {
 		return fmt.Errorf("scanning %s: %w", img.Name, err)
 	}

@@ -220,6 +220,11 @@ func TestScanGoVulnapp(t *testing.T) {
 	transcript(t, "go-table", 0, state, built, "scan", ref)
 	transcript(t, "go-show-unlinked", 0, state, built, "scan", ref, "--show-unlinked")
 	doc := scanJSON(t, state, ref)
+	// The warm scan keeps of the binary's symbols only those the advisories
+	// name (match.Env.KeepSymbols): the same report as with them all.
+	if d := cmp.Diff(scanJSON(t, state, ref, "--no-cache"), doc); d != "" {
+		t.Errorf("warm scan differs from a cold one (-cold +warm):\n%s", d)
+	}
 
 	module, linked := map[string]bool{}, map[string]bool{}
 	for _, v := range doc.Vulnerabilities {

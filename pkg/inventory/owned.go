@@ -72,6 +72,18 @@ func (inv *Inventory) MarkOwned() int {
 	return n
 }
 
+// OwnerPaths adds to set the paths an OS package's Files must list for
+// MarkOwned to find it the owner of a language package at one of
+// locations. The files of OS packages outside such a set do not change
+// what MarkOwned marks.
+func OwnerPaths(set map[string]struct{}, locations ...string) {
+	for _, loc := range locations {
+		for _, c := range spellings(loc) {
+			set[c] = struct{}{}
+		}
+	}
+}
+
 // spellings are the paths whose owner is a location's owner, in the order
 // lookup tries them: a location inside an archive
 // ("/srv/app.war!/WEB-INF/lib/x.jar") is the archive; then the path itself

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"sync"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -11,10 +12,14 @@ import (
 
 // remoteAdd matches an ADD of an http(s) URL as recorded in the history
 // (classic builder: "/bin/sh -c #(nop) ADD https://… in /x"; BuildKit: "ADD https://… /x # buildkit").
-var remoteAdd = regexp.MustCompile(`(?i)(^|\s|\)\s*)ADD\s+(--[a-z-]+(=\S+)?\s+)*(https?://\S+)`)
+var remoteAdd = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`(?i)(^|\s|\)\s*)ADD\s+(--[a-z-]+(=\S+)?\s+)*(https?://\S+)`)
+})
 
 // pipeToShell matches a download piped into a shell: curl/wget … | [sudo] sh|bash|…
-var pipeToShell = regexp.MustCompile(`(?i)\b(curl|wget)\b[^|;&\n]*\|\s*(sudo\s+(-\S+\s+)*)?(/usr)?(/bin/)?(ba|da|z|k|a)?sh\b`)
+var pipeToShell = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`(?i)\b(curl|wget)\b[^|;&\n]*\|\s*(sudo\s+(-\S+\s+)*)?(/usr)?(/bin/)?(ba|da|z|k|a)?sh\b`)
+})
 
 // ConfigFindings runs the checks that need only the image config: user,
 // environment, history, healthcheck and tag.
@@ -48,10 +53,10 @@ func ConfigFindings(cf *v1.ConfigFile, opt Options) []Finding {
 		for _, m := range historySecrets(by, current) {
 			out = append(out, NewFinding(SecretHistory, fmt.Sprintf("history step %d: %s (%s)", i, m.Title, m.Redacted)))
 		}
-		if m := remoteAdd.FindStringSubmatch(by); m != nil {
+		if m := remoteAdd().FindStringSubmatch(by); m != nil {
 			out = append(out, NewFinding(RemoteAdd, fmt.Sprintf("history step %d: ADD %s", i, RedactLine(m[4]))))
 		}
-		if pipeToShell.MatchString(by) {
+		if pipeToShell().MatchString(by) {
 			out = append(out, NewFinding(PipeToShell, fmt.Sprintf("history step %d: %s", i, shorten(RedactLine(by), 160))))
 		}
 	}

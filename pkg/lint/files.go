@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
@@ -33,7 +34,7 @@ var noSecretScan = []string{
 	"proc/", "sys/", "dev/",
 }
 
-var pythonTestDir = regexp.MustCompile(`^usr/(local/)?lib/python[0-9.]+/test/`)
+var pythonTestDir = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^usr/(local/)?lib/python[0-9.]+/test/`) })
 
 // cacheKind classifies a path as a package-manager cache file, returning the
 // cache's name and the directory to report ("" when it is not one).
@@ -341,7 +342,7 @@ func skipSecretScan(p string) bool {
 			return true
 		}
 	}
-	return pythonTestDir.MatchString(p)
+	return pythonTestDir().MatchString(p)
 }
 
 // cleanPath turns a tar entry name into a clean relative path ("" for the root

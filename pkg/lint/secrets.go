@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"regexp"
 	"strings"
+	"sync"
 )
 
 // SecretRule is one high-confidence secret pattern. The set is deliberately
@@ -98,13 +99,19 @@ func redact(s string) string {
 }
 
 // secretEnvName: environment variable names that hold secrets by convention.
-var secretEnvName = regexp.MustCompile(`(?i)(^|_)(PASSWORD|PASSWD|PASS|SECRET|SECRET_KEY|SECRET_ACCESS_KEY|TOKEN|API_KEY|APIKEY|ACCESS_KEY|PRIVATE_KEY|CLIENT_SECRET|AUTH_TOKEN|CREDENTIALS?)$`)
+var secretEnvName = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`(?i)(^|_)(PASSWORD|PASSWD|PASS|SECRET|SECRET_KEY|SECRET_ACCESS_KEY|TOKEN|API_KEY|APIKEY|ACCESS_KEY|PRIVATE_KEY|CLIENT_SECRET|AUTH_TOKEN|CREDENTIALS?)$`)
+})
 
 // envNotSecret: suffixes that make a secret-sounding name point at something else.
-var envNotSecret = regexp.MustCompile(`(?i)_(FILE|PATH|DIR|URL|URI|HOST|PORT|USER|USERNAME|NAME|ID|LENGTH|LEN|TTL|EXPIRY|HEADER|ENABLED)$`)
+var envNotSecret = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`(?i)_(FILE|PATH|DIR|URL|URI|HOST|PORT|USER|USERNAME|NAME|ID|LENGTH|LEN|TTL|EXPIRY|HEADER|ENABLED)$`)
+})
 
 // placeholder values are not secrets.
-var placeholderValue = regexp.MustCompile(`(?i)^(|x+|\*+|none|null|nil|changeme|change_me|changeit|secret|password|token|example|dummy|test|todo|redacted|<.*>|\$\{?[A-Za-z_][A-Za-z0-9_]*\}?)$`)
+var placeholderValue = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`(?i)^(|x+|\*+|none|null|nil|changeme|change_me|changeit|secret|password|token|example|dummy|test|todo|redacted|<.*>|\$\{?[A-Za-z_][A-Za-z0-9_]*\}?)$`)
+})
 
 // EnvSecret reports whether an environment variable NAME=VALUE holds a
 // secret: any SecretRules pattern in the value, or a secret-named variable
@@ -114,11 +121,11 @@ func EnvSecret(name, value string) (SecretMatch, bool) {
 	if ms := FindSecrets([]byte(value)); len(ms) > 0 {
 		return ms[0], true
 	}
-	if !secretEnvName.MatchString(name) || envNotSecret.MatchString(name) {
+	if !secretEnvName().MatchString(name) || envNotSecret().MatchString(name) {
 		return SecretMatch{}, false
 	}
 	v := strings.TrimSpace(value)
-	if len(v) < 8 || strings.HasPrefix(v, "/") || placeholderValue.MatchString(v) {
+	if len(v) < 8 || strings.HasPrefix(v, "/") || placeholderValue().MatchString(v) {
 		return SecretMatch{}, false
 	}
 	return SecretMatch{Rule: "secret-env-name", Title: "password or token (by the variable's name)", Redacted: redact(v)}, true

@@ -1,7 +1,9 @@
 package match
 
 import (
+	"bytes"
 	"context"
+	"fmt"
 	"slices"
 	"strings"
 
@@ -31,7 +33,7 @@ func (goMatcher) Handles(d *inventory.Distro, p *inventory.Package) bool {
 	return p.Ecosystem == inventory.Go
 }
 func (goMatcher) Match(ctx context.Context, db vulndb.Reader, d *inventory.Distro, p *inventory.Package, env *Env) ([]Finding, error) {
-	if p.Version == "" || p.Version == "(devel)" {
+	if !goMatchable(p) {
 		env.Logger.Debug("Go module without a version: not matched", "module", p.Name)
 		return nil, nil
 	}
@@ -64,6 +66,101 @@ func (goMatcher) Match(ctx context.Context, db vulndb.Reader, d *inventory.Distr
 		resolveLinked(out, pending, p.Symbols)
 	}
 	return out, nil
+}
+
+// goMatchable: a Go module without a version is not matched.
+func goMatchable(p *inventory.Package) bool { return p.Version != "" && p.Version != "(devel)" }
+
+// KeepSymbols is walk.Options.KeepSymbols for a scan whose Match uses env
+// (Options.Env): of a Go module's symbols it keeps those resolveLinked can
+// look at for any advisory the database has for the module (any version,
+// any platform): the symbols the advisories' imports name and, for an import
+// naming none, every symbol of its package. Other packages keep all theirs.
+// The lookups are env's: Match does not repeat them. The tests it returns
+// are for one goroutine.
+func (e *Env) KeepSymbols(ctx context.Context, db vulndb.Reader) func(p *inventory.Package) (func(sym []byte) bool, error) {
+	tests := map[string]func([]byte) bool{} // module -> test
+	none := func([]byte) bool { return false }
+	return func(p *inventory.Package) (func([]byte) bool, error) {
+		if p.Ecosystem != inventory.Go {
+			return nil, nil
+		}
+		if !goMatchable(p) {
+			return none, nil
+		}
+		if t, ok := tests[p.Name]; ok {
+			return t, nil
+		}
+		advs, err := e.lookup(ctx, db, inventory.Go, normalizeName(inventory.Go, p.Name))
+		if err != nil {
+			return nil, fmt.Errorf("looking up %q in %s: %w", p.Name, inventory.Go, err)
+		}
+		symbols, packages := map[string]struct{}{}, map[string]struct{}{}
+		for i := range advs {
+			for _, imp := range advs[i].Imports {
+				if len(imp.Symbols) == 0 {
+					packages[imp.Path] = struct{}{}
+				}
+				for _, sym := range imp.Symbols {
+					symbols[imp.Path+"."+sym] = struct{}{}
+				}
+			}
+		}
+		t := none
+		if len(symbols)+len(packages) > 0 {
+			// A symbol's head, its text up to the first dot after the last
+			// slash, is the head of the wanted symbol or package it can be:
+			// a binary lists its symbols package by package, so a run of
+			// symbols with a head not wanted is refused by one comparison.
+			heads := map[string]bool{}
+			for s := range symbols {
+				heads[string(symbolHead([]byte(s)))] = true
+			}
+			for p := range packages {
+				heads[string(symbolHead([]byte(p+".")))] = true
+			}
+			var last []byte
+			lastWanted := false
+			t = func(s []byte) bool {
+				h := symbolHead(s)
+				if h == nil {
+					return false
+				}
+				if !bytes.Equal(h, last) || last == nil {
+					last, lastWanted = append(last[:0], h...), heads[string(h)]
+				}
+				if !lastWanted {
+					return false
+				}
+				if _, ok := symbols[string(s)]; ok {
+					return true
+				}
+				// anyInPackage's test: s is "<path>.<rest>" with a rest free of slashes.
+				for j := len(h); j < len(s)-1; j++ {
+					if s[j] == '.' {
+						if _, ok := packages[string(s[:j])]; ok {
+							return true
+						}
+					}
+				}
+				return false
+			}
+		}
+		tests[p.Name] = t
+		return t, nil
+	}
+}
+
+// symbolHead is s up to the first dot after its last slash ("net/http" of
+// "net/http.(*Client).Do", "gopkg.in/yaml" of "gopkg.in/yaml.v3.Marshal"),
+// nil when there is no such dot.
+func symbolHead(s []byte) []byte {
+	slash := bytes.LastIndexByte(s, '/')
+	dot := bytes.IndexByte(s[slash+1:], '.')
+	if dot < 0 {
+		return nil
+	}
+	return s[:slash+1+dot]
 }
 
 // pendingLink is a finding (by index) whose vulnerable imports are still to

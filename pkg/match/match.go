@@ -59,6 +59,10 @@ type Options struct {
 	Logger *slog.Logger
 	// Matchers replaces the default list (tests); nil = Matchers().
 	Matchers []Matcher
+	// Env is the matchers' shared state, when the caller made one for this
+	// image before (Env.KeepSymbols, whose lookups Match then reuses); nil =
+	// a new one. Its Logger is set from Logger.
+	Env *Env
 }
 
 // Matcher matches the packages of one kind.
@@ -142,7 +146,11 @@ func Match(ctx context.Context, db vulndb.Reader, inv *inventory.Inventory, opt 
 		matchers = Matchers()
 	}
 	inv.MarkOwned()
-	env := &Env{Logger: log, memos: map[string]Scheme{}}
+	env := opt.Env
+	if env == nil {
+		env = &Env{}
+	}
+	env.Logger = log
 	var out []Finding
 	for i := range inv.Packages {
 		if err := ctx.Err(); err != nil {

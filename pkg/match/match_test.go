@@ -398,3 +398,88 @@ func TestUncovered(t *testing.T) {
 		t.Errorf("unknown distro: %v", got)
 	}
 }
+
+// TestKeepSymbols: Env.KeepSymbols keeps of a Go module's symbols those its
+// advisories' imports name, and every symbol of an import that names none
+// (not of its subpackages); Match with that Env and only the kept symbols
+// finds what it finds with them all, without looking the modules up again.
+func TestKeepSymbols(t *testing.T) {
+	db := &memDB{advs: goAdvisories()}
+	env := &Env{}
+	keep := env.KeepSymbols(context.Background(), db)
+	syms := map[string][]string{
+		"golang.org/x/net": {"golang.org/x/net/html.Parse", "golang.org/x/net/html.inSelectIM", "golang.org/x/net/html.Render",
+			"golang.org/x/net/html/atom.Lookup", "golang.org/x/net/http/httpguts.ValidHeaderFieldName",
+			"golang.org/x/net/http/httpguts/sub.F", "golang.org/x/net/http/httpguts.", "golang.org/x/net/http2.Server.ServeConn"},
+		"stdlib":               {"net/http.Server.Serve", "net/http.(*Client).Do", "net/http/httptest.NewServer", "os.Root.Mkdir", "os.Open", "fmt.Println"},
+		"github.com/no/advice": {"github.com/no/advice.F"},
+	}
+	want := map[string][]string{
+		"golang.org/x/net": {"golang.org/x/net/html.Parse", "golang.org/x/net/html.inSelectIM",
+			"golang.org/x/net/http/httpguts.ValidHeaderFieldName", "golang.org/x/net/http2.Server.ServeConn"},
+		"stdlib":               {"net/http.Server.Serve", "net/http.(*Client).Do", "os.Root.Mkdir", "os.Open"},
+		"github.com/no/advice": nil,
+	}
+	var inv inventory.Inventory
+	for _, name := range []string{"golang.org/x/net", "stdlib", "github.com/no/advice"} {
+		p := inventory.Package{Name: name, Version: "v0.0.1", Ecosystem: inventory.Go, GOOS: "linux", GOARCH: "amd64", SymbolsKnown: true, Symbols: syms[name]}
+		test, err := keep(&p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, s := range p.Symbols {
+			if test([]byte(s)) {
+				got = append(got, s)
+			}
+		}
+		if d := cmp.Diff(want[name], got); d != "" {
+			t.Errorf("%s: kept (-want +got):\n%s", name, d)
+		}
+		inv.Packages = append(inv.Packages, p)
+	}
+	// An import path whose last element has a dot; symbols of one package in a run, then another.
+	yaml := &memDB{advs: []vulndb.Advisory{{ID: "GO-2022-0603", Namespace: "Go", Package: "gopkg.in/yaml.v3",
+		Imports: []vulndb.GoImport{{Path: "gopkg.in/yaml.v3"}, {Path: "gopkg.in/yaml.v3/internal", Symbols: []string{"Parse"}}}}}}
+	ytest, err := (&Env{}).KeepSymbols(context.Background(), yaml)(&inventory.Package{Name: "gopkg.in/yaml.v3", Version: "v3.0.0", Ecosystem: inventory.Go})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ykept []string
+	for _, s := range []string{"gopkg.in/yaml.v3.Marshal", "gopkg.in/yaml.v3.(*decoder).unmarshal", "gopkg.in/yaml.v2.Marshal", "gopkg.in/yaml.v3.",
+		"gopkg.in/yaml.v3/internal.Parse", "gopkg.in/yaml.v3/internal.Scan", "gopkg.in/yaml.v3.Unmarshal", "gopkg.in/yaml", "yaml"} {
+		if ytest([]byte(s)) {
+			ykept = append(ykept, s)
+		}
+	}
+	if d := cmp.Diff([]string{"gopkg.in/yaml.v3.Marshal", "gopkg.in/yaml.v3.(*decoder).unmarshal", "gopkg.in/yaml.v3/internal.Parse", "gopkg.in/yaml.v3.Unmarshal"}, ykept); d != "" {
+		t.Errorf("gopkg.in/yaml.v3: kept (-want +got):\n%s", d)
+	}
+	if test, err := keep(&inventory.Package{Name: "main", Version: "(devel)", Ecosystem: inventory.Go}); err != nil || test([]byte("main.main")) {
+		t.Errorf("a module Match does not judge keeps symbols (err %v)", err)
+	}
+	if test, err := keep(&inventory.Package{Name: "x", Version: "1", Ecosystem: inventory.PyPI}); test != nil || err != nil {
+		t.Errorf("not a Go package: %v, %v; want all kept (a nil test)", test != nil, err)
+	}
+	if _, err := (&Env{}).KeepSymbols(context.Background(), errDB{})(&inv.Packages[0]); err == nil {
+		t.Error("a failing lookup is not an error")
+	}
+	calls := len(db.calls)
+	all, err := Match(context.Background(), &memDB{advs: goAdvisories()}, &inventory.Inventory{Packages: slices.Clone(inv.Packages)}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range inv.Packages {
+		inv.Packages[i].Symbols = want[inv.Packages[i].Name]
+	}
+	kept, err := Match(context.Background(), db, &inv, Options{Env: env})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff(summary(all), summary(kept)); d != "" {
+		t.Errorf("findings with the kept symbols (-all +kept):\n%s", d)
+	}
+	if len(db.calls) != calls {
+		t.Errorf("Match looked up again: %q", db.calls[calls:])
+	}
+}

@@ -112,13 +112,13 @@ func (r *Registry) Tags(ctx context.Context, repo string) ([]TagSummary, error) 
 	}
 	sigs := map[string]bool{}
 	for _, t := range tis {
-		if reSigTag.MatchString(t.Tag) && strings.HasSuffix(t.Tag, ".sig") {
+		if reSigTag().MatchString(t.Tag) && strings.HasSuffix(t.Tag, ".sig") {
 			sigs["sha256:"+strings.TrimSuffix(strings.TrimPrefix(t.Tag, "sha256-"), ".sig")] = true
 		}
 	}
 	out := []TagSummary{}
 	for _, t := range tis {
-		if reSigTag.MatchString(t.Tag) {
+		if reSigTag().MatchString(t.Tag) {
 			continue
 		}
 		ts := TagSummary{Tag: t.Tag, Digest: t.Digest, Updated: t.Updated, Signed: sigs[t.Digest]}
@@ -258,7 +258,7 @@ func (r *Registry) APIHandler() http.Handler {
 			return
 		}
 		endpoint := strings.TrimPrefix(req.URL.Path, "/api/v1/")
-		if endpoint != "repositories" && !reName.MatchString(repo) {
+		if endpoint != "repositories" && !reName().MatchString(repo) {
 			writeError(w, http.StatusBadRequest, codeNameInvalid, "repo= must name a repository", nil)
 			return
 		}

@@ -333,7 +333,7 @@ func (r *Registry) tryMount(w http.ResponseWriter, req *http.Request, repo strin
 	var ok bool
 	switch {
 	case from != "":
-		if !reName.MatchString(from) || !r.allowed(req, from, "pull") {
+		if !reName().MatchString(from) || !r.allowed(req, from, "pull") {
 			return false
 		}
 		_, linked, err := r.meta.BlobLinked(ctx, from, d.String())

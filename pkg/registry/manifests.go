@@ -145,7 +145,7 @@ func (r *Registry) resolve(w http.ResponseWriter, req *http.Request, rt route) (
 		}
 		return d, true
 	}
-	if !reTag.MatchString(rt.ref) {
+	if !reTag().MatchString(rt.ref) {
 		writeError(w, http.StatusBadRequest, codeManifestInvalid, fmt.Sprintf("invalid tag %q", rt.ref), nil)
 		return storage.Digest{}, false
 	}
@@ -264,14 +264,14 @@ func (r *Registry) putManifest(w http.ResponseWriter, req *http.Request, rt rout
 			return
 		}
 		for _, t := range req.URL.Query()["tag"] {
-			if !reTag.MatchString(t) {
+			if !reTag().MatchString(t) {
 				writeError(w, http.StatusBadRequest, codeManifestInvalid, fmt.Sprintf("invalid tag %q", t), nil)
 				return
 			}
 			tags = append(tags, t)
 		}
 	} else {
-		if !reTag.MatchString(rt.ref) {
+		if !reTag().MatchString(rt.ref) {
 			writeError(w, http.StatusBadRequest, codeManifestInvalid, fmt.Sprintf("invalid tag %q", rt.ref), nil)
 			return
 		}
@@ -403,7 +403,7 @@ func (r *Registry) deleteManifest(w http.ResponseWriter, req *http.Request, rt r
 		}
 		found, err = r.meta.DeleteManifest(ctx, rt.name, d.String())
 	} else {
-		if !reTag.MatchString(rt.ref) {
+		if !reTag().MatchString(rt.ref) {
 			writeError(w, http.StatusBadRequest, codeManifestInvalid, fmt.Sprintf("invalid tag %q", rt.ref), nil)
 			return
 		}

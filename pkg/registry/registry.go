@@ -174,8 +174,10 @@ func (r *Registry) Meta() *meta.DB { return r.meta }
 func (r *Registry) Store() storage.Store { return r.store }
 
 var (
-	reName = regexp.MustCompile(`^[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*)*$`)
-	reTag  = regexp.MustCompile(`^[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}$`)
+	reName = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`^[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*)*$`)
+	})
+	reTag = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}$`) })
 )
 
 // route is a parsed /v2/ request path.
@@ -247,7 +249,7 @@ func (r *Registry) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		writeError(w, http.StatusNotFound, codeNameUnknown, "no such endpoint: "+req.URL.Path, nil)
 		return
 	}
-	if rt.kind != "ping" && rt.kind != "catalog" && (!reName.MatchString(rt.name) || len(rt.name) > 255) {
+	if rt.kind != "ping" && rt.kind != "catalog" && (!reName().MatchString(rt.name) || len(rt.name) > 255) {
 		writeError(w, http.StatusBadRequest, codeNameInvalid, fmt.Sprintf("invalid repository name %q", rt.name), nil)
 		return
 	}

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/v1/types"
@@ -268,7 +269,7 @@ func (r *Registry) Scan(ctx context.Context, repo, digest string) (*ScanInfo, er
 
 // reSigTag matches cosign's signature/attestation/SBOM tags (left out of the
 // UI's tag lists; the gate looks at their content, not their name).
-var reSigTag = regexp.MustCompile(`^sha256-[a-f0-9]{64}(\.sig|\.att|\.sbom)?$`)
+var reSigTag = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^sha256-[a-f0-9]{64}(\.sig|\.att|\.sbom)?$`) })
 
 // checkGate asks the Gate about a pull of an image or index manifest. It
 // answers the request (403 DENIED) and returns false when the pull is refused.

@@ -6,13 +6,13 @@ import (
 	"io"
 	"strings"
 	"text/template"
+
+	"github.com/wardensec/warden/internal/jsonindent"
 )
 
 func writeJSON(w io.Writer, doc *Document) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(doc); err != nil {
+	// Indented as it is written (jsonindent): the same bytes as an Encoder with SetIndent.
+	if err := jsonindent.Encode(w, doc, "  ", false); err != nil {
 		return fmt.Errorf("writing JSON report: %w", err)
 	}
 	return nil

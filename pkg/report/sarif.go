@@ -1,11 +1,12 @@
 package report
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"strconv"
 	"strings"
+
+	"github.com/wardensec/warden/internal/jsonindent"
 )
 
 // SARIF 2.1.0, in the shape GitHub code scanning accepts: one rule per
@@ -219,10 +220,7 @@ func writeSARIF(w io.Writer, doc *Document, in *Input) error {
 			}},
 		})
 	}
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(sarifLog{Schema: "https://json.schemastore.org/sarif-2.1.0.json", Version: "2.1.0", Runs: []sarifRun{run}}); err != nil {
+	if err := jsonindent.Encode(w, sarifLog{Schema: "https://json.schemastore.org/sarif-2.1.0.json", Version: "2.1.0", Runs: []sarifRun{run}}, "  ", false); err != nil {
 		return fmt.Errorf("writing SARIF report: %w", err)
 	}
 	return nil

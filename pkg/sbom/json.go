@@ -1,11 +1,11 @@
 package sbom
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"time"
 
+	"github.com/wardensec/warden/internal/jsonindent"
 	"github.com/wardensec/warden/pkg/inventory"
 )
 
@@ -44,10 +44,7 @@ func WriteJSON(w io.Writer, inv *inventory.Inventory, img Image, opt Options) er
 	if doc.Packages == nil {
 		doc.Packages = []inventory.Package{}
 	}
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(doc); err != nil {
+	if err := jsonindent.Encode(w, doc, "  ", false); err != nil {
 		return fmt.Errorf("image %q: writing JSON SBOM: %w", img.Name, err)
 	}
 	return nil

@@ -3,6 +3,7 @@ package walk
 import (
 	"errors"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -58,11 +59,11 @@ func TestResultCodecCoversPackage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	out, err := decodeResult(b)
+	out, err := decodeResult(b, false)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if d := cmp.Diff(in, out); d != "" {
+	if d := cmp.Diff(in, out, cmp.AllowUnexported(layerResult{})); d != "" {
 		t.Fatalf("round trip (-in +out):\n%s", d)
 	}
 	// Equal results encode equally (map order does not leak in).
@@ -72,11 +73,11 @@ func TestResultCodecCoversPackage(t *testing.T) {
 	}
 	// Every truncation is an error, never a panic or a partial result.
 	for n := 0; n < len(b); n++ {
-		if r, err := decodeResult(b[:n]); err == nil {
+		if r, err := decodeResult(b[:n], false); err == nil {
 			t.Fatalf("truncated to %d of %d bytes: decoded %+v", n, len(b), r)
 		}
 	}
-	if _, err := decodeResult(append(b, 0)); !errors.Is(err, wire.ErrCorrupt) {
+	if _, err := decodeResult(append(b, 0), false); !errors.Is(err, wire.ErrCorrupt) {
 		t.Errorf("trailing byte: %v", err)
 	}
 }
@@ -88,13 +89,79 @@ func FuzzDecodeResult(f *testing.F) {
 	p.Name, p.Version, p.Files = "musl", "1.2.4-r2", []string{"lib/ld-musl-x86_64.so.1"}
 	b, _ := encodeResult(&layerResult{Files: map[string]*fileResult{"lib/apk/db/installed": {Results: map[string][]inventory.Package{"os/apk": {p}}}}})
 	f.Add(b)
-	f.Add([]byte{2, 0xff, 0xff, 0xff, 0xff, 0x0f})
+	f.Add([]byte{FormatVersion, 0xff, 0xff, 0xff, 0xff, 0x0f})
 	f.Fuzz(func(t *testing.T, b []byte) {
-		r, err := decodeResult(b)
+		r, err := decodeResult(b, false)
 		if err == nil {
 			if _, err := encodeResult(r); err != nil {
 				t.Fatal(err)
 			}
 		}
+		if r, err := decodeResult(b, true); err == nil {
+			_ = readTrailer(b, r, &trailerFilter{files: map[string]struct{}{"lib/ld-musl-x86_64.so.1": {}}})
+		}
 	})
+}
+
+// TestResultFilesDeferred: a result read with its trailer deferred and then
+// readTrailer is the full result with each OS package's Files cut to the
+// kept paths (in their order), every language package's Files whole, and
+// the Symbols the filter keeps.
+func TestResultFilesDeferred(t *testing.T) {
+	dpkg := func(name string, files ...string) inventory.Package {
+		return inventory.Package{Name: name, Version: "1", Ecosystem: inventory.Dpkg, Files: files}
+	}
+	in := &layerResult{Files: map[string]*fileResult{
+		"var/lib/dpkg/status": {Results: map[string][]inventory.Package{"os/dpkg": {
+			dpkg("python3-yaml", "/usr/lib/python3/dist-packages/yaml/__init__.py", "/usr/lib/python3/dist-packages/PyYAML-6.0.egg-info", "/usr/share/doc/python3-yaml"),
+			dpkg("coreutils", "/bin/ls", "/usr/bin/app", "/usr/bin/cat"),
+			dpkg("empty"),
+		}}},
+		"usr/bin/app": {Results: map[string][]inventory.Package{"lang/gobinary": {
+			{Name: "stdlib", Version: "1.22", Ecosystem: inventory.Go, Locations: []string{"/usr/bin/app"}, Files: []string{"x", "y"},
+				Symbols: []string{"crypto/tls.(*Conn).Read", "net/http.ListenAndServe", "fmt.Println"}, SymbolsKnown: true},
+		}}},
+		"etc/os-release": {Distro: []byte("ID=debian\n")},
+	}}
+	b, err := encodeResult(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := decodeResult(b, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.deferred) != 4 {
+		t.Fatalf("%d packages with files and symbols to read, want 4", len(r.deferred))
+	}
+	keep := map[string]struct{}{}
+	inventory.OwnerPaths(keep, "/usr/bin/app", "/usr/lib/python3/dist-packages/PyYAML-6.0.egg-info")
+	symbols := func(p *inventory.Package) (func([]byte) bool, error) {
+		if p.Ecosystem != inventory.Go {
+			return nil, nil
+		}
+		return func(b []byte) bool { return strings.HasPrefix(string(b), "net/http.") }, nil
+	}
+	if err := readTrailer(b, r, &trailerFilter{files: keep, symbols: symbols}); err != nil {
+		t.Fatal(err)
+	}
+	want, _ := decodeResult(b, false)
+	want.Files["usr/bin/app"].Results["lang/gobinary"][0].Symbols = []string{"net/http.ListenAndServe"}
+	os := want.Files["var/lib/dpkg/status"].Results["os/dpkg"]
+	os[0].Files = []string{"/usr/lib/python3/dist-packages/PyYAML-6.0.egg-info"}
+	os[1].Files = []string{"/usr/bin/app"}
+	if d := cmp.Diff(want, r, cmp.AllowUnexported(layerResult{})); d != "" {
+		t.Errorf("(-want +got):\n%s", d)
+	}
+	// The filter's error is readTrailer's.
+	r, _ = decodeResult(b, true)
+	boom := errors.New("boom")
+	if err := readTrailer(b, r, &trailerFilter{symbols: func(*inventory.Package) (func([]byte) bool, error) { return nil, boom }}); !errors.Is(err, boom) {
+		t.Errorf("filter error: %v", err)
+	}
+	// A truncated trailer is an error in the second pass.
+	r, _ = decodeResult(b[:len(b)-1], true)
+	if err := readTrailer(b[:len(b)-1], r, &trailerFilter{files: keep}); !errors.Is(err, wire.ErrCorrupt) {
+		t.Errorf("truncated trailer: %v", err)
+	}
 }

@@ -41,7 +41,7 @@ import (
 
 // FormatVersion changes whenever the walk's per-layer result can change for
 // the same layer and extractors; it is part of the cache key.
-const FormatVersion = 2 // 2: binary result encoding (was gob)
+const FormatVersion = 4 // 2: binary result encoding (was gob); 3: the packages' Files in a trailer; 4: and their Symbols
 
 // Defaults for Options.
 const (
@@ -87,6 +87,19 @@ type Options struct {
 	// own (a docker-archive's compressed layers) then learns it from the
 	// walk's read; otherwise, without a Cache, it is read without hashing.
 	LearnDigests bool
+	// OwnerFilesOnly: the caller needs the OS packages' Files only for
+	// Inventory.MarkOwned (a scan; not an SBOM). Results read from the
+	// Cache then keep only the files that some language package's location
+	// names (what MarkOwned looks up), so MarkOwned marks the same packages
+	// and an image's ~100,000 owned file names are not copied out of the
+	// cache. Layers read from the image keep all their files.
+	OwnerFilesOnly bool
+	// KeepSymbols, when set, says which of a Go package's Symbols the caller
+	// can use (a scan: those its advisories name); results read from the
+	// Cache keep only the symbols the test it returns accepts (a nil test:
+	// all). An error fails the walk. Layers read from the image keep all
+	// their symbols.
+	KeepSymbols func(p *inventory.Package) (keep func(sym []byte) bool, err error)
 }
 
 func (o *Options) gzip() inflate.Gzip {
@@ -207,6 +220,11 @@ func Inventory(ctx context.Context, img v1.Image, opt Options) (*inventory.Inven
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	if opt.OwnerFilesOnly || opt.KeepSymbols != nil {
+		if err := readDeferred(results, &opt); err != nil {
+			return nil, err
+		}
+	}
 	if len(hits) > 0 {
 		// For the cache's pruning: these results are still in use.
 		if err := opt.Cache.Touch(hits...); err != nil {
@@ -214,6 +232,61 @@ func Inventory(ctx context.Context, img v1.Image, opt Options) (*inventory.Inven
 		}
 	}
 	return merge(results, &opt), nil
+}
+
+// readDeferred reads the Files and Symbols of the results decoded without
+// them (Options.OwnerFilesOnly, KeepSymbols): a second look at their cache
+// entries that copies out only the OS packages' files a language package's
+// location names, in any layer, and the symbols KeepSymbols keeps.
+func readDeferred(results []*layerResult, opt *Options) error {
+	f := &trailerFilter{symbols: opt.KeepSymbols}
+	pending := false
+	for _, r := range results {
+		pending = pending || r.deferred != nil
+	}
+	if !pending {
+		return nil
+	}
+	if opt.OwnerFilesOnly {
+		f.files = map[string]struct{}{}
+		for _, r := range results {
+			for path, fr := range r.Files {
+				for _, pkgs := range fr.Results {
+					for i := range pkgs {
+						p := &pkgs[i]
+						if inventory.IsOS(p.Ecosystem) {
+							continue
+						}
+						if len(p.Locations) == 0 { // merge's default location
+							inventory.OwnerPaths(f.files, "/"+path)
+						}
+						inventory.OwnerPaths(f.files, p.Locations...)
+					}
+				}
+			}
+		}
+	}
+	for _, r := range results {
+		if r.deferred == nil {
+			continue
+		}
+		var derr error
+		found, err := opt.Cache.View(r.key, func(b []byte) error {
+			derr = readTrailer(b, r, f)
+			return nil
+		})
+		if err == nil && !found {
+			err = errors.New("the entry is gone")
+		}
+		if err == nil {
+			err = derr
+		}
+		if err != nil {
+			// The first read decoded this entry a moment ago: a failure now is the cache's (or KeepSymbols').
+			return fmt.Errorf("image %s: layer %s: reading its files and symbols from the layer cache: %w", opt.ImageName, r.DiffID, err)
+		}
+	}
+	return nil
 }
 
 // layerWithCache returns the layer's result, from the cache when it is there
@@ -239,7 +312,7 @@ func layerWithCache(ctx context.Context, l v1.Layer, idx int, d v1.Hash, hash st
 		var r *layerResult
 		var derr error
 		found, err := opt.Cache.View(key, func(b []byte) error {
-			r, derr = decodeResult(b)
+			r, derr = decodeResult(b, opt.OwnerFilesOnly || opt.KeepSymbols != nil)
 			return nil
 		})
 		switch {
@@ -247,7 +320,7 @@ func layerWithCache(ctx context.Context, l v1.Layer, idx int, d v1.Hash, hash st
 			opt.Logger.Warn("layer cache unavailable; reading the layer", "layer", diffID, "err", err)
 		case found && derr == nil:
 			opt.Logger.Debug("layer cache hit", "layer", diffID)
-			r.DiffID = diffID
+			r.DiffID, r.key = diffID, key
 			return r, key, nil
 		case found:
 			opt.Logger.Warn("layer cache entry unreadable; reading the layer", "layer", diffID, "err", derr)

@@ -25,6 +25,7 @@ import (
 	"github.com/wardensec/warden/internal/testimage"
 	"github.com/wardensec/warden/internal/testutil"
 	"github.com/wardensec/warden/pkg/extract"
+	"github.com/wardensec/warden/pkg/extract/lang/python"
 	"github.com/wardensec/warden/pkg/extract/os/apk"
 	"github.com/wardensec/warden/pkg/extract/os/dpkg"
 	"github.com/wardensec/warden/pkg/inflate"
@@ -626,5 +627,67 @@ func TestUsrMergedApk(t *testing.T) {
 	}
 	if p := inv.Packages[0]; p.PURL != "pkg:apk/wolfi/glibc@2.40-r3?arch=x86_64&distro=wolfi-20230201" {
 		t.Errorf("purl %s", p.PURL)
+	}
+}
+
+// TestOwnerFilesOnly: a warm walk with OwnerFilesOnly keeps of the dpkg
+// packages' files only those a language package's location names (in
+// another layer too), so MarkOwned marks what it marks with every file; a
+// cold one keeps them all.
+func TestOwnerFilesOnly(t *testing.T) {
+	var n atomic.Int32
+	egg := "/usr/lib/python3/dist-packages/PyYAML-6.0.egg-info"
+	base := testimage.Layer(t,
+		testimage.Reg("var/lib/dpkg/status", "Package: python3-yaml\nStatus: install ok installed\nVersion: 6.0-3+b2\nArchitecture: amd64\n\n"+
+			"Package: bash\nStatus: install ok installed\nVersion: 5.2.15-2+b7\nArchitecture: amd64\n\n"),
+		testimage.Reg("var/lib/dpkg/info/python3-yaml.list", "/.\n/usr\n"+egg+"\n"+egg+"/PKG-INFO\n/usr/share/doc/python3-yaml\n"),
+		testimage.Reg("var/lib/dpkg/info/bash.list", "/.\n/bin\n/bin/bash\n/usr/share/doc/bash\n"))
+	top := testimage.Layer(t, testimage.Reg(strings.TrimPrefix(egg, "/")+"/PKG-INFO", "Metadata-Version: 1.1\nName: PyYAML\nVersion: 6.0\n"))
+	img := testimage.Image(t, nil, countingLayer{base, &n}, countingLayer{top, &n})
+	c, err := layercache.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	exts := []extract.Extractor{dpkg.New(), python.New()}
+	owners := func(inv *inventory.Inventory) map[string]string {
+		inv.MarkOwned()
+		m := map[string]string{}
+		for _, p := range inv.Packages {
+			m[p.Ecosystem+":"+p.Name] = p.OwnedBy
+		}
+		return m
+	}
+	files := func(inv *inventory.Inventory) map[string][]string {
+		m := map[string][]string{}
+		for _, p := range inv.Packages {
+			if inventory.IsOS(p.Ecosystem) {
+				m[p.Name] = p.Files
+			}
+		}
+		return m
+	}
+	full := run(t, img, Options{Extractors: exts})
+	cold := run(t, img, Options{Extractors: exts, Cache: c, OwnerFilesOnly: true})
+	warm := run(t, img, Options{Extractors: exts, Cache: c, OwnerFilesOnly: true})
+	if n.Load() != 4 {
+		t.Fatalf("%d layer opens, want 4 (the warm walk reads the cache)", n.Load())
+	}
+	if d := cmp.Diff(files(full), files(cold)); d != "" {
+		t.Errorf("cold walk: files differ (-all +cold):\n%s", d)
+	}
+	want := map[string][]string{"python3-yaml": {egg + "/PKG-INFO"}, "bash": nil} // the location: the file read
+	if d := cmp.Diff(want, files(warm)); d != "" {
+		t.Errorf("warm walk: files (-want +got):\n%s", d)
+	}
+	wantOwners := map[string]string{"dpkg:python3-yaml": "", "dpkg:bash": "", "PyPI:PyYAML": "dpkg:python3-yaml"}
+	for name, inv := range map[string]*inventory.Inventory{"full": full, "warm": warm} {
+		if d := cmp.Diff(wantOwners, owners(inv)); d != "" {
+			t.Errorf("%s: owners (-want +got):\n%s", name, d)
+		}
+	}
+	// Without the option the warm walk has every file.
+	if d := cmp.Diff(files(full), files(run(t, img, Options{Extractors: exts, Cache: c}))); d != "" {
+		t.Errorf("warm walk without OwnerFilesOnly: files differ:\n%s", d)
 	}
 }

@@ -19,6 +19,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/wardensec/warden/pkg/feeds/feed"
@@ -226,9 +227,13 @@ func trackerAdvisory(pkg, id string, c *trackerCVE, rel *trackerRelease, ns stri
 }
 
 var (
-	listHeader = regexp.MustCompile(`^\[(\d{1,2} \w{3} \d{4})\]\s+((?:DSA|DLA)-[0-9]+(?:-[0-9]+)?)\s+(.*?)\s*$`)
-	listCVEs   = regexp.MustCompile(`^\s+\{(.*)\}\s*$`)
-	listFix    = regexp.MustCompile(`^\s+\[(\w+)\]\s+-\s+(\S+)(?:\s+(\S+))?(?:\s+\((.*)\))?\s*$`)
+	listHeader = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`^\[(\d{1,2} \w{3} \d{4})\]\s+((?:DSA|DLA)-[0-9]+(?:-[0-9]+)?)\s+(.*?)\s*$`)
+	})
+	listCVEs = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^\s+\{(.*)\}\s*$`) })
+	listFix  = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`^\s+\[(\w+)\]\s+-\s+(\S+)(?:\s+(\S+))?(?:\s+\((.*)\))?\s*$`)
+	})
 )
 
 // AddList reads data/DSA/list or data/DLA/list. A malformed entry is skipped with a warning.
@@ -251,7 +256,7 @@ func (r *Reader) AddList(file string, data []byte) error {
 		if strings.TrimSpace(line) == "" {
 			continue
 		}
-		if m := listHeader.FindStringSubmatch(line); m != nil {
+		if m := listHeader().FindStringSubmatch(line); m != nil {
 			pkg, ti, _ := strings.Cut(m[3], " - ")
 			cur = &entry{line: n, date: m[1], id: m[2], pkg: strings.TrimSpace(pkg), ti: strings.TrimSpace(ti)}
 			entries = append(entries, cur)
@@ -260,11 +265,11 @@ func (r *Reader) AddList(file string, data []byte) error {
 		if cur == nil {
 			return fmt.Errorf("%s:%d: not a DSA/DLA list (no entry header before %q)", file, n, line)
 		}
-		if m := listCVEs.FindStringSubmatch(line); m != nil {
+		if m := listCVEs().FindStringSubmatch(line); m != nil {
 			cur.cves = append(cur.cves, strings.Fields(m[1])...)
 			continue
 		}
-		if m := listFix.FindStringSubmatch(line); m != nil {
+		if m := listFix().FindStringSubmatch(line); m != nil {
 			cur.fixes = append(cur.fixes, [3]string{m[1], m[2], m[3]})
 			continue
 		}
@@ -332,12 +337,12 @@ func (r *Reader) AddList(file string, data []byte) error {
 	return nil
 }
 
-var supportName = regexp.MustCompile(`^security-support-(ended|limited)(?:\.deb(\d+))?$`)
+var supportName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^security-support-(ended|limited)(?:\.deb(\d+))?$`) })
 
 // AddSupport reads a debian-security-support list.
 func (r *Reader) AddSupport(file string, data []byte) error {
 	base := path.Base(strings.ReplaceAll(file, "\\", "/"))
-	m := supportName.FindStringSubmatch(base)
+	m := supportName().FindStringSubmatch(base)
 	if m == nil {
 		return fmt.Errorf("%s: not a security-support-ended[.debN] or security-support-limited file", file)
 	}

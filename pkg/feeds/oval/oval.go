@@ -17,6 +17,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/wardensec/warden/pkg/feeds/feed"
@@ -176,11 +177,11 @@ func (r *Reader) Add(e *feed.Entry) error {
 }
 
 var (
-	ubuntuID   = regexp.MustCompile(`^oval:com\.ubuntu\.([a-z]+):`)
-	elRelease  = regexp.MustCompile(`\.el(\d+)`)
-	cpeRelease = regexp.MustCompile(`^cpe:/[ao]:[^:]+:[^:]+:(\d+)`)
-	cveRe      = regexp.MustCompile(`CVE-\d{4}-\d{4,}`)
-	titleID    = regexp.MustCompile(`^([A-Z]+-\d{4}:\d+|USN-\d+-\d+|LSN-\d+-\d+)`)
+	ubuntuID   = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^oval:com\.ubuntu\.([a-z]+):`) })
+	elRelease  = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`\.el(\d+)`) })
+	cpeRelease = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^cpe:/[ao]:[^:]+:[^:]+:(\d+)`) })
+	cveRe      = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`CVE-\d{4}-\d{4,}`) })
+	titleID    = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^([A-Z]+-\d{4}:\d+|USN-\d+-\d+|LSN-\d+-\d+)`) })
 )
 
 // AddBytes reads one OVAL document. A definition it cannot use is skipped
@@ -243,7 +244,7 @@ func index(doc *Document) *indexes {
 
 // namespaceOf tells the distribution and release of a definition.
 func namespaceOf(d *Definition, ix *indexes, file string) (flavor, ns string) {
-	if m := ubuntuID.FindStringSubmatch(d.ID); m != nil {
+	if m := ubuntuID().FindStringSubmatch(d.ID); m != nil {
 		if v := UbuntuReleases[m[1]]; v != "" {
 			return "ubuntu", "ubuntu:" + v
 		}
@@ -271,14 +272,14 @@ func namespaceOf(d *Definition, ix *indexes, file string) (flavor, ns string) {
 	rel := ""
 	cpes := append([]string{d.Metadata.Advisory.From}, d.Metadata.Advisory.CPEs...)
 	for _, c := range cpes {
-		if m := cpeRelease.FindStringSubmatch(c); m != nil {
+		if m := cpeRelease().FindStringSubmatch(c); m != nil {
 			rel = m[1]
 			break
 		}
 	}
 	if rel == "" {
 		for _, p := range fixes(d, ix) {
-			if m := elRelease.FindStringSubmatch(p.evr); m != nil {
+			if m := elRelease().FindStringSubmatch(p.evr); m != nil {
 				rel = m[1]
 				break
 			}
@@ -334,7 +335,9 @@ type conj struct {
 const kernelVersion = "\x00kernel"
 
 // unameVariants reads Ubuntu's uname pattern "6.8.0-\d+(-generic|-generic-64k)".
-var unameVariants = regexp.MustCompile(`^(\d+\.\d+\.\d+)-\\d\+\((-[a-z0-9.-]+(?:\|-[a-z0-9.-]+)*)\)$`)
+var unameVariants = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^(\d+\.\d+\.\d+)-\\d\+\((-[a-z0-9.-]+(?:\|-[a-z0-9.-]+)*)\)$`)
+})
 
 // kernelFamilies are the linux-image package families of a uname test:
 // "linux-image-6.8.0-*-gke" for "6.8.0-\d+(-gke)"; nil when the test is not
@@ -346,7 +349,7 @@ func kernelFamilies(t *Element, ix *indexes) []string {
 		if st == nil || st.OSRelease.Operation != "pattern match" {
 			continue
 		}
-		m := unameVariants.FindStringSubmatch(strings.TrimSpace(st.OSRelease.Value))
+		m := unameVariants().FindStringSubmatch(strings.TrimSpace(st.OSRelease.Value))
 		if m == nil {
 			continue
 		}
@@ -382,15 +385,17 @@ var (
 	// SUSE's product tests: the release its packages' rows belong to. Other
 	// products (SLE Micro, Storage, Manager...) version themselves apart
 	// and stay neutral, so the rows under them are not kept.
-	sleProduct  = regexp.MustCompile(`^SUSE Linux Enterprise (?:Server|Desktop|High Performance Computing|Module for [A-Za-z ]+?|Workstation Extension|Real Time|Live Patching)(?: for SAP Applications)? (\d+)(?: SP(\d+))?(?:-[A-Z]+)? is installed$`)
-	leapProduct = regexp.MustCompile(`^openSUSE Leap (\d+\.\d+) is installed$`)
+	sleProduct = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`^SUSE Linux Enterprise (?:Server|Desktop|High Performance Computing|Module for [A-Za-z ]+?|Workstation Extension|Real Time|Live Patching)(?: for SAP Applications)? (\d+)(?: SP(\d+))?(?:-[A-Z]+)? is installed$`)
+	})
+	leapProduct = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^openSUSE Leap (\d+\.\d+) is installed$`) })
 	// oracleProduct: Oracle's release test ("Oracle Linux 9 is installed");
 	// one ELSA can cover two releases, a branch of its criteria each.
-	oracleProduct  = regexp.MustCompile(`^Oracle Linux (\d+) is installed$`)
-	moduleComment  = regexp.MustCompile(`^Module (\S+:\S+) is enabled$`)
-	earlierComment = regexp.MustCompile(`^(\S+) is earlier than (\S+)$`)
+	oracleProduct  = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^Oracle Linux (\d+) is installed$`) })
+	moduleComment  = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^Module (\S+:\S+) is enabled$`) })
+	earlierComment = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^(\S+) is earlier than (\S+)$`) })
 	// SUSE's package criteria name the fixed build: "kernel-default-4.12.14-150.72.1 is installed".
-	suseBuildComment = regexp.MustCompile(`^(\S+)-(\d[^-\s]*)-(\d[^-\s]*) is installed$`)
+	suseBuildComment = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^(\S+)-(\d[^-\s]*)-(\d[^-\s]*) is installed$`) })
 )
 
 // evaluate returns the normal form of a criteria tree; neutral reports a
@@ -501,7 +506,7 @@ func criterionAtoms(ref, comment string, ix *indexes) []conj {
 		return nil
 	}
 	for _, cm := range []string{strings.TrimSpace(comment), testComment(t)} {
-		if m := moduleComment.FindStringSubmatch(cm); m != nil {
+		if m := moduleComment().FindStringSubmatch(cm); m != nil {
 			return []conj{{module: m[1]}}
 		}
 	}
@@ -515,10 +520,10 @@ func criterionAtoms(ref, comment string, ix *indexes) []conj {
 // is installed") from the first comment that says so.
 func commentFix(comments ...string) []conj {
 	for _, c := range comments {
-		if m := earlierComment.FindStringSubmatch(strings.TrimSpace(c)); m != nil {
+		if m := earlierComment().FindStringSubmatch(strings.TrimSpace(c)); m != nil {
 			return []conj{{pkgs: []fix{{pkg: m[1], evr: m[2]}}}}
 		}
-		if m := suseBuildComment.FindStringSubmatch(strings.TrimSpace(c)); m != nil {
+		if m := suseBuildComment().FindStringSubmatch(strings.TrimSpace(c)); m != nil {
 			return []conj{{pkgs: []fix{{pkg: m[1], evr: m[2] + "-" + m[3]}}}}
 		}
 	}
@@ -533,16 +538,16 @@ func commentFix(comments ...string) []conj {
 // says (an ELSA for Oracle Linux 8 and 9 has an el8 and an el9 branch).
 func productRelease(comment string) string {
 	comment = strings.TrimSpace(comment)
-	if m := sleProduct.FindStringSubmatch(comment); m != nil {
+	if m := sleProduct().FindStringSubmatch(comment); m != nil {
 		if m[2] != "" {
 			return "sles:" + m[1] + "." + m[2]
 		}
 		return "sles:" + m[1]
 	}
-	if m := leapProduct.FindStringSubmatch(comment); m != nil {
+	if m := leapProduct().FindStringSubmatch(comment); m != nil {
 		return "opensuse-leap:" + m[1]
 	}
-	if m := oracleProduct.FindStringSubmatch(comment); m != nil {
+	if m := oracleProduct().FindStringSubmatch(comment); m != nil {
 		return "ol:" + m[1]
 	}
 	return ""
@@ -664,12 +669,12 @@ func definitionAdvisories(d *Definition, ix *indexes, flavor, ns, src string) ([
 		// SUSE titles each definition with its CVE; its references are
 		// "Mitre CVE-…" and "SUSE CVE-…" pages, not advisory ids.
 		id, aliases = strings.TrimSpace(md.Title), nil
-		if cveRe.FindString(id) != id {
+		if cveRe().FindString(id) != id {
 			return nil, fmt.Errorf("SUSE definition titled %q: want a CVE id", md.Title)
 		}
 	}
 	if id == "" {
-		if m := titleID.FindStringSubmatch(md.Title); m != nil {
+		if m := titleID().FindStringSubmatch(md.Title); m != nil {
 			id = m[1]
 		}
 	}
@@ -679,7 +684,7 @@ func definitionAdvisories(d *Definition, ix *indexes, flavor, ns, src string) ([
 	var cvss []vulndb.CVSS
 	for _, c := range md.Advisory.CVEs {
 		cid := strings.TrimSpace(c.ID)
-		if m := cveRe.FindString(cid); m != "" {
+		if m := cveRe().FindString(cid); m != "" {
 			cid = m // SUSE: "CVE-2010-1323 at SUSE", "… at NVD"
 		}
 		if cid != "" && cid != id && !contains(aliases, cid) {
@@ -700,7 +705,7 @@ func definitionAdvisories(d *Definition, ix *indexes, flavor, ns, src string) ([
 		}
 	}
 	if len(aliases) == 0 {
-		for _, c := range cveRe.FindAllString(md.Description, -1) {
+		for _, c := range cveRe().FindAllString(md.Description, -1) {
 			if !contains(aliases, c) {
 				aliases = append(aliases, c)
 			}

@@ -265,7 +265,7 @@ func (s *S3) writeState(ctx context.Context, id string, st *s3State) error {
 
 // StartUpload creates an empty session.
 func (s *S3) StartUpload(ctx context.Context, id string) (Upload, error) {
-	if !reUploadID.MatchString(id) {
+	if !reUploadID().MatchString(id) {
 		return nil, fmt.Errorf("%w: bad id %q", ErrUploadUnknown, id)
 	}
 	h := sha256.New()
@@ -279,7 +279,7 @@ func (s *S3) StartUpload(ctx context.Context, id string) (Upload, error) {
 
 // GetUpload loads a session's state (written by this or any other process).
 func (s *S3) GetUpload(ctx context.Context, id string) (Upload, error) {
-	if !reUploadID.MatchString(id) {
+	if !reUploadID().MatchString(id) {
 		return nil, fmt.Errorf("%w: %q", ErrUploadUnknown, id)
 	}
 	o, err := s.c.GetObject(ctx, s.bucket, s.uploadDir(id)+"state", minio.GetObjectOptions{})
@@ -465,7 +465,7 @@ func (s *S3) materialize(ctx context.Context, u *s3Upload, want Digest) error {
 
 // Cancel removes a session's state and chunks.
 func (s *S3) Cancel(ctx context.Context, id string) error {
-	if !reUploadID.MatchString(id) {
+	if !reUploadID().MatchString(id) {
 		return fmt.Errorf("%w: %q", ErrUploadUnknown, id)
 	}
 	dir := s.uploadDir(id)

@@ -44,8 +44,8 @@ type Digest struct {
 func (d Digest) String() string { return d.Algorithm + ":" + d.Hex }
 
 var (
-	reSHA256 = regexp.MustCompile(`^[a-f0-9]{64}$`)
-	reSHA512 = regexp.MustCompile(`^[a-f0-9]{128}$`)
+	reSHA256 = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-f0-9]{64}$`) })
+	reSHA512 = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-f0-9]{128}$`) })
 )
 
 // ParseDigest parses and validates a digest string. Only sha256 and sha512 are accepted.
@@ -56,11 +56,11 @@ func ParseDigest(s string) (Digest, error) {
 	}
 	switch alg {
 	case "sha256":
-		if !reSHA256.MatchString(hx) {
+		if !reSHA256().MatchString(hx) {
 			return Digest{}, fmt.Errorf("%w: %q is not 64 lowercase hex digits", ErrInvalidDigest, s)
 		}
 	case "sha512":
-		if !reSHA512.MatchString(hx) {
+		if !reSHA512().MatchString(hx) {
 			return Digest{}, fmt.Errorf("%w: %q is not 128 lowercase hex digits", ErrInvalidDigest, s)
 		}
 	default:
@@ -256,11 +256,11 @@ type fsUpload struct {
 
 func (s *FS) uploadPath(id string) string { return filepath.Join(s.root, "uploads", "session-"+id) }
 
-var reUploadID = regexp.MustCompile(`^[A-Za-z0-9_-]{8,64}$`)
+var reUploadID = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9_-]{8,64}$`) })
 
 // StartUpload creates an empty upload session with the given id.
 func (s *FS) StartUpload(_ context.Context, id string) (Upload, error) {
-	if !reUploadID.MatchString(id) {
+	if !reUploadID().MatchString(id) {
 		return nil, fmt.Errorf("%w: bad id %q", ErrUploadUnknown, id)
 	}
 	p := s.uploadPath(id)
@@ -279,7 +279,7 @@ func (s *FS) StartUpload(_ context.Context, id string) (Upload, error) {
 // GetUpload returns a session, rebuilding its hash state from the temporary file
 // after a restart.
 func (s *FS) GetUpload(_ context.Context, id string) (Upload, error) {
-	if !reUploadID.MatchString(id) {
+	if !reUploadID().MatchString(id) {
 		return nil, fmt.Errorf("%w: %q", ErrUploadUnknown, id)
 	}
 	s.mu.Lock()

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/wardensec/warden/pkg/registry"
 	"github.com/wardensec/warden/pkg/registry/meta"
@@ -82,7 +83,10 @@ type tagRow struct {
 	Verdict *registry.Verdict // nil: no gate configured, or the image could not be judged
 }
 
-var tmpl = template.Must(template.New("").Funcs(funcs).ParseFS(files, "templates/*.html"))
+// tmpl is parsed at the first page served (not at start-up: every warden command links this package).
+var tmpl = sync.OnceValue(func() *template.Template {
+	return template.Must(template.New("").Funcs(funcs).ParseFS(files, "templates/*.html"))
+})
 
 // Handler serves the UI under prefix (e.g. "/ui/").
 func Handler(reg *registry.Registry, prefix string) http.Handler {
@@ -152,7 +156,7 @@ func Handler(reg *registry.Registry, prefix string) http.Handler {
 		}
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'")
-		if err := tmpl.ExecuteTemplate(w, name, data); err != nil {
+		if err := tmpl().ExecuteTemplate(w, name, data); err != nil {
 			http.Error(w, err.Error(), http.StatusInternalServerError)
 		}
 	})
