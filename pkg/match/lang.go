@@ -61,7 +61,7 @@ func (goMatcher) Match(ctx context.Context, db vulndb.Reader, d *inventory.Distr
 		out = append(out, f)
 	}
 	if len(pending) > 0 {
-		resolveLinked(out, pending, p.Symbols)
+		resolveLinked(out, pending, &p.Symbols)
 	}
 	return out, nil
 }
@@ -74,45 +74,28 @@ type pendingLink struct {
 }
 
 // resolveLinked sets each pending finding's Linked: whether a vulnerable
-// symbol of its imports is among the binary's symbols ("<import
-// path>.<Symbol>"); an import listing no symbols counts when any symbol of its
-// package is linked. The symbols (thousands for stdlib) are read once, against
-// a set of the few symbols the advisories name, instead of a set of them all.
-func resolveLinked(out []Finding, pending []pendingLink, symbols []string) {
-	wanted := map[string][]int{} // "<import path>.<Symbol>" -> indexes in pending
-	for i, pl := range pending {
+// symbol of its imports ("<import path>.<Symbol>") is among the binary's
+// symbols; an import listing no symbols counts when any symbol of its
+// package is linked.
+func resolveLinked(out []Finding, pending []pendingLink, symbols *inventory.Symbols) {
+	for _, pl := range pending {
+		linked := out[pl.finding].Linked
 		for _, imp := range pl.imports {
+			if *linked {
+				break
+			}
 			if len(imp.Symbols) == 0 {
-				if !*out[pl.finding].Linked && anyInPackage(imp.Path, symbols) {
-					*out[pl.finding].Linked = true
-				}
+				*linked = symbols.HasPackage(imp.Path)
 				continue
 			}
 			for _, sym := range imp.Symbols {
-				k := imp.Path + "." + sym
-				wanted[k] = append(wanted[k], i)
+				if symbols.Has(imp.Path + "." + sym) {
+					*linked = true
+					break
+				}
 			}
 		}
 	}
-	if len(wanted) == 0 {
-		return
-	}
-	for _, s := range symbols {
-		for _, i := range wanted[s] {
-			*out[pending[i].finding].Linked = true
-		}
-	}
-}
-
-// anyInPackage reports whether a symbol of the package at path is linked.
-func anyInPackage(path string, symbols []string) bool {
-	prefix := path + "."
-	for _, s := range symbols {
-		if rest, ok := strings.CutPrefix(s, prefix); ok && rest != "" && !strings.Contains(rest, "/") {
-			return true
-		}
-	}
-	return false
 }
 
 // applicableImports keeps the imports whose platform limits include the

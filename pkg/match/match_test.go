@@ -281,13 +281,26 @@ func goAdvisories() []vulndb.Advisory {
 	}
 }
 
+// symbolsOf makes the Symbols of "<import path>.<Symbol>" names whose
+// import path's last element has no dot.
+func symbolsOf(names ...string) inventory.Symbols {
+	var s inventory.Symbols
+	for _, n := range names {
+		slash := max(0, strings.LastIndex(n, "/"))
+		dot := slash + strings.Index(n[slash:], ".")
+		s.Add(n[:dot], n[dot+1:])
+	}
+	s.Normalize()
+	return s
+}
+
 func TestMatchGo(t *testing.T) {
 	net := inventory.Package{Name: "golang.org/x/net", Version: "v0.0.0-20210226172049-e18ecbb05110", Ecosystem: "Go", GOOS: "linux", GOARCH: "amd64",
-		SymbolsKnown: true, Symbols: []string{"golang.org/x/net/html.Parse", "golang.org/x/net/html.inSelectIM", "golang.org/x/net/html/atom.Lookup", "golang.org/x/net/http/httpguts.ValidHeaderFieldName"}}
+		SymbolsKnown: true, Symbols: symbolsOf("golang.org/x/net/html.Parse", "golang.org/x/net/html.inSelectIM", "golang.org/x/net/html/atom.Lookup", "golang.org/x/net/http/httpguts.ValidHeaderFieldName")}
 	std := inventory.Package{Name: "stdlib", Version: "1.26.8", Ecosystem: "Go", GOOS: "linux", GOARCH: "amd64",
-		SymbolsKnown: true, Symbols: []string{"net/http.Server.Serve", "os.Root.Mkdir"}}
+		SymbolsKnown: true, Symbols: symbolsOf("net/http.Server.Serve", "os.Root.Mkdir")}
 	stripped := net
-	stripped.SymbolsKnown, stripped.Symbols = false, nil
+	stripped.SymbolsKnown, stripped.Symbols = false, inventory.Symbols{}
 	stripped.Locations = []string{"/stripped"}
 	win := std
 	win.GOOS = "windows"

@@ -24,7 +24,15 @@ func fill(t *testing.T, v reflect.Value, seed string) {
 			f.SetInt(int64(len(name)))
 		case reflect.Bool:
 			f.SetBool(true)
+		case reflect.Uint64:
+			f.SetUint(uint64(len(seed+name)) << 40)
+		case reflect.Struct:
+			fill(t, f, seed+"-"+name)
 		case reflect.Slice:
+			if f.Type().Elem().Kind() == reflect.Uint64 {
+				f.Set(reflect.ValueOf([]uint64{0, uint64(len(seed + name)), 1<<64 - 1}))
+				continue
+			}
 			if f.Type().Elem().Kind() != reflect.String {
 				t.Fatalf("Package.%s: a %s; teach the result codec (result.go) and this test", name, f.Type())
 			}

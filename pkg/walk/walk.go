@@ -41,7 +41,7 @@ import (
 
 // FormatVersion changes whenever the walk's per-layer result can change for
 // the same layer and extractors; it is part of the cache key.
-const FormatVersion = 2 // 2: binary result encoding (was gob)
+const FormatVersion = 3 // 2: binary result encoding (was gob); 3: Go symbols as hashes
 
 // Defaults for Options.
 const (
