@@ -32,7 +32,7 @@ type invFlags struct {
 	// join language packages to their owners (walk.Options.OwnerFilesOnly).
 	ownerFilesOnly bool
 	// keepSymbols: walk.Options.KeepSymbols (a scan: match.Env.KeepSymbols).
-	keepSymbols func(p *inventory.Package) (func(sym []byte) bool, error)
+	keepSymbols func(p *inventory.Package) (bool, error)
 
 	cache *layercache.Cache // opened once by layerCache
 }

@@ -42,6 +42,15 @@ func (e *Encoder) Strs(ss []string) {
 	}
 }
 
+// U64s writes a count and the numbers, 8 bytes each (little-endian): for
+// hashes, which varints would not shorten.
+func (e *Encoder) U64s(vs []uint64) {
+	e.Uint(uint64(len(vs)))
+	for _, v := range vs {
+		e.B = binary.LittleEndian.AppendUint64(e.B, v)
+	}
+}
+
 // Decoder reads what Encoder wrote. The first problem sticks in Err (it
 // wraps ErrCorrupt) and every later read returns a zero value, so a caller
 // reads all its fields and checks Err once.
@@ -188,6 +197,42 @@ func (d *Decoder) Strs() []string {
 		out[i] = d.Str()
 	}
 	return out
+}
+
+// U64s reads what Encoder.U64s wrote.
+func (d *Decoder) U64s() []uint64 {
+	n := d.Uint()
+	if d.Err != nil || n == 0 {
+		return nil
+	}
+	if n > uint64(d.Left()/8) {
+		d.fail("count")
+		return nil
+	}
+	out := make([]uint64, n)
+	for i := range out {
+		if d.str {
+			out[i] = uint64(d.s[d.off]) | uint64(d.s[d.off+1])<<8 | uint64(d.s[d.off+2])<<16 | uint64(d.s[d.off+3])<<24 |
+				uint64(d.s[d.off+4])<<32 | uint64(d.s[d.off+5])<<40 | uint64(d.s[d.off+6])<<48 | uint64(d.s[d.off+7])<<56
+		} else {
+			out[i] = binary.LittleEndian.Uint64(d.b[d.off:])
+		}
+		d.off += 8
+	}
+	return out
+}
+
+// SkipU64s reads past what Encoder.U64s wrote.
+func (d *Decoder) SkipU64s() {
+	n := d.Uint()
+	if d.Err != nil {
+		return
+	}
+	if n > uint64(d.Left()/8) {
+		d.fail("count")
+		return
+	}
+	d.off += int(n) * 8
 }
 
 // End fails when bytes are left over, and returns Err.

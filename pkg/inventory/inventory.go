@@ -62,11 +62,11 @@ type Package struct {
 
 	// Go binaries: the target platform and, when the binary has a symbol table,
 	// the linked symbols of this module's packages ("golang.org/x/net/html.Parse",
-	// "golang.org/x/text/language.Tag.String"). SymbolsKnown is false for stripped binaries.
-	GOOS         string   `json:"goos,omitempty"`
-	GOARCH       string   `json:"goarch,omitempty"`
-	Symbols      []string `json:"-"`
-	SymbolsKnown bool     `json:"symbols_known,omitempty"`
+	// "golang.org/x/text/language.Tag.String"), as hashes. SymbolsKnown is false for stripped binaries.
+	GOOS         string  `json:"goos,omitempty"`
+	GOARCH       string  `json:"goarch,omitempty"`
+	Symbols      Symbols `json:"-"`
+	SymbolsKnown bool    `json:"symbols_known,omitempty"`
 
 	// Meta holds extractor-specific extras (e.g. "main_module": "true").
 	Meta map[string]string `json:"meta,omitempty"`

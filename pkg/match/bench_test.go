@@ -45,11 +45,11 @@ func BenchmarkMatch(b *testing.B) {
 				Ranges: []vulndb.Range{{Type: "SEMVER", Introduced: "0", Fixed: "3.0.0"}, {Type: "SEMVER", Introduced: "4.0.0", Fixed: fmt.Sprintf("4.17.%d", 14+j)}}})
 		}
 	}
-	syms := make([]string, 0, 3000)
+	var syms inventory.Symbols
 	for i := 0; i < 60; i++ {
 		mod := fmt.Sprintf("example.com/mod%d", i)
 		for s := 0; s < 50; s++ {
-			syms = append(syms, fmt.Sprintf("%s/pkg.Func%d", mod, s))
+			syms.Add(mod+"/pkg", fmt.Sprintf("Func%d", s))
 		}
 		for j := 0; j < 4; j++ {
 			add(vulndb.Advisory{ID: fmt.Sprintf("GO-2026-%d%d", i, j), Namespace: "Go", Package: mod,
@@ -57,6 +57,7 @@ func BenchmarkMatch(b *testing.B) {
 				Imports: []vulndb.GoImport{{Path: mod + "/pkg", Symbols: []string{fmt.Sprintf("Func%d", j*20), "Other"}}}})
 		}
 	}
+	syms.Normalize()
 	for i := 0; i < 60; i++ {
 		inv.Packages = append(inv.Packages, inventory.Package{Name: fmt.Sprintf("example.com/mod%d", i), Version: "v0.0.0-20210226172049-e18ecbb05110",
 			Ecosystem: "Go", GOOS: "linux", GOARCH: "amd64", SymbolsKnown: true, Symbols: syms, Locations: []string{"/usr/local/bin/app"}})

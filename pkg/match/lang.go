@@ -1,7 +1,6 @@
 package match
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"slices"
@@ -63,7 +62,7 @@ func (goMatcher) Match(ctx context.Context, db vulndb.Reader, d *inventory.Distr
 		out = append(out, f)
 	}
 	if len(pending) > 0 {
-		resolveLinked(out, pending, p.Symbols)
+		resolveLinked(out, pending, &p.Symbols)
 	}
 	return out, nil
 }
@@ -72,95 +71,31 @@ func (goMatcher) Match(ctx context.Context, db vulndb.Reader, d *inventory.Distr
 func goMatchable(p *inventory.Package) bool { return p.Version != "" && p.Version != "(devel)" }
 
 // KeepSymbols is walk.Options.KeepSymbols for a scan whose Match uses env
-// (Options.Env): of a Go module's symbols it keeps those resolveLinked can
-// look at for any advisory the database has for the module (any version,
-// any platform): the symbols the advisories' imports name and, for an import
-// naming none, every symbol of its package. Other packages keep all theirs.
-// The lookups are env's: Match does not repeat them. The tests it returns
-// are for one goroutine.
-func (e *Env) KeepSymbols(ctx context.Context, db vulndb.Reader) func(p *inventory.Package) (func(sym []byte) bool, error) {
-	tests := map[string]func([]byte) bool{} // module -> test
-	none := func([]byte) bool { return false }
-	return func(p *inventory.Package) (func([]byte) bool, error) {
+// (Options.Env): a Go module keeps its symbols only when an advisory the
+// database has for it (any version, any platform) names imports, the only
+// case resolveLinked looks at them. Other packages keep theirs. The lookups
+// are env's: Match does not repeat them. The function it returns is for one
+// goroutine.
+func (e *Env) KeepSymbols(ctx context.Context, db vulndb.Reader) func(p *inventory.Package) (bool, error) {
+	keep := map[string]bool{} // module -> whether its symbols are needed
+	return func(p *inventory.Package) (bool, error) {
 		if p.Ecosystem != inventory.Go {
-			return nil, nil
+			return true, nil
 		}
 		if !goMatchable(p) {
-			return none, nil
+			return false, nil
 		}
-		if t, ok := tests[p.Name]; ok {
-			return t, nil
+		if k, ok := keep[p.Name]; ok {
+			return k, nil
 		}
 		advs, err := e.lookup(ctx, db, inventory.Go, normalizeName(inventory.Go, p.Name))
 		if err != nil {
-			return nil, fmt.Errorf("looking up %q in %s: %w", p.Name, inventory.Go, err)
+			return false, fmt.Errorf("looking up %q in %s: %w", p.Name, inventory.Go, err)
 		}
-		symbols, packages := map[string]struct{}{}, map[string]struct{}{}
-		for i := range advs {
-			for _, imp := range advs[i].Imports {
-				if len(imp.Symbols) == 0 {
-					packages[imp.Path] = struct{}{}
-				}
-				for _, sym := range imp.Symbols {
-					symbols[imp.Path+"."+sym] = struct{}{}
-				}
-			}
-		}
-		t := none
-		if len(symbols)+len(packages) > 0 {
-			// A symbol's head, its text up to the first dot after the last
-			// slash, is the head of the wanted symbol or package it can be:
-			// a binary lists its symbols package by package, so a run of
-			// symbols with a head not wanted is refused by one comparison.
-			heads := map[string]bool{}
-			for s := range symbols {
-				heads[string(symbolHead([]byte(s)))] = true
-			}
-			for p := range packages {
-				heads[string(symbolHead([]byte(p+".")))] = true
-			}
-			var last []byte
-			lastWanted := false
-			t = func(s []byte) bool {
-				h := symbolHead(s)
-				if h == nil {
-					return false
-				}
-				if !bytes.Equal(h, last) || last == nil {
-					last, lastWanted = append(last[:0], h...), heads[string(h)]
-				}
-				if !lastWanted {
-					return false
-				}
-				if _, ok := symbols[string(s)]; ok {
-					return true
-				}
-				// anyInPackage's test: s is "<path>.<rest>" with a rest free of slashes.
-				for j := len(h); j < len(s)-1; j++ {
-					if s[j] == '.' {
-						if _, ok := packages[string(s[:j])]; ok {
-							return true
-						}
-					}
-				}
-				return false
-			}
-		}
-		tests[p.Name] = t
-		return t, nil
+		k := slices.ContainsFunc(advs, func(a vulndb.Advisory) bool { return len(a.Imports) > 0 })
+		keep[p.Name] = k
+		return k, nil
 	}
-}
-
-// symbolHead is s up to the first dot after its last slash ("net/http" of
-// "net/http.(*Client).Do", "gopkg.in/yaml" of "gopkg.in/yaml.v3.Marshal"),
-// nil when there is no such dot.
-func symbolHead(s []byte) []byte {
-	slash := bytes.LastIndexByte(s, '/')
-	dot := bytes.IndexByte(s[slash+1:], '.')
-	if dot < 0 {
-		return nil
-	}
-	return s[:slash+1+dot]
 }
 
 // pendingLink is a finding (by index) whose vulnerable imports are still to
@@ -171,45 +106,28 @@ type pendingLink struct {
 }
 
 // resolveLinked sets each pending finding's Linked: whether a vulnerable
-// symbol of its imports is among the binary's symbols ("<import
-// path>.<Symbol>"); an import listing no symbols counts when any symbol of its
-// package is linked. The symbols (thousands for stdlib) are read once, against
-// a set of the few symbols the advisories name, instead of a set of them all.
-func resolveLinked(out []Finding, pending []pendingLink, symbols []string) {
-	wanted := map[string][]int{} // "<import path>.<Symbol>" -> indexes in pending
-	for i, pl := range pending {
+// symbol of its imports ("<import path>.<Symbol>") is among the binary's
+// symbols; an import listing no symbols counts when any symbol of its
+// package is linked.
+func resolveLinked(out []Finding, pending []pendingLink, symbols *inventory.Symbols) {
+	for _, pl := range pending {
+		linked := out[pl.finding].Linked
 		for _, imp := range pl.imports {
+			if *linked {
+				break
+			}
 			if len(imp.Symbols) == 0 {
-				if !*out[pl.finding].Linked && anyInPackage(imp.Path, symbols) {
-					*out[pl.finding].Linked = true
-				}
+				*linked = symbols.HasPackage(imp.Path)
 				continue
 			}
 			for _, sym := range imp.Symbols {
-				k := imp.Path + "." + sym
-				wanted[k] = append(wanted[k], i)
+				if symbols.Has(imp.Path + "." + sym) {
+					*linked = true
+					break
+				}
 			}
 		}
 	}
-	if len(wanted) == 0 {
-		return
-	}
-	for _, s := range symbols {
-		for _, i := range wanted[s] {
-			*out[pending[i].finding].Linked = true
-		}
-	}
-}
-
-// anyInPackage reports whether a symbol of the package at path is linked.
-func anyInPackage(path string, symbols []string) bool {
-	prefix := path + "."
-	for _, s := range symbols {
-		if rest, ok := strings.CutPrefix(s, prefix); ok && rest != "" && !strings.Contains(rest, "/") {
-			return true
-		}
-	}
-	return false
 }
 
 // applicableImports keeps the imports whose platform limits include the

@@ -281,13 +281,26 @@ func goAdvisories() []vulndb.Advisory {
 	}
 }
 
+// symbolsOf makes the Symbols of "<import path>.<Symbol>" names whose
+// import path's last element has no dot.
+func symbolsOf(names ...string) inventory.Symbols {
+	var s inventory.Symbols
+	for _, n := range names {
+		slash := max(0, strings.LastIndex(n, "/"))
+		dot := slash + strings.Index(n[slash:], ".")
+		s.Add(n[:dot], n[dot+1:])
+	}
+	s.Normalize()
+	return s
+}
+
 func TestMatchGo(t *testing.T) {
 	net := inventory.Package{Name: "golang.org/x/net", Version: "v0.0.0-20210226172049-e18ecbb05110", Ecosystem: "Go", GOOS: "linux", GOARCH: "amd64",
-		SymbolsKnown: true, Symbols: []string{"golang.org/x/net/html.Parse", "golang.org/x/net/html.inSelectIM", "golang.org/x/net/html/atom.Lookup", "golang.org/x/net/http/httpguts.ValidHeaderFieldName"}}
+		SymbolsKnown: true, Symbols: symbolsOf("golang.org/x/net/html.Parse", "golang.org/x/net/html.inSelectIM", "golang.org/x/net/html/atom.Lookup", "golang.org/x/net/http/httpguts.ValidHeaderFieldName")}
 	std := inventory.Package{Name: "stdlib", Version: "1.26.8", Ecosystem: "Go", GOOS: "linux", GOARCH: "amd64",
-		SymbolsKnown: true, Symbols: []string{"net/http.Server.Serve", "os.Root.Mkdir"}}
+		SymbolsKnown: true, Symbols: symbolsOf("net/http.Server.Serve", "os.Root.Mkdir")}
 	stripped := net
-	stripped.SymbolsKnown, stripped.Symbols = false, nil
+	stripped.SymbolsKnown, stripped.Symbols = false, inventory.Symbols{}
 	stripped.Locations = []string{"/stripped"}
 	win := std
 	win.GOOS = "windows"
@@ -399,78 +412,52 @@ func TestUncovered(t *testing.T) {
 	}
 }
 
-// TestKeepSymbols: Env.KeepSymbols keeps of a Go module's symbols those its
-// advisories' imports name, and every symbol of an import that names none
-// (not of its subpackages); Match with that Env and only the kept symbols
-// finds what it finds with them all, without looking the modules up again.
+// TestKeepSymbols: Env.KeepSymbols keeps a Go module's symbols when its
+// advisories name imports (any version), and no others'; Match with that Env
+// and only the kept symbols finds what it finds with them all, without
+// looking the modules up again.
 func TestKeepSymbols(t *testing.T) {
-	db := &memDB{advs: goAdvisories()}
+	db := &memDB{advs: append(goAdvisories(), vulndb.Advisory{ID: "GO-2026-0001", Namespace: "Go", Package: "github.com/no/imports",
+		Ranges: []vulndb.Range{{Type: "SEMVER", Introduced: "0", Fixed: "1.0.0"}}})}
 	env := &Env{}
 	keep := env.KeepSymbols(context.Background(), db)
-	syms := map[string][]string{
-		"golang.org/x/net": {"golang.org/x/net/html.Parse", "golang.org/x/net/html.inSelectIM", "golang.org/x/net/html.Render",
-			"golang.org/x/net/html/atom.Lookup", "golang.org/x/net/http/httpguts.ValidHeaderFieldName",
-			"golang.org/x/net/http/httpguts/sub.F", "golang.org/x/net/http/httpguts.", "golang.org/x/net/http2.Server.ServeConn"},
-		"stdlib":               {"net/http.Server.Serve", "net/http.(*Client).Do", "net/http/httptest.NewServer", "os.Root.Mkdir", "os.Open", "fmt.Println"},
-		"github.com/no/advice": {"github.com/no/advice.F"},
+	syms := map[string]inventory.Symbols{
+		"golang.org/x/net":      symbolsOf("golang.org/x/net/html.Parse", "golang.org/x/net/html.Render", "golang.org/x/net/http2.Server.ServeConn"),
+		"stdlib":                symbolsOf("net/http.Server.Serve", "os.Root.Mkdir", "fmt.Println"),
+		"github.com/no/advice":  symbolsOf("github.com/no/advice.F"),
+		"github.com/no/imports": symbolsOf("github.com/no/imports.F"),
 	}
-	want := map[string][]string{
-		"golang.org/x/net": {"golang.org/x/net/html.Parse", "golang.org/x/net/html.inSelectIM",
-			"golang.org/x/net/http/httpguts.ValidHeaderFieldName", "golang.org/x/net/http2.Server.ServeConn"},
-		"stdlib":               {"net/http.Server.Serve", "net/http.(*Client).Do", "os.Root.Mkdir", "os.Open"},
-		"github.com/no/advice": nil,
-	}
+	want := map[string]bool{"golang.org/x/net": true, "stdlib": true, "github.com/no/advice": false, "github.com/no/imports": false}
 	var inv inventory.Inventory
-	for _, name := range []string{"golang.org/x/net", "stdlib", "github.com/no/advice"} {
+	for _, name := range []string{"golang.org/x/net", "stdlib", "github.com/no/advice", "github.com/no/imports"} {
 		p := inventory.Package{Name: name, Version: "v0.0.1", Ecosystem: inventory.Go, GOOS: "linux", GOARCH: "amd64", SymbolsKnown: true, Symbols: syms[name]}
-		test, err := keep(&p)
+		k, err := keep(&p)
 		if err != nil {
 			t.Fatal(err)
 		}
-		var got []string
-		for _, s := range p.Symbols {
-			if test([]byte(s)) {
-				got = append(got, s)
-			}
-		}
-		if d := cmp.Diff(want[name], got); d != "" {
-			t.Errorf("%s: kept (-want +got):\n%s", name, d)
+		if k != want[name] {
+			t.Errorf("%s: keep %v, want %v", name, k, want[name])
 		}
 		inv.Packages = append(inv.Packages, p)
 	}
-	// An import path whose last element has a dot; symbols of one package in a run, then another.
-	yaml := &memDB{advs: []vulndb.Advisory{{ID: "GO-2022-0603", Namespace: "Go", Package: "gopkg.in/yaml.v3",
-		Imports: []vulndb.GoImport{{Path: "gopkg.in/yaml.v3"}, {Path: "gopkg.in/yaml.v3/internal", Symbols: []string{"Parse"}}}}}}
-	ytest, err := (&Env{}).KeepSymbols(context.Background(), yaml)(&inventory.Package{Name: "gopkg.in/yaml.v3", Version: "v3.0.0", Ecosystem: inventory.Go})
-	if err != nil {
-		t.Fatal(err)
+	if k, err := keep(&inventory.Package{Name: "main", Version: "(devel)", Ecosystem: inventory.Go}); err != nil || k {
+		t.Errorf("a module Match does not judge keeps its symbols (err %v)", err)
 	}
-	var ykept []string
-	for _, s := range []string{"gopkg.in/yaml.v3.Marshal", "gopkg.in/yaml.v3.(*decoder).unmarshal", "gopkg.in/yaml.v2.Marshal", "gopkg.in/yaml.v3.",
-		"gopkg.in/yaml.v3/internal.Parse", "gopkg.in/yaml.v3/internal.Scan", "gopkg.in/yaml.v3.Unmarshal", "gopkg.in/yaml", "yaml"} {
-		if ytest([]byte(s)) {
-			ykept = append(ykept, s)
-		}
-	}
-	if d := cmp.Diff([]string{"gopkg.in/yaml.v3.Marshal", "gopkg.in/yaml.v3.(*decoder).unmarshal", "gopkg.in/yaml.v3/internal.Parse", "gopkg.in/yaml.v3.Unmarshal"}, ykept); d != "" {
-		t.Errorf("gopkg.in/yaml.v3: kept (-want +got):\n%s", d)
-	}
-	if test, err := keep(&inventory.Package{Name: "main", Version: "(devel)", Ecosystem: inventory.Go}); err != nil || test([]byte("main.main")) {
-		t.Errorf("a module Match does not judge keeps symbols (err %v)", err)
-	}
-	if test, err := keep(&inventory.Package{Name: "x", Version: "1", Ecosystem: inventory.PyPI}); test != nil || err != nil {
-		t.Errorf("not a Go package: %v, %v; want all kept (a nil test)", test != nil, err)
+	if k, err := keep(&inventory.Package{Name: "x", Version: "1", Ecosystem: inventory.PyPI}); !k || err != nil {
+		t.Errorf("not a Go package: keep %v, %v; want kept", k, err)
 	}
 	if _, err := (&Env{}).KeepSymbols(context.Background(), errDB{})(&inv.Packages[0]); err == nil {
 		t.Error("a failing lookup is not an error")
 	}
 	calls := len(db.calls)
-	all, err := Match(context.Background(), &memDB{advs: goAdvisories()}, &inventory.Inventory{Packages: slices.Clone(inv.Packages)}, Options{})
+	all, err := Match(context.Background(), &memDB{advs: db.advs}, &inventory.Inventory{Packages: slices.Clone(inv.Packages)}, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	for i := range inv.Packages {
-		inv.Packages[i].Symbols = want[inv.Packages[i].Name]
+		if !want[inv.Packages[i].Name] {
+			inv.Packages[i].Symbols = inventory.Symbols{}
+		}
 	}
 	kept, err := Match(context.Background(), db, &inv, Options{Env: env})
 	if err != nil {

@@ -92,7 +92,8 @@ func encodeResult(r *layerResult) ([]byte, error) {
 	e.B[at+4] = byte(n)
 	for _, p := range order {
 		e.Strs(p.Files)
-		e.Strs(p.Symbols)
+		e.U64s(p.Symbols.Funcs)
+		e.U64s(p.Symbols.Pkgs)
 	}
 	return e.B, nil
 }
@@ -197,11 +198,11 @@ func decodeResult(b []byte, deferTrailer bool) (*layerResult, error) {
 }
 
 // trailerFilter says what readTrailer keeps: an OS package's Files only in
-// files (nil: all), a package's Symbols only those symbols(p) accepts (nil
-// symbols, or a nil test: all).
+// files (nil: all), a package's Symbols only when symbols(p) says so (nil
+// symbols: all).
 type trailerFilter struct {
 	files   map[string]struct{}
-	symbols func(p *inventory.Package) (func(sym []byte) bool, error)
+	symbols func(p *inventory.Package) (bool, error)
 }
 
 // readTrailer reads the trailer of b, the cached value r was decoded from
@@ -226,7 +227,8 @@ func readLists(trailer []byte, pkgs []*inventory.Package, f *trailerFilter) erro
 		d := wire.NewStringDecoder(string(trailer))
 		for _, p := range pkgs {
 			p.Files = d.Strs()
-			p.Symbols = d.Strs()
+			p.Symbols.Funcs = d.U64s()
+			p.Symbols.Pkgs = d.U64s()
 		}
 		if err := d.End(); err != nil {
 			return fmt.Errorf("decoding layer result's files and symbols: %w", err)
@@ -256,14 +258,19 @@ func readLists(trailer []byte, pkgs []*inventory.Package, f *trailerFilter) erro
 			keepFile = keepOSFile
 		}
 		p.Files = readList(d, keepFile, &kept)
-		var keepSym func([]byte) bool
+		keepSym := true
 		if f.symbols != nil {
 			var err error
 			if keepSym, err = f.symbols(p); err != nil {
 				return err
 			}
 		}
-		p.Symbols = readList(d, keepSym, &kept)
+		if keepSym {
+			p.Symbols.Funcs, p.Symbols.Pkgs = d.U64s(), d.U64s()
+		} else {
+			d.SkipU64s()
+			d.SkipU64s()
+		}
 	}
 	if err := d.End(); err != nil {
 		return fmt.Errorf("decoding layer result's files and symbols: %w", err)

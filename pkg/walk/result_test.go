@@ -3,7 +3,6 @@ package walk
 import (
 	"errors"
 	"reflect"
-	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -25,7 +24,15 @@ func fill(t *testing.T, v reflect.Value, seed string) {
 			f.SetInt(int64(len(name)))
 		case reflect.Bool:
 			f.SetBool(true)
+		case reflect.Uint64:
+			f.SetUint(uint64(len(seed+name)) << 40)
+		case reflect.Struct:
+			fill(t, f, seed+"-"+name)
 		case reflect.Slice:
+			if f.Type().Elem().Kind() == reflect.Uint64 {
+				f.Set(reflect.ValueOf([]uint64{0, uint64(len(seed + name)), 1<<64 - 1}))
+				continue
+			}
 			if f.Type().Elem().Kind() != reflect.String {
 				t.Fatalf("Package.%s: a %s; teach the result codec (result.go) and this test", name, f.Type())
 			}
@@ -103,6 +110,16 @@ func FuzzDecodeResult(f *testing.F) {
 	})
 }
 
+// symbols makes the Symbols of (import path, symbol) pairs.
+func symbols(pairs ...string) inventory.Symbols {
+	var s inventory.Symbols
+	for i := 0; i+1 < len(pairs); i += 2 {
+		s.Add(pairs[i], pairs[i+1])
+	}
+	s.Normalize()
+	return s
+}
+
 // TestResultFilesDeferred: a result read with its trailer deferred and then
 // readTrailer is the full result with each OS package's Files cut to the
 // kept paths (in their order), every language package's Files whole, and
@@ -119,7 +136,9 @@ func TestResultFilesDeferred(t *testing.T) {
 		}}},
 		"usr/bin/app": {Results: map[string][]inventory.Package{"lang/gobinary": {
 			{Name: "stdlib", Version: "1.22", Ecosystem: inventory.Go, Locations: []string{"/usr/bin/app"}, Files: []string{"x", "y"},
-				Symbols: []string{"crypto/tls.(*Conn).Read", "net/http.ListenAndServe", "fmt.Println"}, SymbolsKnown: true},
+				Symbols: symbols("crypto/tls", "Conn.Read", "net/http", "ListenAndServe"), SymbolsKnown: true},
+			{Name: "example.com/m", Version: "v1", Ecosystem: inventory.Go, Locations: []string{"/usr/bin/app"},
+				Symbols: symbols("example.com/m", "F"), SymbolsKnown: true},
 		}}},
 		"etc/os-release": {Distro: []byte("ID=debian\n")},
 	}}
@@ -131,22 +150,17 @@ func TestResultFilesDeferred(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(r.deferred) != 4 {
-		t.Fatalf("%d packages with files and symbols to read, want 4", len(r.deferred))
+	if len(r.deferred) != 5 {
+		t.Fatalf("%d packages with files and symbols to read, want 5", len(r.deferred))
 	}
 	keep := map[string]struct{}{}
 	inventory.OwnerPaths(keep, "/usr/bin/app", "/usr/lib/python3/dist-packages/PyYAML-6.0.egg-info")
-	symbols := func(p *inventory.Package) (func([]byte) bool, error) {
-		if p.Ecosystem != inventory.Go {
-			return nil, nil
-		}
-		return func(b []byte) bool { return strings.HasPrefix(string(b), "net/http.") }, nil
-	}
-	if err := readTrailer(b, r, &trailerFilter{files: keep, symbols: symbols}); err != nil {
+	keepSyms := func(p *inventory.Package) (bool, error) { return p.Name != "example.com/m", nil }
+	if err := readTrailer(b, r, &trailerFilter{files: keep, symbols: keepSyms}); err != nil {
 		t.Fatal(err)
 	}
 	want, _ := decodeResult(b, false)
-	want.Files["usr/bin/app"].Results["lang/gobinary"][0].Symbols = []string{"net/http.ListenAndServe"}
+	want.Files["usr/bin/app"].Results["lang/gobinary"][1].Symbols = inventory.Symbols{}
 	os := want.Files["var/lib/dpkg/status"].Results["os/dpkg"]
 	os[0].Files = []string{"/usr/lib/python3/dist-packages/PyYAML-6.0.egg-info"}
 	os[1].Files = []string{"/usr/bin/app"}
@@ -156,7 +170,7 @@ func TestResultFilesDeferred(t *testing.T) {
 	// The filter's error is readTrailer's.
 	r, _ = decodeResult(b, true)
 	boom := errors.New("boom")
-	if err := readTrailer(b, r, &trailerFilter{symbols: func(*inventory.Package) (func([]byte) bool, error) { return nil, boom }}); !errors.Is(err, boom) {
+	if err := readTrailer(b, r, &trailerFilter{symbols: func(*inventory.Package) (bool, error) { return false, boom }}); !errors.Is(err, boom) {
 		t.Errorf("filter error: %v", err)
 	}
 	// A truncated trailer is an error in the second pass.

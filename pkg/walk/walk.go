@@ -41,7 +41,7 @@ import (
 
 // FormatVersion changes whenever the walk's per-layer result can change for
 // the same layer and extractors; it is part of the cache key.
-const FormatVersion = 4 // 2: binary result encoding (was gob); 3: the packages' Files in a trailer; 4: and their Symbols
+const FormatVersion = 5 // 2: binary result encoding (was gob); 3: the packages' Files in a trailer; 4: and their Symbols; 5: Symbols as hashes
 
 // Defaults for Options.
 const (
@@ -96,10 +96,9 @@ type Options struct {
 	OwnerFilesOnly bool
 	// KeepSymbols, when set, says which of a Go package's Symbols the caller
 	// can use (a scan: those its advisories name); results read from the
-	// Cache keep only the symbols the test it returns accepts (a nil test:
-	// all). An error fails the walk. Layers read from the image keep all
-	// their symbols.
-	KeepSymbols func(p *inventory.Package) (keep func(sym []byte) bool, err error)
+	// Cache keep their symbols only when it says so. An error fails the
+	// walk. Layers read from the image keep all their symbols.
+	KeepSymbols func(p *inventory.Package) (keep bool, err error)
 }
 
 func (o *Options) gzip() inflate.Gzip {

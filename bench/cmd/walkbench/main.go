@@ -112,7 +112,7 @@ func run(ociDir, archive, cacheDir string, parallel int) (int, error) {
 		files, syms := 0, 0
 		for _, p := range inv.Packages {
 			files += len(p.Files)
-			syms += len(p.Symbols)
+			syms += p.Symbols.Len()
 		}
 		fmt.Fprintf(os.Stderr, "files %d symbols %d\n", files, syms)
 	}

@@ -23,8 +23,8 @@ func BenchmarkSymbols(b *testing.B) {
 	for b.Loop() {
 		pkgs := []inventory.Package{{Name: "stdlib", Meta: map[string]string{"go_version": "go1.26.8"}}}
 		known, err := assignSymbols(pkgs, f)
-		if err != nil || !known || len(pkgs[0].Symbols) == 0 {
-			b.Fatalf("symbols: %d, known %v, %v", len(pkgs[0].Symbols), known, err)
+		if err != nil || !known || pkgs[0].Symbols.Len() == 0 {
+			b.Fatalf("symbols: %d, known %v, %v", pkgs[0].Symbols.Len(), known, err)
 		}
 	}
 }

@@ -446,8 +446,8 @@ func findPclntab(sc *scratch, at io.ReaderAt) (tab []byte, err error) {
 // assignSymbols reads the linked symbols and puts each on the module that
 // holds its package: the longest module path that is a prefix of the import
 // path; packages whose first path element has no dot belong to the standard
-// library. Symbols are "<import path>.<Symbol>", once each, in the order of
-// the binary's name table (deterministic; the matcher needs no order).
+// library. Symbols are kept as hashes of "<import path>.<Symbol>" (see
+// inventory.Symbols).
 func assignSymbols(pkgs []inventory.Package, at io.ReaderAt) (known bool, err error) {
 	// Import paths keep the original module path even when replaced.
 	byModule := map[string]int{}
@@ -481,33 +481,35 @@ func assignSymbols(pkgs []inventory.Package, at io.ReaderAt) (known bool, err er
 		}
 		return idx
 	}
-	lists := make([][]string, len(pkgs))
+	lists := make([]inventory.Symbols, len(pkgs))
 	pkgModule := map[string]int{} // import path -> index in pkgs (-1: none)
-	seen := map[string]struct{}{} // names can repeat after normalisation ((*T).M and T.M, instantiations)
 	var full []byte
 	known, err = symbols(at, func(pkg, sym []byte) {
-		// Map lookups of string(b) do not allocate: strings are made only
-		// for new packages and symbols.
+		if len(sym) == 0 {
+			return
+		}
+		// The map lookup of string(pkg) does not allocate: a string is made
+		// only for a new package. Names can repeat after normalisation
+		// ((*T).M and T.M, instantiations); Normalize drops the repeats.
 		idx, ok := pkgModule[string(pkg)]
 		if !ok {
 			idx = moduleOf(string(pkg))
 			pkgModule[string(pkg)] = idx
+			if idx >= 0 {
+				lists[idx].Pkgs = append(lists[idx].Pkgs, inventory.SymbolHashBytes(pkg))
+			}
 		}
 		if idx < 0 {
 			return
 		}
 		full = append(append(append(full[:0], pkg...), '.'), sym...)
-		if _, dup := seen[string(full)]; dup {
-			return
-		}
-		s := string(full)
-		seen[s] = struct{}{}
-		lists[idx] = append(lists[idx], s)
+		lists[idx].Funcs = append(lists[idx].Funcs, inventory.SymbolHashBytes(full))
 	})
 	if err != nil || !known {
 		return known, err
 	}
 	for i := range pkgs {
+		lists[i].Normalize()
 		pkgs[i].SymbolsKnown = true
 		pkgs[i].Symbols = lists[i]
 	}

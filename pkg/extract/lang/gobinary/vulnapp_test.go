@@ -153,35 +153,7 @@ func TestVulnApp(t *testing.T) {
 			if got := m["stdlib"].PURL; !strings.HasPrefix(got, "pkg:golang/stdlib@1.") {
 				t.Errorf("stdlib purl %q", got)
 			}
-			net := set(m["golang.org/x/net"].Symbols)
-			for _, s := range []string{"golang.org/x/net/html.Parse", "golang.org/x/net/html.Tokenizer.Next"} {
-				if !net[s] {
-					t.Errorf("x/net symbols lack %s", s)
-				}
-			}
-			for s := range net {
-				if strings.HasPrefix(s, "golang.org/x/net/http2") {
-					t.Errorf("x/net symbols hold %s, but http2 is not linked", s)
-				}
-				if !strings.HasPrefix(s, "golang.org/x/net/") {
-					t.Errorf("x/net symbols hold a foreign %s", s)
-				}
-			}
-			if !set(m["gopkg.in/yaml.v2"].Symbols)["gopkg.in/yaml.v2.Unmarshal"] {
-				t.Errorf("yaml.v2 symbols lack Unmarshal")
-			}
-			if !set(m["golang.org/x/text"].Symbols)["golang.org/x/text/language.Parse"] {
-				t.Errorf("x/text symbols lack language.Parse")
-			}
-			std := set(m["stdlib"].Symbols)
-			if !std["fmt.Println"] || !std["os.File.Read"] {
-				t.Errorf("stdlib symbols lack fmt.Println or os.File.Read (%d symbols)", len(std))
-			}
-			for s := range std {
-				if strings.HasPrefix(s, "main.") || strings.Contains(s, "[") || strings.Contains(s, "(*") {
-					t.Errorf("stdlib symbol %q not normalised", s)
-				}
-			}
+			checkSymbols(t, filepath.Join(dir, bin), m)
 		})
 	}
 }
@@ -194,12 +166,63 @@ func goVersion(t *testing.T) string {
 	return strings.TrimSpace(string(out))
 }
 
-func set(s []string) map[string]bool {
-	m := map[string]bool{}
-	for _, x := range s {
-		m[x] = true
+// checkSymbols checks the symbols kept on each module against the names
+// the binary's function table holds: every name of a module's packages is
+// there, no other, and the names are normalised.
+func checkSymbols(t *testing.T, bin string, m map[string]inventory.Package) {
+	t.Helper()
+	f, err := os.Open(bin)
+	if err != nil {
+		t.Fatal(err)
 	}
-	return m
+	defer f.Close()
+	names := map[string]string{} // name -> its package
+	if _, err := symbols(f, func(pkg, sym []byte) { names[string(pkg)+"."+string(sym)] = string(pkg) }); err != nil {
+		t.Fatal(err)
+	}
+	net, std := m["golang.org/x/net"].Symbols, m["stdlib"].Symbols
+	for _, s := range []string{"golang.org/x/net/html.Parse", "golang.org/x/net/html.Tokenizer.Next"} {
+		if !net.Has(s) {
+			t.Errorf("x/net symbols lack %s", s)
+		}
+	}
+	if !net.HasPackage("golang.org/x/net/html") || net.HasPackage("golang.org/x/net/http2") {
+		t.Errorf("x/net packages: html %v, http2 %v; want html only (http2 is not linked)",
+			net.HasPackage("golang.org/x/net/html"), net.HasPackage("golang.org/x/net/http2"))
+	}
+	if y := m["gopkg.in/yaml.v2"].Symbols; !y.Has("gopkg.in/yaml.v2.Unmarshal") || !y.HasPackage("gopkg.in/yaml.v2") {
+		t.Errorf("yaml.v2 symbols lack Unmarshal")
+	}
+	if x := m["golang.org/x/text"].Symbols; !x.Has("golang.org/x/text/language.Parse") {
+		t.Errorf("x/text symbols lack language.Parse")
+	}
+	if !std.Has("fmt.Println") || !std.Has("os.File.Read") || std.HasPackage("main") {
+		t.Errorf("stdlib symbols: fmt.Println %v, os.File.Read %v, package main %v",
+			std.Has("fmt.Println"), std.Has("os.File.Read"), std.HasPackage("main"))
+	}
+	nNet, nStd := 0, 0
+	for name, pkg := range names {
+		if strings.Contains(name, "[") || strings.Contains(name, "(*") {
+			t.Errorf("symbol %q not normalised", name)
+		}
+		inNet := strings.HasPrefix(pkg, "golang.org/x/net/")
+		inStd := !strings.Contains(strings.Split(pkg, "/")[0], ".") && pkg != "main"
+		if inNet {
+			nNet++
+		}
+		if inStd {
+			nStd++
+		}
+		if net.Has(name) != inNet {
+			t.Errorf("x/net symbols: %s kept %v, want %v", name, net.Has(name), inNet)
+		}
+		if std.Has(name) != inStd {
+			t.Errorf("stdlib symbols: %s kept %v, want %v", name, std.Has(name), inStd)
+		}
+	}
+	if net.Len() != nNet || std.Len() != nStd {
+		t.Errorf("symbol counts: x/net %d, stdlib %d; the binary has %d and %d", net.Len(), std.Len(), nNet, nStd)
+	}
 }
 
 // hidePclntabHeader gives the .gopclntab section header the name of the
