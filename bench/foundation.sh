@@ -6,7 +6,8 @@
 #   layer 2  a Go toolchain: /usr/local/go
 #   layer 3  an application: the warden binary and its config
 # saves it as an OCI layout and a docker-archive, then measures in one run:
-#   floor   inflating the largest layer with klauspost/compress
+#   floor   inflating the largest layer with klauspost/compress, and with
+#           pkg/inflate/fast (the pure-Go floor) and igzip
 #   cold    Warden's walk with every extractor, no cache (what sbom does)
 #   warm    the same with every layer cached
 #   peak RSS of each (GNU time -v)
@@ -80,6 +81,9 @@ for l in "$W"/l1.tar.gz "$W"/l2.tar.gz "$W"/l3.tar.gz; do
   all_cpu=$(awk "BEGIN{print $all_cpu + $c}")
 done
 echo "floor $floor s wall ($floor_cpu s CPU); inflating all layers: $all_cpu s CPU"
+# pkg/inflate/fast, Warden's own pure-Go inflater (WARDEN_IGZIP=off, or no ISA-L): the pure-Go floor.
+read -r gfloor _ gfloor_cpu < <(timed "$W/bin/inflate" -fast -n 1 "$largest")
+echo "pure-Go floor (pkg/inflate/fast) $gfloor s wall ($gfloor_cpu s CPU)"
 # ISA-L's igzip, which Warden uses when it is installed (WARDEN_IGZIP): the floor Warden actually has.
 ifloor=NA ifloor_cpu=NA
 if command -v igzip >/dev/null; then
@@ -129,7 +133,8 @@ echo
 echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores"
 echo "| measure | wall s | CPU s | peak RSS MB | ratio |"
 echo "|---|---|---|---|---|"
-echo "| floor (inflate largest layer) | $floor | $floor_cpu | | 1.00 x floor |"
+echo "| floor (inflate largest layer, klauspost/compress) | $floor | $floor_cpu | | 1.00 x floor |"
+echo "| pure-Go floor (inflate largest layer, pkg/inflate/fast) | $gfloor | $gfloor_cpu | | $(ratio "$gfloor" "$floor") x floor |"
 echo "| inflate all layers (CPU) | | $all_cpu | | |"
 echo "| igzip floor (inflate largest layer with ISA-L) | $ifloor | $ifloor_cpu | | $(ratio "$ifloor" "$floor") x floor |"
 echo "| warden walk cold, oci-layout | $cold | $cold_cpu | $cold_rss | $(ratio "$cold" "$floor") x floor wall; CPU $(ratio "$cold_cpu" "$all_cpu") x inflating all layers |"

@@ -334,8 +334,42 @@ func TestChoose(t *testing.T) {
 		if auto && Linked() {
 			want = "" // the built-in ISA-L comes first
 		}
-		if g.Igzip != want || g.Isal != (auto && Linked()) {
-			t.Errorf("WARDEN_IGZIP=%q: igzip %q, in-process ISA-L %v; want %q, %v", tc.env, g.Igzip, g.Isal, want, auto && Linked())
+		if g.Igzip != want || g.Isal != (auto && Linked()) || g.Klauspost {
+			t.Errorf("WARDEN_IGZIP=%q: igzip %q, in-process ISA-L %v, klauspost %v; want %q, %v, false", tc.env, g.Igzip, g.Isal, g.Klauspost, want, auto && Linked())
+		}
+	}
+	if g := choose("klauspost", look); g != (Gzip{Klauspost: true}) || g.Name() != "klauspost/compress" {
+		t.Errorf("WARDEN_IGZIP=klauspost: %+v (%s)", g, g.Name())
+	}
+	if g := choose("off", look); g.Name() != "Go (pkg/inflate/fast)" {
+		t.Errorf("WARDEN_IGZIP=off: %s", g.Name())
+	}
+}
+
+// TestGoInflaters: package fast and klauspost/compress give the same
+// errors and, without one, the same output on the cases of TestISAL's
+// kind. Before an error, each gives a prefix of the same output: package
+// fast inflates a truncated stream up to its last whole symbol,
+// compress/flate may stop a few symbols before.
+func TestGoInflaters(t *testing.T) {
+	p := payload()
+	one := gz(t, p)
+	cases := map[string][]byte{
+		"one":        one,
+		"named":      member(t, p[:1000]),
+		"two":        append(bytes.Clone(one), gz(t, []byte("second\n"))...),
+		"truncated":  one[:len(one)/2],
+		"no trailer": one[:len(one)-8],
+		"bad crc":    append(bytes.Clone(one[:len(one)-8]), 1, 2, 3, 4, 5, 6, 7, 8),
+		"trailing":   append(bytes.Clone(one), 0, 0),
+		"empty":      nil,
+	}
+	for name, in := range cases {
+		want, werr := read(Gzip{Klauspost: true}, in)
+		got, err := read(Gzip{}, in)
+		n := min(len(got), len(want))
+		if (err == nil) != (werr == nil) || (err != nil && err.Error() != werr.Error()) || (err == nil && !bytes.Equal(got, want)) || !bytes.Equal(got[:n], want[:n]) {
+			t.Errorf("%s: %d bytes, %v; klauspost: %d bytes, %v", name, len(got), err, len(want), werr)
 		}
 	}
 }

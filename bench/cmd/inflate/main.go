@@ -1,8 +1,8 @@
 // Command inflate measures the floor of a layer walk: the time to inflate one
-// gzip blob with klauspost/compress (the fastest Go inflater), or with
-// -isal through pkg/inflate's built-in ISA-L (a build with -tags isal),
-// discarding the output. Layers inflate in parallel, so the largest layer is
-// the floor.
+// gzip blob with klauspost/compress, with -fast with pkg/inflate/fast (the
+// pure-Go inflater Warden uses), or with -isal through pkg/inflate's
+// built-in ISA-L (a build with -tags isal), discarding the output. Layers
+// inflate in parallel, so the largest layer is the floor.
 package main
 
 import (
@@ -17,9 +17,13 @@ import (
 	kgzip "github.com/klauspost/compress/gzip"
 
 	"github.com/wardensec/warden/pkg/inflate"
+	"github.com/wardensec/warden/pkg/inflate/fast"
 )
 
-var isal = flag.Bool("isal", false, "inflate with the built-in ISA-L (needs -tags isal)")
+var (
+	isal   = flag.Bool("isal", false, "inflate with the built-in ISA-L (needs -tags isal)")
+	fastGo = flag.Bool("fast", false, "inflate with pkg/inflate/fast")
+)
 
 func main() {
 	n := flag.Int("n", 3, "runs (the best is printed)")
@@ -57,6 +61,10 @@ func run(p string) (time.Duration, int64, error) {
 		}
 		defer r.Close()
 		zr = r
+	} else if *fastGo {
+		if zr, err = fast.NewReader(br); err != nil {
+			return 0, 0, err
+		}
 	} else if zr, err = kgzip.NewReader(br); err != nil {
 		return 0, 0, err
 	}
