@@ -1,21 +1,14 @@
 package alpine_test
 
 import (
-	"context"
 	"os"
-	"sort"
-	"strings"
 	"testing"
-	"time"
 
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/wardensec/warden/internal/testdb"
-	"github.com/wardensec/warden/pkg/extract"
-	"github.com/wardensec/warden/pkg/extract/os/apk"
 	"github.com/wardensec/warden/pkg/extract/os/distro"
 	"github.com/wardensec/warden/pkg/feeds/alpine"
-	"github.com/wardensec/warden/pkg/inventory"
 	"github.com/wardensec/warden/pkg/match"
 )
 
@@ -29,27 +22,13 @@ import (
 // image (wolfi:rolling, TestWolfiEndToEnd) and the Chainguard rows do not
 // reach it.
 func TestChainguardEndToEnd(t *testing.T) {
-	data, err := os.ReadFile("testdata/chainguard-vunnel-slice.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := alpine.NewReader(nil)
-	if err := r.AddBytes("chainguard/security.json", time.Time{}, data); err != nil {
-		t.Fatal(err)
-	}
-	if len(r.Warn.List) > 0 {
-		t.Errorf("warnings: %q", r.Warn.List)
-	}
-	bs := r.Batches()
-	if len(bs) != 1 || bs[0].Source != alpine.SourceChainguard || len(bs[0].Advisories) == 0 {
-		t.Fatalf("batches: %+v", bs)
-	}
-	for _, a := range bs[0].Advisories {
+	batch := secdbBatch(t, "testdata/chainguard-vunnel-slice.json", "chainguard/security.json", alpine.SourceChainguard)
+	for _, a := range batch.Advisories {
 		if a.Namespace != "chainguard:rolling" {
 			t.Errorf("row outside chainguard:rolling: %s %s %s", a.ID, a.Namespace, a.Package)
 		}
 	}
-	db := testdb.Open(t, bs[0])
+	db := testdb.Open(t, batch)
 
 	// grafana is a Chainguard package (not in Wolfi's secdb), at its fix;
 	// libcrypto3 (origin openssl) above three fixes, below CVE-2023-0464's;
@@ -57,10 +36,7 @@ func TestChainguardEndToEnd(t *testing.T) {
 	installed := "P:grafana\nV:7.5.19-r0\nA:x86_64\no:grafana\n\n" +
 		"P:libcrypto3\nV:3.0.8-r0\nA:x86_64\no:openssl\n\n" +
 		"P:zlib\nV:1.2.12-r2\nA:x86_64\no:zlib\n\n"
-	pkgs, err := apk.New().Extract(context.Background(), &extract.Input{Path: apk.UsrDBPath, Reader: strings.NewReader(installed)})
-	if err != nil || len(pkgs) != 3 {
-		t.Fatalf("apk: %+v %v", pkgs, err)
-	}
+	pkgs := apkPackages(t, installed)
 	wolfiBase, err := os.ReadFile("testdata/cgr.dev-wolfi-base.os-release")
 	if err != nil {
 		t.Fatal(err)
@@ -82,15 +58,7 @@ func TestChainguardEndToEnd(t *testing.T) {
 			if got := match.Namespace(d); got != c.ns {
 				t.Fatalf("distro %+v: namespace %q, want %q", d, got, c.ns)
 			}
-			fs, err := match.Match(context.Background(), db, &inventory.Inventory{Distro: d, Packages: pkgs}, match.Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			var got []string
-			for _, f := range fs {
-				got = append(got, f.Package.Name+" "+f.Advisory.ID+" "+f.FixedVersion)
-			}
-			sort.Strings(got)
+			got := findings(t, db, d, pkgs)
 			if diff := cmp.Diff(c.want, got); diff != "" {
 				t.Errorf("findings (-want +got):\n%s", diff)
 			}
