@@ -476,22 +476,8 @@ func TestUpdateFromMirror(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	status := func(rs []FeedResult) map[string]string {
-		m := map[string]string{}
-		for _, r := range rs {
-			switch {
-			case r.Err != nil:
-				m[r.Feed] = "error"
-			case r.NotModified:
-				m[r.Feed] = "not-modified"
-			default:
-				m[r.Feed] = "updated"
-			}
-		}
-		return m
-	}
 	want := map[string]string{"osv-npm": "updated", "alpine-v3.19": "updated", "ubuntu-noble": "error", "rocky-9": "updated", "support": "updated"}
-	if diff := cmp.Diff(want, status(results)); diff != "" {
+	if diff := cmp.Diff(want, feedStatus(results)); diff != "" {
 		t.Errorf("first update (-want +got):\n%s", diff)
 	}
 	for _, r := range results {
@@ -518,7 +504,7 @@ func TestUpdateFromMirror(t *testing.T) {
 		t.Fatal(err)
 	}
 	want = map[string]string{"osv-npm": "not-modified", "alpine-v3.19": "not-modified", "ubuntu-noble": "error", "rocky-9": "not-modified", "support": "not-modified"}
-	if diff := cmp.Diff(want, status(results)); diff != "" {
+	if diff := cmp.Diff(want, feedStatus(results)); diff != "" {
 		t.Errorf("second update (-want +got):\n%s", diff)
 	}
 	db, err = vulndb.Open(dbPath)

@@ -92,16 +92,22 @@ func NewEntry(name string, data []byte) *Entry {
 
 // IsZip reports whether the file at path starts with a zip signature.
 func IsZip(path string) bool {
+	b := magic(path)
+	return b == "PK\x03\x04" || b == "PK\x05\x06"
+}
+
+// magic is the first four bytes of the file at path ("" when it cannot be read).
+func magic(path string) string {
 	f, err := os.Open(path)
 	if err != nil {
-		return false
+		return ""
 	}
 	defer f.Close()
 	var b [4]byte
 	if _, err := io.ReadFull(f, b[:]); err != nil {
-		return false
+		return ""
 	}
-	return string(b[:]) == "PK\x03\x04" || string(b[:]) == "PK\x05\x06"
+	return string(b[:])
 }
 
 // Walk calls fn for every regular file of path: a directory (recursively,

@@ -22,21 +22,10 @@ const MaxArchiveSize = 32 << 30
 // default levels use at most 8 MiB, --long=27 128 MiB.
 const maxZstdWindow = 256 << 20
 
-var zstdMagic = []byte{0x28, 0xb5, 0x2f, 0xfd}
+const zstdMagic = "\x28\xb5\x2f\xfd"
 
 // IsZstd reports whether the file at path starts with a zstd frame.
-func IsZstd(path string) bool {
-	f, err := os.Open(path)
-	if err != nil {
-		return false
-	}
-	defer f.Close()
-	var b [4]byte
-	if _, err := io.ReadFull(f, b[:]); err != nil {
-		return false
-	}
-	return bytes.Equal(b[:], zstdMagic)
-}
+func IsZstd(path string) bool { return magic(path) == zstdMagic }
 
 // WalkTarZst calls fn for every regular file of the zstd-compressed tar at
 // path, in the archive's order, streaming: one member is held in memory at a
