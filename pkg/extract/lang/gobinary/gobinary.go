@@ -295,11 +295,12 @@ var peArch = map[uint16]string{
 }
 var machoArch = map[macho.Cpu]string{macho.CpuAmd64: "amd64", macho.CpuArm64: "arm64", macho.Cpu386: "386"}
 
-// symbols calls fn with each linked function's import path and symbol, as
-// the Go vulndb names them (both valid only during the call); known is false
+// symbols calls fn with each linked function's import path and full name
+// ("<import path>.<Symbol>"), as the Go vulndb names them (both valid only
+// during the call); known is false
 // (no error) when the binary has no function table to read (none, or one
 // from before Go 1.18).
-func symbols(at io.ReaderAt, fn func(pkg, sym []byte)) (known bool, err error) {
+func symbols(at io.ReaderAt, fn func(pkg, name []byte)) (known bool, err error) {
 	sc := &scratch{}
 	defer sc.release()
 	tab, err := findPclntab(sc, at)
@@ -315,7 +316,7 @@ func symbols(at io.ReaderAt, fn func(pkg, sym []byte)) (known bool, err error) {
 		var n int
 		var ok bool
 		if buf, n, ok = appendSplitSymbol(buf[:0], name); ok {
-			fn(buf[:n], buf[n+1:])
+			fn(buf[:n], buf)
 		}
 	})
 	return true, nil
@@ -483,9 +484,8 @@ func assignSymbols(pkgs []inventory.Package, at io.ReaderAt) (known bool, err er
 	}
 	lists := make([]inventory.Symbols, len(pkgs))
 	pkgModule := map[string]int{} // import path -> index in pkgs (-1: none)
-	var full []byte
-	known, err = symbols(at, func(pkg, sym []byte) {
-		if len(sym) == 0 {
+	known, err = symbols(at, func(pkg, name []byte) {
+		if len(name) == len(pkg)+1 { // no symbol after the dot
 			return
 		}
 		// The map lookup of string(pkg) does not allocate: a string is made
@@ -502,8 +502,7 @@ func assignSymbols(pkgs []inventory.Package, at io.ReaderAt) (known bool, err er
 		if idx < 0 {
 			return
 		}
-		full = append(append(append(full[:0], pkg...), '.'), sym...)
-		lists[idx].Funcs = append(lists[idx].Funcs, inventory.SymbolHashBytes(full))
+		lists[idx].Funcs = append(lists[idx].Funcs, inventory.SymbolHashBytes(name))
 	})
 	if err != nil || !known {
 		return known, err

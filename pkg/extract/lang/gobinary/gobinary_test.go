@@ -286,7 +286,9 @@ func TestNamesHoldInlined(t *testing.T) {
 		t.Errorf("%d names without a symbol of their own; strings.HasPrefix named %v, has a symbol %v", inlinedOnly, names["strings.HasPrefix"], funcs["strings.HasPrefix"])
 	}
 	found := false
-	known, err := symbols(f, func(pkg, sym []byte) { found = found || string(pkg) == "strings" && string(sym) == "HasPrefix" })
+	known, err := symbols(f, func(pkg, name []byte) {
+		found = found || string(pkg) == "strings" && string(name) == "strings.HasPrefix"
+	})
 	if err != nil || !known || !found {
 		t.Errorf("symbols: strings.HasPrefix missing (known %v, %v)", known, err)
 	}

@@ -177,7 +177,7 @@ func checkSymbols(t *testing.T, bin string, m map[string]inventory.Package) {
 	}
 	defer f.Close()
 	names := map[string]string{} // name -> its package
-	if _, err := symbols(f, func(pkg, sym []byte) { names[string(pkg)+"."+string(sym)] = string(pkg) }); err != nil {
+	if _, err := symbols(f, func(pkg, name []byte) { names[string(name)] = string(pkg) }); err != nil {
 		t.Fatal(err)
 	}
 	net, std := m["golang.org/x/net"].Symbols, m["stdlib"].Symbols
