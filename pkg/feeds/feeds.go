@@ -7,7 +7,6 @@ package feeds
 import (
 	"compress/gzip"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -425,8 +424,6 @@ func Import(ctx context.Context, dbPath string, specs []string, opt Options) (*R
 	sort.Slice(total.Summaries, func(i, j int) bool { return total.Summaries[i].Source < total.Summaries[j].Source })
 	return total, nil
 }
-
-var errNoReader = errors.New("no reader")
 
 type countingReader struct {
 	r io.Reader
