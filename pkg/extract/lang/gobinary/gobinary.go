@@ -34,7 +34,8 @@ const (
 	MaxSize = 200 << 20
 	// maxInMemory bounds the copy made when the walk gives no random access.
 	maxInMemory = 64 << 20
-	// maxPclntab bounds the function table read for symbols.
+	// maxPclntab bounds the section read whole to look for a function
+	// table inside it (.data.rel.ro of an externally linked binary).
 	maxPclntab = 64 << 20
 )
 
@@ -307,18 +308,35 @@ func symbols(at io.ReaderAt, fn func(pkg, name []byte)) (known bool, err error) 
 	if err != nil || tab == nil {
 		return false, err
 	}
-	t, err := parsePclntab(tab)
-	if err != nil {
-		return false, nil
-	}
 	var buf []byte
-	t.names(func(name string) {
+	return tab.names(func(name string) {
 		var n int
 		var ok bool
 		if buf, n, ok = appendSplitSymbol(buf[:0], name); ok {
 			fn(buf[:n], buf)
 		}
 	})
+}
+
+// table is a pclntab where findPclntab found it: in memory (data), or at the
+// start of a section of the file (r, size bytes), read in windows.
+type table struct {
+	data []byte
+	r    io.ReaderAt
+	size int64
+}
+
+// names calls fn with each name of the table's function name table (valid
+// only during the call); known is false when the table does not parse.
+func (tb *table) names(fn func(name string)) (known bool, err error) {
+	if tb.r != nil {
+		return streamNames(tb.r, tb.size, nameWindow, fn)
+	}
+	t, err := parsePclntab(tb.data)
+	if err != nil {
+		return false, nil
+	}
+	t.names(fn)
 	return true, nil
 }
 
@@ -339,8 +357,8 @@ func sliceOf(mem []byte, off, n uint64) []byte {
 	return mem[off : off+n : off+n]
 }
 
-// scratch holds the large buffers of one symbols call (function name
-// table: megabytes per executable) and drops them together.
+// scratch holds the large buffers of one symbols call (a .data.rel.ro
+// section: megabytes per executable) and drops them together.
 type scratch struct{ bufs [][]byte }
 
 func (s *scratch) get(n int64) []byte {
@@ -357,25 +375,6 @@ func (s *scratch) release() {
 	s.bufs = nil
 }
 
-// readTable reads a pclntab's header and function name table from r, a
-// section of size bytes that starts with the table: the rest is not needed.
-// A header that does not parse is returned as it is, for parsePclntab to
-// reject.
-func readTable(sc *scratch, r io.ReaderAt, size int64) ([]byte, error) {
-	head := make([]byte, min(size, int64(pcHeaderSize(8))))
-	if _, err := r.ReadAt(head, 0); err != nil && !errors.Is(err, io.EOF) {
-		return nil, err
-	}
-	end, err := namesEnd(head)
-	if err != nil {
-		return head, nil
-	}
-	if end > uint64(size) || end > maxPclntab {
-		return nil, fmt.Errorf("function name table ends at byte %d, past the %d-byte table or the %d-byte limit", end, size, maxPclntab)
-	}
-	return readSection(sc, r, int64(end))
-}
-
 // readSection reads the first n bytes of a section (bounded).
 func readSection(sc *scratch, r io.ReaderAt, n int64) ([]byte, error) {
 	if n < 0 || n > maxPclntab {
@@ -388,9 +387,9 @@ func readSection(sc *scratch, r io.ReaderAt, n int64) ([]byte, error) {
 	return b, nil
 }
 
-// findPclntab returns the start of the function table: at least its header
-// and function name table (nil when the binary has none).
-func findPclntab(sc *scratch, at io.ReaderAt) (tab []byte, err error) {
+// findPclntab returns where the function table is (nil when the binary has
+// none).
+func findPclntab(sc *scratch, at io.ReaderAt) (*table, error) {
 	if f, err := elf.NewFile(at); err == nil {
 		s := f.Section(".gopclntab")
 		if s == nil {
@@ -398,29 +397,30 @@ func findPclntab(sc *scratch, at io.ReaderAt) (tab []byte, err error) {
 		}
 		mem := memBytes(at)
 		if s != nil && s.Type != elf.SHT_NOBITS {
-			if tab = sliceOf(mem, s.Offset, s.Size); tab != nil {
-				return tab, nil
+			if data := sliceOf(mem, s.Offset, s.Size); data != nil {
+				return &table{data: data}, nil
 			}
-			return readTable(sc, s, int64(s.Size))
+			return &table{r: s, size: int64(s.Size)}, nil
 		}
 		if rel := f.Section(".data.rel.ro"); rel != nil && rel.Type != elf.SHT_NOBITS {
 			// Linked by an external linker: the table sits inside
 			// .data.rel.ro without a section header of its own.
 			data := sliceOf(mem, rel.Offset, rel.Size)
 			if data == nil {
+				var err error
 				if data, err = readSection(sc, rel, int64(rel.Size)); err != nil {
 					return nil, err
 				}
 			}
 			if off := findPclntabMagic(data); off >= 0 {
-				return data[off:], nil
+				return &table{data: data[off:]}, nil
 			}
 		}
 		return nil, nil
 	}
 	if f, err := macho.NewFile(at); err == nil {
 		if s := f.Section("__gopclntab"); s != nil {
-			return readTable(sc, s, int64(s.Size))
+			return &table{r: s, size: int64(s.Size)}, nil
 		}
 		return nil, nil
 	}
@@ -439,7 +439,7 @@ func findPclntab(sc *scratch, at io.ReaderAt) (tab []byte, err error) {
 			return nil, nil
 		}
 		n := int64(end.Value - start.Value)
-		return readTable(sc, io.NewSectionReader(f.Sections[start.SectionNumber-1], int64(start.Value), n), n)
+		return &table{r: io.NewSectionReader(f.Sections[start.SectionNumber-1], int64(start.Value), n), size: n}, nil
 	}
 	return nil, nil
 }

@@ -248,16 +248,14 @@ func TestNamesHoldInlined(t *testing.T) {
 	defer f.Close()
 	sc := &scratch{}
 	defer sc.release()
-	data, err := findPclntab(sc, f)
-	if err != nil || data == nil {
+	tab, err := findPclntab(sc, f)
+	if err != nil || tab == nil {
 		t.Fatalf("findPclntab: %v", err)
 	}
-	tab, err := parsePclntab(data)
-	if err != nil {
-		t.Fatal(err)
-	}
 	names := map[string]bool{}
-	tab.names(func(n string) { names[strings.Clone(n)] = true })
+	if known, err := tab.names(func(n string) { names[strings.Clone(n)] = true }); !known || err != nil {
+		t.Fatalf("names: known %v, %v", known, err)
+	}
 	funcs := map[string]bool{}
 	for _, s := range elfSyms {
 		if elf.ST_TYPE(s.Info) == elf.STT_FUNC && s.Section != elf.SHN_UNDEF {

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"net/url"
 	"strings"
 	"unsafe"
@@ -141,18 +142,74 @@ func (t *pclntab) firstName() string {
 
 // names calls fn with each name of the function name table. The names point
 // into the table (see name).
-func (t *pclntab) names(fn func(name string)) {
-	b := t.funcname
+func (t *pclntab) names(fn func(name string)) { eachName(t.funcname, fn) }
+
+// eachName calls fn with each NUL-terminated, non-empty name in b (pointing
+// into b) and returns the unterminated rest.
+func eachName(b []byte, fn func(name string)) (rest []byte) {
 	for len(b) > 0 {
 		i := bytes.IndexByte(b, 0)
 		if i < 0 {
-			return // unterminated: not a name
+			return b
 		}
 		if i > 0 {
 			fn(unsafe.String(&b[0], i))
 		}
 		b = b[i+1:]
 	}
+	return nil
+}
+
+// nameWindow is how much of a function name table streamNames holds at once.
+const nameWindow = 256 << 10
+
+// streamNames is parsePclntab and names for a table that is not in memory: r
+// holds the table from its first byte and size bytes long. It reads the
+// header, then the function name table in windows of window bytes, so that
+// memory stays flat whatever the binary (kube-apiserver's table is several
+// MB). A name longer than the window (none is, in practice: the longest are
+// generic instantiations of a few KB) is skipped. known is false when the
+// header does not parse.
+func streamNames(r io.ReaderAt, size int64, window int, fn func(name string)) (known bool, err error) {
+	head := make([]byte, min(size, int64(pcHeaderSize(8))))
+	if _, err := r.ReadAt(head, 0); err != nil && !errors.Is(err, io.EOF) {
+		return false, err
+	}
+	_, ptrSize, w, err := pcHeader(head)
+	if err != nil {
+		return false, nil
+	}
+	start, end := w[3], w[4]
+	if start < uint64(pcHeaderSize(ptrSize)) || end < start {
+		return false, nil
+	}
+	if end > uint64(size) {
+		return false, fmt.Errorf("function name table ends at byte %d, past the %d-byte table", end, size)
+	}
+	buf := make([]byte, window)
+	held, skipping := 0, false
+	for off := start; off < end; {
+		n := int(min(uint64(len(buf)-held), end-off))
+		if _, err := r.ReadAt(buf[held:held+n], int64(off)); err != nil && !errors.Is(err, io.EOF) {
+			return false, err
+		}
+		off += uint64(n)
+		b := buf[:held+n]
+		if skipping { // the rest of an over-long name
+			i := bytes.IndexByte(b, 0)
+			if i < 0 {
+				held = 0
+				continue
+			}
+			b, skipping = b[i+1:], false
+		}
+		rest := eachName(b, fn)
+		if len(rest) == len(buf) {
+			rest, skipping = nil, true
+		}
+		held = copy(buf, rest)
+	}
+	return true, nil
 }
 
 // splitSymbol turns a function name from the pclntab into the import path and
