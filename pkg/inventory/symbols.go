@@ -39,12 +39,22 @@ func (s *Symbols) HasPackage(path string) bool {
 	return ok
 }
 
-// Normalize sorts both lists and drops repeats.
+// Normalize sorts both lists and drops repeats. Lists built by append, with
+// many repeats, are copied to arrays of their size: a large Go binary's
+// lists are megabytes, and an array kept half empty is memory a scan holds
+// to its end.
 func (s *Symbols) Normalize() {
-	slices.Sort(s.Funcs)
-	s.Funcs = slices.Clip(slices.Compact(s.Funcs))
-	slices.Sort(s.Pkgs)
-	s.Pkgs = slices.Clip(slices.Compact(s.Pkgs))
+	s.Funcs = sortedSet(s.Funcs)
+	s.Pkgs = sortedSet(s.Pkgs)
+}
+
+func sortedSet(l []uint64) []uint64 {
+	slices.Sort(l)
+	l = slices.Compact(l)
+	if cap(l)-len(l) > len(l)/8 {
+		return slices.Clone(l)
+	}
+	return slices.Clip(l)
 }
 
 // Add records the symbol sym of the package at import path pkg.

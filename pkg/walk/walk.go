@@ -95,9 +95,9 @@ type Options struct {
 	// cache. Layers read from the image keep all their files.
 	OwnerFilesOnly bool
 	// KeepSymbols, when set, says which of a Go package's Symbols the caller
-	// can use (a scan: those its advisories name); results read from the
-	// Cache keep their symbols only when it says so. An error fails the
-	// walk. Layers read from the image keep all their symbols.
+	// can use (a scan: those its advisories name); the Inventory keeps a
+	// package's symbols only when it says so (the Cache is given them all).
+	// An error fails the walk. It is called by one goroutine at a time.
 	KeepSymbols func(p *inventory.Package) (keep bool, err error)
 }
 
@@ -162,6 +162,14 @@ func Inventory(ctx context.Context, img v1.Image, opt Options) (*inventory.Inven
 	var diffIDs []v1.Hash
 	if cf, err := img.ConfigFile(); err == nil && cf != nil && len(cf.RootFS.DiffIDs) == len(layers) {
 		diffIDs = cf.RootFS.DiffIDs
+	}
+	if keep := opt.KeepSymbols; keep != nil {
+		var mu sync.Mutex // layers call it as they end, in parallel
+		opt.KeepSymbols = func(p *inventory.Package) (bool, error) {
+			mu.Lock()
+			defer mu.Unlock()
+			return keep(p)
+		}
 	}
 	results := make([]*layerResult, len(layers))
 	ctx, cancel := context.WithCancel(ctx)
@@ -345,5 +353,35 @@ func layerWithCache(ctx context.Context, l v1.Layer, idx int, d v1.Hash, hash st
 			opt.Logger.Warn("layer cache not updated", "layer", diffID, "err", err)
 		}
 	}
+	if opt.KeepSymbols != nil {
+		// The cache has the whole result; the caller gets the symbols it
+		// keeps, as from a cached one (readLists), and does not hold a large
+		// image's millions of others to its end.
+		if err := keepSymbols(r, opt.KeepSymbols); err != nil {
+			return nil, "", fmt.Errorf("image %s: layer %s: %w", opt.ImageName, diffID, err)
+		}
+	}
 	return r, "", nil
+}
+
+// keepSymbols empties the Symbols of the packages in r that keep refuses.
+func keepSymbols(r *layerResult, keep func(p *inventory.Package) (bool, error)) error {
+	for _, fr := range r.Files {
+		for _, pkgs := range fr.Results {
+			for i := range pkgs {
+				p := &pkgs[i]
+				if len(p.Symbols.Funcs) == 0 && len(p.Symbols.Pkgs) == 0 {
+					continue
+				}
+				ok, err := keep(p)
+				if err != nil {
+					return err
+				}
+				if !ok {
+					p.Symbols = inventory.Symbols{}
+				}
+			}
+		}
+	}
+	return nil
 }

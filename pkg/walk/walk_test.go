@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -16,6 +17,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -689,5 +691,83 @@ func TestOwnerFilesOnly(t *testing.T) {
 	// Without the option the warm walk has every file.
 	if d := cmp.Diff(files(full), files(run(t, img, Options{Extractors: exts, Cache: c}))); d != "" {
 		t.Errorf("warm walk without OwnerFilesOnly: files differ:\n%s", d)
+	}
+}
+
+// goSyms is an extractor that reports, for each file named bin/*, two Go
+// modules with symbols, as lang/gobinary does.
+type goSyms struct{}
+
+func (goSyms) Name() string                                   { return "test/gosyms" }
+func (goSyms) Version() int                                   { return 1 }
+func (goSyms) Required(p string, _ os.FileMode, _ int64) bool { return strings.HasPrefix(p, "bin/") }
+func (goSyms) Extract(_ context.Context, in *extract.Input) ([]inventory.Package, error) {
+	return []inventory.Package{
+		{Name: "stdlib", Version: "1.22.0", Ecosystem: inventory.Go, Locations: []string{"/" + in.Path},
+			Symbols: symbols("net/http", "ListenAndServe", "crypto/tls", "Conn.Read"), SymbolsKnown: true},
+		{Name: "example.com/m", Version: "v1.0.0", Ecosystem: inventory.Go, Locations: []string{"/" + in.Path},
+			Symbols: symbols("example.com/m", "F"), SymbolsKnown: true},
+	}, nil
+}
+
+// TestKeepSymbolsCold: a cold walk with KeepSymbols (layers read from the
+// image) keeps only the symbols it keeps, as a warm one does, while the
+// cache is given them all; KeepSymbols is never called by two layers at once,
+// and its error fails the walk.
+func TestKeepSymbolsCold(t *testing.T) {
+	var layers []v1.Layer
+	for i := range 4 {
+		layers = append(layers, testimage.Layer(t, testimage.Reg(fmt.Sprintf("bin/app%d", i), "x")))
+	}
+	img := testimage.Image(t, nil, layers...)
+	c, err := layercache.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	var busy atomic.Int32
+	keep := func(p *inventory.Package) (bool, error) {
+		if busy.Add(1) != 1 {
+			t.Error("KeepSymbols called by two goroutines at once")
+		}
+		defer busy.Add(-1)
+		time.Sleep(time.Millisecond)
+		return p.Name == "stdlib", nil
+	}
+	symbolsOf := func(inv *inventory.Inventory) map[string]int {
+		m := map[string]int{}
+		for _, p := range inv.Packages {
+			m[p.Name+" "+p.Locations[0]] = len(p.Symbols.Funcs) + len(p.Symbols.Pkgs)
+		}
+		return m
+	}
+	want := map[string]int{}
+	for i := range 4 {
+		want[fmt.Sprintf("stdlib /bin/app%d", i)] = 4
+		want[fmt.Sprintf("example.com/m /bin/app%d", i)] = 0
+	}
+	exts := []extract.Extractor{goSyms{}}
+	cold := run(t, img, Options{Extractors: exts, Cache: c, KeepSymbols: keep, Parallel: 4})
+	if d := cmp.Diff(want, symbolsOf(cold)); d != "" {
+		t.Errorf("cold walk: symbols (-want +got):\n%s", d)
+	}
+	warm := run(t, img, Options{Extractors: exts, Cache: c, KeepSymbols: keep, Parallel: 4})
+	if d := cmp.Diff(symbolsOf(cold), symbolsOf(warm)); d != "" {
+		t.Errorf("warm walk differs from the cold one (-cold +warm):\n%s", d)
+	}
+	for k := range want {
+		want[k] = 4
+		if strings.HasPrefix(k, "example.com/m") {
+			want[k] = 2
+		}
+	}
+	if d := cmp.Diff(want, symbolsOf(run(t, img, Options{Extractors: exts, Cache: c}))); d != "" {
+		t.Errorf("the cache lost symbols (-want +got):\n%s", d)
+	}
+	boom := errors.New("boom")
+	_, err = Inventory(context.Background(), img, Options{Extractors: exts,
+		KeepSymbols: func(*inventory.Package) (bool, error) { return false, boom }})
+	if !errors.Is(err, boom) {
+		t.Errorf("KeepSymbols' error: %v", err)
 	}
 }
