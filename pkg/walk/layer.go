@@ -421,9 +421,11 @@ func (c *content) bytes() []byte {
 	return b
 }
 
-// spooler holds the wanted file being extracted: in one memory buffer reused
-// from file to file (no garbage per file, flat memory), or, past
-// SpoolThreshold, in one temp file reused the same way. Extractors must not
+// spooler holds the wanted file being extracted: in memory, or, past
+// SpoolThreshold, in one temp file reused from file to file. Files up to
+// spoolKeep share one buffer (no garbage per file); a larger one gets a
+// buffer of its own, garbage once extracted, so that a layer does not hold
+// a SpoolThreshold buffer to its end for one large file. Extractors must not
 // keep Input's bytes after Extract returns.
 type spooler struct {
 	buf     []byte
@@ -431,12 +433,20 @@ type spooler struct {
 	f       *os.File
 }
 
+// spoolKeep is the largest buffer a spooler keeps between files.
+const spoolKeep = 1 << 20
+
 func (s *spooler) read(r io.Reader, size int64, o *Options) (*content, error) {
 	if size <= o.SpoolThreshold {
-		if int64(cap(s.buf)) < size {
-			s.buf = make([]byte, min(max(size, 2*int64(cap(s.buf)), 64<<10), o.SpoolThreshold))
+		var b []byte
+		if size > spoolKeep {
+			b = make([]byte, size)
+		} else {
+			if int64(cap(s.buf)) < size {
+				s.buf = make([]byte, min(max(size, 2*int64(cap(s.buf)), 64<<10), spoolKeep))
+			}
+			b = s.buf[:size]
 		}
-		b := s.buf[:size]
 		if _, err := io.ReadFull(r, b); err != nil {
 			return nil, err
 		}
