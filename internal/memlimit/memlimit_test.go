@@ -1,0 +1,53 @@
+package memlimit
+
+import (
+	"runtime"
+	"runtime/debug"
+	"testing"
+)
+
+var keep []byte
+
+func TestAdaptive(t *testing.T) {
+	t.Setenv("GOMEMLIMIT", "") // this test decides; an inherited limit would make Adaptive step aside
+	before := debug.SetMemoryLimit(-1)
+	stop := Adaptive(32<<20, 0.5)
+	if got := debug.SetMemoryLimit(-1); got != 32<<20 {
+		t.Fatalf("limit with a small heap: %d, want the floor %d", got, 32<<20)
+	}
+	keep = make([]byte, 256<<20) // a live heap far over the floor
+	for i := range keep {
+		keep[i] = byte(i)
+	}
+	runtime.GC()
+	runtime.GC() // the hook runs after the collection; a second one waits for it to have run
+	got := debug.SetMemoryLimit(-1)
+	if got < 256<<20*3/2 || got > 400<<20 {
+		t.Errorf("limit with 256 MiB live: %d MiB, want about 384", got>>20)
+	}
+	keep = nil
+	runtime.GC()
+	runtime.GC()
+	if got := debug.SetMemoryLimit(-1); got != 32<<20 {
+		t.Errorf("limit after the heap shrank: %d MiB, want the floor", got>>20)
+	}
+	stop()
+	if got := debug.SetMemoryLimit(-1); got != before {
+		t.Errorf("limit after stop: %d, want %d", got, before)
+	}
+	runtime.GC()
+	runtime.GC()
+	if got := debug.SetMemoryLimit(-1); got != before {
+		t.Errorf("limit changed after stop: %d, want %d", got, before)
+	}
+}
+
+func TestUserLimitWins(t *testing.T) {
+	t.Setenv("GOMEMLIMIT", "1GiB")
+	before := debug.SetMemoryLimit(-1)
+	stop := Adaptive(32<<20, 0.5)
+	defer stop()
+	if got := debug.SetMemoryLimit(-1); got != before {
+		t.Errorf("GOMEMLIMIT set: limit %d, want it left at %d", got, before)
+	}
+}
