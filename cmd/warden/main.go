@@ -12,28 +12,16 @@ import (
 	"runtime/pprof"
 	"runtime/trace"
 	"syscall"
-
-	"github.com/wardensec/warden/internal/memlimit"
 )
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	stopProfile := startProfile()
-	root := newRootCmd()
-	if cmd, _, err := root.Find(os.Args[1:]); err != nil || !servers[cmd.Name()] {
-		// A one-shot command: peak memory near what it holds (internal/memlimit).
-		memlimit.Adaptive(memlimit.DefaultFloor, memlimit.DefaultHeadroom)
-	}
-	err := root.ExecuteContext(ctx)
+	err := newRootCmd().ExecuteContext(ctx)
 	stopProfile()
 	stop()
 	os.Exit(exitCode(os.Stderr, err))
 }
-
-// servers are the long-running commands. They keep Go's memory defaults:
-// their heap is mostly caches that they keep, and a tighter collector would
-// only cost them throughput.
-var servers = map[string]bool{"serve": true, "admission": true, "docker-authz": true}
 
 // startProfile writes a CPU profile to $WARDEN_CPUPROFILE, an execution
 // trace to $WARDEN_TRACE and a heap profile at exit to $WARDEN_MEMPROFILE

@@ -72,7 +72,7 @@ no database, a stale database with --require-fresh-db).`,
   warden scan oci-layout:app --ignore-file .wardenignore --vex app.vex.json --fail-on CRITICAL`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			defer softMemoryLimit(sbomMemoryLimit)()
+			defer softMemoryLimit()()
 			return runScan(cmd, g, f, args[0])
 		},
 	}
