@@ -51,6 +51,7 @@ bad arguments or flags.`,
   warden check registry:localhost:5000/dev/tool:2.0 --policy policy.yaml --key keys/release.pub`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			defer softMemoryLimit()()
 			if policyPath == "" {
 				return errors.New("--policy FILE is required")
 			}

@@ -37,6 +37,7 @@ Exit status: 0, or 3 when a finding is at or above --fail-on; 1 on error.`,
   warden lint docker-archive:app.tar --format json --fail-on high --max-size-mb 200`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			defer softMemoryLimit()()
 			if format != "table" && format != "json" {
 				return fmt.Errorf("--format %q: want table or json", format)
 			}
