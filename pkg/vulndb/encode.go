@@ -11,6 +11,8 @@ import (
 	"sync"
 	"time"
 
+	kflate "github.com/klauspost/compress/flate"
+
 	"github.com/wardensec/warden/internal/wire"
 )
 
@@ -99,6 +101,9 @@ func common(d *wire.Decoder) string {
 	return string(b)
 }
 
+// flateReaders are klauspost/compress's DEFLATE readers: the same format as
+// compress/flate's (which writes), read in about half the time, which a warm
+// scan's hundreds of small lookups feel (5 -> 2.7 ms of a 36 ms scan).
 var flateReaders = sync.Pool{}
 
 // codec compresses with an optional preset dictionary (one per source and
@@ -137,9 +142,9 @@ func inflate(p, dict []byte, limit uint64) ([]byte, error) {
 	var r io.ReadCloser
 	if v := flateReaders.Get(); v != nil {
 		r = v.(io.ReadCloser)
-		_ = r.(flate.Resetter).Reset(br, dict)
+		_ = r.(kflate.Resetter).Reset(br, dict)
 	} else {
-		r = flate.NewReaderDict(br, dict)
+		r = kflate.NewReaderDict(br, dict)
 	}
 	out := make([]byte, n)
 	_, err := io.ReadFull(r, out)
