@@ -168,6 +168,9 @@ Set SOURCE_DATE_EPOCH for a reproducible timestamp.`,
 			}
 			defer img.Close()
 			inv.digests = true // every SBOM names the image and its layers by digest
+			// An SBOM names no functions: Go binaries' symbols are left in
+			// the layer cache, not held in memory.
+			inv.keepSymbols = func(*inventory.Package) (bool, error) { return false, nil }
 			in, err := invInventory(ctx, g, img, &inv)
 			if err != nil {
 				return err
