@@ -7,8 +7,10 @@
 #   layer 3     /usr/share
 #   layers 4-10 /usr/lib, split into 7 layers of about the same size
 # Usage: bench/big5g.sh WORKDIR [STATE]   STATE: a warden --cache-dir with a database (default: WORKDIR/state, filled
-#        from the corpus with `warden db import` when it has none). Needs GNU time; trivy from bench/peers.sh is
-#        optional (PATH=/tmp/peers:$PATH). The image (about 2 GB compressed) is left in WORKDIR; remove it after.
+#        from the corpus with `warden db import` when it has none). Needs GNU time; trivy and grype from
+#        bench/peers.sh are optional (PATH=/tmp/peers:$PATH). PEERDB=DIR (bench/scan.sh's work directory, which holds
+#        trivy-db/ and grype-db/ built from the same Alpine + Go data) adds their vulnerability scans. The image
+#        (about 2 GB compressed) is left in WORKDIR; remove it after.
 set -euo pipefail
 W=${1:?usage: bench/big5g.sh WORKDIR [STATE]}
 S=${2:-$W/state}
@@ -72,5 +74,16 @@ if command -v trivy >/dev/null; then
   run "trivy image --format cyclonedx (sbom; jar directories skipped)" trivy image --quiet --cache-backend memory \
     --skip-db-update --skip-java-db-update --skip-version-check --disable-telemetry --offline-scan --format cyclonedx \
     --skip-dirs "$jars" --input "$img"
+  if [ -f "${PEERDB:-/nonexistent}/trivy-db/db/trivy.db" ]; then
+    run "trivy image --scanners vuln (jar directories skipped)" trivy image --quiet --cache-backend memory \
+      --cache-dir "$PEERDB/trivy-db" --scanners vuln --skip-db-update --skip-java-db-update --skip-version-check \
+      --disable-telemetry --offline-scan --format json --skip-dirs "$jars" --input "$img"
+  fi
+fi
+if command -v grype >/dev/null && [ -f "${PEERDB:-/nonexistent}/grype-db/6/vulnerability.db" ]; then
+  # Grype has no layer cache and no offline Java lookup to skip: it scans everything, as Warden does.
+  run "grype (vulnerability scan)" env GRYPE_DB_CACHE_DIR="$PEERDB/grype-db" GRYPE_DB_AUTO_UPDATE=false \
+    GRYPE_DB_VALIDATE_AGE=false GRYPE_DB_REQUIRE_UPDATE_CHECK=false GRYPE_CHECK_FOR_APP_UPDATE=false \
+    grype -q -o json "docker-archive:$img"
 fi
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
