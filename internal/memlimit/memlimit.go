@@ -4,15 +4,19 @@
 // streams gigabytes through reused buffers. Under a fixed soft limit (72 MiB
 // before this package) the heap simply filled up to the limit: peak RSS 113 MB
 // on the 6 GB, 10-layer image of bench/big5g.sh, of which the binary's mapped
-// pages are 40 MB. Under a limit that follows the live heap the same scan
-// peaks at 91-93 MB.
+// pages are 40 MB. Under a limit that follows what the heap holds the same
+// scan peaks at 89-93 MB.
 //
 // A fixed low limit would make the collector run back to back once the live
-// heap outgrew it (an SBOM of a huge image). Adaptive therefore sets a soft
-// limit (runtime/debug.SetMemoryLimit) of max(floor, live × (1 + headroom))
-// again after every collection: the floor while the heap is small, like
-// GOGC=headroom×100 beyond it. The Go runtime's limit is soft: the collector
-// never takes more than about half the CPU to keep it.
+// heap outgrew it (an SBOM of a huge image holds hundreds of MB). Adaptive
+// therefore sets the soft limit (runtime/debug.SetMemoryLimit) again after
+// every collection, to the larger of floor and what the runtime then holds
+// (live heap, fragmentation, stacks and metadata) plus headroom × the live
+// heap: the floor while the heap is small, like GOGC=headroom×100 beyond it.
+// The overheads must be in it: with a limit of live × (1 + headroom) alone,
+// a heap whose fragmentation and metadata exceed headroom × live would sit
+// above its limit after every collection, and the collector would run
+// without pause.
 package memlimit
 
 import (
@@ -49,7 +53,12 @@ func Adaptive(floor int64, headroom float64) (stop func()) {
 		return func() {}
 	}
 	before := debug.SetMemoryLimit(-1)
-	a := &adaptive{floor: floor, headroom: headroom, sample: []metrics.Sample{{Name: "/gc/heap/live:bytes"}}}
+	a := &adaptive{floor: floor, headroom: headroom, sample: []metrics.Sample{
+		{Name: "/gc/heap/live:bytes"},
+		{Name: "/memory/classes/total:bytes"},
+		{Name: "/memory/classes/heap/released:bytes"},
+		{Name: "/memory/classes/heap/free:bytes"},
+	}}
 	a.update()
 	a.arm()
 	return func() {
@@ -81,10 +90,14 @@ func (a *adaptive) update() {
 		return
 	}
 	metrics.Read(a.sample)
-	limit := a.floor
-	if v := a.sample[0].Value; v.Kind() == metrics.KindUint64 {
-		live := int64(v.Uint64())
-		limit = max(limit, live+int64(float64(live)*a.headroom))
+	var v [4]int64
+	for i, x := range a.sample {
+		if x.Value.Kind() != metrics.KindUint64 {
+			return // not this runtime's metric: leave the limit as it is
+		}
+		v[i] = int64(x.Value.Uint64())
 	}
+	live, held := v[0], v[1]-v[2]-v[3] // held: mapped, less what was returned or is free
+	limit := max(a.floor, held+int64(float64(live)*a.headroom))
 	debug.SetMemoryLimit(limit)
 }

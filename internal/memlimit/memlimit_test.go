@@ -22,8 +22,8 @@ func TestAdaptive(t *testing.T) {
 	runtime.GC()
 	runtime.GC() // the hook runs after the collection; a second one waits for it to have run
 	got := debug.SetMemoryLimit(-1)
-	if got < 256<<20*3/2 || got > 400<<20 {
-		t.Errorf("limit with 256 MiB live: %d MiB, want about 384", got>>20)
+	if got < 256<<20*3/2 || got > 256<<20*3/2+64<<20 {
+		t.Errorf("limit with 256 MiB live: %d MiB, want 384 and the runtime's overheads", got>>20)
 	}
 	keep = nil
 	runtime.GC()
