@@ -87,13 +87,21 @@ type Env struct {
 
 // lookup is db.Lookup, remembered for this Match call: an image with many Go
 // binaries asks for stdlib (hundreds of advisories with their imports) once
-// per binary. Callers must not modify the advisories.
+// per binary. Callers must not modify the advisories. From a
+// vulndb.RowReader they come without their bodies (LookupRows): Match
+// completes those of the findings.
 func (e *Env) lookup(ctx context.Context, db vulndb.Reader, ns, name string) ([]vulndb.Advisory, error) {
 	k := ns + "\x00" + name
 	if advs, ok := e.lookups[k]; ok {
 		return advs, nil
 	}
-	advs, err := db.Lookup(ctx, ns, name)
+	var advs []vulndb.Advisory
+	var err error
+	if rr, ok := db.(vulndb.RowReader); ok {
+		advs, err = rr.LookupRows(ctx, ns, name) // bodies for the findings only: complete
+	} else {
+		advs, err = db.Lookup(ctx, ns, name)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -171,6 +179,9 @@ func Match(ctx context.Context, db vulndb.Reader, inv *inventory.Inventory, opt 
 				continue
 			}
 			fs, err := m.Match(ctx, db, inv.Distro, p, env)
+			if err == nil {
+				err = complete(ctx, db, fs)
+			}
 			if err != nil {
 				return nil, fmt.Errorf("matching %s package %s %s: %w", p.Ecosystem, p.Name, p.Version, err)
 			}
@@ -186,6 +197,22 @@ func Match(ctx context.Context, db vulndb.Reader, inv *inventory.Inventory, opt 
 		return a.Advisory.ID < b.Advisory.ID
 	})
 	return out, nil
+}
+
+// complete fills in the bodies of the findings' advisories, which
+// Env.lookup left out when db is a vulndb.RowReader: of the advisories a scan
+// looks up, only those that match are decoded. Before it, a matcher sees no
+// aliases, scores or texts, and no resolved severity.
+func complete(ctx context.Context, db vulndb.Reader, fs []Finding) error {
+	rr, ok := db.(vulndb.RowReader)
+	if !ok || len(fs) == 0 {
+		return nil
+	}
+	advs := make([]*vulndb.Advisory, len(fs))
+	for i := range fs {
+		advs[i] = &fs[i].Advisory
+	}
+	return rr.Complete(ctx, advs)
 }
 
 // IsOS reports whether an ecosystem is an OS package manager's.

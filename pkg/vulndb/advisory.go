@@ -112,3 +112,17 @@ type Reader interface {
 	// Built is when the data was last imported (for staleness checks).
 	Built() time.Time
 }
+
+// RowReader is a Reader that can leave the advisories' bodies for later. A
+// scan looks up hundreds of advisories (stdlib alone has hundreds) and keeps
+// the few its versions match; decoding each body (aliases, scores, texts,
+// compressed) and resolving its severity was a sixth of a warm scan.
+type RowReader interface {
+	Reader
+	// LookupRows is Lookup without the bodies (Aliases, CVSS, Title,
+	// Description, URLs, Published, Modified) and without severity resolved.
+	LookupRows(ctx context.Context, namespace, pkg string) ([]Advisory, error)
+	// Complete fills in what LookupRows left out, in place, for advisories
+	// LookupRows returned: then each is what Lookup returns.
+	Complete(ctx context.Context, advs []*Advisory) error
+}

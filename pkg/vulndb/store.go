@@ -93,7 +93,7 @@ func (db *DB) body(vb *bolt.Bucket, dict []byte, key string, id []byte) (body, b
 	return b, true, nil
 }
 
-var _ Reader = (*DB)(nil)
+var _ RowReader = (*DB)(nil)
 
 // OpenTimeout is how long Open waits for a writer holding the file.
 var OpenTimeout = 5 * time.Second
@@ -155,18 +155,32 @@ func (db *DB) Built() time.Time { return db.built }
 
 // Lookup returns the advisories for pkg (as normalised by NormalizeName) in
 // namespace, from every source, sorted by ID then source, with Severity and
-// SeveritySource resolved by the documented precedence.
+// SeveritySource resolved by the documented precedence: LookupRows, then
+// Complete.
 func (db *DB) Lookup(ctx context.Context, namespace, pkg string) ([]Advisory, error) {
+	out, err := db.LookupRows(ctx, namespace, pkg)
+	if err != nil || len(out) == 0 {
+		return out, err
+	}
+	ptrs := make([]*Advisory, len(out))
+	for i := range out {
+		ptrs[i] = &out[i]
+	}
+	if err := db.Complete(ctx, ptrs); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// LookupRows implements RowReader: the package's advisories as its rows
+// give them, sorted by id then source.
+func (db *DB) LookupRows(ctx context.Context, namespace, pkg string) ([]Advisory, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
 	var out []Advisory
 	err := db.bolt.View(func(tx *bolt.Tx) error {
-		root := tx.Bucket(bNS)
-		if root == nil {
-			return nil
-		}
-		nsb := root.Bucket([]byte(namespace))
+		nsb := namespaceBucket(tx, namespace)
 		if nsb == nil {
 			return nil
 		}
@@ -181,24 +195,12 @@ func (db *DB) Lookup(ctx context.Context, namespace, pkg string) ([]Advisory, er
 			if raw == nil {
 				return nil
 			}
-			dict := sb.Get(bDict)
-			rows, err := decodeRows(raw, dict)
+			rows, err := decodeRows(raw, sb.Get(bDict))
 			if err != nil {
 				return fmt.Errorf("%s %s (source %s): %w", namespace, pkg, src, err)
 			}
 			for _, a := range rows {
 				a.Namespace, a.Package, a.Source = namespace, pkg, string(src)
-				b, ok, err := db.body(vb, dict, namespace+"\x00"+string(src)+"\x00"+a.ID, []byte(a.ID))
-				if err != nil {
-					return fmt.Errorf("%s %s (source %s): %w", namespace, a.ID, src, err)
-				}
-				if ok {
-					a.Aliases, a.CVSS, a.Title, a.Description = b.Aliases, b.CVSS, b.Title, b.Description
-					a.URLs, a.Published, a.Modified = b.URLs, b.Published, b.Modified
-				}
-				rec := db.nvdReader(tx)
-				resolveSeverity(rec, &a)
-				resolveTitle(rec, &a)
 				out = append(out, a)
 			}
 			return nil
@@ -214,6 +216,53 @@ func (db *DB) Lookup(ctx context.Context, namespace, pkg string) ([]Advisory, er
 		return out[i].Source < out[j].Source
 	})
 	return out, nil
+}
+
+// Complete implements RowReader: each advisory from LookupRows gets its
+// body (decoded once per handle: bodies are shared by packages) and its
+// severity and title resolved.
+func (db *DB) Complete(ctx context.Context, advs []*Advisory) error {
+	if len(advs) == 0 {
+		return nil
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	err := db.bolt.View(func(tx *bolt.Tx) error {
+		rec := db.nvdReader(tx)
+		for _, a := range advs {
+			if nsb := namespaceBucket(tx, a.Namespace); nsb != nil {
+				if sb := nsb.Bucket([]byte(a.Source)); sb != nil {
+					if vb := sb.Bucket(bVuln); vb != nil {
+						b, ok, err := db.body(vb, sb.Get(bDict), a.Namespace+"\x00"+a.Source+"\x00"+a.ID, []byte(a.ID))
+						if err != nil {
+							return fmt.Errorf("%s %s (source %s): %w", a.Namespace, a.ID, a.Source, err)
+						}
+						if ok {
+							a.Aliases, a.CVSS, a.Title, a.Description = b.Aliases, b.CVSS, b.Title, b.Description
+							a.URLs, a.Published, a.Modified = b.URLs, b.Published, b.Modified
+						}
+					}
+				}
+			}
+			resolveSeverity(rec, a)
+			resolveTitle(rec, a)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("reading advisories in %s: %w", db.path, err)
+	}
+	return nil
+}
+
+// namespaceBucket is ns/<namespace>, or nil.
+func namespaceBucket(tx *bolt.Tx, namespace string) *bolt.Bucket {
+	root := tx.Bucket(bNS)
+	if root == nil {
+		return nil
+	}
+	return root.Bucket([]byte(namespace))
 }
 
 // resolveSeverity applies the precedence: distro's own, then NVD, then the advisory's own.
