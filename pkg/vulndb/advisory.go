@@ -117,6 +117,8 @@ type Reader interface {
 // scan looks up hundreds of advisories (stdlib alone has hundreds) and keeps
 // the few its versions match; decoding each body (aliases, scores, texts,
 // compressed) and resolving its severity was a sixth of a warm scan.
+// A wrapper that changes what Lookup returns must not pass these methods on
+// (embed Reader, not *DB): pkg/match uses them instead of Lookup.
 type RowReader interface {
 	Reader
 	// LookupRows is Lookup without the bodies (Aliases, CVSS, Title,
