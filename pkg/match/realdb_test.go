@@ -14,27 +14,33 @@ import (
 	"github.com/wardensec/warden/pkg/vulndb"
 )
 
-// TestMatchRealDB matches hand-made RHEL-family and Ubuntu inventories against
-// a real database imported from the corpus feeds (AlmaLinux OSV slice, Rocky
-// 9 OVAL, Ubuntu 24.04 OVAL), so the namespaces, package keys and version
-// strings are the ones the feed readers really store.
-func TestMatchRealDB(t *testing.T) {
-	c := testutil.Corpus(t)
+// importDB imports srcs (feed files or folders) into a new database, opened
+// until the test ends.
+func importDB(t *testing.T, srcs ...string) *vulndb.DB {
+	t.Helper()
 	path := filepath.Join(t.TempDir(), "db")
-	ctx := context.Background()
-	srcs := []string{
-		filepath.Join(c, "feeds", "almalinux-osv"),
-		filepath.Join(c, "feeds", "rocky-oval"),
-		filepath.Join(c, "feeds", "ubuntu-oval", "com.ubuntu.noble.usn.oval.xml"),
-	}
-	if _, err := feeds.Import(ctx, path, srcs, feeds.Options{}); err != nil {
+	if _, err := feeds.Import(context.Background(), path, srcs, feeds.Options{}); err != nil {
 		t.Fatal(err)
 	}
 	db, err := vulndb.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer db.Close()
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+// TestMatchRealDB matches hand-made RHEL-family and Ubuntu inventories against
+// a real database imported from the corpus feeds (AlmaLinux OSV slice, Rocky
+// 9 OVAL, Ubuntu 24.04 OVAL), so the namespaces, package keys and version
+// strings are the ones the feed readers really store.
+func TestMatchRealDB(t *testing.T) {
+	c := testutil.Corpus(t)
+	ctx := context.Background()
+	db := importDB(t,
+		filepath.Join(c, "feeds", "almalinux-osv"),
+		filepath.Join(c, "feeds", "rocky-oval"),
+		filepath.Join(c, "feeds", "ubuntu-oval", "com.ubuntu.noble.usn.oval.xml"))
 
 	for _, tt := range []struct {
 		name    string

@@ -8,7 +8,6 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/wardensec/warden/internal/testutil"
-	"github.com/wardensec/warden/pkg/feeds"
 	"github.com/wardensec/warden/pkg/inventory"
 	"github.com/wardensec/warden/pkg/vulndb"
 )
@@ -25,23 +24,13 @@ type lookupOnly struct{ vulndb.Reader }
 func TestRowsThenComplete(t *testing.T) {
 	c := testutil.Corpus(t)
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "db")
-	srcs := []string{
+	db := importDB(t,
 		filepath.Join(c, "feeds", "alpine-secdb", "v3.19"),
 		filepath.Join(c, "feeds", "go-vulndb-osv"),
 		filepath.Join(c, "feeds", "nvd-api2"),
 		filepath.Join(c, "feeds", "almalinux-osv"),
 		filepath.Join(c, "feeds", "ubuntu-oval", "com.ubuntu.noble.usn.oval.xml"),
-		filepath.Join("..", "feeds", "debian", "testdata", "bookworm-slice.json"),
-	}
-	if _, err := feeds.Import(ctx, path, srcs, feeds.Options{}); err != nil {
-		t.Fatal(err)
-	}
-	db, err := vulndb.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+		filepath.Join("..", "feeds", "debian", "testdata", "bookworm-slice.json"))
 	nss, err := db.Namespaces()
 	if err != nil {
 		t.Fatal(err)
