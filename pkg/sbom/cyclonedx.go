@@ -442,6 +442,20 @@ var jsonPlain, jsonPlainHTML = func() (plain, html [utf8.RuneSelf]bool) {
 	return
 }()
 
+// plainWord reports whether none of the 8 bytes in w needs a look of its
+// own: no control byte, no '"' or '\', nothing past ASCII, and with
+// escapeHTML no '<', '>' or '&' (each test is exact: it says whether such a
+// byte is there). An SBOM's 100,000 file names pass 8 bytes at a time.
+func plainWord(w uint64, escapeHTML bool) bool {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	has := func(c uint64) uint64 { v := w ^ (ones * c); return (v - ones) &^ v & highs }
+	bad := w&highs | (w-ones*0x20)&^w&highs | has('"') | has('\\')
+	if escapeHTML {
+		bad |= has('<') | has('>') | has('&')
+	}
+	return bad == 0
+}
+
 // appendString appends s as a JSON string exactly as encoding/json writes it
 // (control bytes as \b, \f, \n, \r, \t or \u00XX, invalid UTF-8 as \ufffd,
 // U+2028 and U+2029 escaped; <, > and & as \u003c, \u003e and \u0026 when
@@ -455,6 +469,11 @@ func appendString(dst []byte, s string, escapeHTML bool) []byte {
 	dst = append(dst, '"')
 	start := 0
 	for i := 0; i < len(s); {
+		if i+8 <= len(s) && plainWord(uint64(s[i])|uint64(s[i+1])<<8|uint64(s[i+2])<<16|uint64(s[i+3])<<24|
+			uint64(s[i+4])<<32|uint64(s[i+5])<<40|uint64(s[i+6])<<48|uint64(s[i+7])<<56, escapeHTML) {
+			i += 8
+			continue
+		}
 		c := s[i]
 		if c < utf8.RuneSelf {
 			if plain[c] {

@@ -3,6 +3,7 @@ package sbom
 import (
 	"bytes"
 	"encoding/json"
+	"strings"
 	"testing"
 
 	cdx "github.com/CycloneDX/cyclonedx-go"
@@ -244,4 +245,16 @@ func FuzzCycloneDXString(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(checkString)
+}
+
+// TestStringWords puts each byte that needs escaping (and a rune that does)
+// at every place of a string long enough for appendString's 8-byte steps.
+func TestStringWords(t *testing.T) {
+	for _, special := range []string{"\x00", "\x1f", "\"", "\\", "<", ">", "&", "\x7f", "\x80", "\u2028", "é", " "} {
+		for at := 0; at < 24; at++ {
+			b := []byte(strings.Repeat("usr/lib/x86_64-linux-gnu", 2)[:24])
+			s := string(b[:at]) + special + string(b[at:])
+			checkString(t, s)
+		}
+	}
 }
