@@ -302,9 +302,7 @@ var machoArch = map[macho.Cpu]string{macho.CpuAmd64: "amd64", macho.CpuArm64: "a
 // (no error) when the binary has no function table to read (none, or one
 // from before Go 1.18).
 func symbols(at io.ReaderAt, fn func(pkg, name []byte)) (known bool, err error) {
-	sc := &scratch{}
-	defer sc.release()
-	tab, err := findPclntab(sc, at)
+	tab, err := findPclntab(at)
 	if err != nil || tab == nil {
 		return false, err
 	}
@@ -357,30 +355,12 @@ func sliceOf(mem []byte, off, n uint64) []byte {
 	return mem[off : off+n : off+n]
 }
 
-// scratch holds the large buffers of one symbols call (a .data.rel.ro
-// section: megabytes per executable) and drops them together.
-type scratch struct{ bufs [][]byte }
-
-func (s *scratch) get(n int64) []byte {
-	b := make([]byte, n)
-	if s != nil {
-		s.bufs = append(s.bufs, b)
-	}
-	return b
-}
-
-// release drops the buffers: nothing read into them may be used after.
-func (s *scratch) release() {
-	clear(s.bufs)
-	s.bufs = nil
-}
-
 // readSection reads the first n bytes of a section (bounded).
-func readSection(sc *scratch, r io.ReaderAt, n int64) ([]byte, error) {
+func readSection(r io.ReaderAt, n int64) ([]byte, error) {
 	if n < 0 || n > maxPclntab {
 		return nil, fmt.Errorf("section of %d bytes is over the %d-byte limit", n, maxPclntab)
 	}
-	b := sc.get(n)
+	b := make([]byte, n)
 	if _, err := r.ReadAt(b, 0); err != nil && !errors.Is(err, io.EOF) {
 		return nil, err
 	}
@@ -389,7 +369,7 @@ func readSection(sc *scratch, r io.ReaderAt, n int64) ([]byte, error) {
 
 // findPclntab returns where the function table is (nil when the binary has
 // none).
-func findPclntab(sc *scratch, at io.ReaderAt) (*table, error) {
+func findPclntab(at io.ReaderAt) (*table, error) {
 	if f, err := elf.NewFile(at); err == nil {
 		s := f.Section(".gopclntab")
 		if s == nil {
@@ -408,7 +388,7 @@ func findPclntab(sc *scratch, at io.ReaderAt) (*table, error) {
 			data := sliceOf(mem, rel.Offset, rel.Size)
 			if data == nil {
 				var err error
-				if data, err = readSection(sc, rel, int64(rel.Size)); err != nil {
+				if data, err = readSection(rel, int64(rel.Size)); err != nil {
 					return nil, err
 				}
 			}

@@ -246,9 +246,7 @@ func TestNamesHoldInlined(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	sc := &scratch{}
-	defer sc.release()
-	tab, err := findPclntab(sc, f)
+	tab, err := findPclntab(f)
 	if err != nil || tab == nil {
 		t.Fatalf("findPclntab: %v", err)
 	}

@@ -75,17 +75,13 @@ func pcHeader(data []byte) (order binary.ByteOrder, ptrSize int, w [8]uint64, er
 	return order, ptrSize, w, nil
 }
 
-// namesEnd is where funcnametab ends (cuOffset), from the header: the bytes
-// to read for names. It checks that the table lies after the header.
-func namesEnd(data []byte) (uint64, error) {
-	_, ptrSize, w, err := pcHeader(data)
-	if err != nil {
-		return 0, err
-	}
+// nameSpan is where funcnametab lies (funcnameOffset to cuOffset) by a
+// parsed header, checked to lie after the header.
+func nameSpan(ptrSize int, w [8]uint64) (start, end uint64, err error) {
 	if w[3] < uint64(pcHeaderSize(ptrSize)) || w[4] < w[3] {
-		return 0, fmt.Errorf("%w: function name table at %d..%d", errPclntab, w[3], w[4])
+		return 0, 0, fmt.Errorf("%w: function name table at %d..%d", errPclntab, w[3], w[4])
 	}
-	return w[4], nil
+	return w[3], w[4], nil
 }
 
 // parsePclntab parses a table of which data holds at least the header and
@@ -95,7 +91,7 @@ func parsePclntab(data []byte) (*pclntab, error) {
 	if err != nil {
 		return nil, err
 	}
-	end, err := namesEnd(data)
+	start, end, err := nameSpan(ptrSize, w)
 	if err != nil {
 		return nil, err
 	}
@@ -103,7 +99,7 @@ func parsePclntab(data []byte) (*pclntab, error) {
 	if end > n || w[0] > n {
 		return nil, errPclntab
 	}
-	t := &pclntab{data: data, order: order, ptrSize: ptrSize, nfunc: int(w[0]), funcname: data[w[3]:end]}
+	t := &pclntab{data: data, order: order, ptrSize: ptrSize, nfunc: int(w[0]), funcname: data[start:end]}
 	if w[7] <= n && uint64(len(data[w[7]:])) >= uint64(t.nfunc+1)*8 {
 		t.functab = data[w[7]:]
 	}
@@ -179,8 +175,8 @@ func streamNames(r io.ReaderAt, size int64, window int, fn func(name string)) (k
 	if err != nil {
 		return false, nil
 	}
-	start, end := w[3], w[4]
-	if start < uint64(pcHeaderSize(ptrSize)) || end < start {
+	start, end, err := nameSpan(ptrSize, w)
+	if err != nil {
 		return false, nil
 	}
 	if end > uint64(size) {
