@@ -210,14 +210,22 @@ func (z *Reader) header() error {
 		}
 		return nil
 	}
-	if flg&flagExtra != 0 {
-		var l [2]byte
-		for i := range l {
+	// two reads a little-endian 16-bit field.
+	two := func() ([2]byte, error) {
+		var v [2]byte
+		for i := range v {
 			c, err := z.readByte()
 			if err != nil {
-				return noEOF(err)
+				return v, noEOF(err)
 			}
-			l[i] = c
+			v[i] = c
+		}
+		return v, nil
+	}
+	if flg&flagExtra != 0 {
+		l, err := two()
+		if err != nil {
+			return err
 		}
 		digest = crc32.Update(digest, crc32.IEEETable, l[:])
 		if err := read(int(binary.LittleEndian.Uint16(l[:]))); err != nil {
@@ -244,13 +252,9 @@ func (z *Reader) header() error {
 		}
 	}
 	if flg&flagHCRC != 0 {
-		var h [2]byte
-		for i := range h {
-			c, err := z.readByte()
-			if err != nil {
-				return noEOF(err)
-			}
-			h[i] = c
+		h, err := two()
+		if err != nil {
+			return err
 		}
 		if binary.LittleEndian.Uint16(h[:]) != uint16(digest) {
 			return gzip.ErrHeader
