@@ -9,6 +9,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -28,14 +29,40 @@ import (
 )
 
 // FreePort returns a TCP port on 127.0.0.1 nobody listens on (at the time of the call).
+// It is below the kernel's ephemeral range: a server that binds its ports
+// late (weed's S3 gateway binds last) lost one from that range to its own
+// outgoing connections, which take their local ports there ("bind: address
+// already in use", two registry tests in one CI run).
 func FreePort(t testing.TB) int {
 	t.Helper()
+	lo := ephemeralLow()
+	for range 200 {
+		port := 10000 + rand.IntN(lo-10000)
+		if l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port)); err == nil {
+			l.Close()
+			return port
+		}
+	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port
+}
+
+// ephemeralLow is the first port of the kernel's range for outgoing
+// connections (Linux's default when it cannot be read).
+func ephemeralLow() int {
+	lo := 32768
+	if b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
+		if f := strings.Fields(string(b)); len(f) == 2 {
+			if n, err := strconv.Atoi(f[0]); err == nil {
+				lo = n
+			}
+		}
+	}
+	return max(lo, 10001)
 }
 
 // PG is a running throwaway PostgreSQL cluster.
