@@ -199,6 +199,31 @@ func (d *Decoder) Strs() []string {
 	return out
 }
 
+// StrsShared reads what Strs reads. From NewDecoder's input it copies the
+// list once, lengths and all, and the strings share that copy: Strs would
+// allocate each (120,000 file names of a layer's packages on a warm sbom).
+func (d *Decoder) StrsShared() []string {
+	if d.str {
+		return d.Strs()
+	}
+	n := d.Count()
+	if n == 0 {
+		return nil
+	}
+	start := d.off
+	for range n {
+		if _, _, ok := d.span(); !ok {
+			return nil
+		}
+	}
+	s := NewStringDecoder(string(d.b[start:d.off]))
+	out := make([]string, n)
+	for i := range out {
+		out[i] = s.Str()
+	}
+	return out
+}
+
 // U64s reads what Encoder.U64s wrote.
 func (d *Decoder) U64s() []uint64 {
 	n := d.Uint()

@@ -22,16 +22,18 @@ func sample() []byte {
 	e.Bool(false)
 	e.Strs(nil)
 	e.Strs([]string{"a", "", "bc"})
+	e.Strs([]string{"", "d", "é\x00"}) // read by StrsShared
+	e.Strs(nil)                        // read by StrsShared
 	return e.B
 }
 
 func read(d *Decoder) []any {
-	return []any{d.Uint(), d.Uint(), d.Int(), d.Int(), d.Str(), d.Str(), d.Bytes(), d.Bool(), d.Bool(), d.Strs(), d.Strs()}
+	return []any{d.Uint(), d.Uint(), d.Int(), d.Int(), d.Str(), d.Str(), d.Bytes(), d.Bool(), d.Bool(), d.Strs(), d.Strs(), d.StrsShared(), d.StrsShared()}
 }
 
 // TestRoundTrip: both decoders read back what was written, and say so at the end.
 func TestRoundTrip(t *testing.T) {
-	want := []any{uint64(0), uint64(math.MaxUint64), int64(-3), int64(math.MinInt64), "", "é\x00\"x", []byte{1, 2, 3}, true, false, []string(nil), []string{"a", "", "bc"}}
+	want := []any{uint64(0), uint64(math.MaxUint64), int64(-3), int64(math.MinInt64), "", "é\x00\"x", []byte{1, 2, 3}, true, false, []string(nil), []string{"a", "", "bc"}, []string{"", "d", "é\x00"}, []string(nil)}
 	b := sample()
 	for name, d := range map[string]*Decoder{"bytes": NewDecoder(b), "string": NewStringDecoder(string(b))} {
 		got := read(d)
@@ -69,7 +71,7 @@ func TestCorrupt(t *testing.T) {
 		if err := d.End(); !errors.Is(err, ErrCorrupt) {
 			t.Fatalf("truncated to %d of %d bytes: %v", n, len(b), err)
 		}
-		if d.Uint() != 0 || d.Str() != "" || d.Strs() != nil {
+		if d.Uint() != 0 || d.Str() != "" || d.Strs() != nil || d.StrsShared() != nil {
 			t.Fatal("reads after an error are not zero")
 		}
 	}
@@ -106,6 +108,30 @@ func FuzzUint(f *testing.F) {
 			}
 			if d.Err != nil || got != want || d.Left() != len(b)-n {
 				t.Fatalf("%x: %d (%v), left %d; want %d, %d bytes", b, got, d.Err, d.Left(), want, n)
+			}
+		}
+	})
+}
+
+// FuzzStrsShared: StrsShared reads what Strs reads from any input, fails
+// where it fails and stops at the same place.
+func FuzzStrsShared(f *testing.F) {
+	f.Add(sample()[len(sample())-9:])
+	f.Add([]byte{3, 1, 'a', 0, 2, 'b'})
+	f.Add([]byte{2, 0x80})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		want := NewDecoder(b)
+		w := want.Strs()
+		for _, d := range []*Decoder{NewDecoder(b), NewStringDecoder(string(b))} {
+			got := d.StrsShared()
+			if (d.Err == nil) != (want.Err == nil) {
+				t.Fatalf("%x: error %v, Strs: %v", b, d.Err, want.Err)
+			}
+			if want.Err != nil {
+				continue
+			}
+			if !slices.Equal(got, w) || (got == nil) != (w == nil) || d.Left() != want.Left() {
+				t.Fatalf("%x: %q (left %d), Strs: %q (left %d)", b, got, d.Left(), w, want.Left())
 			}
 		}
 	})

@@ -49,9 +49,16 @@ func merge(layers []*layerResult, opt *Options) *inventory.Inventory {
 	}
 	sort.Strings(paths)
 
-	inv := &inventory.Inventory{Packages: []inventory.Package{}}
 	files := map[string][]byte{}
 	present := map[string]bool{}
+	n := 0 // packages before Merge
+	for _, p := range paths {
+		f := view[p]
+		for _, pkgs := range f.fr.Results {
+			n += len(pkgs)
+		}
+	}
+	inv := &inventory.Inventory{Packages: make([]inventory.Package, 0, n)}
 	for _, p := range paths {
 		f := view[p]
 		present[p] = true
@@ -65,7 +72,9 @@ func merge(layers []*layerResult, opt *Options) *inventory.Inventory {
 	inv.Distro = distro.Detect(files, present)
 
 	for _, e := range opt.Extractors {
-		var pkgs []inventory.Package
+		// Each extractor's packages are gathered at the end of
+		// inv.Packages, sized above, then merged in place.
+		start := len(inv.Packages)
 		for _, p := range paths {
 			f := view[p]
 			for _, pkg := range f.fr.Results[e.Name()] {
@@ -73,9 +82,10 @@ func merge(layers []*layerResult, opt *Options) *inventory.Inventory {
 				if len(pkg.Locations) == 0 {
 					pkg.Locations = []string{"/" + p}
 				}
-				pkgs = append(pkgs, pkg)
+				inv.Packages = append(inv.Packages, pkg)
 			}
 		}
+		pkgs := inv.Packages[start:len(inv.Packages):len(inv.Packages)]
 		if m, ok := e.(extract.Merger); ok && len(pkgs) > 0 {
 			pkgs = m.Merge(pkgs)
 		}
@@ -85,7 +95,7 @@ func merge(layers []*layerResult, opt *Options) *inventory.Inventory {
 				pkgs[i].PURL = distro.PURL(&pkgs[i], inv.Distro)
 			}
 		}
-		inv.Packages = append(inv.Packages, pkgs...)
+		inv.Packages = append(inv.Packages[:start], pkgs...)
 	}
 	return inv
 }

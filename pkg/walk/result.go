@@ -279,13 +279,12 @@ func readLists(trailer []byte, pkgs []*inventory.Package, f *trailerFilter) erro
 }
 
 // readList reads a list of strings written by Encoder.Strs, copying out
-// those keep accepts (nil: all) into one string; none is nil. kept is
-// scratch space, reused from call to call.
+// those keep accepts into one string; none is nil. A nil keep takes them all
+// in one copy of the list's bytes (wire.Decoder.StrsShared). kept is scratch
+// space, reused from call to call.
 func readList(d *wire.Decoder, keep func([]byte) bool, kept *[][]byte) []string {
 	if keep == nil {
-		// All of them, still into one string: d.Strs would allocate each
-		// (a warm sbom copies out 120,000 file names this way).
-		keep = func([]byte) bool { return true }
+		return d.StrsShared()
 	}
 	ks, size := (*kept)[:0], 0
 	for range d.Count() {
