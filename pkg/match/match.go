@@ -5,9 +5,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"runtime"
 	"slices"
 	"sort"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"github.com/wardensec/warden/pkg/inventory"
 	"github.com/wardensec/warden/pkg/vulndb"
@@ -80,6 +83,7 @@ type Env struct {
 	Logger  *slog.Logger
 	memos   map[string]Scheme
 	lookups map[string][]vulndb.Advisory // namespace NUL name -> the database's answer, once per Match call
+	shared  map[string][]vulndb.Advisory // a forked Env's parent's lookups, read only
 
 	cpes     map[string]bool // product streams (productKey) of the image's Red Hat content sets
 	cpesDone bool
@@ -93,6 +97,9 @@ type Env struct {
 func (e *Env) lookup(ctx context.Context, db vulndb.Reader, ns, name string) ([]vulndb.Advisory, error) {
 	k := ns + "\x00" + name
 	if advs, ok := e.lookups[k]; ok {
+		return advs, nil
+	}
+	if advs, ok := e.shared[k]; ok {
 		return advs, nil
 	}
 	var advs []vulndb.Advisory
@@ -110,6 +117,12 @@ func (e *Env) lookup(ctx context.Context, db vulndb.Reader, ns, name string) ([]
 	}
 	e.lookups[k] = advs
 	return advs, nil
+}
+
+// fork returns an Env for one of Match's goroutines: caches of its own, and
+// e's lookups to read (e is not written while its forks run).
+func (e *Env) fork() *Env {
+	return &Env{Logger: e.Logger, shared: e.lookups}
 }
 
 // Scheme returns s with a cache of parsed versions for this Match call.
@@ -159,11 +172,8 @@ func Match(ctx context.Context, db vulndb.Reader, inv *inventory.Inventory, opt 
 		env = &Env{}
 	}
 	env.Logger = log
-	var out []Finding
+	var todo []*inventory.Package
 	for i := range inv.Packages {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
 		p := &inv.Packages[i]
 		if !IsOS(p.Ecosystem) {
 			if opt.OSOnly {
@@ -174,6 +184,12 @@ func Match(ctx context.Context, db vulndb.Reader, inv *inventory.Inventory, opt 
 				continue
 			}
 		}
+		todo = append(todo, p)
+	}
+	found := make([][]Finding, len(todo))
+	errs := make([]error, len(todo))
+	one := func(k int, env *Env) {
+		p := todo[k]
 		for _, m := range matchers {
 			if !m.Handles(inv.Distro, p) {
 				continue
@@ -183,11 +199,58 @@ func Match(ctx context.Context, db vulndb.Reader, inv *inventory.Inventory, opt 
 				err = complete(ctx, db, fs)
 			}
 			if err != nil {
-				return nil, fmt.Errorf("matching %s package %s %s: %w", p.Ecosystem, p.Name, p.Version, err)
+				errs[k] = fmt.Errorf("matching %s package %s %s: %w", p.Ecosystem, p.Name, p.Version, err)
+				return
 			}
-			out = append(out, dedupe(fs)...)
-			break
+			found[k] = dedupe(fs)
+			return
 		}
+	}
+	// The packages are judged in parallel when the database is safe for
+	// concurrent use (a RowReader: vulndb.DB), each goroutine with an Env
+	// of its own; the findings are then gathered in package order.
+	workers := 1
+	if _, ok := db.(vulndb.RowReader); ok {
+		workers = min(runtime.GOMAXPROCS(0), len(todo))
+	}
+	if workers <= 1 {
+		for k := range todo {
+			if ctx.Err() != nil {
+				break
+			}
+			if one(k, env); errs[k] != nil {
+				break
+			}
+		}
+	} else {
+		var next atomic.Int64
+		var failed atomic.Bool
+		var wg sync.WaitGroup
+		for range workers {
+			wg.Go(func() {
+				env := env.fork()
+				for !failed.Load() && ctx.Err() == nil {
+					k := int(next.Add(1) - 1)
+					if k >= len(todo) {
+						return
+					}
+					if one(k, env); errs[k] != nil {
+						failed.Store(true)
+					}
+				}
+			})
+		}
+		wg.Wait()
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	var out []Finding
+	for k := range todo {
+		if errs[k] != nil {
+			return nil, errs[k]
+		}
+		out = append(out, found[k]...)
 	}
 	sort.SliceStable(out, func(i, j int) bool {
 		a, b := &out[i], &out[j]
