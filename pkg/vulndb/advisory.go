@@ -118,7 +118,9 @@ type Reader interface {
 // the few its versions match; decoding each body (aliases, scores, texts,
 // compressed) and resolving its severity was a sixth of a warm scan.
 // A wrapper that changes what Lookup returns must not pass these methods on
-// (embed Reader, not *DB): pkg/match uses them instead of Lookup.
+// (embed Reader, not *DB): pkg/match uses them instead of Lookup. pkg/match
+// also calls a RowReader from several goroutines at once: it must be safe for
+// concurrent use, as *DB is.
 type RowReader interface {
 	Reader
 	// LookupRows is Lookup without the bodies (Aliases, CVSS, Title,
