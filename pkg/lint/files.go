@@ -66,17 +66,21 @@ func cacheKind(p string) (kind, dir string) {
 
 // credentialFile are credential files recognised by name, with the pattern
 // that shows a real credential in them.
-var credentialFiles = []struct {
+var credentialFiles = sync.OnceValue(func() []credentialFile {
+	return []credentialFile{
+		{".docker/config.json", "Docker registry credentials", regexp.MustCompile(`"auth"\s*:\s*"[A-Za-z0-9+/=]{8,}"`)},
+		{".git-credentials", "Git credentials", regexp.MustCompile(`https?://[^:/\s]+:[^@\s]{4,}@`)},
+		{".npmrc", "npm auth token", regexp.MustCompile(`_auth(Token)?\s*=\s*[^\s$]{8,}`)},
+		{".aws/credentials", "AWS secret access key", regexp.MustCompile(`(?i)aws_secret_access_key\s*=\s*[A-Za-z0-9/+=]{40}`)},
+		{".netrc", "netrc password", regexp.MustCompile(`\bpassword\s+\S{4,}`)},
+		{".pgpass", "PostgreSQL password file", regexp.MustCompile(`^[^:\n]*:[^:\n]*:[^:\n]*:[^:\n]*:.{4,}`)},
+	}
+})
+
+type credentialFile struct {
 	suffix string
 	title  string
 	re     *regexp.Regexp
-}{
-	{".docker/config.json", "Docker registry credentials", regexp.MustCompile(`"auth"\s*:\s*"[A-Za-z0-9+/=]{8,}"`)},
-	{".git-credentials", "Git credentials", regexp.MustCompile(`https?://[^:/\s]+:[^@\s]{4,}@`)},
-	{".npmrc", "npm auth token", regexp.MustCompile(`_auth(Token)?\s*=\s*[^\s$]{8,}`)},
-	{".aws/credentials", "AWS secret access key", regexp.MustCompile(`(?i)aws_secret_access_key\s*=\s*[A-Za-z0-9/+=]{40}`)},
-	{".netrc", "netrc password", regexp.MustCompile(`\bpassword\s+\S{4,}`)},
-	{".pgpass", "PostgreSQL password file", regexp.MustCompile(`^[^:\n]*:[^:\n]*:[^:\n]*:[^:\n]*:.{4,}`)},
 }
 
 // item is something found in a layer whose fate in later layers matters.
@@ -328,7 +332,7 @@ func scanLayer(ctx context.Context, l v1.Layer, li int, diff string, opt Options
 // plus the credential files recognised by name.
 func fileSecrets(p string, content []byte) []SecretMatch {
 	ms := FindSecrets(content)
-	for _, cf := range credentialFiles {
+	for _, cf := range credentialFiles() {
 		if strings.HasSuffix("/"+p, "/"+cf.suffix) && cf.re.Match(content) {
 			ms = append(ms, SecretMatch{Rule: "credential-file", Title: cf.title, Redacted: "credentials redacted"})
 		}

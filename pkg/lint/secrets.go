@@ -18,25 +18,28 @@ type SecretRule struct {
 }
 
 // SecretRules are the patterns Warden looks for in environment variables,
-// build history and small files.
-var SecretRules = []SecretRule{
-	{"private-key", "private key (PEM)", "PRIVATE KEY",
-		regexp.MustCompile(`-----BEGIN ((?:RSA |EC |DSA |OPENSSH |ENCRYPTED |PGP )?PRIVATE KEY(?: BLOCK)?)-----`)},
-	{"aws-access-key-id", "AWS access key ID", "",
-		regexp.MustCompile(`(?:^|[^A-Z0-9])((?:AKIA|ASIA|ABIA|ACCA)[A-Z2-7]{16})(?:[^A-Z0-9]|$)`)},
-	{"github-token", "GitHub token", "gh",
-		regexp.MustCompile(`(?:^|[^A-Za-z0-9_])(gh[pousr]_[A-Za-z0-9]{36})(?:[^A-Za-z0-9_]|$)`)},
-	{"github-fine-grained-pat", "GitHub fine-grained personal access token", "github_pat_",
-		regexp.MustCompile(`(github_pat_[A-Za-z0-9]{22}_[A-Za-z0-9]{59})`)},
-	{"gitlab-token", "GitLab personal access token", "glpat-",
-		regexp.MustCompile(`(glpat-[A-Za-z0-9_-]{20})(?:[^A-Za-z0-9_-]|$)`)},
-	{"slack-token", "Slack token", "xox",
-		regexp.MustCompile(`(xox[baprs]-[0-9]{6,}-[0-9A-Za-z-]{10,})`)},
-	{"google-api-key", "Google API key", "AIza",
-		regexp.MustCompile(`(AIza[0-9A-Za-z_-]{35})(?:[^0-9A-Za-z_-]|$)`)},
-	{"stripe-live-key", "Stripe live secret key", "_live_",
-		regexp.MustCompile(`((?:sk|rk)_live_[0-9a-zA-Z]{24,})`)},
-}
+// build history and small files (compiled on first use: a command that lints
+// nothing does not pay for them at start).
+var SecretRules = sync.OnceValue(func() []SecretRule {
+	return []SecretRule{
+		{"private-key", "private key (PEM)", "PRIVATE KEY",
+			regexp.MustCompile(`-----BEGIN ((?:RSA |EC |DSA |OPENSSH |ENCRYPTED |PGP )?PRIVATE KEY(?: BLOCK)?)-----`)},
+		{"aws-access-key-id", "AWS access key ID", "",
+			regexp.MustCompile(`(?:^|[^A-Z0-9])((?:AKIA|ASIA|ABIA|ACCA)[A-Z2-7]{16})(?:[^A-Z0-9]|$)`)},
+		{"github-token", "GitHub token", "gh",
+			regexp.MustCompile(`(?:^|[^A-Za-z0-9_])(gh[pousr]_[A-Za-z0-9]{36})(?:[^A-Za-z0-9_]|$)`)},
+		{"github-fine-grained-pat", "GitHub fine-grained personal access token", "github_pat_",
+			regexp.MustCompile(`(github_pat_[A-Za-z0-9]{22}_[A-Za-z0-9]{59})`)},
+		{"gitlab-token", "GitLab personal access token", "glpat-",
+			regexp.MustCompile(`(glpat-[A-Za-z0-9_-]{20})(?:[^A-Za-z0-9_-]|$)`)},
+		{"slack-token", "Slack token", "xox",
+			regexp.MustCompile(`(xox[baprs]-[0-9]{6,}-[0-9A-Za-z-]{10,})`)},
+		{"google-api-key", "Google API key", "AIza",
+			regexp.MustCompile(`(AIza[0-9A-Za-z_-]{35})(?:[^0-9A-Za-z_-]|$)`)},
+		{"stripe-live-key", "Stripe live secret key", "_live_",
+			regexp.MustCompile(`((?:sk|rk)_live_[0-9a-zA-Z]{24,})`)},
+	}
+})
 
 // awsKeyPrefixes pre-filter the AWS rule (it has no single keyword).
 var awsKeyPrefixes = [][]byte{[]byte("AKIA"), []byte("ASIA"), []byte("ABIA"), []byte("ACCA")}
@@ -52,7 +55,7 @@ type SecretMatch struct {
 // the secret itself.
 func FindSecrets(b []byte) []SecretMatch {
 	var out []SecretMatch
-	for _, r := range SecretRules {
+	for _, r := range SecretRules() {
 		if r.Keyword != "" {
 			if !bytes.Contains(b, []byte(r.Keyword)) {
 				continue
@@ -114,7 +117,7 @@ var placeholderValue = sync.OnceValue(func() *regexp.Regexp {
 })
 
 // EnvSecret reports whether an environment variable NAME=VALUE holds a
-// secret: any SecretRules pattern in the value, or a secret-named variable
+// secret: any SecretRules() pattern in the value, or a secret-named variable
 // (…_PASSWORD, …_TOKEN, …_SECRET_ACCESS_KEY, …) with a real-looking value (at
 // least 8 characters, not a path, not a placeholder or a ${REF}).
 func EnvSecret(name, value string) (SecretMatch, bool) {
@@ -135,7 +138,7 @@ func EnvSecret(name, value string) (SecretMatch, bool) {
 // the values of secret-named NAME=VALUE words) by its redacted form, so the
 // line can be shown.
 func RedactLine(line string) string {
-	for _, r := range SecretRules {
+	for _, r := range SecretRules() {
 		line = r.Re.ReplaceAllStringFunc(line, func(m string) string {
 			sub := r.Re.FindStringSubmatch(m)
 			if len(sub) > 1 && sub[1] != "" && r.ID != "private-key" {
