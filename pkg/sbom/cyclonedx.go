@@ -446,12 +446,72 @@ var jsonPlain, jsonPlainHTML = func() (plain, html [utf8.RuneSelf]bool) {
 // own: no control byte, no '"' or '\', nothing past ASCII, and with
 // escapeHTML no '<', '>' or '&' (each test is exact: it says whether such a
 // byte is there). An SBOM's 100,000 file names pass 8 bytes at a time.
-func plainWord(w uint64, escapeHTML bool) bool {
-	const ones, highs = 0x0101010101010101, 0x8080808080808080
-	has := func(c uint64) uint64 { v := w ^ (ones * c); return (v - ones) &^ v & highs }
-	bad := w&highs | (w-ones*0x20)&^w&highs | has('"') | has('\\')
+func plainWord(w uint64, escapeHTML bool) bool { return badBytes(w, escapeHTML) == 0 }
+
+// badBytes is non-zero when plainWord(w) does not hold.
+func badBytes(w uint64, escapeHTML bool) uint64 {
+	bad := badJSON(w)
 	if escapeHTML {
-		bad |= has('<') | has('>') | has('&')
+		bad |= badHTML(w)
+	}
+	return bad
+}
+
+const ones, highs = 0x0101010101010101, 0x8080808080808080
+
+// badJSON has the high bit of each byte of w that is a control byte, '"',
+// '\\' or past ASCII set (and maybe of a byte after one: zero means none).
+// Small enough to be inlined, as badHTML.
+func badJSON(w uint64) uint64 {
+	q, b := w^(ones*'"'), w^(ones*'\\')
+	return (w | (w-ones*0x20)&^w | (q-ones)&^q | (b-ones)&^b) & highs
+}
+
+// badHTML is badJSON's for '<', '>' and '&'.
+func badHTML(w uint64) uint64 {
+	l, g, a := w^(ones*'<'), w^(ones*'>'), w^(ones*'&')
+	return ((l-ones)&^l | (g-ones)&^g | (a-ones)&^a) & highs
+}
+
+// word is the 8 bytes of s from i on, little-endian (one load).
+func word(s string, i int) uint64 {
+	s = s[i : i+8]
+	return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
+}
+
+// plainString reports whether encoding/json writes s as it is, between
+// quotes: 16 bytes a step, the last 8 read once more, overlapping (a
+// file name is a few dozen bytes).
+func plainString(s string, escapeHTML bool) bool {
+	n := len(s)
+	if n < 8 {
+		plain := &jsonPlain
+		if escapeHTML {
+			plain = &jsonPlainHTML
+		}
+		for i := 0; i < n; i++ {
+			if c := s[i]; c >= utf8.RuneSelf || !plain[c] {
+				return false
+			}
+		}
+		return true
+	}
+	var bad, html uint64
+	i := 0
+	for ; i+16 <= n; i += 16 {
+		w1, w2 := word(s, i), word(s, i+8)
+		bad |= badJSON(w1) | badJSON(w2)
+		html |= badHTML(w1) | badHTML(w2)
+	}
+	if i+8 <= n {
+		w := word(s, i)
+		bad, html = bad|badJSON(w), html|badHTML(w)
+	}
+	w := word(s, n-8)
+	bad, html = bad|badJSON(w), html|badHTML(w)
+	if escapeHTML {
+		bad |= html
 	}
 	return bad == 0
 }
@@ -467,10 +527,13 @@ func appendString(dst []byte, s string, escapeHTML bool) []byte {
 		plain = &jsonPlainHTML
 	}
 	dst = append(dst, '"')
+	if plainString(s, escapeHTML) {
+		dst = append(dst, s...)
+		return append(dst, '"')
+	}
 	start := 0
 	for i := 0; i < len(s); {
-		if i+8 <= len(s) && plainWord(uint64(s[i])|uint64(s[i+1])<<8|uint64(s[i+2])<<16|uint64(s[i+3])<<24|
-			uint64(s[i+4])<<32|uint64(s[i+5])<<40|uint64(s[i+6])<<48|uint64(s[i+7])<<56, escapeHTML) {
+		if i+8 <= len(s) && plainWord(word(s, i), escapeHTML) {
 			i += 8
 			continue
 		}

@@ -251,10 +251,14 @@ func FuzzCycloneDXString(f *testing.F) {
 // at every place of a string long enough for appendString's 8-byte steps.
 func TestStringWords(t *testing.T) {
 	for _, special := range []string{"\x00", "\x1f", "\"", "\\", "<", ">", "&", "\x7f", "\x80", "\u2028", "é", " "} {
-		for at := 0; at < 24; at++ {
-			b := []byte(strings.Repeat("usr/lib/x86_64-linux-gnu", 2)[:24])
-			s := string(b[:at]) + special + string(b[at:])
-			checkString(t, s)
+		// Every length up to 40 (plainString reads 16 bytes a step and the
+		// last 8 once more), the special byte at every place.
+		for n := 0; n <= 40; n++ {
+			b := strings.Repeat("usr/lib/x86_64-linux-gnu/", 2)[:n]
+			checkString(t, b)
+			for at := 0; at <= n; at++ {
+				checkString(t, b[:at]+special+b[at:])
+			}
 		}
 	}
 }
