@@ -459,18 +459,19 @@ func badBytes(w uint64, escapeHTML bool) uint64 {
 
 const ones, highs = 0x0101010101010101, 0x8080808080808080
 
-// badJSON has the high bit of each byte of w that is a control byte, '"',
-// '\\' or past ASCII set (and maybe of a byte after one: zero means none).
-// Small enough to be inlined, as badHTML.
+// badJSON is non-zero when a byte of w is a control byte, '"', '\\' or
+// past ASCII. With no byte past ASCII (w&highs == 0), x-ones has a high bit
+// set exactly when a byte of x is zero (no byte borrows otherwise), and
+// w-0x20s exactly when a byte is below 0x20. Small enough to be inlined.
 func badJSON(w uint64) uint64 {
-	q, b := w^(ones*'"'), w^(ones*'\\')
-	return (w | (w-ones*0x20)&^w | (q-ones)&^q | (b-ones)&^b) & highs
+	return (w | (w - ones*0x20) | ((w ^ ones*'"') - ones) | ((w ^ ones*'\\') - ones)) & highs
 }
 
-// badHTML is badJSON's for '<', '>' and '&'.
+// badHTML is badJSON's for '<', '>' and '&', exact only beside badJSON (when
+// no byte is past ASCII). '<' and '>' differ in one bit: x|2 == '>' holds
+// for those two bytes alone.
 func badHTML(w uint64) uint64 {
-	l, g, a := w^(ones*'<'), w^(ones*'>'), w^(ones*'&')
-	return ((l-ones)&^l | (g-ones)&^g | (a-ones)&^a) & highs
+	return (((w | ones*2) ^ ones*'>') - ones | ((w ^ ones*'&') - ones)) & highs
 }
 
 // word is the 8 bytes of s from i on, little-endian (one load).
@@ -497,21 +498,27 @@ func plainString(s string, escapeHTML bool) bool {
 		}
 		return true
 	}
-	var bad, html uint64
+	if escapeHTML {
+		return plainHTML(s)
+	}
+	var bad uint64
 	i := 0
 	for ; i+16 <= n; i += 16 {
-		w1, w2 := word(s, i), word(s, i+8)
-		bad |= badJSON(w1) | badJSON(w2)
-		html |= badHTML(w1) | badHTML(w2)
+		bad |= badJSON(word(s, i)) | badJSON(word(s, i+8))
 	}
 	if i+8 <= n {
-		w := word(s, i)
-		bad, html = bad|badJSON(w), html|badHTML(w)
+		bad |= badJSON(word(s, i))
 	}
-	w := word(s, n-8)
-	bad, html = bad|badJSON(w), html|badHTML(w)
-	if escapeHTML {
-		bad |= html
+	return bad|badJSON(word(s, n-8)) == 0
+}
+
+// plainHTML is plainString's with escapeHTML, for len(s) >= 8.
+func plainHTML(s string) bool {
+	var bad uint64
+	n := len(s)
+	for i := 0; i < n; i += 8 {
+		w := word(s, min(i, n-8))
+		bad |= badJSON(w) | badHTML(w)
 	}
 	return bad == 0
 }
