@@ -14,6 +14,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/wardensec/warden/internal/arena"
 	"github.com/wardensec/warden/internal/memlimit"
 	"github.com/wardensec/warden/pkg/extract/all"
 	"github.com/wardensec/warden/pkg/inventory"
@@ -76,7 +77,10 @@ func invOpen(ctx context.Context, g *globals, ref string, f *invFlags) (*source.
 // state directory unless --no-cache.
 func invInventory(ctx context.Context, g *globals, img *source.Image, f *invFlags) (*inventory.Inventory, error) {
 	opt := walk.Options{Extractors: all.Extractors(), Logger: g.logger, ImageName: img.Name, LearnDigests: f.digests,
-		OwnerFilesOnly: f.ownerFilesOnly, KeepSymbols: f.keepSymbols}
+		OwnerFilesOnly: f.ownerFilesOnly, KeepSymbols: f.keepSymbols,
+		// A command walks an image or a few, then exits: file lists read
+		// from the cache go to huge pages that are never given back.
+		Strings: new(arena.Arena)}
 	c, err := f.layerCache(g)
 	if err != nil {
 		return nil, err

@@ -10,6 +10,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+
+	"github.com/wardensec/warden/internal/arena"
 )
 
 // ErrCorrupt is wrapped by every decoding error.
@@ -202,7 +204,8 @@ func (d *Decoder) Strs() []string {
 // StrsShared reads what Strs reads. From NewDecoder's input it copies the
 // list once, lengths and all, and the strings share that copy: Strs would
 // allocate each (120,000 file names of a layer's packages on a warm sbom).
-func (d *Decoder) StrsShared() []string {
+// The copy comes from a (nil: the Go heap).
+func (d *Decoder) StrsShared(a *arena.Arena) []string {
 	if d.str {
 		return d.Strs()
 	}
@@ -216,7 +219,7 @@ func (d *Decoder) StrsShared() []string {
 			return nil
 		}
 	}
-	s := NewStringDecoder(string(d.b[start:d.off]))
+	s := NewStringDecoder(a.String(d.b[start:d.off]))
 	out := make([]string, n)
 	for i := range out {
 		out[i] = s.Str()

@@ -7,6 +7,8 @@ import (
 	"math"
 	"slices"
 	"testing"
+
+	"github.com/wardensec/warden/internal/arena"
 )
 
 func sample() []byte {
@@ -28,7 +30,7 @@ func sample() []byte {
 }
 
 func read(d *Decoder) []any {
-	return []any{d.Uint(), d.Uint(), d.Int(), d.Int(), d.Str(), d.Str(), d.Bytes(), d.Bool(), d.Bool(), d.Strs(), d.Strs(), d.StrsShared(), d.StrsShared()}
+	return []any{d.Uint(), d.Uint(), d.Int(), d.Int(), d.Str(), d.Str(), d.Bytes(), d.Bool(), d.Bool(), d.Strs(), d.Strs(), d.StrsShared(nil), d.StrsShared(new(arena.Arena))}
 }
 
 // TestRoundTrip: both decoders read back what was written, and say so at the end.
@@ -71,7 +73,7 @@ func TestCorrupt(t *testing.T) {
 		if err := d.End(); !errors.Is(err, ErrCorrupt) {
 			t.Fatalf("truncated to %d of %d bytes: %v", n, len(b), err)
 		}
-		if d.Uint() != 0 || d.Str() != "" || d.Strs() != nil || d.StrsShared() != nil {
+		if d.Uint() != 0 || d.Str() != "" || d.Strs() != nil || d.StrsShared(nil) != nil {
 			t.Fatal("reads after an error are not zero")
 		}
 	}
@@ -113,8 +115,12 @@ func FuzzUint(f *testing.F) {
 	})
 }
 
+// fuzzArena is FuzzStrsShared's (an arena never gives memory back).
+var fuzzArena arena.Arena
+
 // FuzzStrsShared: StrsShared reads what Strs reads from any input, fails
-// where it fails and stops at the same place.
+// where it fails and stops at the same place, with its copy on the heap or
+// in an arena.
 func FuzzStrsShared(f *testing.F) {
 	f.Add(sample()[len(sample())-9:])
 	f.Add([]byte{3, 1, 'a', 0, 2, 'b'})
@@ -122,8 +128,12 @@ func FuzzStrsShared(f *testing.F) {
 	f.Fuzz(func(t *testing.T, b []byte) {
 		want := NewDecoder(b)
 		w := want.Strs()
-		for _, d := range []*Decoder{NewDecoder(b), NewStringDecoder(string(b))} {
-			got := d.StrsShared()
+		for i, d := range []*Decoder{NewDecoder(b), NewStringDecoder(string(b)), NewDecoder(b)} {
+			var a *arena.Arena // the Go heap, then (i == 2) an arena
+			if i == 2 {
+				a = &fuzzArena
+			}
+			got := d.StrsShared(a)
 			if (d.Err == nil) != (want.Err == nil) {
 				t.Fatalf("%x: error %v, Strs: %v", b, d.Err, want.Err)
 			}

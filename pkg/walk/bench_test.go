@@ -77,7 +77,7 @@ func BenchmarkResultEncoding(b *testing.B) {
 		b.ReportMetric(float64(len(enc)), "bytes")
 		b.ReportAllocs()
 		for b.Loop() {
-			if _, err := decodeResult(enc, false); err != nil {
+			if _, err := decodeResult(enc, false, nil); err != nil {
 				b.Fatal(err)
 			}
 		}

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/wardensec/warden/internal/arena"
 	"github.com/wardensec/warden/internal/wire"
 	"github.com/wardensec/warden/pkg/inventory"
 )
@@ -144,8 +145,8 @@ func parts(b []byte) (main, trailer []byte, err error) {
 
 // decodeResult decodes a cached value. With deferTrailer the packages' Files
 // and Symbols are not read: the result lists its packages in r.deferred for
-// readTrailer.
-func decodeResult(b []byte, deferTrailer bool) (*layerResult, error) {
+// readTrailer. Otherwise their file lists are copied into a (Options.Strings).
+func decodeResult(b []byte, deferTrailer bool, a *arena.Arena) (*layerResult, error) {
 	mainPart, trailer, err := parts(b)
 	if err != nil {
 		return nil, err
@@ -191,7 +192,7 @@ func decodeResult(b []byte, deferTrailer bool) (*layerResult, error) {
 		r.deferred = order
 		return r, nil
 	}
-	if err := readLists(trailer, order, nil); err != nil {
+	if err := readLists(trailer, order, &trailerFilter{strings: a}); err != nil {
 		return nil, err
 	}
 	return r, nil
@@ -203,6 +204,7 @@ func decodeResult(b []byte, deferTrailer bool) (*layerResult, error) {
 type trailerFilter struct {
 	files   map[string]struct{}
 	symbols func(p *inventory.Package) (bool, error)
+	strings *arena.Arena // where whole file lists are copied (Options.Strings)
 }
 
 // readTrailer reads the trailer of b, the cached value r was decoded from
@@ -219,22 +221,9 @@ func readTrailer(b []byte, r *layerResult, f *trailerFilter) error {
 	return nil
 }
 
-// readLists reads each package's Files and Symbols from trailer. A nil f
-// keeps them all (one copy of the trailer, cut up); otherwise they are read
-// in place and what f keeps is copied (trailer is not retained).
+// readLists reads each package's Files and Symbols from trailer, in place,
+// and copies what f keeps (trailer is not retained; a zero f keeps all).
 func readLists(trailer []byte, pkgs []*inventory.Package, f *trailerFilter) error {
-	if f == nil {
-		d := wire.NewStringDecoder(string(trailer))
-		for _, p := range pkgs {
-			p.Files = d.Strs()
-			p.Symbols.Funcs = d.U64s()
-			p.Symbols.Pkgs = d.U64s()
-		}
-		if err := d.End(); err != nil {
-			return fmt.Errorf("decoding layer result's files and symbols: %w", err)
-		}
-		return nil
-	}
 	// A file's last byte and its length mod 64 must be a kept path's: the
 	// map is looked up for few of an image's ~100,000 files.
 	var bits [256]uint64
@@ -257,7 +246,7 @@ func readLists(trailer []byte, pkgs []*inventory.Package, f *trailerFilter) erro
 		if f.files != nil && inventory.IsOS(p.Ecosystem) {
 			keepFile = keepOSFile
 		}
-		p.Files = readList(d, keepFile, &kept)
+		p.Files = readList(d, keepFile, &kept, f.strings)
 		keepSym := true
 		if f.symbols != nil {
 			var err error
@@ -280,11 +269,11 @@ func readLists(trailer []byte, pkgs []*inventory.Package, f *trailerFilter) erro
 
 // readList reads a list of strings written by Encoder.Strs, copying out
 // those keep accepts into one string; none is nil. A nil keep takes them all
-// in one copy of the list's bytes (wire.Decoder.StrsShared). kept is scratch
-// space, reused from call to call.
-func readList(d *wire.Decoder, keep func([]byte) bool, kept *[][]byte) []string {
+// in one copy of the list's bytes (wire.Decoder.StrsShared), made in a. kept
+// is scratch space, reused from call to call.
+func readList(d *wire.Decoder, keep func([]byte) bool, kept *[][]byte, a *arena.Arena) []string {
 	if keep == nil {
-		return d.StrsShared()
+		return d.StrsShared(a)
 	}
 	ks, size := (*kept)[:0], 0
 	for range d.Count() {

@@ -66,7 +66,7 @@ func TestResultCodecCoversPackage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	out, err := decodeResult(b, false)
+	out, err := decodeResult(b, false, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,11 +80,11 @@ func TestResultCodecCoversPackage(t *testing.T) {
 	}
 	// Every truncation is an error, never a panic or a partial result.
 	for n := 0; n < len(b); n++ {
-		if r, err := decodeResult(b[:n], false); err == nil {
+		if r, err := decodeResult(b[:n], false, nil); err == nil {
 			t.Fatalf("truncated to %d of %d bytes: decoded %+v", n, len(b), r)
 		}
 	}
-	if _, err := decodeResult(append(b, 0), false); !errors.Is(err, wire.ErrCorrupt) {
+	if _, err := decodeResult(append(b, 0), false, nil); !errors.Is(err, wire.ErrCorrupt) {
 		t.Errorf("trailing byte: %v", err)
 	}
 }
@@ -98,13 +98,13 @@ func FuzzDecodeResult(f *testing.F) {
 	f.Add(b)
 	f.Add([]byte{FormatVersion, 0xff, 0xff, 0xff, 0xff, 0x0f})
 	f.Fuzz(func(t *testing.T, b []byte) {
-		r, err := decodeResult(b, false)
+		r, err := decodeResult(b, false, nil)
 		if err == nil {
 			if _, err := encodeResult(r); err != nil {
 				t.Fatal(err)
 			}
 		}
-		if r, err := decodeResult(b, true); err == nil {
+		if r, err := decodeResult(b, true, nil); err == nil {
 			_ = readTrailer(b, r, &trailerFilter{files: map[string]struct{}{"lib/ld-musl-x86_64.so.1": {}}})
 		}
 	})
@@ -146,7 +146,7 @@ func TestResultFilesDeferred(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := decodeResult(b, true)
+	r, err := decodeResult(b, true, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -159,7 +159,7 @@ func TestResultFilesDeferred(t *testing.T) {
 	if err := readTrailer(b, r, &trailerFilter{files: keep, symbols: keepSyms}); err != nil {
 		t.Fatal(err)
 	}
-	want, _ := decodeResult(b, false)
+	want, _ := decodeResult(b, false, nil)
 	want.Files["usr/bin/app"].Results["lang/gobinary"][1].Symbols = inventory.Symbols{}
 	os := want.Files["var/lib/dpkg/status"].Results["os/dpkg"]
 	os[0].Files = []string{"/usr/lib/python3/dist-packages/PyYAML-6.0.egg-info"}
@@ -168,13 +168,13 @@ func TestResultFilesDeferred(t *testing.T) {
 		t.Errorf("(-want +got):\n%s", d)
 	}
 	// The filter's error is readTrailer's.
-	r, _ = decodeResult(b, true)
+	r, _ = decodeResult(b, true, nil)
 	boom := errors.New("boom")
 	if err := readTrailer(b, r, &trailerFilter{symbols: func(*inventory.Package) (bool, error) { return false, boom }}); !errors.Is(err, boom) {
 		t.Errorf("filter error: %v", err)
 	}
 	// A truncated trailer is an error in the second pass.
-	r, _ = decodeResult(b[:len(b)-1], true)
+	r, _ = decodeResult(b[:len(b)-1], true, nil)
 	if err := readTrailer(b[:len(b)-1], r, &trailerFilter{files: keep}); !errors.Is(err, wire.ErrCorrupt) {
 		t.Errorf("truncated trailer: %v", err)
 	}
